@@ -1,0 +1,363 @@
+//! `create`: tree → archive.
+//!
+//! Walk (sorted, stat in parallel) → label and host → context translation of
+//! every entry, all before a byte is written (an unmapped ID fails the run
+//! with no archive) → tar blocks → frames, compressed in parallel by
+//! [`crate::frame::ZstdSink`] → the archive, written under a temporary name
+//! and renamed into place.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::context::{Maps, Registry, validate_label};
+use crate::entry::Kind;
+use crate::error::{Error, Result};
+use crate::frame::{PlainSink, TarSink, ZstdSink};
+use crate::names::Names;
+use crate::tar::write as tw;
+use crate::translate::{Direction, Unmapped, translate};
+use crate::walk::{Source, member_prefix, walk};
+
+/// Output compression.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OutFormat {
+    /// Independent zstd frames at this level, plus a seek table.
+    Zstd(i32),
+    /// Plain tar.
+    Plain,
+}
+
+impl OutFormat {
+    /// The format the archive's file name asks for (`.tar.zst`, `.tzst`,
+    /// `.zst` → zstd level 3, anything else → plain).
+    pub fn from_name(p: &Path) -> OutFormat {
+        let s = p.to_string_lossy();
+        if s.ends_with(".zst") || s.ends_with(".tzst") {
+            OutFormat::Zstd(3)
+        } else {
+            OutFormat::Plain
+        }
+    }
+}
+
+/// Ownership options shared by create, list and extract.
+#[derive(Clone, Debug, Default)]
+pub struct OwnerOptions {
+    /// `--context`: the label (create) or the context whose map applies (list/extract).
+    pub context: Option<String>,
+    /// `--map`, `--uid-map`, `--gid-map`: explicit maps overriding the context's.
+    pub maps: Option<Maps>,
+    /// What an unmapped ID becomes.
+    pub unmapped: Unmapped,
+    /// Ignore names, numbers only.
+    pub numeric_owner: bool,
+}
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    /// The archive to write (`-` for stdout).
+    pub archive: PathBuf,
+    /// `-C`: the directory the paths are relative to.
+    pub dir: PathBuf,
+    /// Paths to archive.
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    pub format: OutFormat,
+    /// Ownership.
+    pub owners: OwnerOptions,
+}
+
+/// What a run did, for the caller to report.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Entries written or extracted.
+    pub entries: u64,
+    /// Warnings (one per kind of problem).
+    pub warnings: Vec<String>,
+    /// Per-file errors; the run went on without those files.
+    pub errors: Vec<Error>,
+}
+
+struct Plan {
+    label: Option<String>,
+    maps: Option<Maps>,
+    names: Option<Names>,
+}
+
+/// Create an archive. `on_entry` is called with each member name as it is
+/// written (for `-v`).
+///
+/// # Errors
+/// A path that does not exist, an unmapped ID (with [`Unmapped::Error`]: no
+/// archive is written), an unknown context, or a write error.
+pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u8])) -> Result<Report> {
+    let mut report = Report::default();
+    if let Some(l) = &opts.owners.context {
+        validate_label(l).map_err(Error::usage)?;
+    }
+    if opts.paths.iter().any(|p| member_prefix(p).1) {
+        report
+            .warnings
+            .push("Removing leading '/' from member names".into());
+    }
+    let w = walk(&opts.dir, &opts.paths)?;
+    report.errors = w.errors;
+    for s in &w.sockets {
+        report.warnings.push(format!("{}: socket ignored", s.display()));
+    }
+    let mut sources = w.sources;
+
+    // Labels (explicit, else inherited on disk), maps and names per label.
+    let mut plans: HashMap<Option<String>, Plan> = HashMap::new();
+    let mut inherited: HashMap<Vec<u8>, Option<String>> = HashMap::new();
+    let host_names = (!opts.owners.numeric_owner).then(Names::host);
+    for s in &mut sources {
+        let label = if opts.owners.context.is_some() {
+            opts.owners.context.clone()
+        } else {
+            let own = s.entry.label.clone();
+            let parent = s
+                .entry
+                .path
+                .iter()
+                .rposition(|&b| b == b'/')
+                .map(|i| s.entry.path[..i].to_vec());
+            let l = own.or_else(|| parent.and_then(|p| inherited.get(&p).cloned().flatten()));
+            if s.entry.kind == Kind::Dir {
+                inherited.insert(s.entry.path.clone(), l.clone());
+            }
+            l
+        };
+        s.entry.label = label.clone();
+        if !plans.contains_key(&label) {
+            let plan = plan_for(&label, opts, reg, host_names.as_ref())?;
+            plans.insert(label.clone(), plan);
+        }
+    }
+
+    // Translate everything before writing anything.
+    let mut unmapped: Vec<Error> = Vec::new();
+    let mut squashed = 0usize;
+    for s in &mut sources {
+        let plan = &plans[&s.entry.label];
+        let host_uid = s.entry.uid;
+        let host_gid = s.entry.gid;
+        if let Some(m) = &plan.maps {
+            let what = match &plan.label {
+                Some(l) => format!("context {l}"),
+                None => "the given map".to_string(),
+            };
+            match translate(&mut s.entry, m, Direction::ToContext, opts.owners.unmapped, &what) {
+                Ok(o) => squashed += usize::from(o.uid_squashed || o.gid_squashed),
+                Err(e) => unmapped.push(e),
+            }
+        }
+        if let Some(n) = &plan.names {
+            let (u, g) = if plan.maps.is_some() { (s.entry.uid, s.entry.gid) } else { (host_uid, host_gid) };
+            s.entry.uname = u32::try_from(u).ok().and_then(|u| n.users.name_of(u)).map(|x| x.as_bytes().to_vec());
+            s.entry.gname = u32::try_from(g).ok().and_then(|g| n.groups.name_of(g)).map(|x| x.as_bytes().to_vec());
+        }
+    }
+    if !unmapped.is_empty() {
+        let n = unmapped.len();
+        let mut msg = String::from("no archive written: ");
+        for e in unmapped.iter().take(5) {
+            msg.push_str(&format!("\n  {e}"));
+        }
+        if n > 5 {
+            msg.push_str(&format!("\n  ... and {} more", n - 5));
+        }
+        return Err(Error::unmapped(msg));
+    }
+    if squashed > 0 {
+        report.warnings.push(format!(
+            "{squashed} entries had owners outside the map and were stored as {}; their setuid/setgid bits were dropped",
+            crate::idmap::OVERFLOW_ID
+        ));
+    }
+
+    // The global header: format version and the maps of every label used.
+    let mut globals = vec![("ALIENTAR.version".to_string(), "1".to_string())];
+    for p in plans.values() {
+        if let (Some(l), Some(m)) = (&p.label, &p.maps) {
+            globals.push((format!("ALIENTAR.context.{l}.uidmap"), m.uid.to_string()));
+            globals.push((format!("ALIENTAR.context.{l}.gidmap"), m.gid.to_string()));
+        } else if let (Some(l), None) = (&p.label, &p.maps) {
+            globals.push((format!("ALIENTAR.context.{l}.uidmap"), "0:0:4294967295".into()));
+            globals.push((format!("ALIENTAR.context.{l}.gidmap"), "0:0:4294967295".into()));
+        }
+    }
+
+    let mut out = Output::open(&opts.archive)?;
+    let target = out.display.clone();
+    let writer = out.writer.take().expect("fresh output");
+    let mut sink: Box<dyn TarSink> = match opts.format {
+        OutFormat::Zstd(level) => Box::new(ZstdSink::new(writer, level)),
+        OutFormat::Plain => Box::new(PlainSink::new(writer)),
+    };
+    let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
+    let mut buf = Vec::with_capacity(4096);
+    tw::encode_global(&globals, &mut buf);
+    sink.write(&buf).map_err(werr)?;
+    sink.boundary().map_err(werr)?;
+
+    let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
+    let mut data = vec![0u8; 256 << 10];
+    let mut changed = Vec::new();
+    for s in sources {
+        let Source {
+            fs_path,
+            mut entry,
+            dev,
+            ino,
+            nlink,
+        } = s;
+        if entry.kind != Kind::Dir && nlink > 1 {
+            if let Some(first) = links.get(&(dev, ino)) {
+                entry.kind = Kind::HardLink;
+                entry.link = Some(first.clone());
+                entry.size = 0;
+            } else {
+                links.insert((dev, ino), entry.path.clone());
+            }
+        }
+        let mut file = None;
+        if entry.kind == Kind::File {
+            match open_nofollow(&fs_path) {
+                Ok(f) => file = Some(f),
+                Err(e) => {
+                    report.errors.push(Error::io("cannot open", &fs_path, e));
+                    continue;
+                }
+            }
+        }
+        buf.clear();
+        tw::encode_entry(&entry, &mut buf);
+        sink.write(&buf).map_err(werr)?;
+        if let Some(mut f) = file {
+            let mut left = entry.size;
+            while left > 0 {
+                let want = left.min(data.len() as u64) as usize;
+                let n = match f.read(&mut data[..want]) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        report.errors.push(Error::io("read error (zeros written for the rest)", &fs_path, e));
+                        break;
+                    }
+                };
+                sink.write(&data[..n]).map_err(werr)?;
+                left -= n as u64;
+            }
+            if left > 0 {
+                changed.push(format!("{}: file shrank by {left} bytes; padded with zeros", fs_path.display()));
+                let zeros = vec![0u8; data.len()];
+                while left > 0 {
+                    let n = left.min(zeros.len() as u64) as usize;
+                    sink.write(&zeros[..n]).map_err(werr)?;
+                    left -= n as u64;
+                }
+            } else if f.read(&mut data[..1]).map(|n| n > 0).unwrap_or(false)
+                || f.metadata().map(|m| m.mtime() != entry.mtime.sec || m.mtime_nsec() as u32 != entry.mtime.nsec).unwrap_or(false)
+            {
+                changed.push(format!("{}: file changed as we read it", fs_path.display()));
+            }
+            buf.clear();
+            tw::pad(&mut buf, entry.size);
+            sink.write(&buf).map_err(werr)?;
+        }
+        sink.boundary().map_err(werr)?;
+        on_entry(&entry.path);
+        report.entries += 1;
+    }
+    buf.clear();
+    tw::end_of_archive(&mut buf);
+    sink.write(&buf).map_err(werr)?;
+    sink.finish().map_err(werr)?;
+    out.commit()?;
+    report.warnings.extend(changed);
+    Ok(report)
+}
+
+fn plan_for(label: &Option<String>, opts: &CreateOptions, reg: &Registry, host: Option<&Names>) -> Result<Plan> {
+    let maps = match (&opts.owners.maps, label) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some(l)) => Some(reg.maps(l)?),
+        (None, None) => None,
+    };
+    let maps = maps.filter(|m| !(m.uid.is_identity() && m.gid.is_identity()));
+    let names = if opts.owners.numeric_owner {
+        None
+    } else if let Some(root) = label.as_ref().and_then(|l| reg.get(l)).and_then(|c| c.names.clone()) {
+        Some(Names::from_root(&root))
+    } else if maps.is_none() && label.as_deref().is_none_or(|l| l == "host") {
+        host.cloned()
+    } else {
+        None
+    };
+    Ok(Plan {
+        label: label.clone(),
+        maps,
+        names,
+    })
+}
+
+fn open_nofollow(p: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NOCTTY).bits() as i32)
+        .open(p)
+}
+
+/// The archive being written: stdout, or a temporary file renamed into place
+/// by [`Output::commit`] (so a failed run leaves no partial archive).
+struct Output {
+    writer: Option<Box<dyn Write + Send>>,
+    tmp: Option<(PathBuf, PathBuf)>,
+    display: PathBuf,
+}
+
+impl Output {
+    fn open(archive: &Path) -> Result<Output> {
+        if archive == Path::new("-") {
+            return Ok(Output {
+                writer: Some(Box::new(io::stdout())),
+                tmp: None,
+                display: PathBuf::from("standard output"),
+            });
+        }
+        let name = archive
+            .file_name()
+            .ok_or_else(|| Error::usage(format!("{}: not a file name", archive.display())))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".alientar-tmp-{}", std::process::id()));
+        let tmp = archive.with_file_name(tmp_name);
+        let f = File::create(&tmp).map_err(|e| Error::io("cannot create archive", archive, e))?;
+        Ok(Output {
+            writer: Some(Box::new(f)),
+            tmp: Some((tmp, archive.to_path_buf())),
+            display: archive.to_path_buf(),
+        })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        if let Some((tmp, dst)) = self.tmp.take() {
+            std::fs::rename(&tmp, &dst).map_err(|e| Error::io("cannot rename archive into place", &dst, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let Some((tmp, _)) = &self.tmp {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}

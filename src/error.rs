@@ -1,0 +1,156 @@
+//! The library's error type.
+//!
+//! Every error names what was being done and, where there is one, the path
+//! (the archive member or the file on disk) it was being done to.
+
+use std::io;
+use std::path::PathBuf;
+
+/// A specialized `Result` for alientar operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An alientar error: an operation, the path it concerned, and the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct Error {
+    kind: ErrorKind,
+    path: Option<PathBuf>,
+    context: Option<String>,
+}
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    /// An I/O operation failed.
+    #[error("{op}: {source}")]
+    Io {
+        /// The operation, e.g. "failed to set owner 100041".
+        op: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The archive is malformed.
+    #[error("{0}")]
+    Format(String),
+    /// An ID map or map SPEC is invalid.
+    #[error("{0}")]
+    Map(String),
+    /// An ID has no translation in the chosen map.
+    #[error("{0}")]
+    Unmapped(String),
+    /// A context is unknown or badly defined.
+    #[error("{0}")]
+    Context(String),
+    /// An archive member would land outside the destination, or is otherwise refused.
+    #[error("{0}")]
+    Unsafe(String),
+    /// Bad usage: options that do not fit together, a bad argument.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// A new error of the given kind with no path.
+    pub fn new(kind: ErrorKind) -> Error {
+        Error {
+            kind,
+            path: None,
+            context: None,
+        }
+    }
+
+    /// An I/O error during `op` (e.g. "cannot open") on `path`.
+    pub fn io(op: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::new(ErrorKind::Io {
+            op: op.into(),
+            source,
+        })
+        .with_path(path)
+    }
+
+    /// An I/O error during `op` with no path.
+    pub fn io_nopath(op: impl Into<String>, source: io::Error) -> Error {
+        Error::new(ErrorKind::Io {
+            op: op.into(),
+            source,
+        })
+    }
+
+    /// A malformed-archive error.
+    pub fn format(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Format(msg.into()))
+    }
+
+    /// An invalid map error.
+    pub fn map(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Map(msg.into()))
+    }
+
+    /// An unmapped-ID error.
+    pub fn unmapped(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Unmapped(msg.into()))
+    }
+
+    /// A context error.
+    pub fn context(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Context(msg.into()))
+    }
+
+    /// A refused (unsafe) member.
+    pub fn unsafe_path(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Unsafe(msg.into()))
+    }
+
+    /// A usage error.
+    pub fn usage(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Usage(msg.into()))
+    }
+
+    /// Attach the path this error concerns (kept if one is already set).
+    pub fn with_path(mut self, path: impl Into<PathBuf>) -> Error {
+        if self.path.is_none() {
+            self.path = Some(path.into());
+        }
+        self
+    }
+
+    /// Prefix a description of the larger operation, e.g. "reading archive.tar".
+    pub fn with_context(mut self, what: impl Into<String>) -> Error {
+        if self.context.is_none() {
+            self.context = Some(what.into());
+        }
+        self
+    }
+
+    /// The path this error concerns, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The underlying I/O error, if this is one.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match &self.kind {
+            ErrorKind::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut s = String::new();
+        if let Some(c) = &self.context {
+            s.push_str(c);
+            s.push_str(": ");
+        }
+        if let Some(p) = &self.path {
+            s.push_str(&p.display().to_string());
+            s.push_str(": ");
+        }
+        s.push_str(&self.kind.to_string());
+        s
+    }
+}

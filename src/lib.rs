@@ -1,0 +1,48 @@
+//! # alientar — a tar archiver for alien ownership
+//!
+//! alientar stores every entry's owner *as seen inside its context* (a
+//! rootless container's user namespace, an image built by an ordinary user,
+//! a backup made for another host) together with a persistent context label,
+//! and translates ownership through user-namespace ID maps — kernel
+//! `uid_map` semantics — when it creates, lists and extracts archives.
+//!
+//! ## Data flow
+//! - **create**: [`walk`] the tree → [`Entry`] → [`translate`] host → context
+//!   → [`tar::write`] blocks → [`frame`] (independent zstd frames + seek table).
+//! - **list**: [`input`] (decompression) → [`tar::read`] → [`Entry`] →
+//!   (optionally) [`translate`] context → host → printer.
+//! - **extract**: [`input`] → [`tar::read`] → [`Entry`] → [`translate`] →
+//!   an owner sink ([`extract::Owners`]) applying it under the destination
+//!   through [`sys`], which resolves every name against a directory handle.
+//!
+//! ID maps live in [`idmap`], named contexts in [`context`].
+//!
+//! ## Example
+//! ```
+//! use alientar::idmap::UidMap;
+//! let m = UidMap::parse_list("0:1001:1,1:100000:65536").unwrap();
+//! assert_eq!(m.to_host(42), Some(100041));
+//! assert_eq!(m.to_context(1001), Some(0));
+//! ```
+#![deny(missing_docs)]
+
+pub mod context;
+pub mod create;
+pub mod entry;
+pub mod error;
+pub mod extract;
+pub mod frame;
+pub mod idmap;
+pub mod input;
+pub mod list;
+pub mod names;
+pub mod pattern;
+pub mod sys;
+pub mod tar;
+pub mod translate;
+pub mod walk;
+
+pub use context::{Maps, Registry};
+pub use entry::{Entry, Kind, Time};
+pub use error::{Error, ErrorKind, Result};
+pub use translate::Unmapped;

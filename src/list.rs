@@ -1,0 +1,259 @@
+//! `list`: archive → one line (or JSON object) per entry.
+//!
+//! By default entries are shown in the context view, as stored. With
+//! `--map` or `--context` they are shown in the host view they would get on
+//! extract.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::context::{Maps, Registry};
+use crate::create::{OwnerOptions, Report};
+use crate::entry::{Entry, Kind};
+use crate::error::{Error, Result};
+use crate::pattern::Patterns;
+use crate::tar::Reader;
+use crate::translate::{Direction, translate};
+
+/// Output style.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// Names only, like `tar -t`.
+    Names,
+    /// `tar -tv`-like long lines, plus the label.
+    Long,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What to list.
+#[derive(Clone, Debug)]
+pub struct ListOptions {
+    /// The archive (`-` for stdin).
+    pub archive: PathBuf,
+    /// Member patterns; empty lists everything.
+    pub patterns: Vec<Vec<u8>>,
+    /// Ownership: `context`/`maps` select the host view.
+    pub owners: OwnerOptions,
+    /// Output style.
+    pub format: ListFormat,
+}
+
+/// Resolves the map for an entry: an explicit map or context for every
+/// entry, else the entry's own label looked up in the registry.
+pub(crate) struct MapChooser<'a> {
+    reg: &'a Registry,
+    explicit: Option<(Maps, String)>,
+    cache: HashMap<String, Maps>,
+}
+
+impl<'a> MapChooser<'a> {
+    /// From the ownership options.
+    ///
+    /// # Errors
+    /// An unknown `--context`.
+    pub(crate) fn new(reg: &'a Registry, o: &OwnerOptions) -> Result<Self> {
+        let explicit = match (&o.maps, &o.context) {
+            (Some(m), Some(c)) => Some((m.clone(), format!("context {c} (map given)"))),
+            (Some(m), None) => Some((m.clone(), "the given map".into())),
+            (None, Some(c)) => Some((reg.maps(c)?, format!("context {c}"))),
+            (None, None) => None,
+        };
+        Ok(MapChooser {
+            reg,
+            explicit,
+            cache: HashMap::new(),
+        })
+    }
+
+    /// The map for an entry (None: no translation).
+    ///
+    /// # Errors
+    /// The entry's label names no context in the registry.
+    pub(crate) fn for_entry(&mut self, e: &Entry) -> Result<Option<(Maps, String)>> {
+        if let Some(x) = &self.explicit {
+            return Ok(Some(x.clone()));
+        }
+        let Some(l) = &e.label else { return Ok(None) };
+        if !self.cache.contains_key(l) {
+            let m = self.reg.maps(l).map_err(|e| {
+                Error::context(format!("the archive's entries are labelled '{l}': {}", e.kind()))
+            })?;
+            self.cache.insert(l.clone(), m);
+        }
+        Ok(Some((self.cache[l].clone(), format!("context {l}"))))
+    }
+}
+
+/// List an archive to `out`.
+///
+/// # Errors
+/// An unreadable or malformed archive, or an unknown context. Unmapped IDs
+/// in the host view are per-entry errors in the report.
+pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<Report> {
+    let mut report = Report::default();
+    let (_, r) = crate::input::open(&opts.archive)?;
+    let mut rd = Reader::new(r);
+    let mut pats = Patterns::new(opts.patterns.iter().cloned());
+    let mut chooser = if opts.owners.maps.is_some() || opts.owners.context.is_some() {
+        Some(MapChooser::new(reg, &opts.owners)?)
+    } else {
+        None
+    };
+    let mut widths = Widths::default();
+    let archive = opts.archive.display().to_string();
+    while let Some(mut e) = rd.next_entry().map_err(|e| e.with_context(format!("reading {archive}")))? {
+        if !pats.matches(&e.path) {
+            continue;
+        }
+        let mut host: Option<(u64, u64)> = None;
+        if let Some(ch) = chooser.as_mut()
+            && let Some((m, what)) = ch.for_entry(&e)?
+        {
+            let mut h = e.clone();
+            match translate(&mut h, &m, Direction::ToHost, opts.owners.unmapped, &what) {
+                Ok(_) => host = Some((h.uid, h.gid)),
+                Err(err) => {
+                    report.errors.push(err);
+                    continue;
+                }
+            }
+        }
+        if opts.owners.numeric_owner {
+            e.uname = None;
+            e.gname = None;
+        }
+        let line = match opts.format {
+            ListFormat::Names => display_name(&e),
+            ListFormat::Long => long_line(&e, host, &mut widths),
+            ListFormat::Json => json_line(&e, host),
+        };
+        if let Err(err) = writeln!(out, "{line}") {
+            return Err(Error::io_nopath("cannot write listing", err));
+        }
+        report.entries += 1;
+    }
+    out.flush().map_err(|e| Error::io_nopath("cannot write listing", e))?;
+    for p in pats.unmatched() {
+        report.errors.push(Error::usage(format!("{p}: not found in archive")));
+    }
+    Ok(report)
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The member name as `tar -t` prints it (directories with a trailing `/`).
+pub fn display_name(e: &Entry) -> String {
+    let mut s = lossy(&e.path);
+    if e.kind == Kind::Dir && !s.ends_with('/') {
+        s.push('/');
+    }
+    s
+}
+
+#[derive(Default)]
+struct Widths {
+    ugs: usize,
+}
+
+/// `tar -tv`-style line: mode, owner/group, size (or major,minor), mtime
+/// (UTC), name, link target, then the label in brackets.
+fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths) -> String {
+    let (user, group) = match host {
+        Some((u, g)) => (u.to_string(), g.to_string()),
+        None => (
+            e.uname.as_deref().map(lossy).unwrap_or_else(|| e.uid.to_string()),
+            e.gname.as_deref().map(lossy).unwrap_or_else(|| e.gid.to_string()),
+        ),
+    };
+    let size = if e.kind.is_device() {
+        format!("{},{}", e.dev_major, e.dev_minor)
+    } else {
+        e.size.to_string()
+    };
+    let ug = format!("{user}/{group}");
+    let need = ug.len() + 1 + size.len();
+    w.ugs = w.ugs.max(need).max(19);
+    let pad = w.ugs - ug.len() - 1;
+    let mut s = format!("{} {ug} {size:>pad$} {} {}", e.mode_string(), format_time(e.mtime.sec), display_name(e));
+    match e.kind {
+        Kind::Symlink => {
+            s.push_str(" -> ");
+            s.push_str(&lossy(e.link.as_deref().unwrap_or(b"")));
+        }
+        Kind::HardLink => {
+            s.push_str(" link to ");
+            s.push_str(&lossy(e.link.as_deref().unwrap_or(b"")));
+        }
+        _ => {}
+    }
+    if let Some(l) = &e.label {
+        s.push_str(&format!(" [{l}]"));
+    }
+    s
+}
+
+fn json_line(e: &Entry, host: Option<(u64, u64)>) -> String {
+    let mut v = json!({
+        "path": lossy(&e.path),
+        "type": e.kind.name(),
+        "mode": format!("{:04o}", e.mode),
+        "uid": e.uid,
+        "gid": e.gid,
+        "uname": e.uname.as_deref().map(lossy),
+        "gname": e.gname.as_deref().map(lossy),
+        "size": e.size,
+        "mtime": e.mtime.to_string(),
+        "link": e.link.as_deref().map(lossy),
+        "devmajor": e.kind.is_device().then_some(e.dev_major),
+        "devminor": e.kind.is_device().then_some(e.dev_minor),
+        "context": e.label,
+        "xattrs": e.xattrs.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+    });
+    if let Some((u, g)) = host {
+        v["host_uid"] = json!(u);
+        v["host_gid"] = json!(g);
+    }
+    v.to_string()
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC.
+pub fn format_time(sec: i64) -> String {
+    let days = sec.div_euclid(86400);
+    let rem = sec.rem_euclid(86400);
+    // Civil-from-days (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+}
+
+/// True when an I/O error is a closed pipe (quiet exit for `| head`).
+pub fn is_broken_pipe(e: &Error) -> bool {
+    e.io_error().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(format_time(0), "1970-01-01 00:00");
+        assert_eq!(format_time(1700000000), "2023-11-14 22:13");
+        assert_eq!(format_time(-1), "1969-12-31 23:59");
+        assert_eq!(format_time(951782400), "2000-02-29 00:00");
+    }
+}

@@ -1,0 +1,267 @@
+//! The syscall layer: every filesystem call the extractor makes, relative to
+//! a directory handle, never following symlinks.
+//!
+//! All calls go through `rustix` (no `unsafe` here). Paths are single
+//! components (`name`), resolved against an open directory ([`Dir`]); the
+//! caller walks multi-component paths one `openat(O_NOFOLLOW|O_DIRECTORY)`
+//! at a time, so a symlink planted by an earlier member can never redirect a
+//! later one outside the destination.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{
+    AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, UTIME_NOW, XattrFlags,
+};
+
+use crate::entry::Time;
+
+fn os(name: &[u8]) -> &OsStr {
+    OsStr::from_bytes(name)
+}
+
+fn err(e: rustix::io::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// What `lstat` says about a name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    /// The file type.
+    pub kind: FileType,
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+}
+
+/// An open directory that names are resolved against.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+}
+
+impl Dir {
+    /// Open a directory by path (the destination root; follows symlinks, as
+    /// `tar -C` does for the directory the user names).
+    ///
+    /// # Errors
+    /// The path does not exist or is not a directory.
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(err)?;
+        Ok(Dir { fd })
+    }
+
+    /// Open the subdirectory `name`; fails with `ELOOP` or `ENOTDIR` on a
+    /// symlink or non-directory.
+    ///
+    /// # Errors
+    /// As openat(2).
+    pub fn open_dir(&self, name: &[u8]) -> io::Result<Dir> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            os(name),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(err)?;
+        Ok(Dir { fd })
+    }
+
+    /// The raw handle.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// `mkdirat`.
+    ///
+    /// # Errors
+    /// As mkdirat(2).
+    pub fn mkdir(&self, name: &[u8], mode: u32) -> io::Result<()> {
+        rustix::fs::mkdirat(&self.fd, os(name), Mode::from_raw_mode(mode)).map_err(err)
+    }
+
+    /// Create a new regular file exclusively (never through a symlink).
+    ///
+    /// # Errors
+    /// As openat(2) with `O_CREAT|O_EXCL`.
+    pub fn create_file(&self, name: &[u8], mode: u32) -> io::Result<File> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            os(name),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode),
+        )
+        .map_err(err)?;
+        Ok(File::from(fd))
+    }
+
+    /// `symlinkat(target, self, name)`.
+    ///
+    /// # Errors
+    /// As symlinkat(2).
+    pub fn symlink(&self, target: &[u8], name: &[u8]) -> io::Result<()> {
+        rustix::fs::symlinkat(os(target), &self.fd, os(name)).map_err(err)
+    }
+
+    /// Hard-link `from_dir/from_name` (not following a symlink) as `name`.
+    ///
+    /// # Errors
+    /// As linkat(2).
+    pub fn hardlink(&self, from_dir: &Dir, from_name: &[u8], name: &[u8]) -> io::Result<()> {
+        rustix::fs::linkat(&from_dir.fd, os(from_name), &self.fd, os(name), AtFlags::empty()).map_err(err)
+    }
+
+    /// `mknodat` for a FIFO, character or block device.
+    ///
+    /// # Errors
+    /// As mknodat(2) (`EPERM` for devices without `CAP_MKNOD`).
+    pub fn mknod(&self, name: &[u8], kind: FileType, mode: u32, major: u32, minor: u32) -> io::Result<()> {
+        rustix::fs::mknodat(
+            &self.fd,
+            os(name),
+            kind,
+            Mode::from_raw_mode(mode),
+            rustix::fs::makedev(major, minor),
+        )
+        .map_err(err)
+    }
+
+    /// `fchownat(..., AT_SYMLINK_NOFOLLOW)`.
+    ///
+    /// # Errors
+    /// As fchownat(2).
+    pub fn lchown(&self, name: &[u8], uid: u32, gid: u32) -> io::Result<()> {
+        rustix::fs::chownat(
+            &self.fd,
+            os(name),
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(err)
+    }
+
+    /// `fchmodat` — only for names this process just created and knows are
+    /// not symlinks.
+    ///
+    /// # Errors
+    /// As fchmodat(2).
+    pub fn chmod(&self, name: &[u8], mode: u32) -> io::Result<()> {
+        rustix::fs::chmodat(&self.fd, os(name), Mode::from_raw_mode(mode), AtFlags::empty()).map_err(err)
+    }
+
+    /// Set the modification time (access time: now), not following symlinks.
+    ///
+    /// # Errors
+    /// As utimensat(2).
+    pub fn set_mtime(&self, name: &[u8], t: Time) -> io::Result<()> {
+        rustix::fs::utimensat(&self.fd, os(name), &timestamps(t), AtFlags::SYMLINK_NOFOLLOW).map_err(err)
+    }
+
+    /// Set an xattr on `name` without following a symlink (through the
+    /// `/proc/self/fd` view of this directory).
+    ///
+    /// # Errors
+    /// As lsetxattr(2).
+    pub fn lsetxattr(&self, name: &[u8], key: &str, value: &[u8]) -> io::Result<()> {
+        let mut p = format!("/proc/self/fd/{}/", self.fd.as_raw_fd()).into_bytes();
+        p.extend_from_slice(name);
+        rustix::fs::lsetxattr(os(&p), key, value, XattrFlags::empty()).map_err(err)
+    }
+
+    /// `renameat` within this directory (replaces a non-directory target).
+    ///
+    /// # Errors
+    /// As renameat(2).
+    pub fn rename(&self, from: &[u8], to: &[u8]) -> io::Result<()> {
+        rustix::fs::renameat(&self.fd, os(from), &self.fd, os(to)).map_err(err)
+    }
+
+    /// `unlinkat` (a directory with `dir`, which must be empty).
+    ///
+    /// # Errors
+    /// As unlinkat(2).
+    pub fn unlink(&self, name: &[u8], dir: bool) -> io::Result<()> {
+        let flags = if dir { AtFlags::REMOVEDIR } else { AtFlags::empty() };
+        rustix::fs::unlinkat(&self.fd, os(name), flags).map_err(err)
+    }
+
+    /// `fstatat(..., AT_SYMLINK_NOFOLLOW)`.
+    ///
+    /// # Errors
+    /// As fstatat(2).
+    pub fn lstat(&self, name: &[u8]) -> io::Result<Stat> {
+        let st = rustix::fs::statat(&self.fd, os(name), AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
+        Ok(Stat {
+            kind: FileType::from_raw_mode(st.st_mode),
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
+}
+
+fn timestamps(t: Time) -> Timestamps {
+    Timestamps {
+        last_access: Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_NOW,
+        },
+        last_modification: Timespec {
+            tv_sec: t.sec,
+            tv_nsec: i64::from(t.nsec),
+        },
+    }
+}
+
+/// `fchown` on an open file or directory.
+///
+/// # Errors
+/// As fchown(2).
+pub fn fchown(fd: impl AsFd, uid: u32, gid: u32) -> io::Result<()> {
+    rustix::fs::fchown(
+        fd,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    )
+    .map_err(err)
+}
+
+/// `fchmod` on an open file or directory.
+///
+/// # Errors
+/// As fchmod(2).
+pub fn fchmod(fd: impl AsFd, mode: u32) -> io::Result<()> {
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(mode)).map_err(err)
+}
+
+/// `futimens`: set the modification time (access time: now).
+///
+/// # Errors
+/// As futimens(2).
+pub fn futimens(fd: impl AsFd, t: Time) -> io::Result<()> {
+    rustix::fs::futimens(fd, &timestamps(t)).map_err(err)
+}
+
+/// `fsetxattr`.
+///
+/// # Errors
+/// As fsetxattr(2).
+pub fn fsetxattr(fd: impl AsFd, key: &str, value: &[u8]) -> io::Result<()> {
+    rustix::fs::fsetxattr(fd, key, value, XattrFlags::empty()).map_err(err)
+}
+
+/// True when the process may chown to arbitrary IDs (root or `CAP_CHOWN`
+/// in its user namespace, approximated by the effective uid being 0).
+pub fn privileged() -> bool {
+    rustix::process::geteuid().is_root()
+}

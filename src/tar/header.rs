@@ -1,0 +1,288 @@
+//! One 512-byte header block: numeric field codecs, checksum, and decoding
+//! into a [`RawHeader`] (field layout from the `tar` crate's [`tar::Header`]).
+
+use tar::Header;
+
+/// Size of a tar block.
+pub const BLOCK: usize = 512;
+
+/// The tar dialect a header was written in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// Pre-POSIX (v7): no magic.
+    V7,
+    /// POSIX ustar (`ustar\0` `00`), also used by pax.
+    Ustar,
+    /// GNU (`ustar ` ` \0`).
+    Gnu,
+}
+
+/// The fields of one header block, decoded but not yet combined with pax
+/// records or GNU long names.
+#[derive(Clone, Debug)]
+pub struct RawHeader {
+    /// Dialect from the magic field.
+    pub dialect: Dialect,
+    /// Type flag byte.
+    pub typeflag: u8,
+    /// Name, with the ustar prefix joined.
+    pub name: Vec<u8>,
+    /// Link name.
+    pub linkname: Vec<u8>,
+    /// Permission and type bits as stored.
+    pub mode: u64,
+    /// Owner.
+    pub uid: u64,
+    /// Group.
+    pub gid: u64,
+    /// Size field (may be negative in hostile input: rejected).
+    pub size: i64,
+    /// Modification time in seconds.
+    pub mtime: i64,
+    /// User name.
+    pub uname: Vec<u8>,
+    /// Group name.
+    pub gname: Vec<u8>,
+    /// Device major.
+    pub dev_major: u64,
+    /// Device minor.
+    pub dev_minor: u64,
+    /// GNU sparse: the real (expanded) size.
+    pub gnu_realsize: i64,
+    /// GNU sparse: the map entries in this header (offset, length).
+    pub gnu_sparse: Vec<(i64, i64)>,
+    /// GNU sparse: extension blocks follow.
+    pub gnu_extended: bool,
+}
+
+/// Parse a numeric field: octal (leading spaces, trailing NULs/spaces
+/// tolerated; an empty field is 0) or GNU base-256 (high bit set, signed).
+///
+/// # Errors
+/// A field that is neither, or a base-256 value that does not fit in `i64`.
+pub fn parse_numeric(field: &[u8]) -> Result<i64, String> {
+    if let Some(&first) = field.first()
+        && first & 0x80 != 0
+    {
+        // Base-256, two's complement; 0xff lead byte means negative.
+        let negative = first & 0x40 != 0;
+        let mut v: i128 = if negative { -1 } else { 0 };
+        for (i, &b) in field.iter().enumerate() {
+            let b = if i == 0 { b & 0x7f | if negative { 0x80 } else { 0 } } else { b };
+            v = (v << 8) | i128::from(b);
+            if v > i128::from(i64::MAX) || v < i128::from(i64::MIN) {
+                return Err("base-256 number does not fit in 64 bits".into());
+            }
+        }
+        // Sign-extend the first byte properly: for negative numbers the top bit
+        // pattern 0xff... is already folded in by starting from -1.
+        return Ok(v as i64);
+    }
+    let s: &[u8] = {
+        let end = field
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(field.len());
+        let t = &field[..end];
+        let start = t.iter().position(|&b| b != b' ').unwrap_or(t.len());
+        let t = &t[start..];
+        let stop = t.iter().rposition(|&b| b != b' ').map_or(0, |p| p + 1);
+        &t[..stop]
+    };
+    if s.is_empty() {
+        return Ok(0);
+    }
+    let mut v: i64 = 0;
+    for &b in s {
+        if !(b'0'..=b'7').contains(&b) {
+            return Err(format!(
+                "'{}' is not an octal number",
+                String::from_utf8_lossy(field).trim_end_matches('\0')
+            ));
+        }
+        v = v
+            .checked_mul(8)
+            .and_then(|v| v.checked_add(i64::from(b - b'0')))
+            .ok_or("octal number too large")?;
+    }
+    Ok(v)
+}
+
+/// Write `v` as zero-padded octal with a NUL terminator into `field` when it
+/// fits, else as base-256. Returns false only if it fits neither way.
+pub fn format_numeric(field: &mut [u8], v: u64) -> bool {
+    let digits = field.len() - 1;
+    if digits < 22 && v < 1u64 << (3 * digits) {
+        let s = format!("{v:0digits$o}");
+        field[..digits].copy_from_slice(s.as_bytes());
+        field[digits] = 0;
+        return true;
+    }
+    if field.len() >= 9 || v < 1u64 << (8 * (field.len() - 1) - 1) {
+        field.fill(0);
+        let bytes = v.to_be_bytes();
+        let len = field.len();
+        let n = len.min(8);
+        field[len - n..].copy_from_slice(&bytes[8 - n..]);
+        field[0] |= 0x80;
+        return true;
+    }
+    false
+}
+
+/// Bytes of a NUL-terminated field.
+pub fn cstr(field: &[u8]) -> &[u8] {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    &field[..end]
+}
+
+/// True when the block's checksum matches (unsigned or, as some old tars
+/// wrote, signed sum, with the checksum field counted as spaces).
+pub fn checksum_ok(block: &[u8; BLOCK]) -> bool {
+    let Ok(stored) = parse_numeric(&block[148..156]) else {
+        return false;
+    };
+    let mut unsigned: i64 = 0;
+    let mut signed: i64 = 0;
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += i64::from(b);
+        signed += i64::from(b as i8);
+    }
+    stored == unsigned || stored == signed
+}
+
+/// Decode a header block (whose checksum has been checked).
+///
+/// # Errors
+/// A malformed numeric field, naming it.
+pub fn decode(block: &[u8; BLOCK]) -> Result<RawHeader, String> {
+    let h = Header::from_byte_slice(block);
+    let ustar = h.as_ustar();
+    let gnu = h.as_gnu();
+    let dialect = if ustar.is_some() {
+        Dialect::Ustar
+    } else if gnu.is_some() {
+        Dialect::Gnu
+    } else {
+        Dialect::V7
+    };
+    let old = h.as_old();
+    let num = |what: &str, f: &[u8]| parse_numeric(f).map_err(|e| format!("bad {what} field: {e}"));
+    let unum = |what: &str, f: &[u8]| -> Result<u64, String> {
+        let v = num(what, f)?;
+        u64::try_from(v).map_err(|_| format!("negative {what} field ({v})"))
+    };
+    let mut name = cstr(&old.name).to_vec();
+    if let Some(u) = ustar {
+        let prefix = cstr(&u.prefix);
+        if !prefix.is_empty() {
+            let mut p = prefix.to_vec();
+            p.push(b'/');
+            p.extend_from_slice(&name);
+            name = p;
+        }
+    }
+    let mut raw = RawHeader {
+        dialect,
+        typeflag: old.linkflag[0],
+        name,
+        linkname: cstr(&old.linkname).to_vec(),
+        mode: unum("mode", &old.mode)?,
+        uid: unum("uid", &old.uid)?,
+        gid: unum("gid", &old.gid)?,
+        size: num("size", &old.size)?,
+        mtime: num("mtime", &old.mtime)?,
+        uname: Vec::new(),
+        gname: Vec::new(),
+        dev_major: 0,
+        dev_minor: 0,
+        gnu_realsize: 0,
+        gnu_sparse: Vec::new(),
+        gnu_extended: false,
+    };
+    if dialect != Dialect::V7 {
+        let u = &block[257..]; // uname, gname, devmajor, devminor share ustar/GNU offsets
+        raw.uname = cstr(&u[8..40]).to_vec();
+        raw.gname = cstr(&u[40..72]).to_vec();
+        if matches!(raw.typeflag, b'3' | b'4') {
+            raw.dev_major = unum("devmajor", &u[72..80])?;
+            raw.dev_minor = unum("devminor", &u[80..88])?;
+        }
+    }
+    if let Some(g) = gnu
+        && raw.typeflag == b'S'
+    {
+        raw.gnu_realsize = num("realsize", &g.realsize)?;
+        for s in &g.sparse {
+            if s.offset.iter().all(|&b| b == 0) && s.numbytes.iter().all(|&b| b == 0) {
+                break;
+            }
+            raw.gnu_sparse
+                .push((num("sparse offset", &s.offset)?, num("sparse length", &s.numbytes)?));
+        }
+        raw.gnu_extended = g.isextended[0] != 0;
+    }
+    Ok(raw)
+}
+
+/// Decode a GNU sparse extension block: up to 21 (offset, length) pairs and
+/// whether another extension block follows.
+///
+/// # Errors
+/// A malformed numeric field.
+pub fn decode_sparse_ext(block: &[u8; BLOCK]) -> Result<(Vec<(i64, i64)>, bool), String> {
+    let mut out = Vec::new();
+    for i in 0..21 {
+        let off = &block[i * 24..i * 24 + 12];
+        let len = &block[i * 24 + 12..i * 24 + 24];
+        if off.iter().all(|&b| b == 0) && len.iter().all(|&b| b == 0) {
+            break;
+        }
+        out.push((
+            parse_numeric(off).map_err(|e| format!("bad sparse offset: {e}"))?,
+            parse_numeric(len).map_err(|e| format!("bad sparse length: {e}"))?,
+        ));
+    }
+    Ok((out, block[504] != 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_table() {
+        let cases: &[(&[u8], Result<i64, ()>)] = &[
+            (b"0000644\0", Ok(0o644)),
+            (b"   644 \0", Ok(0o644)),
+            (b"\0\0\0\0\0\0\0\0", Ok(0)),
+            (b"        ", Ok(0)),
+            (b"0000000000000\0", Ok(0)),
+            (b"12abc\0\0\0", Err(())),
+            (b"00\x00 0765", Ok(0)), // NUL ends the field (commons-compress lenient)
+            (&[0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe], Ok(4294967294)),
+            (&[0x80, 0, 0, 0, 0, 0x20, 0, 0], Ok(2097152)),
+            (&[0xff; 12], Ok(-1)),
+            (&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00], Ok(-256)),
+            (&[0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], Err(())),
+        ];
+        for (input, want) in cases {
+            let got = parse_numeric(input).map_err(|_| ());
+            assert_eq!(&got, want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn numeric_roundtrip() {
+        for v in [0u64, 1, 0o7777777, 0o7777777 + 1, 4294967294, 1 << 40] {
+            let mut f = [0u8; 8];
+            assert!(format_numeric(&mut f, v));
+            assert_eq!(parse_numeric(&f).unwrap(), v as i64, "{v}");
+        }
+        let mut f = [0u8; 12];
+        assert!(format_numeric(&mut f, 9 << 30));
+        assert_eq!(parse_numeric(&f).unwrap(), 9 << 30);
+        assert_eq!(f[0], 0x80, "over 8 GiB goes base-256");
+    }
+}

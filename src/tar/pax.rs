@@ -1,0 +1,168 @@
+//! pax extended-header records: `LENGTH KEY=VALUE\n`, parser and formatter.
+
+use crate::entry::Time;
+
+/// Parse the records of a pax extended header, in order (keys may repeat:
+/// GNU sparse 0.0 relies on the order of repeated keys).
+///
+/// Trailing NUL padding after the last record is accepted.
+///
+/// # Errors
+/// A message describing the first malformed record.
+pub fn parse_records(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        if data.iter().all(|&b| b == 0) {
+            break;
+        }
+        let sp = data
+            .iter()
+            .take(20)
+            .position(|&b| b == b' ')
+            .ok_or("pax record has no length")?;
+        let len_str = std::str::from_utf8(&data[..sp]).map_err(|_| "pax record length is not ASCII")?;
+        if len_str.is_empty() || !len_str.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("pax record length '{len_str}' is not a number"));
+        }
+        let len: usize = len_str
+            .parse()
+            .map_err(|_| format!("pax record length '{len_str}' is too large"))?;
+        if len <= sp + 1 || len > data.len() {
+            return Err(format!(
+                "pax record length {len} does not fit the {} bytes left",
+                data.len()
+            ));
+        }
+        let rec = &data[sp + 1..len];
+        if rec.last() != Some(&b'\n') {
+            return Err("pax record does not end with a newline".into());
+        }
+        let rec = &rec[..rec.len() - 1];
+        let eq = rec
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or("pax record has no '='")?;
+        let key = std::str::from_utf8(&rec[..eq])
+            .map_err(|_| "pax record key is not UTF-8")?
+            .to_owned();
+        if key.is_empty() {
+            return Err("pax record has an empty key".into());
+        }
+        out.push((key, rec[eq + 1..].to_vec()));
+        data = &data[len..];
+    }
+    Ok(out)
+}
+
+/// Append one record `LEN KEY=VALUE\n` to `out`, computing the self-inclusive length.
+pub fn push_record(out: &mut Vec<u8>, key: &str, value: &[u8]) {
+    let body = key.len() + value.len() + 3; // ' ', '=', '\n'
+    let mut len = body + 1;
+    loop {
+        let digits = len.to_string().len();
+        if body + digits == len {
+            break;
+        }
+        len = body + digits;
+    }
+    out.extend_from_slice(len.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'=');
+    out.extend_from_slice(value);
+    out.push(b'\n');
+}
+
+/// Parse a pax decimal time `[-]SECONDS[.FRACTION]`; digits past nanoseconds are dropped.
+pub fn parse_time(v: &[u8]) -> Option<Time> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let sec: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut nsec: u32 = 0;
+    for (i, b) in frac.bytes().take(9).enumerate() {
+        nsec += u32::from(b - b'0') * 10u32.pow(8 - i as u32);
+    }
+    if !neg {
+        return Some(Time { sec, nsec });
+    }
+    if nsec == 0 {
+        Some(Time { sec: -sec, nsec: 0 })
+    } else {
+        Some(Time {
+            sec: -sec - 1,
+            nsec: 1_000_000_000 - nsec,
+        })
+    }
+}
+
+/// Parse a pax decimal unsigned number.
+pub fn parse_u64(v: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(v).ok()?;
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_roundtrip_lengths() {
+        // Lengths around digit-count boundaries.
+        for n in 0..300 {
+            let v = vec![b'a'; n];
+            let mut out = Vec::new();
+            push_record(&mut out, "path", &v);
+            let recs = parse_records(&out).unwrap();
+            assert_eq!(recs, vec![("path".to_string(), v)]);
+        }
+        let mut out = Vec::new();
+        push_record(&mut out, "path", b"foo");
+        assert_eq!(out, b"12 path=foo\n");
+    }
+
+    #[test]
+    fn record_errors() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"12 path=foo\n", true),
+            (b"12 path=foo\n\0\0\0", true),
+            (b"0 path=foo\n", false),
+            (b"13 path=foo\n", false),
+            (b"x path=foo\n", false),
+            (b"11 pathfoo\n", false),
+            (b"12 path=fooX", false),
+            (b"99999999999999999999999 a=b\n", false),
+            (b"6 =ab\n", false),
+        ];
+        for (input, ok) in cases {
+            assert_eq!(parse_records(input).is_ok(), *ok, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn times() {
+        let t = |s: &str| parse_time(s.as_bytes());
+        assert_eq!(t("1350244992.023960108"), Some(Time { sec: 1350244992, nsec: 23960108 }));
+        assert_eq!(t("1350244992.3"), Some(Time { sec: 1350244992, nsec: 300_000_000 }));
+        assert_eq!(t("1350244992.0239601089999"), Some(Time { sec: 1350244992, nsec: 23960108 }));
+        assert_eq!(t("-1.25"), Some(Time { sec: -2, nsec: 750_000_000 }));
+        assert_eq!(t("-5"), Some(Time { sec: -5, nsec: 0 }));
+        assert_eq!(t("12abc"), None);
+        assert_eq!(t(""), None);
+        for s in ["5.000000120", "-1.250000000", "77"] {
+            assert_eq!(t(s).unwrap().to_string(), s);
+        }
+    }
+}

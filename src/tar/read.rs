@@ -1,0 +1,663 @@
+//! The tar reader: blocks → [`Entry`] values plus their data.
+//!
+//! Meta entries (pax `x`/`g`, GNU `L`/`K`, volume labels) are consumed here
+//! and never returned. Errors are sticky: after one, every call returns it.
+//! No number read from the archive sizes an allocation unchecked: meta
+//! entries are capped at [`MAX_META`], names at [`MAX_NAME`], sparse maps at
+//! [`MAX_SPARSE_ENTRIES`].
+
+use std::io::{self, Read};
+
+use super::header::{self, BLOCK, Dialect};
+use super::pax;
+use crate::entry::{Entry, Kind, LABEL_XATTR, Time};
+use crate::error::{Error, Result};
+
+/// Largest pax header or GNU long name/link we read into memory.
+pub const MAX_META: u64 = 16 << 20;
+/// Largest member name or link target.
+pub const MAX_NAME: usize = 64 << 10;
+/// Largest number of sparse-map entries for one file.
+pub const MAX_SPARSE_ENTRIES: usize = 1 << 20;
+/// Largest xattr value.
+pub const MAX_XATTR: usize = 1 << 20;
+
+const XATTR_PREFIX: &str = "SCHILY.xattr.";
+
+struct Sparse {
+    /// (offset, length) segments of real data, sorted, within `size`.
+    segments: Vec<(u64, u64)>,
+    /// Index of the segment being read or next to read.
+    idx: usize,
+    /// Logical position.
+    pos: u64,
+    /// Logical size.
+    size: u64,
+}
+
+/// Reads a tar stream entry by entry.
+pub struct Reader<R> {
+    r: R,
+    offset: u64,
+    remaining: u64,
+    padding: u64,
+    sparse: Option<Sparse>,
+    err: Option<String>,
+    done: bool,
+    globals: Vec<(String, Vec<u8>)>,
+    header_offset: u64,
+    current: Vec<u8>,
+}
+
+impl<R: Read> Reader<R> {
+    /// A reader over an uncompressed tar stream.
+    pub fn new(r: R) -> Self {
+        Reader {
+            r,
+            offset: 0,
+            remaining: 0,
+            padding: 0,
+            sparse: None,
+            err: None,
+            done: false,
+            globals: Vec::new(),
+            header_offset: 0,
+            current: Vec::new(),
+        }
+    }
+
+    /// The pax global records seen so far, in order (later ones override).
+    pub fn globals(&self) -> &[(String, Vec<u8>)] {
+        &self.globals
+    }
+
+    /// Byte offset in the uncompressed stream where the current entry's
+    /// first header (including its meta headers) starts.
+    pub fn header_offset(&self) -> u64 {
+        self.header_offset
+    }
+
+    fn fail(&mut self, msg: String) -> Error {
+        let full = if self.current.is_empty() {
+            format!("{msg} (at byte {})", self.header_offset)
+        } else {
+            format!(
+                "{msg} (in member '{}', at byte {})",
+                String::from_utf8_lossy(&self.current),
+                self.header_offset
+            )
+        };
+        self.err = Some(full.clone());
+        Error::format(full)
+    }
+
+    fn sticky(&self) -> Result<()> {
+        match &self.err {
+            Some(m) => Err(Error::format(m.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Read exactly `buf.len()` bytes; `Ok(false)` on a clean EOF before any byte.
+    fn read_full(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.r.read(&mut buf[n..]) {
+                Ok(0) => {
+                    if n == 0 {
+                        return Ok(false);
+                    }
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected end of archive"));
+                }
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.offset += buf.len() as u64;
+        Ok(true)
+    }
+
+    fn discard(&mut self, mut n: u64) -> io::Result<()> {
+        let mut buf = [0u8; 8192];
+        while n > 0 {
+            let k = n.min(buf.len() as u64) as usize;
+            if !self.read_full(&mut buf[..k])? {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected end of archive"));
+            }
+            n -= k as u64;
+        }
+        Ok(())
+    }
+
+    fn io_fail(&mut self, what: &str, e: io::Error) -> Error {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            self.fail(format!("archive is truncated: unexpected end of archive {what}"))
+        } else {
+            self.fail(format!("read error {what}: {e}"))
+        }
+    }
+
+    /// Read a meta entry's data (pax header, long name), capped.
+    fn read_meta(&mut self, size: i64, what: &str) -> Result<Vec<u8>> {
+        if size < 0 {
+            return Err(self.fail(format!("{what} has a negative size ({size})")));
+        }
+        let size = size as u64;
+        if size > MAX_META {
+            return Err(self.fail(format!(
+                "{what} of {size} bytes exceeds the {} MiB limit",
+                MAX_META >> 20
+            )));
+        }
+        let mut data = vec![0u8; size as usize];
+        match self.read_full(&mut data) {
+            Ok(true) => {}
+            Ok(false) if size == 0 => {}
+            Ok(false) => return Err(self.fail(format!("archive is truncated: unexpected end of archive in {what}"))),
+            Err(e) => return Err(self.io_fail(&format!("in {what}"), e)),
+        }
+        let pad = padding(size);
+        if let Err(e) = self.discard(pad) {
+            return Err(self.io_fail(&format!("in {what}"), e));
+        }
+        Ok(data)
+    }
+
+    /// The next entry, or `None` at the end of the archive. Any unread data
+    /// of the previous entry is skipped.
+    ///
+    /// # Errors
+    /// A malformed or truncated archive; the error is sticky.
+    pub fn next_entry(&mut self) -> Result<Option<Entry>> {
+        self.sticky()?;
+        if self.done {
+            return Ok(None);
+        }
+        let skip = self.remaining + self.padding;
+        if skip > 0 {
+            if let Err(e) = self.discard(skip) {
+                return Err(self.io_fail("in member data", e));
+            }
+        }
+        self.remaining = 0;
+        self.padding = 0;
+        self.sparse = None;
+        self.current.clear();
+        self.header_offset = self.offset;
+
+        let mut pax: Option<Vec<(String, Vec<u8>)>> = None;
+        let mut long_name: Option<Vec<u8>> = None;
+        let mut long_link: Option<Vec<u8>> = None;
+        let mut block = [0u8; BLOCK];
+        loop {
+            let pending = pax.is_some() || long_name.is_some() || long_link.is_some();
+            match self.read_full(&mut block) {
+                Ok(true) => {}
+                Ok(false) => {
+                    if pending {
+                        return Err(self.fail("archive ends after an extended header, before its member".into()));
+                    }
+                    self.done = true;
+                    return Ok(None);
+                }
+                Err(e) => return Err(self.io_fail("in a header", e)),
+            }
+            if block.iter().all(|&b| b == 0) {
+                if pending {
+                    return Err(self.fail("end-of-archive marker right after an extended header".into()));
+                }
+                self.done = true;
+                return Ok(None);
+            }
+            if !header::checksum_ok(&block) {
+                return Err(self.fail("bad header checksum: this is not a tar archive, or it is corrupted".into()));
+            }
+            let raw = match header::decode(&block) {
+                Ok(r) => r,
+                Err(m) => return Err(self.fail(format!("bad header: {m}"))),
+            };
+            match raw.typeflag {
+                b'x' | b'X' => {
+                    let data = self.read_meta(raw.size, "pax extended header")?;
+                    match pax::parse_records(&data) {
+                        Ok(r) => pax = Some(r),
+                        Err(m) => return Err(self.fail(format!("bad pax extended header: {m}"))),
+                    }
+                }
+                b'g' => {
+                    let data = self.read_meta(raw.size, "pax global header")?;
+                    match pax::parse_records(&data) {
+                        Ok(r) => {
+                            for (k, v) in r {
+                                if let Some(slot) = self.globals.iter_mut().find(|(gk, _)| *gk == k) {
+                                    slot.1 = v;
+                                } else {
+                                    self.globals.push((k, v));
+                                }
+                            }
+                        }
+                        Err(m) => return Err(self.fail(format!("bad pax global header: {m}"))),
+                    }
+                }
+                b'L' => {
+                    let data = self.read_meta(raw.size, "GNU long name")?;
+                    long_name = Some(header::cstr(&data).to_vec());
+                }
+                b'K' => {
+                    let data = self.read_meta(raw.size, "GNU long link name")?;
+                    long_link = Some(header::cstr(&data).to_vec());
+                }
+                b'V' => {
+                    // A volume label: no member.
+                    self.read_meta(raw.size, "GNU volume label")?;
+                }
+                b'M' => {
+                    return Err(self.fail("GNU multi-volume continuation members are not supported".into()));
+                }
+                _ => {
+                    let entry = self.build(raw, pax.take(), long_name.take(), long_link.take())?;
+                    return Ok(Some(entry));
+                }
+            }
+        }
+    }
+
+    fn build(
+        &mut self,
+        raw: header::RawHeader,
+        pax: Option<Vec<(String, Vec<u8>)>>,
+        long_name: Option<Vec<u8>>,
+        long_link: Option<Vec<u8>>,
+    ) -> Result<Entry> {
+        let mut path = long_name.unwrap_or(raw.name);
+        let mut link = long_link.unwrap_or(raw.linkname);
+        self.current = path.clone();
+        let mut kind = match raw.typeflag {
+            b'1' => Kind::HardLink,
+            b'2' => Kind::Symlink,
+            b'3' => Kind::Char,
+            b'4' => Kind::Block,
+            b'5' | b'D' => Kind::Dir,
+            b'6' => Kind::Fifo,
+            _ => Kind::File,
+        };
+        if raw.dialect == Dialect::V7 && matches!(raw.typeflag, b'0' | 0) && path.ends_with(b"/") {
+            kind = Kind::Dir;
+        }
+        let mut e = Entry::new(Vec::new(), kind);
+        e.mode = (raw.mode & 0o7777) as u32;
+        e.uid = raw.uid;
+        e.gid = raw.gid;
+        e.uname = (!raw.uname.is_empty()).then_some(raw.uname);
+        e.gname = (!raw.gname.is_empty()).then_some(raw.gname);
+        e.mtime = Time { sec: raw.mtime, nsec: 0 };
+        e.dev_major = u32::try_from(raw.dev_major).unwrap_or(u32::MAX);
+        e.dev_minor = u32::try_from(raw.dev_minor).unwrap_or(u32::MAX);
+        if raw.size < 0 {
+            return Err(self.fail(format!("negative size ({})", raw.size)));
+        }
+        let mut size = raw.size as u64;
+
+        // Sparse bookkeeping.
+        let mut sparse_map: Option<Vec<(i64, i64)>> = None;
+        let mut sparse_real: Option<i64> = None;
+        let mut sparse_v1 = false;
+        if raw.typeflag == b'S' {
+            let mut map = raw.gnu_sparse;
+            let mut more = raw.gnu_extended;
+            let mut block = [0u8; BLOCK];
+            while more {
+                match self.read_full(&mut block) {
+                    Ok(true) => {}
+                    Ok(false) => return Err(self.fail("archive is truncated in a GNU sparse header".into())),
+                    Err(e) => return Err(self.io_fail("in a GNU sparse header", e)),
+                }
+                match header::decode_sparse_ext(&block) {
+                    Ok((m, next)) => {
+                        map.extend(m);
+                        more = next;
+                    }
+                    Err(m) => return Err(self.fail(m)),
+                }
+                if map.len() > MAX_SPARSE_ENTRIES {
+                    return Err(self.fail(format!("sparse map has more than {MAX_SPARSE_ENTRIES} entries")));
+                }
+            }
+            sparse_map = Some(map);
+            sparse_real = Some(raw.gnu_realsize);
+        }
+
+        // Global records first, then the entry's own pax records.
+        let globals: Vec<(String, Vec<u8>)> = self
+            .globals
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "path" | "linkpath" | "size") && !k.starts_with("GNU.sparse"))
+            .cloned()
+            .collect();
+        let mut sp_offsets: Vec<i64> = Vec::new();
+        let mut sp_lengths: Vec<i64> = Vec::new();
+        let mut sp_major: Option<Vec<u8>> = None;
+        let mut sp_name: Option<Vec<u8>> = None;
+        for (k, v) in globals.iter().chain(pax.iter().flatten()) {
+            if k.contains('\0') {
+                return Err(self.fail("pax record key contains a NUL byte".into()));
+            }
+            let bad = |this: &mut Self, what: &str| {
+                this.fail(format!(
+                    "pax record {k}='{}' is not a valid {what}",
+                    String::from_utf8_lossy(&v[..v.len().min(64)])
+                ))
+            };
+            match k.as_str() {
+                "path" => {
+                    if v.contains(&0) {
+                        return Err(self.fail("pax path contains a NUL byte".into()));
+                    }
+                    path = v.clone();
+                    self.current = path.clone();
+                }
+                "linkpath" => {
+                    if v.contains(&0) {
+                        return Err(self.fail("pax linkpath contains a NUL byte".into()));
+                    }
+                    link = v.clone();
+                }
+                "size" => match pax::parse_u64(v) {
+                    Some(s) if s <= i64::MAX as u64 => size = s,
+                    _ => return Err(bad(self, "size")),
+                },
+                "uid" => e.uid = pax::parse_u64(v).ok_or_else(|| bad(self, "uid"))?,
+                "gid" => e.gid = pax::parse_u64(v).ok_or_else(|| bad(self, "gid"))?,
+                "uname" => e.uname = Some(v.clone()),
+                "gname" => e.gname = Some(v.clone()),
+                "mtime" => e.mtime = pax::parse_time(v).ok_or_else(|| bad(self, "time"))?,
+                "GNU.sparse.size" | "GNU.sparse.realsize" => {
+                    sparse_real = Some(
+                        pax::parse_u64(v)
+                            .and_then(|s| i64::try_from(s).ok())
+                            .ok_or_else(|| bad(self, "sparse size"))?,
+                    )
+                }
+                "GNU.sparse.major" => sp_major = Some(v.clone()),
+                "GNU.sparse.name" => sp_name = Some(v.clone()),
+                "GNU.sparse.offset" | "GNU.sparse.numbytes" => {
+                    let n = pax::parse_u64(v)
+                        .and_then(|s| i64::try_from(s).ok())
+                        .ok_or_else(|| bad(self, "sparse number"))?;
+                    if k == "GNU.sparse.offset" {
+                        sp_offsets.push(n)
+                    } else {
+                        sp_lengths.push(n)
+                    }
+                    if sp_offsets.len() > MAX_SPARSE_ENTRIES {
+                        return Err(self.fail("sparse map too long".into()));
+                    }
+                }
+                "GNU.sparse.map" => {
+                    let s = std::str::from_utf8(v).map_err(|_| bad(self, "sparse map"))?;
+                    let nums: Option<Vec<i64>> = s
+                        .split(',')
+                        .filter(|p| !p.is_empty())
+                        .map(|p| p.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok()))
+                        .collect();
+                    let nums = nums.ok_or_else(|| bad(self, "sparse map"))?;
+                    if nums.len() % 2 != 0 || nums.len() / 2 > MAX_SPARSE_ENTRIES {
+                        return Err(bad(self, "sparse map"));
+                    }
+                    sparse_map = Some(nums.chunks(2).map(|c| (c[0], c[1])).collect());
+                }
+                _ => {
+                    if let Some(name) = k.strip_prefix(XATTR_PREFIX) {
+                        if v.len() > MAX_XATTR {
+                            return Err(self.fail(format!("xattr {name} is larger than {MAX_XATTR} bytes")));
+                        }
+                        if name == LABEL_XATTR {
+                            let label = String::from_utf8_lossy(v).into_owned();
+                            e.label = (!label.is_empty()).then_some(label);
+                        } else {
+                            e.set_xattr(name.to_owned(), v.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if !sp_offsets.is_empty() || !sp_lengths.is_empty() {
+            if sp_offsets.len() != sp_lengths.len() {
+                return Err(self.fail("GNU sparse 0.0 offsets and lengths do not pair up".into()));
+            }
+            sparse_map = Some(sp_offsets.into_iter().zip(sp_lengths).collect());
+        }
+        if sp_major.as_deref() == Some(b"1") {
+            sparse_v1 = true;
+        }
+        if let Some(n) = sp_name
+            && (sparse_map.is_some() || sparse_v1)
+        {
+            path = n;
+        }
+
+        // Header-only types carry no data whatever the size field says.
+        if matches!(kind, Kind::HardLink | Kind::Symlink | Kind::Char | Kind::Block | Kind::Fifo)
+            || (kind == Kind::Dir && raw.typeflag != b'D')
+        {
+            size = 0;
+        }
+        if path.len() > MAX_NAME || link.len() > MAX_NAME {
+            return Err(self.fail(format!("member name or link target longer than {MAX_NAME} bytes")));
+        }
+        while path.len() > 1 && path.ends_with(b"/") {
+            path.pop();
+        }
+        if path == b"/" && kind != Kind::Dir {
+            path.clear();
+        }
+        e.path = path;
+        self.current = e.path.clone();
+        if matches!(kind, Kind::Symlink | Kind::HardLink) {
+            e.link = Some(link);
+        }
+
+        self.remaining = size;
+        self.padding = padding(size);
+        if kind == Kind::Dir {
+            // GNU dumpdir data is skipped; the directory has no size.
+            e.size = 0;
+            return Ok(e);
+        }
+        e.size = size;
+
+        if sparse_v1 {
+            // The map is at the start of the data: decimal numbers, one per line.
+            let (map, used) = self.read_sparse_v1_map()?;
+            sparse_map = Some(map);
+            if used > self.remaining {
+                return Err(self.fail("GNU sparse 1.0 map is longer than the member".into()));
+            }
+            self.remaining -= used;
+        }
+        if let Some(map) = sparse_map {
+            let real = sparse_real.unwrap_or(size as i64);
+            if real < 0 {
+                return Err(self.fail("negative sparse size".into()));
+            }
+            let real = real as u64;
+            let mut segs = Vec::with_capacity(map.len());
+            let mut end = 0u64;
+            let mut stored = 0u64;
+            for (off, len) in map {
+                if off < 0 || len < 0 {
+                    return Err(self.fail("negative offset or length in the sparse map".into()));
+                }
+                let (off, len) = (off as u64, len as u64);
+                let stop = off.checked_add(len).filter(|&s| s <= real);
+                let Some(stop) = stop else {
+                    return Err(self.fail("sparse map entry runs past the end of the file".into()));
+                };
+                if off < end {
+                    return Err(self.fail("sparse map entries overlap or are out of order".into()));
+                }
+                end = stop;
+                stored += len;
+                if len > 0 {
+                    segs.push((off, len));
+                }
+            }
+            if stored != self.remaining {
+                return Err(self.fail(format!(
+                    "sparse map describes {stored} bytes of data but the member holds {}",
+                    self.remaining
+                )));
+            }
+            e.size = real;
+            self.sparse = Some(Sparse {
+                segments: segs,
+                idx: 0,
+                pos: 0,
+                size: real,
+            });
+        }
+        Ok(e)
+    }
+
+    /// Parse a GNU sparse 1.0 map from the start of the member data. Returns
+    /// the map and the number of data bytes it used (whole blocks).
+    fn read_sparse_v1_map(&mut self) -> Result<(Vec<(i64, i64)>, u64)> {
+        let mut buf: Vec<u8> = Vec::new();
+        let mut block = [0u8; BLOCK];
+        let mut nums: Vec<u64> = Vec::new();
+        let mut want: Option<u64> = None;
+        let mut start = 0usize;
+        loop {
+            if let Some(w) = want
+                && nums.len() as u64 == 2 * w + 1
+            {
+                break;
+            }
+            if let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
+                let s = std::str::from_utf8(&buf[start..start + nl]).unwrap_or("x");
+                let n: u64 = match s.parse() {
+                    Ok(n) => n,
+                    Err(_) => return Err(self.fail("bad number in the GNU sparse 1.0 map".into())),
+                };
+                start += nl + 1;
+                if want.is_none() {
+                    if n as usize > MAX_SPARSE_ENTRIES {
+                        return Err(self.fail(format!("sparse map has more than {MAX_SPARSE_ENTRIES} entries")));
+                    }
+                    want = Some(n);
+                }
+                nums.push(n);
+                continue;
+            }
+            if buf.len() >= 1 << 20 || buf.len() as u64 + BLOCK as u64 > self.remaining {
+                return Err(self.fail("GNU sparse 1.0 map is too long or not terminated".into()));
+            }
+            match self.read_full(&mut block) {
+                Ok(true) => buf.extend_from_slice(&block),
+                Ok(false) => return Err(self.fail("archive is truncated in a GNU sparse map".into())),
+                Err(e) => return Err(self.io_fail("in a GNU sparse map", e)),
+            }
+        }
+        let map = nums[1..]
+            .chunks(2)
+            .map(|c| (c[0].min(i64::MAX as u64) as i64, c[1].min(i64::MAX as u64) as i64))
+            .collect();
+        Ok((map, buf.len() as u64))
+    }
+
+    /// Read the current entry's data (sparse holes read as zeros).
+    ///
+    /// # Errors
+    /// A truncated archive or a read error, naming the member.
+    pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.sticky()?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if let Some(mut sp) = self.sparse.take() {
+            let r = self.read_sparse(&mut sp, buf);
+            self.sparse = Some(sp);
+            return r;
+        }
+        self.read_raw(buf)
+    }
+
+    fn read_raw(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let want = (buf.len() as u64).min(self.remaining) as usize;
+        loop {
+            match self.r.read(&mut buf[..want]) {
+                Ok(0) => {
+                    return Err(self.fail("archive is truncated: unexpected end of archive in member data".into()));
+                }
+                Ok(n) => {
+                    self.remaining -= n as u64;
+                    self.offset += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_fail("in member data", e)),
+            }
+        }
+    }
+
+    fn read_sparse(&mut self, sp: &mut Sparse, buf: &mut [u8]) -> Result<usize> {
+        if sp.pos >= sp.size {
+            return Ok(0);
+        }
+        // In a hole before the next segment (or after the last)?
+        let next_start = sp.segments.get(sp.idx).map_or(sp.size, |s| s.0);
+        if sp.pos < next_start {
+            let n = (next_start - sp.pos).min(buf.len() as u64) as usize;
+            buf[..n].fill(0);
+            sp.pos += n as u64;
+            return Ok(n);
+        }
+        let (off, len) = sp.segments[sp.idx];
+        let left = off + len - sp.pos;
+        let want = left.min(buf.len() as u64) as usize;
+        let n = self.read_raw(&mut buf[..want])?;
+        sp.pos += n as u64;
+        if sp.pos == off + len {
+            sp.idx += 1;
+        }
+        Ok(n)
+    }
+
+    /// Copy the current entry's data to `w`.
+    ///
+    /// # Errors
+    /// As [`Reader::read_data`], or a write error (as an I/O error).
+    pub fn copy_data(&mut self, w: &mut dyn io::Write) -> Result<u64> {
+        let mut buf = vec![0u8; 128 << 10];
+        let mut total = 0;
+        loop {
+            let n = self.read_data(&mut buf)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            w.write_all(&buf[..n])
+                .map_err(|e| Error::io_nopath("write error", e))?;
+            total += n as u64;
+        }
+    }
+}
+
+/// Bytes of padding after `size` bytes of data.
+pub fn padding(size: u64) -> u64 {
+    (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
+}
+
+/// An `io::Read` view of the current entry's data.
+pub struct EntryData<'a, R>(pub &'a mut Reader<R>);
+
+impl<R: Read> Read for EntryData<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0
+            .read_data(buf)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    }
+}

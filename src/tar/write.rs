@@ -1,0 +1,249 @@
+//! The tar encoder: [`Entry`] → pax + ustar header blocks.
+//!
+//! Output is deterministic: pax records are sorted by key, meta headers have
+//! fixed names, modes and owners.
+
+use super::header::{BLOCK, format_numeric};
+use super::pax::push_record;
+use crate::entry::{Entry, Kind, LABEL_XATTR};
+use tar::Header;
+
+const MAX_OCTAL_ID: u64 = 0o7777777;
+const MAX_OCTAL_SIZE: u64 = 0o77777777777;
+
+/// Split a name into ustar (prefix, name) if it fits.
+fn split_ustar(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    if path.len() <= 100 {
+        return Some((&[], path));
+    }
+    if path.len() > 256 {
+        return None;
+    }
+    // The prefix ends at a '/', is at most 155 bytes, and the rest at most 100.
+    let min_split = path.len().saturating_sub(101);
+    (min_split..path.len().min(156))
+        .filter(|&i| path[i] == b'/')
+        .find(|&i| i > 0 && path.len() - i - 1 <= 100 && path.len() - i - 1 > 0)
+        .map(|i| (&path[..i], &path[i + 1..]))
+}
+
+fn put(field: &mut [u8], value: &[u8]) {
+    let n = value.len().min(field.len());
+    field[..n].copy_from_slice(&value[..n]);
+}
+
+/// Append an entry's header blocks (a pax `x` header when needed, then the
+/// ustar header) to `out`. The caller appends the data and [`pad`]s it.
+pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
+    let mut name = e.path.clone();
+    if e.kind == Kind::Dir && !name.ends_with(b"/") {
+        name.push(b'/');
+    }
+    let mut recs: Vec<(String, Vec<u8>)> = Vec::new();
+    let split = split_ustar(&name);
+    if split.is_none() {
+        recs.push(("path".into(), name.clone()));
+    }
+    let link = e.link.as_deref().unwrap_or(b"");
+    if link.len() > 100 {
+        recs.push(("linkpath".into(), link.to_vec()));
+    }
+    if e.uid > MAX_OCTAL_ID {
+        recs.push(("uid".into(), e.uid.to_string().into_bytes()));
+    }
+    if e.gid > MAX_OCTAL_ID {
+        recs.push(("gid".into(), e.gid.to_string().into_bytes()));
+    }
+    for (key, v) in [("uname", &e.uname), ("gname", &e.gname)] {
+        if let Some(v) = v
+            && v.len() > 32
+        {
+            recs.push((key.into(), v.clone()));
+        }
+    }
+    let size = if e.kind == Kind::File { e.size } else { 0 };
+    if size > MAX_OCTAL_SIZE {
+        recs.push(("size".into(), size.to_string().into_bytes()));
+    }
+    if e.mtime.nsec != 0 || e.mtime.sec < 0 || e.mtime.sec as u64 > MAX_OCTAL_SIZE {
+        recs.push(("mtime".into(), e.mtime.to_string().into_bytes()));
+    }
+    for (k, v) in &e.xattrs {
+        recs.push((format!("SCHILY.xattr.{k}"), v.clone()));
+    }
+    if let Some(l) = &e.label {
+        recs.push((format!("SCHILY.xattr.{LABEL_XATTR}"), l.as_bytes().to_vec()));
+    }
+    if !recs.is_empty() {
+        recs.sort();
+        let mut data = Vec::new();
+        for (k, v) in &recs {
+            push_record(&mut data, k, v);
+        }
+        let base = name
+            .strip_suffix(b"/")
+            .unwrap_or(&name)
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or(b"");
+        let mut meta_name = b"PaxHeaders/".to_vec();
+        meta_name.extend_from_slice(&base[..base.len().min(89)]);
+        meta_header(out, &meta_name, b'x', &data, e.mtime.sec.max(0) as u64);
+    }
+
+    let mut h = Header::new_ustar();
+    {
+        let u = h.as_ustar_mut().expect("ustar header");
+        match split {
+            Some((prefix, n)) => {
+                put(&mut u.name, n);
+                put(&mut u.prefix, prefix);
+            }
+            None => put(&mut u.name, &name[..name.len().min(100)]),
+        }
+        format_numeric(&mut u.mode, u64::from(e.mode & 0o7777));
+        format_numeric(&mut u.uid, if e.uid > MAX_OCTAL_ID { 0 } else { e.uid });
+        format_numeric(&mut u.gid, if e.gid > MAX_OCTAL_ID { 0 } else { e.gid });
+        format_numeric(&mut u.size, if size > MAX_OCTAL_SIZE { 0 } else { size });
+        let secs = e.mtime.sec.clamp(0, MAX_OCTAL_SIZE as i64) as u64;
+        format_numeric(&mut u.mtime, secs);
+        u.typeflag[0] = match e.kind {
+            Kind::File => b'0',
+            Kind::HardLink => b'1',
+            Kind::Symlink => b'2',
+            Kind::Char => b'3',
+            Kind::Block => b'4',
+            Kind::Dir => b'5',
+            Kind::Fifo => b'6',
+        };
+        put(&mut u.linkname, &link[..link.len().min(100)]);
+        if let Some(n) = &e.uname {
+            put(&mut u.uname, &n[..n.len().min(32)]);
+        }
+        if let Some(n) = &e.gname {
+            put(&mut u.gname, &n[..n.len().min(32)]);
+        }
+        if e.kind.is_device() {
+            format_numeric(&mut u.dev_major, u64::from(e.dev_major));
+            format_numeric(&mut u.dev_minor, u64::from(e.dev_minor));
+        } else {
+            format_numeric(&mut u.dev_major, 0);
+            format_numeric(&mut u.dev_minor, 0);
+        }
+    }
+    h.set_cksum();
+    out.extend_from_slice(h.as_bytes());
+}
+
+/// Append a meta header (`x` or `g`) with its data, padded.
+fn meta_header(out: &mut Vec<u8>, name: &[u8], flag: u8, data: &[u8], mtime: u64) {
+    let mut h = Header::new_ustar();
+    {
+        let u = h.as_ustar_mut().expect("ustar header");
+        put(&mut u.name, &name[..name.len().min(100)]);
+        format_numeric(&mut u.mode, 0o644);
+        format_numeric(&mut u.uid, 0);
+        format_numeric(&mut u.gid, 0);
+        format_numeric(&mut u.size, data.len() as u64);
+        format_numeric(&mut u.mtime, mtime.min(MAX_OCTAL_SIZE));
+        format_numeric(&mut u.dev_major, 0);
+        format_numeric(&mut u.dev_minor, 0);
+        u.typeflag[0] = flag;
+    }
+    h.set_cksum();
+    out.extend_from_slice(h.as_bytes());
+    out.extend_from_slice(data);
+    pad(out, data.len() as u64);
+}
+
+/// Append a pax global header holding `records` (sorted by key).
+pub fn encode_global(records: &[(String, String)], out: &mut Vec<u8>) {
+    let mut recs = records.to_vec();
+    recs.sort();
+    let mut data = Vec::new();
+    for (k, v) in &recs {
+        push_record(&mut data, k, v.as_bytes());
+    }
+    meta_header(out, b"alientar.global", b'g', &data, 0);
+}
+
+/// Append the zero padding that follows `size` bytes of member data.
+pub fn pad(out: &mut Vec<u8>, size: u64) {
+    let p = super::read::padding(size) as usize;
+    out.resize(out.len() + p, 0);
+}
+
+/// Append the end-of-archive marker (two zero blocks).
+pub fn end_of_archive(out: &mut Vec<u8>) {
+    out.resize(out.len() + 2 * BLOCK, 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Time;
+    use crate::tar::read::Reader;
+
+    fn roundtrip(e: &Entry, data: &[u8]) -> Entry {
+        let mut out = Vec::new();
+        encode_entry(e, &mut out);
+        out.extend_from_slice(data);
+        pad(&mut out, data.len() as u64);
+        end_of_archive(&mut out);
+        let mut r = Reader::new(&out[..]);
+        let got = r.next_entry().unwrap().unwrap();
+        let mut buf = Vec::new();
+        r.copy_data(&mut buf).unwrap();
+        assert_eq!(buf, data);
+        assert!(r.next_entry().unwrap().is_none());
+        got
+    }
+
+    #[test]
+    fn encode_decode_table() {
+        let long = "d/".repeat(120) + "file";
+        let mut cases = Vec::new();
+        let mut e = Entry::new("etc/shadow", Kind::File);
+        e.mode = 0o640;
+        e.gid = 42;
+        e.size = 5;
+        e.uname = Some(b"root".to_vec());
+        e.gname = Some(b"shadow".to_vec());
+        e.mtime = Time { sec: 1700000000, nsec: 123456789 };
+        e.label = Some("rootless".into());
+        cases.push((e.clone(), b"hello".to_vec()));
+        let mut e2 = e.clone();
+        e2.path = long.clone().into_bytes();
+        e2.uid = 4294967294;
+        e2.gid = 2097152;
+        e2.label = None;
+        e2.mtime = Time { sec: -5, nsec: 0 };
+        e2.xattrs = vec![("user.a".into(), b"1".to_vec()), ("user.b".into(), vec![0, 1, 2])];
+        cases.push((e2, b"hello".to_vec()));
+        let mut l = Entry::new("lnk", Kind::Symlink);
+        l.link = Some(long.into_bytes());
+        l.mode = 0o777;
+        cases.push((l, vec![]));
+        let mut d = Entry::new(format!("{}/{}", "p".repeat(150), "n".repeat(90)), Kind::Dir);
+        d.mode = 0o1777;
+        cases.push((d, vec![]));
+        let mut c = Entry::new("dev/null", Kind::Char);
+        c.mode = 0o666;
+        c.dev_major = 1;
+        c.dev_minor = 3;
+        cases.push((c, vec![]));
+        for (e, data) in cases {
+            assert_eq!(roundtrip(&e, &data), e);
+        }
+    }
+
+    #[test]
+    fn ustar_split() {
+        assert!(split_ustar(&[b'a'; 100]).is_some());
+        assert!(split_ustar(&[b'a'; 101]).is_none());
+        let p = format!("{}/{}", "a".repeat(155), "b".repeat(100));
+        assert_eq!(split_ustar(p.as_bytes()).unwrap().0.len(), 155);
+        let p = format!("{}/{}", "a".repeat(156), "b".repeat(10));
+        assert!(split_ustar(p.as_bytes()).is_none());
+    }
+}

@@ -1,0 +1,184 @@
+//! Tree → entries: a sorted walk, then `lstat`, `readlink` and xattrs of
+//! every file in parallel. Owners come out in the host view.
+
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::entry::{Entry, Kind, LABEL_XATTR, Time};
+use crate::error::{Error, Result};
+
+/// One file found by the walk.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// Where it is on disk.
+    pub fs_path: PathBuf,
+    /// The entry, host view, label taken from its own xattr if any (in
+    /// [`Entry::label`]).
+    pub entry: Entry,
+    /// Device, for hard-link detection.
+    pub dev: u64,
+    /// Inode, for hard-link detection.
+    pub ino: u64,
+    /// Link count.
+    pub nlink: u64,
+}
+
+/// The result of a walk: sources in archive order and the per-file errors met.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Files in archive order.
+    pub sources: Vec<Source>,
+    /// Files that could not be read (the walk goes on without them).
+    pub errors: Vec<Error>,
+    /// Sockets skipped (tar does not archive them).
+    pub sockets: Vec<PathBuf>,
+}
+
+/// Normalize a path given on the command line into the member-name prefix.
+/// Returns the name and whether a leading `/` was removed.
+pub fn member_prefix(p: &Path) -> (Vec<u8>, bool) {
+    let mut b = p.as_os_str().as_bytes();
+    let mut stripped = false;
+    while let Some(r) = b.strip_prefix(b"/") {
+        b = r;
+        stripped = true;
+    }
+    while b.len() > 1 && b.ends_with(b"/") {
+        b = &b[..b.len() - 1];
+    }
+    if b.is_empty() {
+        b = b".";
+    }
+    (b.to_vec(), stripped)
+}
+
+/// Walk `paths` (relative to `base`) in sorted order and stat everything.
+///
+/// # Errors
+/// A path given on the command line that does not exist. Errors below it
+/// are collected in [`Walk::errors`].
+pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
+    let mut found: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut out = Walk::default();
+    for p in paths {
+        let root = base.join(p);
+        std::fs::symlink_metadata(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
+        let (prefix, _) = member_prefix(p);
+        for item in walkdir::WalkDir::new(&root)
+            .follow_links(false)
+            .sort_by(|a, b| a.file_name().as_bytes().cmp(b.file_name().as_bytes()))
+        {
+            match item {
+                Ok(d) => {
+                    let rel = d.path().strip_prefix(&root).unwrap_or(Path::new(""));
+                    let mut name = prefix.clone();
+                    if !rel.as_os_str().is_empty() {
+                        name.push(b'/');
+                        name.extend_from_slice(rel.as_os_str().as_bytes());
+                    }
+                    found.push((d.into_path(), name));
+                }
+                Err(e) => {
+                    let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
+                    let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+                    out.errors.push(Error::io("cannot read directory", path, io));
+                }
+            }
+        }
+    }
+    let stats: Vec<Result<Found>> = found.into_par_iter().map(|(path, name)| stat_one(path, name)).collect();
+    for s in stats {
+        match s {
+            Ok(Found::File(src)) => out.sources.push(*src),
+            Ok(Found::Socket(p)) => out.sockets.push(p),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Read the xattrs of `path` (not following a symlink), sorted by name.
+/// Filesystems without xattr support give none.
+///
+/// # Errors
+/// A read error other than "not supported".
+pub fn read_xattrs(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let names = match xattr::list(path) {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::OPNOTSUPP.raw_os_error()) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for n in names {
+        let Some(name) = n.to_str() else { continue };
+        if let Some(v) = xattr::get(path, &n)? {
+            out.push((name.to_owned(), v));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+enum Found {
+    File(Box<Source>),
+    Socket(PathBuf),
+}
+
+fn stat_one(path: PathBuf, name: Vec<u8>) -> Result<Found> {
+    let md = std::fs::symlink_metadata(&path).map_err(|e| Error::io("cannot stat", &path, e))?;
+    let ft = md.file_type();
+    let kind = if ft.is_file() {
+        Kind::File
+    } else if ft.is_dir() {
+        Kind::Dir
+    } else if ft.is_symlink() {
+        Kind::Symlink
+    } else if ft.is_char_device() {
+        Kind::Char
+    } else if ft.is_block_device() {
+        Kind::Block
+    } else if ft.is_fifo() {
+        Kind::Fifo
+    } else {
+        return Ok(Found::Socket(path));
+    };
+    let mut e = Entry::new(name, kind);
+    e.mode = md.mode() & 0o7777;
+    e.uid = u64::from(md.uid());
+    e.gid = u64::from(md.gid());
+    e.mtime = Time {
+        sec: md.mtime(),
+        nsec: md.mtime_nsec() as u32,
+    };
+    if kind == Kind::File {
+        e.size = md.len();
+    }
+    if kind == Kind::Symlink {
+        let t = std::fs::read_link(&path).map_err(|e| Error::io("cannot read symlink", &path, e))?;
+        e.link = Some(t.into_os_string().into_vec());
+    }
+    if kind.is_device() {
+        let rdev = md.rdev();
+        e.dev_major = rustix::fs::major(rdev);
+        e.dev_minor = rustix::fs::minor(rdev);
+    }
+    let mut xattrs = read_xattrs(&path).map_err(|e| Error::io("cannot read xattrs of", &path, e))?;
+    if let Some(i) = xattrs.iter().position(|(n, _)| n == LABEL_XATTR) {
+        let (_, v) = xattrs.remove(i);
+        let l = String::from_utf8_lossy(&v).into_owned();
+        e.label = (!l.is_empty()).then_some(l);
+    }
+    e.xattrs = xattrs;
+    Ok(Found::File(Box::new(Source {
+        fs_path: path,
+        entry: e,
+        dev: md.dev(),
+        ino: md.ino(),
+        nlink: md.nlink(),
+    })))
+}
+
+use std::os::unix::ffi::OsStringExt;
