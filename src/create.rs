@@ -149,7 +149,7 @@ pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u
         if let Some(m) = &plan.maps {
             let what = match &plan.label {
                 Some(l) => format!("context {l}"),
-                None => "the given map".to_string(),
+                None => "given with --map".to_string(),
             };
             match translate(&mut s.entry, m, Direction::ToContext, opts.owners.unmapped, &what) {
                 Ok(o) => squashed += usize::from(o.uid_squashed || o.gid_squashed),

@@ -112,7 +112,7 @@ impl Extractor {
         if e.label.is_none() || e.kind == Kind::Symlink {
             return false;
         }
-        if comps.len() <= 1 {
+        if comps.is_empty() {
             return true;
         }
         let parent = join(&comps[..comps.len() - 1]);
@@ -161,6 +161,7 @@ impl Extractor {
         let path = String::from_utf8_lossy(&join(comps)).into_owned();
         if comps.is_empty() {
             if e.kind == Kind::Dir {
+                self.dir_labels.insert(Vec::new(), e.label.clone());
                 self.deferred.push((Vec::new(), e.clone()));
                 return Ok(());
             }

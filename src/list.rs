@@ -57,8 +57,8 @@ impl<'a> MapChooser<'a> {
     /// An unknown `--context`.
     pub(crate) fn new(reg: &'a Registry, o: &OwnerOptions) -> Result<Self> {
         let explicit = match (&o.maps, &o.context) {
-            (Some(m), Some(c)) => Some((m.clone(), format!("context {c} (map given)"))),
-            (Some(m), None) => Some((m.clone(), "the given map".into())),
+            (Some(m), Some(c)) => Some((m.clone(), format!("context {c}, given with --map"))),
+            (Some(m), None) => Some((m.clone(), "given with --map".into())),
             (None, Some(c)) => Some((reg.maps(c)?, format!("context {c}"))),
             (None, None) => None,
         };

@@ -60,8 +60,8 @@ fn one<K: IdKind>(
                 Direction::ToContext => ("host", "outside"),
             };
             Err(Error::unmapped(format!(
-                "{view} {} {id} is not covered by the {} map {map} of {label} (no extent holds it on the {side}); \
-                 use a map or /etc/{}-range that covers it, or --unmapped overflow|keep",
+                "{view} {} {id} is not covered by the {} map {map} ({label}): no extent holds it on the {side}; \
+                 use a map (or an /etc/{} range) that covers it, or --unmapped overflow|keep",
                 K::NAME,
                 K::NAME,
                 if K::NAME == "uid" { "subuid" } else { "subgid" },
