@@ -462,3 +462,50 @@ fn debian_rootfs() {
     }
     assert_same(&want, &got);
 }
+
+/// The dedicated test user `.ci/run` creates.
+const TEST_USER: &str = "alientar-test";
+
+/// As an ordinary user: list and extract with `--owners none` (owners
+/// dropped, setuid dropped with them, device nodes skipped with one warning,
+/// exit 0), and `auto` chooses that too.
+#[test]
+fn ordinary_user_extracts_with_owners_none() {
+    if !is_root() {
+        return skip("ordinary_user_extracts_with_owners_none", "needs root to drop privileges to the test user");
+    }
+    if !sh(&format!("id {TEST_USER}")).status.success() {
+        return skip("ordinary_user_extracts_with_owners_none", "no user alientar-test (.ci/run creates it)");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    chmod(tmp.path(), 0o755);
+    let t = make_tree(tmp.path());
+    let a = s(&tmp.path().join("a.tar.zst"));
+    ok(["create", "-f", &a, "-C", &s(tmp.path()), "t"]);
+    chmod(Path::new(&a), 0o644);
+    for sink in ["none", "auto"] {
+        let dest = tmp.path().join(format!("dest-{sink}"));
+        std::fs::create_dir(&dest).unwrap();
+        sh_ok(&format!("chown {TEST_USER}: {}", s(&dest)));
+        let out = sh(&format!("runuser -u {TEST_USER} -- {} extract -f {a} -C {} --owners {sink}", bin().display(), s(&dest)));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{sink}: {err}");
+        assert_eq!(err.matches("device nodes not created").count(), 1, "{sink}: one warning for all devices: {err}");
+        let uid = sh_ok(&format!("id -u {TEST_USER}")).trim().parse::<u32>().unwrap();
+        let mut want = snapshot(&t);
+        let got = snapshot(&dest.join("t"));
+        want.retain(|k, _| !k.starts_with("dev/"));
+        for (k, m) in want.iter_mut() {
+            m.uid = uid;
+            m.gid = got[k].gid;
+            m.mode &= !0o6000;
+        }
+        let mut got_nodev = got.clone();
+        got_nodev.retain(|k, _| !k.starts_with("dev/") || k == "dev");
+        want.insert("dev".into(), got["dev"].clone());
+        assert_same(&want, &got_nodev);
+        assert_eq!(got["usr/bin/su"].mode, 0o755, "setuid dropped with the owner");
+    }
+    let listing = sh_ok(&format!("runuser -u {TEST_USER} -- {} list -v -f {a}", bin().display()));
+    assert!(listing.contains("t/etc/shadow"));
+}
