@@ -85,7 +85,12 @@ struct CreateArgs {
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     /// Change to DIR before reading PATHs.
-    #[arg(short = 'C', long = "directory", value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "DIR",
+        default_value = "."
+    )]
     dir: PathBuf,
     /// Files and directories to archive.
     #[arg(required = true, value_name = "PATH")]
@@ -130,7 +135,12 @@ struct ExtractArgs {
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     /// Extract into DIR (which must exist).
-    #[arg(short = 'C', long = "directory", value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "DIR",
+        default_value = "."
+    )]
     dir: PathBuf,
     /// Only members matching these names or globs.
     #[arg(value_name = "PATTERN")]
@@ -174,12 +184,20 @@ fn owner_options(a: &OwnerArgs, reg: &Registry, who: &Invoker) -> Result<OwnerOp
         let uid = match (&a.uid_map, &base) {
             (Some(s), _) => parse_spec::<UidKind>(s, who)?,
             (None, Some(b)) => b.uid.clone(),
-            (None, None) => return Err(Error::usage("--gid-map needs --uid-map too (or --map or --context)")),
+            (None, None) => {
+                return Err(Error::usage(
+                    "--gid-map needs --uid-map too (or --map or --context)",
+                ));
+            }
         };
         let gid = match (&a.gid_map, &base) {
             (Some(s), _) => parse_spec::<GidKind>(s, who)?,
             (None, Some(b)) => b.gid.clone(),
-            (None, None) => return Err(Error::usage("--uid-map needs --gid-map too (or --map or --context)")),
+            (None, None) => {
+                return Err(Error::usage(
+                    "--uid-map needs --gid-map too (or --map or --context)",
+                ));
+            }
         };
         maps = Some(Maps { uid, gid });
     }
@@ -202,7 +220,11 @@ fn finish(report: Report) -> i32 {
     for e in &report.errors {
         eprintln!("alientar: {e}");
     }
-    if report.errors.is_empty() { OK } else { PARTIAL }
+    if report.errors.is_empty() {
+        OK
+    } else {
+        PARTIAL
+    }
 }
 
 /// Run the command line; returns the exit status.
@@ -316,12 +338,27 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
                     }
                     match reg.maps(&n) {
                         Ok(m) => {
-                            w(&mut out, "resolved for this user (inside outside count):".into())?;
+                            w(
+                                &mut out,
+                                "resolved for this user (inside outside count):".into(),
+                            )?;
                             for e in m.uid.extents() {
-                                w(&mut out, format!("  uid {:>10} {:>10} {:>10}", e.inside, e.outside, e.count))?;
+                                w(
+                                    &mut out,
+                                    format!(
+                                        "  uid {:>10} {:>10} {:>10}",
+                                        e.inside, e.outside, e.count
+                                    ),
+                                )?;
                             }
                             for e in m.gid.extents() {
-                                w(&mut out, format!("  gid {:>10} {:>10} {:>10}", e.inside, e.outside, e.count))?;
+                                w(
+                                    &mut out,
+                                    format!(
+                                        "  gid {:>10} {:>10} {:>10}",
+                                        e.inside, e.outside, e.count
+                                    ),
+                                )?;
                             }
                         }
                         Err(e) => w(&mut out, format!("unresolved: {e}"))?,
@@ -333,7 +370,19 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
                             Ok(m) => format!("uid {} gid {}", m.uid, m.gid),
                             Err(_) => "(not resolvable for this user)".into(),
                         };
-                        w(&mut out, format!("{:<16} {:<10} {}", c.name, if c.origin == "built-in" { "built-in" } else { "file" }, resolved))?;
+                        w(
+                            &mut out,
+                            format!(
+                                "{:<16} {:<10} {}",
+                                c.name,
+                                if c.origin == "built-in" {
+                                    "built-in"
+                                } else {
+                                    "file"
+                                },
+                                resolved
+                            ),
+                        )?;
                     }
                 }
             }

@@ -109,7 +109,11 @@ impl Registry {
     /// A file that exists but is malformed, naming the file and the problem.
     pub fn load_from(who: Invoker, files: &[PathBuf]) -> Result<Registry> {
         let mut contexts = BTreeMap::new();
-        for (name, spec) in [("host", "host"), ("rootless", "rootless"), ("subuid", "subuid")] {
+        for (name, spec) in [
+            ("host", "host"),
+            ("rootless", "rootless"),
+            ("subuid", "subuid"),
+        ] {
             contexts.insert(
                 name.to_owned(),
                 Context {
@@ -127,10 +131,12 @@ impl Registry {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io("cannot read contexts file", f, e)),
             };
-            let parsed: BTreeMap<String, FileContext> = toml::from_str(&text)
-                .map_err(|e| Error::context(format!("{}: {}", f.display(), e.to_string().trim_end())))?;
+            let parsed: BTreeMap<String, FileContext> = toml::from_str(&text).map_err(|e| {
+                Error::context(format!("{}: {}", f.display(), e.to_string().trim_end()))
+            })?;
             for (name, c) in parsed {
-                validate_label(&name).map_err(|m| Error::context(format!("{}: [{name}]: {m}", f.display())))?;
+                validate_label(&name)
+                    .map_err(|m| Error::context(format!("{}: [{name}]: {m}", f.display())))?;
                 let (uidmap, gidmap) = match (c.map, c.uidmap, c.gidmap) {
                     (Some(m), None, None) => (m.clone(), m),
                     (None, Some(u), Some(g)) => (u, g),
@@ -237,7 +243,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let sys = dir.join("sys.toml");
         let user = dir.join("user.toml");
-        std::fs::write(&sys, "[hpa]\nmap = \"0:1:1\"\n[other]\nuidmap = \"0:5:1\"\ngidmap = \"0:6:1\"\n").unwrap();
+        std::fs::write(
+            &sys,
+            "[hpa]\nmap = \"0:1:1\"\n[other]\nuidmap = \"0:5:1\"\ngidmap = \"0:6:1\"\n",
+        )
+        .unwrap();
         std::fs::write(
             &user,
             "[hpa]\nuidmap = \"0:200000:65536\"\ngidmap = \"0:300000:65536\"\nnames = \"/srv\"\n",
@@ -248,13 +258,18 @@ mod tests {
         let m = r.maps("hpa").unwrap();
         assert_eq!(m.uid.to_host(0), Some(200000));
         assert_eq!(m.gid.to_host(42), Some(300042));
-        assert_eq!(r.get("hpa").unwrap().names.as_deref(), Some(Path::new("/srv")));
+        assert_eq!(
+            r.get("hpa").unwrap().names.as_deref(),
+            Some(Path::new("/srv"))
+        );
         assert_eq!(r.maps("other").unwrap().gid.to_host(0), Some(6));
         assert!(r.maps("host").unwrap().uid.is_identity());
         let e = r.maps("nope").unwrap_err().to_string();
         assert!(e.contains("no context named 'nope'"), "{e}");
         std::fs::write(&user, "[bad]\nuidmap = 5\n").unwrap();
-        let e = Registry::load_from(who.clone(), &[user.clone()]).unwrap_err().to_string();
+        let e = Registry::load_from(who.clone(), &[user.clone()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("user.toml"), "{e}");
         std::fs::write(&user, "[x]\nnames = \"/\"\n").unwrap();
         assert!(Registry::load_from(who, &[user]).is_err());

@@ -94,7 +94,11 @@ struct Plan {
 /// # Errors
 /// A path that does not exist, an unmapped ID (with [`Unmapped::Error`]: no
 /// archive is written), an unknown context, or a write error.
-pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u8])) -> Result<Report> {
+pub fn create(
+    opts: &CreateOptions,
+    reg: &Registry,
+    on_entry: &mut dyn FnMut(&[u8]),
+) -> Result<Report> {
     let mut report = Report::default();
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
@@ -107,7 +111,9 @@ pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u
     let w = walk(&opts.dir, &opts.paths)?;
     report.errors = w.errors;
     for s in &w.sockets {
-        report.warnings.push(format!("{}: socket ignored", s.display()));
+        report
+            .warnings
+            .push(format!("{}: socket ignored", s.display()));
     }
     let mut sources = w.sources;
 
@@ -151,15 +157,31 @@ pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u
                 Some(l) => format!("context {l}"),
                 None => "given with --map".to_string(),
             };
-            match translate(&mut s.entry, m, Direction::ToContext, opts.owners.unmapped, &what) {
+            match translate(
+                &mut s.entry,
+                m,
+                Direction::ToContext,
+                opts.owners.unmapped,
+                &what,
+            ) {
                 Ok(o) => squashed += usize::from(o.uid_squashed || o.gid_squashed),
                 Err(e) => unmapped.push(e),
             }
         }
         if let Some(n) = &plan.names {
-            let (u, g) = if plan.maps.is_some() { (s.entry.uid, s.entry.gid) } else { (host_uid, host_gid) };
-            s.entry.uname = u32::try_from(u).ok().and_then(|u| n.users.name_of(u)).map(|x| x.as_bytes().to_vec());
-            s.entry.gname = u32::try_from(g).ok().and_then(|g| n.groups.name_of(g)).map(|x| x.as_bytes().to_vec());
+            let (u, g) = if plan.maps.is_some() {
+                (s.entry.uid, s.entry.gid)
+            } else {
+                (host_uid, host_gid)
+            };
+            s.entry.uname = u32::try_from(u)
+                .ok()
+                .and_then(|u| n.users.name_of(u))
+                .map(|x| x.as_bytes().to_vec());
+            s.entry.gname = u32::try_from(g)
+                .ok()
+                .and_then(|g| n.groups.name_of(g))
+                .map(|x| x.as_bytes().to_vec());
         }
     }
     if !unmapped.is_empty() {
@@ -187,8 +209,14 @@ pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u
             globals.push((format!("ALIENTAR.context.{l}.uidmap"), m.uid.to_string()));
             globals.push((format!("ALIENTAR.context.{l}.gidmap"), m.gid.to_string()));
         } else if let (Some(l), None) = (&p.label, &p.maps) {
-            globals.push((format!("ALIENTAR.context.{l}.uidmap"), "0:0:4294967295".into()));
-            globals.push((format!("ALIENTAR.context.{l}.gidmap"), "0:0:4294967295".into()));
+            globals.push((
+                format!("ALIENTAR.context.{l}.uidmap"),
+                "0:0:4294967295".into(),
+            ));
+            globals.push((
+                format!("ALIENTAR.context.{l}.gidmap"),
+                "0:0:4294967295".into(),
+            ));
         }
     }
 
@@ -247,7 +275,11 @@ pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        report.errors.push(Error::io("read error (zeros written for the rest)", &fs_path, e));
+                        report.errors.push(Error::io(
+                            "read error (zeros written for the rest)",
+                            &fs_path,
+                            e,
+                        ));
                         break;
                     }
                 };
@@ -255,7 +287,10 @@ pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u
                 left -= n as u64;
             }
             if left > 0 {
-                changed.push(format!("{}: file shrank by {left} bytes; padded with zeros", fs_path.display()));
+                changed.push(format!(
+                    "{}: file shrank by {left} bytes; padded with zeros",
+                    fs_path.display()
+                ));
                 let zeros = vec![0u8; data.len()];
                 while left > 0 {
                     let n = left.min(zeros.len() as u64) as usize;
@@ -263,7 +298,11 @@ pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u
                     left -= n as u64;
                 }
             } else if f.read(&mut data[..1]).map(|n| n > 0).unwrap_or(false)
-                || f.metadata().map(|m| m.mtime() != entry.mtime.sec || m.mtime_nsec() as u32 != entry.mtime.nsec).unwrap_or(false)
+                || f.metadata()
+                    .map(|m| {
+                        m.mtime() != entry.mtime.sec || m.mtime_nsec() as u32 != entry.mtime.nsec
+                    })
+                    .unwrap_or(false)
             {
                 changed.push(format!("{}: file changed as we read it", fs_path.display()));
             }
@@ -284,7 +323,12 @@ pub fn create(opts: &CreateOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u
     Ok(report)
 }
 
-fn plan_for(label: &Option<String>, opts: &CreateOptions, reg: &Registry, host: Option<&Names>) -> Result<Plan> {
+fn plan_for(
+    label: &Option<String>,
+    opts: &CreateOptions,
+    reg: &Registry,
+    host: Option<&Names>,
+) -> Result<Plan> {
     let maps = match (&opts.owners.maps, label) {
         (Some(m), _) => Some(m.clone()),
         (None, Some(l)) => Some(reg.maps(l)?),
@@ -293,7 +337,11 @@ fn plan_for(label: &Option<String>, opts: &CreateOptions, reg: &Registry, host: 
     let maps = maps.filter(|m| !(m.uid.is_identity() && m.gid.is_identity()));
     let names = if opts.owners.numeric_owner {
         None
-    } else if let Some(root) = label.as_ref().and_then(|l| reg.get(l)).and_then(|c| c.names.clone()) {
+    } else if let Some(root) = label
+        .as_ref()
+        .and_then(|l| reg.get(l))
+        .and_then(|c| c.names.clone())
+    {
         Some(Names::from_root(&root))
     } else if maps.is_none() && label.as_deref().is_none_or(|l| l == "host") {
         host.cloned()
@@ -348,7 +396,8 @@ impl Output {
 
     fn commit(mut self) -> Result<()> {
         if let Some((tmp, dst)) = self.tmp.take() {
-            std::fs::rename(&tmp, &dst).map_err(|e| Error::io("cannot rename archive into place", &dst, e))?;
+            std::fs::rename(&tmp, &dst)
+                .map_err(|e| Error::io("cannot rename archive into place", &dst, e))?;
         }
         Ok(())
     }

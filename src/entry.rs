@@ -216,6 +216,13 @@ mod tests {
     fn time_display() {
         assert_eq!(Time { sec: 5, nsec: 0 }.to_string(), "5");
         assert_eq!(Time { sec: 5, nsec: 120 }.to_string(), "5.000000120");
-        assert_eq!(Time { sec: -2, nsec: 750_000_000 }.to_string(), "-1.250000000");
+        assert_eq!(
+            Time {
+                sec: -2,
+                nsec: 750_000_000
+            }
+            .to_string(),
+            "-1.250000000"
+        );
     }
 }

@@ -63,7 +63,11 @@ pub fn safe_components(path: &[u8]) -> std::result::Result<(Vec<&[u8]>, bool), S
     for c in path.split(|&b| b == b'/') {
         match c {
             b"" | b"." => {}
-            b".." => return Err("member name contains '..': refusing to write outside the destination".into()),
+            b".." => {
+                return Err(
+                    "member name contains '..': refusing to write outside the destination".into(),
+                );
+            }
             c => out.push(c),
         }
     }
@@ -148,7 +152,8 @@ impl Extractor {
     fn place(dir: &Dir, tmp: &[u8], name: &[u8]) -> io::Result<bool> {
         match dir.rename(tmp, name) {
             Ok(()) => Ok(false),
-            Err(e) if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::ISDIR.raw_os_error() || c == rustix::io::Errno::NOTEMPTY.raw_os_error() || c == rustix::io::Errno::EXIST.raw_os_error()) => {
+            Err(e) if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::ISDIR.raw_os_error() || c == rustix::io::Errno::NOTEMPTY.raw_os_error() || c == rustix::io::Errno::EXIST.raw_os_error()) =>
+            {
                 dir.unlink(name, true)?;
                 dir.rename(tmp, name)?;
                 Ok(true)
@@ -157,7 +162,12 @@ impl Extractor {
         }
     }
 
-    fn extract_one<R: io::Read>(&mut self, rd: &mut Reader<R>, comps: &[&[u8]], e: &Entry) -> Result<()> {
+    fn extract_one<R: io::Read>(
+        &mut self,
+        rd: &mut Reader<R>,
+        comps: &[&[u8]],
+        e: &Entry,
+    ) -> Result<()> {
         let path = String::from_utf8_lossy(&join(comps)).into_owned();
         if comps.is_empty() {
             if e.kind == Kind::Dir {
@@ -176,7 +186,8 @@ impl Extractor {
             let msg = if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
                 || err.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error())
             {
-                "cannot create: a parent directory is a symlink or not a directory (not followed)".to_string()
+                "cannot create: a parent directory is a symlink or not a directory (not followed)"
+                    .to_string()
             } else {
                 "cannot create parent directory".to_string()
             };
@@ -188,10 +199,14 @@ impl Extractor {
                 match dir.lstat(name) {
                     Ok(st) if st.kind == FileType::Directory => {}
                     Ok(_) => {
-                        dir.unlink(name, false).map_err(|x| io_err("cannot replace with a directory", x))?;
-                        dir.mkdir(name, 0o700).map_err(|x| io_err("cannot create directory", x))?;
+                        dir.unlink(name, false)
+                            .map_err(|x| io_err("cannot replace with a directory", x))?;
+                        dir.mkdir(name, 0o700)
+                            .map_err(|x| io_err("cannot create directory", x))?;
                     }
-                    Err(_) => dir.mkdir(name, 0o700).map_err(|x| io_err("cannot create directory", x))?,
+                    Err(_) => dir
+                        .mkdir(name, 0o700)
+                        .map_err(|x| io_err("cannot create directory", x))?,
                 }
                 let key = join(comps);
                 self.dir_labels.insert(key.clone(), e.label.clone());
@@ -200,7 +215,9 @@ impl Extractor {
             }
             Kind::File => {
                 let dir = self.parent(comps).expect("resolved above");
-                let mut f = dir.create_file(&tmp, 0o600).map_err(|x| io_err("cannot create", x))?;
+                let mut f = dir
+                    .create_file(&tmp, 0o600)
+                    .map_err(|x| io_err("cannot create", x))?;
                 let r = (|| -> Result<()> {
                     let mut buf = vec![0u8; 256 << 10];
                     loop {
@@ -208,14 +225,20 @@ impl Extractor {
                         if n == 0 {
                             break;
                         }
-                        f.write_all(&buf[..n]).map_err(|x| io_err("cannot write", x))?;
+                        f.write_all(&buf[..n])
+                            .map_err(|x| io_err("cannot write", x))?;
                     }
                     Ok(())
                 })();
-                let r = r.and_then(|()| self.apply_fd(&f, e, label).map_err(|x| io_err("cannot set metadata of", x)));
+                let r = r.and_then(|()| {
+                    self.apply_fd(&f, e, label)
+                        .map_err(|x| io_err("cannot set metadata of", x))
+                });
                 drop(f);
                 let dir = &self.cache.as_ref().expect("resolved above").1;
-                let r = r.and_then(|()| Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x)));
+                let r = r.and_then(|()| {
+                    Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x))
+                });
                 if r.is_err() {
                     let _ = dir.unlink(&tmp, false);
                 }
@@ -224,7 +247,8 @@ impl Extractor {
             Kind::Symlink => {
                 let target = e.link.clone().unwrap_or_default();
                 let dir = self.parent(comps).expect("resolved above");
-                dir.symlink(&target, &tmp).map_err(|x| io_err("cannot create symlink", x))?;
+                dir.symlink(&target, &tmp)
+                    .map_err(|x| io_err("cannot create symlink", x))?;
                 let r = (|| -> io::Result<()> {
                     if chown {
                         dir.lchown(&tmp, e.uid as u32, e.gid as u32)?;
@@ -232,7 +256,9 @@ impl Extractor {
                     dir.set_mtime(&tmp, e.mtime)
                 })()
                 .map_err(|x| io_err("cannot set metadata of", x));
-                let r = r.and_then(|()| Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x)));
+                let r = r.and_then(|()| {
+                    Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x))
+                });
                 if r.is_err() {
                     let _ = dir.unlink(&tmp, false);
                 }
@@ -240,20 +266,35 @@ impl Extractor {
             }
             Kind::HardLink => {
                 let target = e.link.clone().unwrap_or_default();
-                let (tcomps, _) = safe_components(&target).map_err(|m| Error::unsafe_path(format!("hard link target: {m}")).with_path(&path))?;
+                let (tcomps, _) = safe_components(&target).map_err(|m| {
+                    Error::unsafe_path(format!("hard link target: {m}")).with_path(&path)
+                })?;
                 if tcomps.is_empty() {
                     return Err(Error::unsafe_path("hard link to an empty name").with_path(&path));
                 }
                 if tcomps == comps {
                     return Ok(());
                 }
-                let tdir = walk_dirs(&self.root, &tcomps[..tcomps.len() - 1], false)
-                    .map_err(|x| io_err(&format!("cannot find hard link target {}", String::from_utf8_lossy(&target)), x))?;
+                let tdir =
+                    walk_dirs(&self.root, &tcomps[..tcomps.len() - 1], false).map_err(|x| {
+                        io_err(
+                            &format!(
+                                "cannot find hard link target {}",
+                                String::from_utf8_lossy(&target)
+                            ),
+                            x,
+                        )
+                    })?;
                 let dir = self.parent(comps).expect("resolved above");
-                dir.hardlink(&tdir, tcomps[tcomps.len() - 1], &tmp).map_err(|x| {
-                    io_err(&format!("cannot hard-link to {}", String::from_utf8_lossy(&target)), x)
-                })?;
-                let r = Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x));
+                dir.hardlink(&tdir, tcomps[tcomps.len() - 1], &tmp)
+                    .map_err(|x| {
+                        io_err(
+                            &format!("cannot hard-link to {}", String::from_utf8_lossy(&target)),
+                            x,
+                        )
+                    })?;
+                let r =
+                    Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x));
                 // Renaming over another link to the same inode is a no-op that leaves tmp.
                 let _ = dir.unlink(&tmp, false);
                 self.after_replace(r)
@@ -266,8 +307,13 @@ impl Extractor {
                 };
                 let dir = self.parent(comps).expect("resolved above");
                 if let Err(x) = dir.mknod(&tmp, ft, 0o600, e.dev_major, e.dev_minor) {
-                    if e.kind.is_device() && x.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) {
-                        self.warn("device nodes not created: creating them needs root (CAP_MKNOD)".to_string());
+                    if e.kind.is_device()
+                        && x.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
+                    {
+                        self.warn(
+                            "device nodes not created: creating them needs root (CAP_MKNOD)"
+                                .to_string(),
+                        );
                         return Ok(());
                     }
                     return Err(io_err("cannot create", x));
@@ -292,7 +338,9 @@ impl Extractor {
                     dir.set_mtime(&tmp, e.mtime)
                 })()
                 .map_err(|x| io_err("cannot set metadata of", x));
-                let r = r.and_then(|()| Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x)));
+                let r = r.and_then(|()| {
+                    Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x))
+                });
                 if r.is_err() {
                     let _ = dir.unlink(&tmp, false);
                 }
@@ -316,13 +364,26 @@ impl Extractor {
         let mut deferred = std::mem::take(&mut self.deferred);
         // Deepest first; for equal depth, later entries first.
         deferred.reverse();
-        deferred.sort_by_key(|(k, _)| std::cmp::Reverse(k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty())));
+        deferred.sort_by_key(|(k, _)| {
+            std::cmp::Reverse(k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty()))
+        });
         self.cache = None;
         for (key, e) in deferred {
-            let comps: Vec<&[u8]> = key.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
-            let shown = if key.is_empty() { self.dest.display().to_string() } else { String::from_utf8_lossy(&key).into_owned() };
+            let comps: Vec<&[u8]> = key
+                .split(|&b| b == b'/')
+                .filter(|c| !c.is_empty())
+                .collect();
+            let shown = if key.is_empty() {
+                self.dest.display().to_string()
+            } else {
+                String::from_utf8_lossy(&key).into_owned()
+            };
             let label = comps.is_empty() || self.wants_label(&comps, &e);
-            let d = if comps.is_empty() { Dir::open(&self.dest) } else { walk_dirs(&self.root, &comps, false) };
+            let d = if comps.is_empty() {
+                Dir::open(&self.dest)
+            } else {
+                walk_dirs(&self.root, &comps, false)
+            };
             let r = d.and_then(|d| self.apply_fd(&d.fd(), &e, label));
             if let Err(x) = r {
                 errors.push(Error::io("cannot set directory metadata of", shown, x));
@@ -339,10 +400,13 @@ fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
         let base = cur.as_ref().unwrap_or(root);
         let next = match base.open_dir(c) {
             Ok(d) => d,
-            Err(e) if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+            Err(e)
+                if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) =>
+            {
                 match base.mkdir(c, 0o755) {
                     Ok(()) => {}
-                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
+                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
+                    }
                     Err(e) => return Err(e),
                 }
                 base.open_dir(c)?
@@ -367,9 +431,14 @@ fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
 ///
 /// # Security
 /// Nothing is written outside `dest`; see the module documentation.
-pub fn extract(opts: &ExtractOptions, reg: &Registry, on_entry: &mut dyn FnMut(&[u8])) -> Result<Report> {
+pub fn extract(
+    opts: &ExtractOptions,
+    reg: &Registry,
+    on_entry: &mut dyn FnMut(&[u8]),
+) -> Result<Report> {
     let mut report = Report::default();
-    let root = Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
+    let root = Dir::open(&opts.dest)
+        .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
     let privileged = sys::privileged();
     let chown = match opts.sink {
         Owners::Chown => true,
@@ -390,7 +459,10 @@ pub fn extract(opts: &ExtractOptions, reg: &Registry, on_entry: &mut dyn FnMut(&
     let mut rd = Reader::new(r);
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
     let mut chooser = MapChooser::new(reg, &opts.owners)?;
-    let me = (u64::from(rustix::process::getuid().as_raw()), u64::from(rustix::process::getgid().as_raw()));
+    let me = (
+        u64::from(rustix::process::getuid().as_raw()),
+        u64::from(rustix::process::getgid().as_raw()),
+    );
     let archive = opts.archive.display().to_string();
     let mut fatal = None;
     loop {
@@ -408,7 +480,9 @@ pub fn extract(opts: &ExtractOptions, reg: &Registry, on_entry: &mut dyn FnMut(&
         let (comps, stripped) = match safe_components(&e.path) {
             Ok((c, s)) => (c.into_iter().map(<[u8]>::to_vec).collect::<Vec<_>>(), s),
             Err(m) => {
-                report.errors.push(Error::unsafe_path(m).with_path(e.display_path()));
+                report
+                    .errors
+                    .push(Error::unsafe_path(m).with_path(e.display_path()));
                 continue;
             }
         };
@@ -417,7 +491,13 @@ pub fn extract(opts: &ExtractOptions, reg: &Registry, on_entry: &mut dyn FnMut(&
         }
         match chooser.for_entry(&e) {
             Ok(Some((maps, what))) => {
-                if let Err(err) = translate(&mut e, &maps, Direction::ToHost, opts.owners.unmapped, &what) {
+                if let Err(err) = translate(
+                    &mut e,
+                    &maps,
+                    Direction::ToHost,
+                    opts.owners.unmapped,
+                    &what,
+                ) {
                     report.errors.push(err);
                     continue;
                 }
@@ -430,7 +510,11 @@ pub fn extract(opts: &ExtractOptions, reg: &Registry, on_entry: &mut dyn FnMut(&
         }
         if e.uid >= u64::from(u32::MAX) || e.gid >= u64::from(u32::MAX) {
             report.errors.push(
-                Error::unmapped(format!("owner {}:{} is not a valid pair of IDs", e.uid, e.gid)).with_path(e.display_path()),
+                Error::unmapped(format!(
+                    "owner {}:{} is not a valid pair of IDs",
+                    e.uid, e.gid
+                ))
+                .with_path(e.display_path()),
             );
             continue;
         }
@@ -454,7 +538,11 @@ pub fn extract(opts: &ExtractOptions, reg: &Registry, on_entry: &mut dyn FnMut(&
     x.finish_dirs(&mut dir_errors);
     report.errors.extend(dir_errors);
     for (w, n) in std::mem::take(&mut x.warnings) {
-        report.warnings.push(if n > 1 { format!("{w} ({n} entries)") } else { w });
+        report.warnings.push(if n > 1 {
+            format!("{w} ({n} entries)")
+        } else {
+            w
+        });
     }
     if let Some(f) = fatal {
         for e in report.errors.drain(..) {
@@ -463,7 +551,9 @@ pub fn extract(opts: &ExtractOptions, reg: &Registry, on_entry: &mut dyn FnMut(&
         return Err(f);
     }
     for p in pats.unmatched() {
-        report.errors.push(Error::usage(format!("{p}: not found in archive")));
+        report
+            .errors
+            .push(Error::usage(format!("{p}: not found in archive")));
     }
     Ok(report)
 }
@@ -487,7 +577,14 @@ mod tests {
         ];
         for (p, want) in cases {
             let got = safe_components(p.as_bytes())
-                .map(|(c, s)| (c.iter().map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>(), s))
+                .map(|(c, s)| {
+                    (
+                        c.iter()
+                            .map(|c| std::str::from_utf8(c).unwrap())
+                            .collect::<Vec<_>>(),
+                        s,
+                    )
+                })
                 .map_err(|_| ());
             assert_eq!(&got, want, "{p}");
         }

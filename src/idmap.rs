@@ -148,7 +148,11 @@ impl<K: IdKind> IdMap<K> {
         by_inside.sort_by_key(|&i| extents[i as usize].inside);
         by_outside.sort_by_key(|&i| extents[i as usize].outside);
         for (side, order, key) in [
-            ("inside", &by_inside, (|e: &Extent| e.inside) as fn(&Extent) -> u32),
+            (
+                "inside",
+                &by_inside,
+                (|e: &Extent| e.inside) as fn(&Extent) -> u32,
+            ),
             ("outside", &by_outside, |e: &Extent| e.outside),
         ] {
             for w in order.windows(2) {
@@ -213,12 +217,16 @@ impl<K: IdKind> IdMap<K> {
 
     /// Translate a context (inside) ID to the host (outside) ID.
     pub fn to_host(&self, id: u32) -> Option<u32> {
-        lookup(&self.extents, &self.by_inside, id, |e| (e.inside, e.outside))
+        lookup(&self.extents, &self.by_inside, id, |e| {
+            (e.inside, e.outside)
+        })
     }
 
     /// Translate a host (outside) ID to the context (inside) ID.
     pub fn to_context(&self, id: u32) -> Option<u32> {
-        lookup(&self.extents, &self.by_outside, id, |e| (e.outside, e.inside))
+        lookup(&self.extents, &self.by_outside, id, |e| {
+            (e.outside, e.inside)
+        })
     }
 
     /// Parse the SPEC form `INSIDE:OUTSIDE:COUNT[,INSIDE:OUTSIDE:COUNT...]`.
@@ -373,7 +381,9 @@ impl Invoker {
         Invoker {
             uid,
             gid,
-            name: crate::names::NameDb::host_passwd().name_of(uid).map(str::to_owned),
+            name: crate::names::NameDb::host_passwd()
+                .name_of(uid)
+                .map(str::to_owned),
             subuid_file: PathBuf::from(UidKind::SUB_FILE),
             subgid_file: PathBuf::from(GidKind::SUB_FILE),
         }
@@ -492,7 +502,10 @@ mod tests {
             ("0:1000:1,1:100000:65536", None),
             ("0:0:4294967295", None),
             ("1:100000:65536,0:1000:1", None),
-            ("0:1000:0", Some("extent 1 (0:1000:0) of the uid map has count 0")),
+            (
+                "0:1000:0",
+                Some("extent 1 (0:1000:0) of the uid map has count 0"),
+            ),
             (
                 "0:1000:1,1:1000:5",
                 Some("extent 2 overlaps extent 1 on the outside: 1:1000:5 and 0:1000:1"),
@@ -503,7 +516,9 @@ mod tests {
             ),
             (
                 "0:0:4294967296",
-                Some("extent 1 of uid map '0:0:4294967296': count '4294967296' in '0:0:4294967296' is larger than 4294967295"),
+                Some(
+                    "extent 1 of uid map '0:0:4294967296': count '4294967296' in '0:0:4294967296' is larger than 4294967295",
+                ),
             ),
             (
                 "1:0:4294967295",
@@ -511,11 +526,26 @@ mod tests {
             ),
             (
                 "0:4294967295:1",
-                Some("extent 1 (0:4294967295:1) of the uid map runs past 4294967294 on the outside"),
+                Some(
+                    "extent 1 (0:4294967295:1) of the uid map runs past 4294967294 on the outside",
+                ),
             ),
-            ("0:x:1", Some("extent 1 of uid map '0:x:1': outside 'x' in '0:x:1' is not a decimal number")),
-            ("0:1", Some("extent 1 of uid map '0:1': '0:1' is not INSIDE:OUTSIDE:COUNT (three numbers)")),
-            ("-1:0:1", Some("extent 1 of uid map '-1:0:1': inside '-1' in '-1:0:1' is not a decimal number")),
+            (
+                "0:x:1",
+                Some("extent 1 of uid map '0:x:1': outside 'x' in '0:x:1' is not a decimal number"),
+            ),
+            (
+                "0:1",
+                Some(
+                    "extent 1 of uid map '0:1': '0:1' is not INSIDE:OUTSIDE:COUNT (three numbers)",
+                ),
+            ),
+            (
+                "-1:0:1",
+                Some(
+                    "extent 1 of uid map '-1:0:1': inside '-1' in '-1:0:1' is not a decimal number",
+                ),
+            ),
         ];
         for (spec, want) in cases {
             let got = UidMap::parse_list(spec);
@@ -531,7 +561,12 @@ mod tests {
     #[test]
     fn too_many_extents() {
         let v: Vec<Extent> = (0..341).map(|i| ext(i, i, 1)).collect();
-        assert!(UidMap::new(v).unwrap_err().to_string().contains("at most 340"));
+        assert!(
+            UidMap::new(v)
+                .unwrap_err()
+                .to_string()
+                .contains("at most 340")
+        );
         let v: Vec<Extent> = (0..340).map(|i| ext(i * 2, i * 3, 1)).collect();
         UidMap::new(v).unwrap();
     }
@@ -578,7 +613,11 @@ mod tests {
 
     #[test]
     fn proc_format() {
-        let m = UidMap::parse_proc("         0       1000          1\n         1     100000      65536\n", "t").unwrap();
+        let m = UidMap::parse_proc(
+            "         0       1000          1\n         1     100000      65536\n",
+            "t",
+        )
+        .unwrap();
         assert_eq!(m.to_host(2), Some(100001));
         let e = UidMap::parse_proc("0 1000\n", "f").unwrap_err().to_string();
         assert!(e.starts_with("f, line 1:"), "{e}");
@@ -586,20 +625,34 @@ mod tests {
 
     #[test]
     fn subid_parsing() {
-        let text = "# comment\nalice:100000:65536\n1001:300000:1000\nbob:200000:65536\nalice:500000:10\n";
+        let text =
+            "# comment\nalice:100000:65536\n1001:300000:1000\nbob:200000:65536\nalice:500000:10\n";
         let r = parse_subid(text, "/etc/subuid", Some("alice"), 1001).unwrap();
         assert_eq!(
             r,
             vec![
-                SubRange { start: 100000, count: 65536 },
-                SubRange { start: 300000, count: 1000 },
-                SubRange { start: 500000, count: 10 }
+                SubRange {
+                    start: 100000,
+                    count: 65536
+                },
+                SubRange {
+                    start: 300000,
+                    count: 1000
+                },
+                SubRange {
+                    start: 500000,
+                    count: 10
+                }
             ]
         );
         let e = parse_subid("alice:x:1\n", "/etc/subuid", Some("alice"), 5).unwrap_err();
         assert!(e.to_string().contains("/etc/subuid, line 1"), "{e}");
         // Other users' bad lines are not ours to judge.
-        assert!(parse_subid("bob:x:1\n", "s", Some("alice"), 5).unwrap().is_empty());
+        assert!(
+            parse_subid("bob:x:1\n", "s", Some("alice"), 5)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -627,8 +680,14 @@ mod tests {
         let f: UidMap = parse_spec(&format!("@{}", dir.join("map").display()), &who).unwrap();
         assert_eq!(f.to_host(3), Some(5003));
         assert!(parse_spec::<UidKind>("nonsense", &who).is_err());
-        let nobody = Invoker { uid: 7, name: None, ..who.clone() };
-        let e = parse_spec::<UidKind>("rootless", &nobody).unwrap_err().to_string();
+        let nobody = Invoker {
+            uid: 7,
+            name: None,
+            ..who.clone()
+        };
+        let e = parse_spec::<UidKind>("rootless", &nobody)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("has no range"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

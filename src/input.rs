@@ -84,7 +84,9 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn
         ));
     }
     if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
-        return Err(Error::format("this is an lz4 archive, which alientar does not read; convert it with `lz4 -dc`"));
+        return Err(Error::format(
+            "this is an lz4 archive, which alientar does not read; convert it with `lz4 -dc`",
+        ));
     }
     let c = detect(&head);
     let stream = BufReader::with_capacity(256 << 10, Cursor::new(head).chain(raw));
@@ -95,9 +97,18 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn
             zstd::stream::read::Decoder::with_buffer(stream)
                 .map_err(|e| Error::io_nopath("cannot start zstd decoder", e))?,
         )),
-        Compression::Gzip => Box::new(BufReader::with_capacity(256 << 10, flate2::bufread::MultiGzDecoder::new(stream))),
-        Compression::Xz => Box::new(BufReader::with_capacity(256 << 10, xz2::bufread::XzDecoder::new_multi_decoder(stream))),
-        Compression::Bzip2 => Box::new(BufReader::with_capacity(256 << 10, bzip2::bufread::MultiBzDecoder::new(stream))),
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            256 << 10,
+            flate2::bufread::MultiGzDecoder::new(stream),
+        )),
+        Compression::Xz => Box::new(BufReader::with_capacity(
+            256 << 10,
+            xz2::bufread::XzDecoder::new_multi_decoder(stream),
+        )),
+        Compression::Bzip2 => Box::new(BufReader::with_capacity(
+            256 << 10,
+            bzip2::bufread::MultiBzDecoder::new(stream),
+        )),
     };
     Ok((c, r))
 }

@@ -80,7 +80,10 @@ impl<'a> MapChooser<'a> {
         let Some(l) = &e.label else { return Ok(None) };
         if !self.cache.contains_key(l) {
             let m = self.reg.maps(l).map_err(|e| {
-                Error::context(format!("the archive's entries are labelled '{l}': {}", e.kind()))
+                Error::context(format!(
+                    "the archive's entries are labelled '{l}': {}",
+                    e.kind()
+                ))
             })?;
             self.cache.insert(l.clone(), m);
         }
@@ -105,7 +108,10 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     };
     let mut widths = Widths::default();
     let archive = opts.archive.display().to_string();
-    while let Some(mut e) = rd.next_entry().map_err(|e| e.with_context(format!("reading {archive}")))? {
+    while let Some(mut e) = rd
+        .next_entry()
+        .map_err(|e| e.with_context(format!("reading {archive}")))?
+    {
         if !pats.matches(&e.path) {
             continue;
         }
@@ -136,9 +142,12 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
         }
         report.entries += 1;
     }
-    out.flush().map_err(|e| Error::io_nopath("cannot write listing", e))?;
+    out.flush()
+        .map_err(|e| Error::io_nopath("cannot write listing", e))?;
     for p in pats.unmatched() {
-        report.errors.push(Error::usage(format!("{p}: not found in archive")));
+        report
+            .errors
+            .push(Error::usage(format!("{p}: not found in archive")));
     }
     Ok(report)
 }
@@ -167,8 +176,14 @@ fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths) -> String {
     let (user, group) = match host {
         Some((u, g)) => (u.to_string(), g.to_string()),
         None => (
-            e.uname.as_deref().map(lossy).unwrap_or_else(|| e.uid.to_string()),
-            e.gname.as_deref().map(lossy).unwrap_or_else(|| e.gid.to_string()),
+            e.uname
+                .as_deref()
+                .map(lossy)
+                .unwrap_or_else(|| e.uid.to_string()),
+            e.gname
+                .as_deref()
+                .map(lossy)
+                .unwrap_or_else(|| e.gid.to_string()),
         ),
     };
     let size = if e.kind.is_device() {
@@ -180,7 +195,12 @@ fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths) -> String {
     let need = ug.len() + 1 + size.len();
     w.ugs = w.ugs.max(need).max(19);
     let pad = w.ugs - ug.len() - 1;
-    let mut s = format!("{} {ug} {size:>pad$} {} {}", e.mode_string(), format_time(e.mtime.sec), display_name(e));
+    let mut s = format!(
+        "{} {ug} {size:>pad$} {} {}",
+        e.mode_string(),
+        format_time(e.mtime.sec),
+        display_name(e)
+    );
     match e.kind {
         Kind::Symlink => {
             s.push_str(" -> ");
@@ -237,12 +257,17 @@ pub fn format_time(sec: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 /// True when an I/O error is a closed pipe (quiet exit for `| head`).
 pub fn is_broken_pipe(e: &Error) -> bool {
-    e.io_error().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    e.io_error()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
 #[cfg(test)]

@@ -46,10 +46,13 @@ fn one<K: IdKind>(
     path: &Entry,
     label: &str,
 ) -> Result<(u64, bool)> {
-    let mapped = u32::try_from(id).ok().filter(|&i| i != INVALID_ID).and_then(|i| match dir {
-        Direction::ToHost => map.to_host(i),
-        Direction::ToContext => map.to_context(i),
-    });
+    let mapped = u32::try_from(id)
+        .ok()
+        .filter(|&i| i != INVALID_ID)
+        .and_then(|i| match dir {
+            Direction::ToHost => map.to_host(i),
+            Direction::ToContext => map.to_context(i),
+        });
     match (mapped, policy) {
         (Some(m), _) => Ok((u64::from(m), false)),
         (None, Unmapped::Keep) => Ok((id, false)),
@@ -79,7 +82,13 @@ fn one<K: IdKind>(
 /// # Errors
 /// With [`Unmapped::Error`], an ID outside the map: the message names the
 /// path, the ID, the map and the remedy.
-pub fn translate(e: &mut Entry, maps: &Maps, dir: Direction, policy: Unmapped, label: &str) -> Result<Outcome> {
+pub fn translate(
+    e: &mut Entry,
+    maps: &Maps,
+    dir: Direction,
+    policy: Unmapped,
+    label: &str,
+) -> Result<Outcome> {
     let (uid, us) = one(&maps.uid, e.uid, dir, policy, e, label)?;
     let (gid, gs) = one(&maps.gid, e.gid, dir, policy, e, label)?;
     e.uid = uid;
@@ -115,17 +124,47 @@ mod tests {
         e.mode = 0o6755;
         e.uid = 1001;
         e.gid = 100041;
-        translate(&mut e, &maps(), Direction::ToContext, Unmapped::Error, "context rootless").unwrap();
+        translate(
+            &mut e,
+            &maps(),
+            Direction::ToContext,
+            Unmapped::Error,
+            "context rootless",
+        )
+        .unwrap();
         assert_eq!((e.uid, e.gid, e.mode), (0, 42, 0o6755));
-        translate(&mut e, &maps(), Direction::ToHost, Unmapped::Error, "context rootless").unwrap();
+        translate(
+            &mut e,
+            &maps(),
+            Direction::ToHost,
+            Unmapped::Error,
+            "context rootless",
+        )
+        .unwrap();
         assert_eq!((e.uid, e.gid), (1001, 100041));
 
         e.uid = 5;
-        let err = translate(&mut e, &maps(), Direction::ToContext, Unmapped::Error, "context rootless")
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("etc/shadow: host uid 5 is not covered"), "{err}");
-        let o = translate(&mut e, &maps(), Direction::ToContext, Unmapped::Overflow, "x").unwrap();
+        let err = translate(
+            &mut e,
+            &maps(),
+            Direction::ToContext,
+            Unmapped::Error,
+            "context rootless",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("etc/shadow: host uid 5 is not covered"),
+            "{err}"
+        );
+        let o = translate(
+            &mut e,
+            &maps(),
+            Direction::ToContext,
+            Unmapped::Overflow,
+            "x",
+        )
+        .unwrap();
         assert!(o.uid_squashed && !o.gid_squashed);
         assert_eq!((e.uid, e.gid, e.mode), (65534, 42, 0o2755));
         e.uid = 7;

@@ -82,14 +82,23 @@ pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
                     found.push((d.into_path(), name));
                 }
                 Err(e) => {
-                    let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
-                    let io = e.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-                    out.errors.push(Error::io("cannot read directory", path, io));
+                    let path = e
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| root.clone());
+                    let io = e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+                    out.errors
+                        .push(Error::io("cannot read directory", path, io));
                 }
             }
         }
     }
-    let stats: Vec<Result<Found>> = found.into_par_iter().map(|(path, name)| stat_one(path, name)).collect();
+    let stats: Vec<Result<Found>> = found
+        .into_par_iter()
+        .map(|(path, name)| stat_one(path, name))
+        .collect();
     for s in stats {
         match s {
             Ok(Found::File(src)) => out.sources.push(*src),
@@ -108,7 +117,9 @@ pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
 pub fn read_xattrs(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let names = match xattr::list(path) {
         Ok(n) => n,
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::OPNOTSUPP.raw_os_error()) => return Ok(Vec::new()),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::OPNOTSUPP.raw_os_error()) => {
+            return Ok(Vec::new());
+        }
         Err(e) => return Err(e),
     };
     let mut out = Vec::new();
@@ -157,7 +168,8 @@ fn stat_one(path: PathBuf, name: Vec<u8>) -> Result<Found> {
         e.size = md.len();
     }
     if kind == Kind::Symlink {
-        let t = std::fs::read_link(&path).map_err(|e| Error::io("cannot read symlink", &path, e))?;
+        let t =
+            std::fs::read_link(&path).map_err(|e| Error::io("cannot read symlink", &path, e))?;
         e.link = Some(t.into_os_string().into_vec());
     }
     if kind.is_device() {
@@ -165,7 +177,8 @@ fn stat_one(path: PathBuf, name: Vec<u8>) -> Result<Found> {
         e.dev_major = rustix::fs::major(rdev);
         e.dev_minor = rustix::fs::minor(rdev);
     }
-    let mut xattrs = read_xattrs(&path).map_err(|e| Error::io("cannot read xattrs of", &path, e))?;
+    let mut xattrs =
+        read_xattrs(&path).map_err(|e| Error::io("cannot read xattrs of", &path, e))?;
     if let Some(i) = xattrs.iter().position(|(n, _)| n == LABEL_XATTR) {
         let (_, v) = xattrs.remove(i);
         let l = String::from_utf8_lossy(&v).into_owned();

@@ -25,11 +25,22 @@ fn roundtrip_preserves_types_modes_owners_times_links_devices_xattrs() {
         let dest = tmp.path().join(format!("out-{name}"));
         std::fs::create_dir(&dest).unwrap();
         let sink = if is_root() { "chown" } else { "none" };
-        ok(["extract", "-f", &s(&archive), "-C", &s(&dest), "--owners", sink]);
+        ok([
+            "extract",
+            "-f",
+            &s(&archive),
+            "-C",
+            &s(&dest),
+            "--owners",
+            sink,
+        ]);
         let mut want = snapshot(&t);
         let mut got = snapshot(&dest.join("t"));
         if !is_root() {
-            skip("owner part of roundtrip", "not root: owners and setuid are not compared");
+            skip(
+                "owner part of roundtrip",
+                "not root: owners and setuid are not compared",
+            );
             for m in want.values_mut().chain(got.values_mut()) {
                 m.uid = 0;
                 m.gid = 0;
@@ -40,7 +51,10 @@ fn roundtrip_preserves_types_modes_owners_times_links_devices_xattrs() {
     }
     if is_root() {
         let snap = snapshot(&t);
-        assert_eq!(snap["run/fifo"].uid, 3_000_000, "IDs over 2097151 survive (pax uid)");
+        assert_eq!(
+            snap["run/fifo"].uid, 3_000_000,
+            "IDs over 2097151 survive (pax uid)"
+        );
         assert_eq!(snap["dev/null"].rdev, rustix::fs::makedev(1, 3));
     }
 }
@@ -50,7 +64,10 @@ fn roundtrip_preserves_types_modes_owners_times_links_devices_xattrs() {
 #[test]
 fn peers_list_and_extract_our_archives() {
     if !have("tar") || !have("bsdtar") || !have("zstd") {
-        return skip("peers_list_and_extract_our_archives", "GNU tar, bsdtar or zstd missing (apt-get install tar libarchive-tools zstd)");
+        return skip(
+            "peers_list_and_extract_our_archives",
+            "GNU tar, bsdtar or zstd missing (apt-get install tar libarchive-tools zstd)",
+        );
     }
     let tmp = tempfile::tempdir().unwrap();
     let t = make_tree(tmp.path());
@@ -59,7 +76,10 @@ fn peers_list_and_extract_our_archives() {
     sh_ok(&format!("zstd -qt {}", s(&a)));
     let ours = ok(["list", "-v", "--numeric-owner", "-f", &s(&a)]);
     let gnu = sh_ok(&format!("tar --numeric-owner -tvf {}", s(&a)));
-    assert_eq!(ours, gnu, "alientar list -v must match GNU tar -tv line for line");
+    assert_eq!(
+        ours, gnu,
+        "alientar list -v must match GNU tar -tv line for line"
+    );
     // bsdtar: mode, uid, gid, size columns and names.
     let bsd = sh_ok(&format!("bsdtar --numeric-owner -tvf {}", s(&a)));
     let norm_bsd: Vec<String> = bsd
@@ -80,7 +100,11 @@ fn peers_list_and_extract_our_archives() {
     if is_root() {
         let dest = tmp.path().join("gnu-out");
         std::fs::create_dir(&dest).unwrap();
-        sh_ok(&format!("tar --zstd --xattrs --xattrs-include='*' -xpf {} -C {}", s(&a), s(&dest)));
+        sh_ok(&format!(
+            "tar --zstd --xattrs --xattrs-include='*' -xpf {} -C {}",
+            s(&a),
+            s(&dest)
+        ));
         assert_same(&snapshot(&t), &snapshot(&dest.join("t")));
     } else {
         skip("GNU tar extraction comparison", "not root");
@@ -92,16 +116,31 @@ fn peers_list_and_extract_our_archives() {
 #[test]
 fn reads_gnu_tar_and_bsdtar_archives() {
     if !have("tar") || !have("bsdtar") {
-        return skip("reads_gnu_tar_and_bsdtar_archives", "GNU tar or bsdtar missing");
+        return skip(
+            "reads_gnu_tar_and_bsdtar_archives",
+            "GNU tar or bsdtar missing",
+        );
     }
     let tmp = tempfile::tempdir().unwrap();
     let t = make_tree(tmp.path());
     let d = s(tmp.path());
     for (name, cmd) in [
-        ("gnu.tgz", format!("tar --format=gnu -C {d} -czf {d}/gnu.tgz t")),
-        ("pax.tar.xz", format!("tar --xattrs --format=pax -C {d} -cJf {d}/pax.tar.xz t")),
-        ("pax.tar.bz2", format!("tar --xattrs --format=pax -C {d} -cjf {d}/pax.tar.bz2 t")),
-        ("bsd.tar", format!("bsdtar --format=pax -C {d} -cf {d}/bsd.tar t")),
+        (
+            "gnu.tgz",
+            format!("tar --format=gnu -C {d} -czf {d}/gnu.tgz t"),
+        ),
+        (
+            "pax.tar.xz",
+            format!("tar --xattrs --format=pax -C {d} -cJf {d}/pax.tar.xz t"),
+        ),
+        (
+            "pax.tar.bz2",
+            format!("tar --xattrs --format=pax -C {d} -cjf {d}/pax.tar.bz2 t"),
+        ),
+        (
+            "bsd.tar",
+            format!("bsdtar --format=pax -C {d} -cf {d}/bsd.tar t"),
+        ),
     ] {
         sh_ok(&cmd);
         let a = format!("{d}/{name}");
@@ -112,7 +151,15 @@ fn reads_gnu_tar_and_bsdtar_archives() {
         assert_eq!(piped, ok(["list", "-f", &a]), "{name}: -f - differs");
         let dest = tmp.path().join(format!("out-{name}"));
         std::fs::create_dir(&dest).unwrap();
-        ok(["extract", "-f", &a, "-C", &s(&dest), "--owners", if is_root() { "chown" } else { "none" }]);
+        ok([
+            "extract",
+            "-f",
+            &a,
+            "-C",
+            &s(&dest),
+            "--owners",
+            if is_root() { "chown" } else { "none" },
+        ]);
         let mut want = snapshot(&t);
         let mut got = snapshot(&dest.join("t"));
         for m in want.values_mut().chain(got.values_mut()) {
@@ -158,7 +205,10 @@ fn shift_copy(t: &Path, dst: &Path) {
 #[test]
 fn rootless_context_create_and_extract() {
     if !is_root() {
-        return skip("rootless_context_create_and_extract", "needs root to build a shifted tree");
+        return skip(
+            "rootless_context_create_and_extract",
+            "needs root to build a shifted tree",
+        );
     }
     let tmp = tempfile::tempdir().unwrap();
     let t = make_tree(tmp.path());
@@ -167,40 +217,121 @@ fn rootless_context_create_and_extract() {
     let a = s(&tmp.path().join("r.tar.zst"));
     let map = "0:1001:1,1:100000:65536";
     // The fifo's 3000000:4000000 is outside this map: it must fail, naming the ID, and write nothing.
-    let out = run(["create", "-f", &a, "-C", &s(&shifted), "--context", "rootless", "--map", map, "."]);
+    let out = run([
+        "create",
+        "-f",
+        &a,
+        "-C",
+        &s(&shifted),
+        "--context",
+        "rootless",
+        "--map",
+        map,
+        ".",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("run/fifo") && err.contains("uid 3099999"), "{err}");
+    assert!(
+        err.contains("run/fifo") && err.contains("uid 3099999"),
+        "{err}"
+    );
     assert!(!Path::new(&a).exists(), "no archive may be written");
     // Overflow: stored as 65534.
-    ok(["create", "-f", &a, "-C", &s(&shifted), "--context", "rootless", "--map", map, "--unmapped", "overflow", "."]);
-    let json = ok(["list", "--json", "-f", &a, "run/fifo", "etc/shadow", "usr/bin/su"]);
-    let lines: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let by = |p: &str| lines.iter().find(|v| v["path"] == p).unwrap_or_else(|| panic!("{p} in {json}")).clone();
-    assert_eq!((by("./run/fifo")["uid"].as_u64(), by("./run/fifo")["gid"].as_u64()), (Some(65534), Some(65534)));
+    ok([
+        "create",
+        "-f",
+        &a,
+        "-C",
+        &s(&shifted),
+        "--context",
+        "rootless",
+        "--map",
+        map,
+        "--unmapped",
+        "overflow",
+        ".",
+    ]);
+    let json = ok([
+        "list",
+        "--json",
+        "-f",
+        &a,
+        "run/fifo",
+        "etc/shadow",
+        "usr/bin/su",
+    ]);
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by = |p: &str| {
+        lines
+            .iter()
+            .find(|v| v["path"] == p)
+            .unwrap_or_else(|| panic!("{p} in {json}"))
+            .clone()
+    };
+    assert_eq!(
+        (
+            by("./run/fifo")["uid"].as_u64(),
+            by("./run/fifo")["gid"].as_u64()
+        ),
+        (Some(65534), Some(65534))
+    );
     let shadow = by("./etc/shadow");
-    assert_eq!((shadow["uid"].as_u64(), shadow["gid"].as_u64(), shadow["mode"].as_str()), (Some(0), Some(42), Some("0640")));
+    assert_eq!(
+        (
+            shadow["uid"].as_u64(),
+            shadow["gid"].as_u64(),
+            shadow["mode"].as_str()
+        ),
+        (Some(0), Some(42), Some("0640"))
+    );
     assert_eq!(shadow["context"], "rootless");
     let su = by("./usr/bin/su");
-    assert_eq!((su["uid"].as_u64(), su["mode"].as_str()), (Some(0), Some("4755")));
+    assert_eq!(
+        (su["uid"].as_u64(), su["mode"].as_str()),
+        (Some(0), Some("4755"))
+    );
     // Host view in the listing.
     let host = ok(["list", "--json", "--map", map, "-f", &a, "etc/shadow"]);
     let v: serde_json::Value = serde_json::from_str(host.lines().next().unwrap()).unwrap();
-    assert_eq!((v["host_uid"].as_u64(), v["host_gid"].as_u64()), (Some(1001), Some(100041)));
+    assert_eq!(
+        (v["host_uid"].as_u64(), v["host_gid"].as_u64()),
+        (Some(1001), Some(100041))
+    );
     // GNU tar restores the label as an xattr.
     if have("tar") {
         let g = tmp.path().join("gnu");
         std::fs::create_dir(&g).unwrap();
-        sh_ok(&format!("tar --zstd --xattrs -xf {a} -C {} ./etc/shadow", s(&g)));
-        assert_eq!(xattr::get(g.join("etc/shadow"), "user.alientar.context").unwrap().as_deref(), Some(&b"rootless"[..]));
+        sh_ok(&format!(
+            "tar --zstd --xattrs -xf {a} -C {} ./etc/shadow",
+            s(&g)
+        ));
+        assert_eq!(
+            xattr::get(g.join("etc/shadow"), "user.alientar.context")
+                .unwrap()
+                .as_deref(),
+            Some(&b"rootless"[..])
+        );
     }
     // Extract through the same map: the shifted owners come back.
     let x = tmp.path().join("x");
     std::fs::create_dir(&x).unwrap();
     ok(["extract", "-f", &a, "-C", &s(&x), "--map", map]);
     let got = snapshot(&x);
-    assert_eq!((got["etc/shadow"].uid, got["etc/shadow"].gid), (1001, 100041));
-    assert_eq!((got["usr/bin/su"].uid, got["usr/bin/su"].gid, got["usr/bin/su"].mode), (1001, 1001, 0o4755));
+    assert_eq!(
+        (got["etc/shadow"].uid, got["etc/shadow"].gid),
+        (1001, 100041)
+    );
+    assert_eq!(
+        (
+            got["usr/bin/su"].uid,
+            got["usr/bin/su"].gid,
+            got["usr/bin/su"].mode
+        ),
+        (1001, 1001, 0o4755)
+    );
     // Host view: 0:42.
     let h = tmp.path().join("h");
     std::fs::create_dir(&h).unwrap();
@@ -209,8 +340,15 @@ fn rootless_context_create_and_extract() {
     assert_eq!((got["etc/shadow"].uid, got["etc/shadow"].gid), (0, 42));
     assert_eq!((got["usr/bin/su"].uid, got["usr/bin/su"].mode), (0, 0o4755));
     // The label persists on the top directory only.
-    assert_eq!(xattr::get(&h, "user.alientar.context").unwrap().as_deref(), Some(&b"rootless"[..]));
-    assert!(xattr::get(h.join("etc"), "user.alientar.context").unwrap().is_none());
+    assert_eq!(
+        xattr::get(&h, "user.alientar.context").unwrap().as_deref(),
+        Some(&b"rootless"[..])
+    );
+    assert!(
+        xattr::get(h.join("etc"), "user.alientar.context")
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// A context defined in the user's contexts.toml is shown and used.
@@ -230,9 +368,20 @@ fn user_context_file() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("0:200000:65536") && text.contains("0:300000:65536"), "{text}");
-    let list = std::process::Command::new(bin()).arg("contexts").env("XDG_CONFIG_HOME", &cfg).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("0:200000:65536") && text.contains("0:300000:65536"),
+        "{text}"
+    );
+    let list = std::process::Command::new(bin())
+        .arg("contexts")
+        .env("XDG_CONFIG_HOME", &cfg)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&list.stdout);
     for c in ["host", "rootless", "subuid", "hpa-backups"] {
         assert!(text.contains(c), "{c} missing from:\n{text}");
@@ -256,11 +405,23 @@ fn user_context_file() {
     let dest = tmp.path().join("d");
     std::fs::create_dir(&dest).unwrap();
     let out = std::process::Command::new(bin())
-        .args(["extract", "-f", &s(&a), "-C", &s(&dest), "--context", "hpa-backups"])
+        .args([
+            "extract",
+            "-f",
+            &s(&a),
+            "-C",
+            &s(&dest),
+            "--context",
+            "hpa-backups",
+        ])
         .env("XDG_CONFIG_HOME", &cfg)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let m = snapshot(&dest);
     assert_eq!((m["etc/shadow"].uid, m["etc/shadow"].gid), (200000, 300042));
     // Without --context, the entry's own label picks the same context.
@@ -271,7 +432,11 @@ fn user_context_file() {
         .env("XDG_CONFIG_HOME", &cfg)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(snapshot(&dest2)["etc/shadow"].uid, 200000);
     // A label the registry does not know is a clear error.
     let out = run(["extract", "-f", &s(&a), "-C", &s(&dest2)]);
@@ -294,7 +459,10 @@ fn file(path: &str, data: &'static [u8]) -> (Entry, &'static [u8]) {
     let mut e = Entry::new(path, Kind::File);
     e.mode = 0o644;
     e.size = data.len() as u64;
-    e.mtime = Time { sec: 1_700_000_000, nsec: 0 };
+    e.mtime = Time {
+        sec: 1_700_000_000,
+        nsec: 0,
+    };
     (e, data)
 }
 
@@ -315,14 +483,60 @@ fn extraction_never_escapes_the_destination() {
     let o = s(&outside);
     let cases: Vec<(&str, Vec<(Entry, &[u8])>)> = vec![
         ("dotdot", vec![file("../outside/victim", b"pwned")]),
-        ("deep dotdot", vec![file("a/b/../../../outside/victim", b"pwned")]),
-        ("absolute symlink then write through it", vec![link("l", Kind::Symlink, &o), file("l/victim", b"pwned")]),
-        ("relative symlink then write through it", vec![link("l", Kind::Symlink, "../outside"), file("l/victim", b"pwned")]),
-        ("symlink chain", vec![link("a", Kind::Symlink, "b"), link("b", Kind::Symlink, "../outside"), file("a/victim", b"pwned")]),
-        ("hard link to outside", vec![link("h", Kind::HardLink, "../outside/victim"), file("h", b"pwned")]),
-        ("hard link through symlink", vec![link("l", Kind::Symlink, &o), link("h", Kind::HardLink, "l/victim"), file("h", b"pwned")]),
-        ("symlink replacing a file, then the file again", vec![file("f", b"x"), link("f", Kind::Symlink, &format!("{o}/victim")), file("f", b"pwned")]),
-        ("dir replaced by symlink", vec![file("d/x", b"x"), link("d", Kind::Symlink, &o), file("d/victim", b"pwned")]),
+        (
+            "deep dotdot",
+            vec![file("a/b/../../../outside/victim", b"pwned")],
+        ),
+        (
+            "absolute symlink then write through it",
+            vec![link("l", Kind::Symlink, &o), file("l/victim", b"pwned")],
+        ),
+        (
+            "relative symlink then write through it",
+            vec![
+                link("l", Kind::Symlink, "../outside"),
+                file("l/victim", b"pwned"),
+            ],
+        ),
+        (
+            "symlink chain",
+            vec![
+                link("a", Kind::Symlink, "b"),
+                link("b", Kind::Symlink, "../outside"),
+                file("a/victim", b"pwned"),
+            ],
+        ),
+        (
+            "hard link to outside",
+            vec![
+                link("h", Kind::HardLink, "../outside/victim"),
+                file("h", b"pwned"),
+            ],
+        ),
+        (
+            "hard link through symlink",
+            vec![
+                link("l", Kind::Symlink, &o),
+                link("h", Kind::HardLink, "l/victim"),
+                file("h", b"pwned"),
+            ],
+        ),
+        (
+            "symlink replacing a file, then the file again",
+            vec![
+                file("f", b"x"),
+                link("f", Kind::Symlink, &format!("{o}/victim")),
+                file("f", b"pwned"),
+            ],
+        ),
+        (
+            "dir replaced by symlink",
+            vec![
+                file("d/x", b"x"),
+                link("d", Kind::Symlink, &o),
+                file("d/victim", b"pwned"),
+            ],
+        ),
     ];
     for (name, entries) in cases {
         let dest = tmp.path().join("dest");
@@ -331,8 +545,16 @@ fn extraction_never_escapes_the_destination() {
         let a = tmp.path().join("evil.tar");
         std::fs::write(&a, archive_of(&entries)).unwrap();
         let out = run(["extract", "-f", &s(&a), "-C", &s(&dest), "--owners", "none"]);
-        assert_eq!(std::fs::read_to_string(outside.join("victim")).unwrap(), "original", "case {name}: wrote outside");
-        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1, "case {name}: created outside");
+        assert_eq!(
+            std::fs::read_to_string(outside.join("victim")).unwrap(),
+            "original",
+            "case {name}: wrote outside"
+        );
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            1,
+            "case {name}: created outside"
+        );
         assert!(out.status.code() != Some(101), "case {name}: panicked");
     }
     // Leading '/' is stripped with one warning; '.' restores the destination's metadata.
@@ -340,9 +562,16 @@ fn extraction_never_escapes_the_destination() {
     std::fs::create_dir(&dest).unwrap();
     let mut dot = Entry::new(".", Kind::Dir);
     dot.mode = 0o751;
-    dot.mtime = Time { sec: 1_500_000_000, nsec: 5 };
+    dot.mtime = Time {
+        sec: 1_500_000_000,
+        nsec: 5,
+    };
     let a = tmp.path().join("abs.tar");
-    std::fs::write(&a, archive_of(&[(dot, b""), file("/etc/x", b"1"), file("/etc/y", b"2")])).unwrap();
+    std::fs::write(
+        &a,
+        archive_of(&[(dot, b""), file("/etc/x", b"1"), file("/etc/y", b"2")]),
+    )
+    .unwrap();
     let out = run(["extract", "-f", &s(&a), "-C", &s(&dest), "--owners", "none"]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -377,10 +606,15 @@ fn bad_input_gives_clear_errors() {
         .collect();
     std::fs::write(&a, bytes).unwrap();
     for cmd in ["list", "extract"] {
-        let out = run([cmd, "-f", &s(&a), "-C", &s(tmp.path())].iter().take(if cmd == "list" { 3 } else { 5 }));
+        let out = run([cmd, "-f", &s(&a), "-C", &s(tmp.path())]
+            .iter()
+            .take(if cmd == "list" { 3 } else { 5 }));
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("random.tar") && err.contains("checksum"), "{cmd}: {err}");
+        assert!(
+            err.contains("random.tar") && err.contains("checksum"),
+            "{cmd}: {err}"
+        );
     }
     let out = run(["list", "-f", "/nonexistent/a.tar"]);
     assert_eq!(out.status.code(), Some(2));
@@ -397,8 +631,14 @@ fn bad_input_gives_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("truncated") && err.contains("two"), "{err}");
     assert_eq!(std::fs::read(dest.join("one")).unwrap(), b"first");
-    assert!(!dest.join("two").exists(), "no truncated file under its final name");
-    let leftovers: Vec<_> = std::fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(
+        !dest.join("two").exists(),
+        "no truncated file under its final name"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers.len(), 1, "temporaries left behind: {leftovers:?}");
 }
 
@@ -408,7 +648,11 @@ fn bad_input_gives_clear_errors() {
 fn stdin_stdout_and_json() {
     let tmp = tempfile::tempdir().unwrap();
     make_tree(tmp.path());
-    let out = sh_ok(&format!("{b} create --zstd -f - -C {d} t | {b} list --json -f -", b = bin().display(), d = s(tmp.path())));
+    let out = sh_ok(&format!(
+        "{b} create --zstd -f - -C {d} t | {b} list --json -f -",
+        b = bin().display(),
+        d = s(tmp.path())
+    ));
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(first["path"], "t");
     assert!(first.get("context").is_some() && first["context"].is_null());
@@ -418,7 +662,12 @@ fn stdin_stdout_and_json() {
         b = bin().display(),
         d = s(tmp.path())
     ));
-    assert!(with_label.lines().all(|l| l.contains("\"context\":\"hpa\"")), "{with_label}");
+    assert!(
+        with_label
+            .lines()
+            .all(|l| l.contains("\"context\":\"hpa\"")),
+        "{with_label}"
+    );
 }
 
 /// With `ALIENTAR_TEST_ROOTFS` pointing at a directory made by
@@ -428,7 +677,10 @@ fn stdin_stdout_and_json() {
 #[test]
 fn debian_rootfs() {
     let Some(dir) = std::env::var_os("ALIENTAR_TEST_ROOTFS") else {
-        return skip("debian_rootfs", "set ALIENTAR_TEST_ROOTFS to the output of scripts/make-rootfs.sh");
+        return skip(
+            "debian_rootfs",
+            "set ALIENTAR_TEST_ROOTFS to the output of scripts/make-rootfs.sh",
+        );
     };
     if !is_root() {
         return skip("debian_rootfs", "needs root");
@@ -439,7 +691,10 @@ fn debian_rootfs() {
     ok(["create", "-f", &a, "-C", &s(dir), "rootfs"]);
     sh_ok(&format!("zstd -qt {a}"));
     let ours = ok(["list", "-v", "--numeric-owner", "-f", &a]);
-    assert!(ours.lines().count() > 5000, "a minbase tree has thousands of entries");
+    assert!(
+        ours.lines().count() > 5000,
+        "a minbase tree has thousands of entries"
+    );
     assert_eq!(ours, sh_ok(&format!("tar --numeric-owner -tvf {a}")));
     let bsd = sh_ok(&format!("bsdtar --numeric-owner -tvf {a}"));
     assert_eq!(bsd.lines().count(), ours.lines().count());
@@ -449,12 +704,42 @@ fn debian_rootfs() {
     assert_same(&snapshot(&dir.join("rootfs")), &snapshot(&x.join("rootfs")));
     // The rootless-stored copy.
     let s_a = s(&tmp.path().join("S.tar.zst"));
-    ok(["create", "-f", &s_a, "-C", &s(&dir.join("rootfs-shifted")), "--context", "rootless", "--map", "0:1001:1,1:100000:65536", "."]);
-    let l = ok(["list", "-v", "--numeric-owner", "-f", &s_a, "etc/shadow", "usr/bin/su"]);
-    assert!(l.contains("-rw-r----- 0/42") && l.contains("-rwsr-xr-x 0/0"), "{l}");
+    ok([
+        "create",
+        "-f",
+        &s_a,
+        "-C",
+        &s(&dir.join("rootfs-shifted")),
+        "--context",
+        "rootless",
+        "--map",
+        "0:1001:1,1:100000:65536",
+        ".",
+    ]);
+    let l = ok([
+        "list",
+        "-v",
+        "--numeric-owner",
+        "-f",
+        &s_a,
+        "etc/shadow",
+        "usr/bin/su",
+    ]);
+    assert!(
+        l.contains("-rw-r----- 0/42") && l.contains("-rwsr-xr-x 0/0"),
+        "{l}"
+    );
     let y = tmp.path().join("y");
     std::fs::create_dir(&y).unwrap();
-    ok(["extract", "-f", &s_a, "-C", &s(&y), "--map", "0:1001:1,1:100000:65536"]);
+    ok([
+        "extract",
+        "-f",
+        &s_a,
+        "-C",
+        &s(&y),
+        "--map",
+        "0:1001:1,1:100000:65536",
+    ]);
     let mut want = snapshot(&dir.join("rootfs-shifted"));
     let mut got = snapshot(&y);
     for m in [&mut want, &mut got] {
@@ -472,10 +757,16 @@ const TEST_USER: &str = "alientar-test";
 #[test]
 fn ordinary_user_extracts_with_owners_none() {
     if !is_root() {
-        return skip("ordinary_user_extracts_with_owners_none", "needs root to drop privileges to the test user");
+        return skip(
+            "ordinary_user_extracts_with_owners_none",
+            "needs root to drop privileges to the test user",
+        );
     }
     if !sh(&format!("id {TEST_USER}")).status.success() {
-        return skip("ordinary_user_extracts_with_owners_none", "no user alientar-test (.ci/run creates it)");
+        return skip(
+            "ordinary_user_extracts_with_owners_none",
+            "no user alientar-test (.ci/run creates it)",
+        );
     }
     let tmp = tempfile::tempdir().unwrap();
     chmod(tmp.path(), 0o755);
@@ -487,11 +778,22 @@ fn ordinary_user_extracts_with_owners_none() {
         let dest = tmp.path().join(format!("dest-{sink}"));
         std::fs::create_dir(&dest).unwrap();
         sh_ok(&format!("chown {TEST_USER}: {}", s(&dest)));
-        let out = sh(&format!("runuser -u {TEST_USER} -- {} extract -f {a} -C {} --owners {sink}", bin().display(), s(&dest)));
+        let out = sh(&format!(
+            "runuser -u {TEST_USER} -- {} extract -f {a} -C {} --owners {sink}",
+            bin().display(),
+            s(&dest)
+        ));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{sink}: {err}");
-        assert_eq!(err.matches("device nodes not created").count(), 1, "{sink}: one warning for all devices: {err}");
-        let uid = sh_ok(&format!("id -u {TEST_USER}")).trim().parse::<u32>().unwrap();
+        assert_eq!(
+            err.matches("device nodes not created").count(),
+            1,
+            "{sink}: one warning for all devices: {err}"
+        );
+        let uid = sh_ok(&format!("id -u {TEST_USER}"))
+            .trim()
+            .parse::<u32>()
+            .unwrap();
         let mut want = snapshot(&t);
         let got = snapshot(&dest.join("t"));
         want.retain(|k, _| !k.starts_with("dev/"));
@@ -504,8 +806,14 @@ fn ordinary_user_extracts_with_owners_none() {
         got_nodev.retain(|k, _| !k.starts_with("dev/") || k == "dev");
         want.insert("dev".into(), got["dev"].clone());
         assert_same(&want, &got_nodev);
-        assert_eq!(got["usr/bin/su"].mode, 0o755, "setuid dropped with the owner");
+        assert_eq!(
+            got["usr/bin/su"].mode, 0o755,
+            "setuid dropped with the owner"
+        );
     }
-    let listing = sh_ok(&format!("runuser -u {TEST_USER} -- {} list -v -f {a}", bin().display()));
+    let listing = sh_ok(&format!(
+        "runuser -u {TEST_USER} -- {} list -v -f {a}",
+        bin().display()
+    ));
     assert!(listing.contains("t/etc/shadow"));
 }

@@ -14,9 +14,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use rustix::fs::{
-    AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, UTIME_NOW, XattrFlags,
-};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, UTIME_NOW, XattrFlags};
 
 use crate::entry::Time;
 
@@ -118,14 +116,28 @@ impl Dir {
     /// # Errors
     /// As linkat(2).
     pub fn hardlink(&self, from_dir: &Dir, from_name: &[u8], name: &[u8]) -> io::Result<()> {
-        rustix::fs::linkat(&from_dir.fd, os(from_name), &self.fd, os(name), AtFlags::empty()).map_err(err)
+        rustix::fs::linkat(
+            &from_dir.fd,
+            os(from_name),
+            &self.fd,
+            os(name),
+            AtFlags::empty(),
+        )
+        .map_err(err)
     }
 
     /// `mknodat` for a FIFO, character or block device.
     ///
     /// # Errors
     /// As mknodat(2) (`EPERM` for devices without `CAP_MKNOD`).
-    pub fn mknod(&self, name: &[u8], kind: FileType, mode: u32, major: u32, minor: u32) -> io::Result<()> {
+    pub fn mknod(
+        &self,
+        name: &[u8],
+        kind: FileType,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    ) -> io::Result<()> {
         rustix::fs::mknodat(
             &self.fd,
             os(name),
@@ -157,7 +169,13 @@ impl Dir {
     /// # Errors
     /// As fchmodat(2).
     pub fn chmod(&self, name: &[u8], mode: u32) -> io::Result<()> {
-        rustix::fs::chmodat(&self.fd, os(name), Mode::from_raw_mode(mode), AtFlags::empty()).map_err(err)
+        rustix::fs::chmodat(
+            &self.fd,
+            os(name),
+            Mode::from_raw_mode(mode),
+            AtFlags::empty(),
+        )
+        .map_err(err)
     }
 
     /// Set the modification time (access time: now), not following symlinks.
@@ -165,7 +183,13 @@ impl Dir {
     /// # Errors
     /// As utimensat(2).
     pub fn set_mtime(&self, name: &[u8], t: Time) -> io::Result<()> {
-        rustix::fs::utimensat(&self.fd, os(name), &timestamps(t), AtFlags::SYMLINK_NOFOLLOW).map_err(err)
+        rustix::fs::utimensat(
+            &self.fd,
+            os(name),
+            &timestamps(t),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(err)
     }
 
     /// Set an xattr on `name` without following a symlink (through the
@@ -192,7 +216,11 @@ impl Dir {
     /// # Errors
     /// As unlinkat(2).
     pub fn unlink(&self, name: &[u8], dir: bool) -> io::Result<()> {
-        let flags = if dir { AtFlags::REMOVEDIR } else { AtFlags::empty() };
+        let flags = if dir {
+            AtFlags::REMOVEDIR
+        } else {
+            AtFlags::empty()
+        };
         rustix::fs::unlinkat(&self.fd, os(name), flags).map_err(err)
     }
 

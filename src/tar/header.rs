@@ -68,7 +68,11 @@ pub fn parse_numeric(field: &[u8]) -> Result<i64, String> {
         let negative = first & 0x40 != 0;
         let mut v: i128 = if negative { -1 } else { 0 };
         for (i, &b) in field.iter().enumerate() {
-            let b = if i == 0 { b & 0x7f | if negative { 0x80 } else { 0 } } else { b };
+            let b = if i == 0 {
+                b & 0x7f | if negative { 0x80 } else { 0 }
+            } else {
+                b
+            };
             v = (v << 8) | i128::from(b);
             if v > i128::from(i64::MAX) || v < i128::from(i64::MIN) {
                 return Err("base-256 number does not fit in 64 bits".into());
@@ -79,10 +83,7 @@ pub fn parse_numeric(field: &[u8]) -> Result<i64, String> {
         return Ok(v as i64);
     }
     let s: &[u8] = {
-        let end = field
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(field.len());
+        let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
         let t = &field[..end];
         let start = t.iter().position(|&b| b != b' ').unwrap_or(t.len());
         let t = &t[start..];
@@ -174,8 +175,14 @@ pub fn decode(block: &[u8; BLOCK]) -> Result<RawHeader, String> {
         u64::try_from(v).map_err(|_| format!("negative {what} field ({v})"))
     };
     let mut name = cstr(&old.name).to_vec();
-    if let Some(u) = ustar {
-        let prefix = cstr(&u.prefix);
+    // Go before 1.8 wrote a ustar prefix into GNU headers, where GNU keeps
+    // atime and ctime. Like Go's reader (golang.org/issue/12594): when those
+    // two fields are not numbers and the area is ASCII, it is a prefix.
+    let go17_prefix = (dialect == Dialect::Gnu
+        && (parse_numeric(&block[345..357]).is_err() || parse_numeric(&block[357..369]).is_err()))
+    .then(|| cstr(&block[345..500]))
+    .filter(|p| p.is_ascii());
+    if let Some(prefix) = ustar.map(|u| cstr(&u.prefix)).or(go17_prefix) {
         if !prefix.is_empty() {
             let mut p = prefix.to_vec();
             p.push(b'/');
@@ -218,8 +225,10 @@ pub fn decode(block: &[u8; BLOCK]) -> Result<RawHeader, String> {
             if s.offset.iter().all(|&b| b == 0) && s.numbytes.iter().all(|&b| b == 0) {
                 break;
             }
-            raw.gnu_sparse
-                .push((num("sparse offset", &s.offset)?, num("sparse length", &s.numbytes)?));
+            raw.gnu_sparse.push((
+                num("sparse offset", &s.offset)?,
+                num("sparse length", &s.numbytes)?,
+            ));
         }
         raw.gnu_extended = g.isextended[0] != 0;
     }
@@ -264,13 +273,56 @@ mod tests {
             (&[0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe], Ok(4294967294)),
             (&[0x80, 0, 0, 0, 0, 0x20, 0, 0], Ok(2097152)),
             (&[0xff; 12], Ok(-1)),
-            (&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00], Ok(-256)),
-            (&[0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], Err(())),
+            (
+                &[
+                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+                ],
+                Ok(-256),
+            ),
+            (
+                &[
+                    0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                ],
+                Err(()),
+            ),
         ];
         for (input, want) in cases {
             let got = parse_numeric(input).map_err(|_| ());
             assert_eq!(&got, want, "{input:?}");
         }
+    }
+
+    /// A GNU header block with `name`, and `area` written at the atime offset.
+    fn gnu_block(name: &[u8], area: &[u8]) -> [u8; BLOCK] {
+        let mut b = [0u8; BLOCK];
+        b[..name.len()].copy_from_slice(name);
+        for (off, v) in [
+            (100, &b"0000644\0"[..]),
+            (108, b"0000000\0"),
+            (116, b"0000000\0"),
+        ] {
+            b[off..off + v.len()].copy_from_slice(v);
+        }
+        b[124..136].copy_from_slice(b"00000000000\0");
+        b[136..148].copy_from_slice(b"00000000000\0");
+        b[156] = b'0';
+        b[257..265].copy_from_slice(b"ustar  \0");
+        b[345..345 + area.len()].copy_from_slice(area);
+        b
+    }
+
+    #[test]
+    fn go17_gnu_prefix() {
+        // Pre-Go1.8 writer: a prefix where GNU keeps atime/ctime (go/invalid-go17.tar).
+        let h = decode(&gnu_block(b"foo", &[b'a'; 97])).unwrap();
+        assert_eq!(h.dialect, Dialect::Gnu);
+        assert_eq!(h.name, [&[b'a'; 97][..], b"/foo"].concat());
+        // Real GNU atime/ctime (octal numbers) are not a prefix.
+        let h = decode(&gnu_block(b"foo", b"14214512131\014214512131\0")).unwrap();
+        assert_eq!(h.name, b"foo");
+        // Non-ASCII garbage is not taken as a prefix either.
+        let h = decode(&gnu_block(b"foo", b"\xffbad")).unwrap();
+        assert_eq!(h.name, b"foo");
     }
 
     #[test]

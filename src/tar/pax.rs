@@ -20,7 +20,8 @@ pub fn parse_records(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> 
             .take(20)
             .position(|&b| b == b' ')
             .ok_or("pax record has no length")?;
-        let len_str = std::str::from_utf8(&data[..sp]).map_err(|_| "pax record length is not ASCII")?;
+        let len_str =
+            std::str::from_utf8(&data[..sp]).map_err(|_| "pax record length is not ASCII")?;
         if len_str.is_empty() || !len_str.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("pax record length '{len_str}' is not a number"));
         }
@@ -147,17 +148,46 @@ mod tests {
             (b"6 =ab\n", false),
         ];
         for (input, ok) in cases {
-            assert_eq!(parse_records(input).is_ok(), *ok, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                parse_records(input).is_ok(),
+                *ok,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
     #[test]
     fn times() {
         let t = |s: &str| parse_time(s.as_bytes());
-        assert_eq!(t("1350244992.023960108"), Some(Time { sec: 1350244992, nsec: 23960108 }));
-        assert_eq!(t("1350244992.3"), Some(Time { sec: 1350244992, nsec: 300_000_000 }));
-        assert_eq!(t("1350244992.0239601089999"), Some(Time { sec: 1350244992, nsec: 23960108 }));
-        assert_eq!(t("-1.25"), Some(Time { sec: -2, nsec: 750_000_000 }));
+        assert_eq!(
+            t("1350244992.023960108"),
+            Some(Time {
+                sec: 1350244992,
+                nsec: 23960108
+            })
+        );
+        assert_eq!(
+            t("1350244992.3"),
+            Some(Time {
+                sec: 1350244992,
+                nsec: 300_000_000
+            })
+        );
+        assert_eq!(
+            t("1350244992.0239601089999"),
+            Some(Time {
+                sec: 1350244992,
+                nsec: 23960108
+            })
+        );
+        assert_eq!(
+            t("-1.25"),
+            Some(Time {
+                sec: -2,
+                nsec: 750_000_000
+            })
+        );
         assert_eq!(t("-5"), Some(Time { sec: -5, nsec: 0 }));
         assert_eq!(t("12abc"), None);
         assert_eq!(t(""), None);

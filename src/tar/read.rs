@@ -107,7 +107,10 @@ impl<R: Read> Reader<R> {
                     if n == 0 {
                         return Ok(false);
                     }
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected end of archive"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "unexpected end of archive",
+                    ));
                 }
                 Ok(k) => n += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -123,7 +126,10 @@ impl<R: Read> Reader<R> {
         while n > 0 {
             let k = n.min(buf.len() as u64) as usize;
             if !self.read_full(&mut buf[..k])? {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected end of archive"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "unexpected end of archive",
+                ));
             }
             n -= k as u64;
         }
@@ -132,7 +138,9 @@ impl<R: Read> Reader<R> {
 
     fn io_fail(&mut self, what: &str, e: io::Error) -> Error {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            self.fail(format!("archive is truncated: unexpected end of archive {what}"))
+            self.fail(format!(
+                "archive is truncated: unexpected end of archive {what}"
+            ))
         } else {
             self.fail(format!("read error {what}: {e}"))
         }
@@ -154,7 +162,11 @@ impl<R: Read> Reader<R> {
         match self.read_full(&mut data) {
             Ok(true) => {}
             Ok(false) if size == 0 => {}
-            Ok(false) => return Err(self.fail(format!("archive is truncated: unexpected end of archive in {what}"))),
+            Ok(false) => {
+                return Err(self.fail(format!(
+                    "archive is truncated: unexpected end of archive in {what}"
+                )));
+            }
             Err(e) => return Err(self.io_fail(&format!("in {what}"), e)),
         }
         let pad = padding(size);
@@ -196,7 +208,9 @@ impl<R: Read> Reader<R> {
                 Ok(true) => {}
                 Ok(false) => {
                     if pending {
-                        return Err(self.fail("archive ends after an extended header, before its member".into()));
+                        return Err(self.fail(
+                            "archive ends after an extended header, before its member".into(),
+                        ));
                     }
                     self.done = true;
                     return Ok(None);
@@ -205,13 +219,17 @@ impl<R: Read> Reader<R> {
             }
             if block.iter().all(|&b| b == 0) {
                 if pending {
-                    return Err(self.fail("end-of-archive marker right after an extended header".into()));
+                    return Err(
+                        self.fail("end-of-archive marker right after an extended header".into())
+                    );
                 }
                 self.done = true;
                 return Ok(None);
             }
             if !header::checksum_ok(&block) {
-                return Err(self.fail("bad header checksum: this is not a tar archive, or it is corrupted".into()));
+                return Err(self.fail(
+                    "bad header checksum: this is not a tar archive, or it is corrupted".into(),
+                ));
             }
             let raw = match header::decode(&block) {
                 Ok(r) => r,
@@ -230,7 +248,8 @@ impl<R: Read> Reader<R> {
                     match pax::parse_records(&data) {
                         Ok(r) => {
                             for (k, v) in r {
-                                if let Some(slot) = self.globals.iter_mut().find(|(gk, _)| *gk == k) {
+                                if let Some(slot) = self.globals.iter_mut().find(|(gk, _)| *gk == k)
+                                {
                                     slot.1 = v;
                                 } else {
                                     self.globals.push((k, v));
@@ -252,8 +271,14 @@ impl<R: Read> Reader<R> {
                     // A volume label: no member.
                     self.read_meta(raw.size, "GNU volume label")?;
                 }
+                b'A' => {
+                    // A Solaris ACL for the next member: not a member itself.
+                    self.read_meta(raw.size, "Solaris ACL header")?;
+                }
                 b'M' => {
-                    return Err(self.fail("GNU multi-volume continuation members are not supported".into()));
+                    return Err(
+                        self.fail("GNU multi-volume continuation members are not supported".into())
+                    );
                 }
                 _ => {
                     let entry = self.build(raw, pax.take(), long_name.take(), long_link.take())?;
@@ -291,7 +316,10 @@ impl<R: Read> Reader<R> {
         e.gid = raw.gid;
         e.uname = (!raw.uname.is_empty()).then_some(raw.uname);
         e.gname = (!raw.gname.is_empty()).then_some(raw.gname);
-        e.mtime = Time { sec: raw.mtime, nsec: 0 };
+        e.mtime = Time {
+            sec: raw.mtime,
+            nsec: 0,
+        };
         e.dev_major = u32::try_from(raw.dev_major).unwrap_or(u32::MAX);
         e.dev_minor = u32::try_from(raw.dev_minor).unwrap_or(u32::MAX);
         if raw.size < 0 {
@@ -310,7 +338,9 @@ impl<R: Read> Reader<R> {
             while more {
                 match self.read_full(&mut block) {
                     Ok(true) => {}
-                    Ok(false) => return Err(self.fail("archive is truncated in a GNU sparse header".into())),
+                    Ok(false) => {
+                        return Err(self.fail("archive is truncated in a GNU sparse header".into()));
+                    }
                     Err(e) => return Err(self.io_fail("in a GNU sparse header", e)),
                 }
                 match header::decode_sparse_ext(&block) {
@@ -321,7 +351,9 @@ impl<R: Read> Reader<R> {
                     Err(m) => return Err(self.fail(m)),
                 }
                 if map.len() > MAX_SPARSE_ENTRIES {
-                    return Err(self.fail(format!("sparse map has more than {MAX_SPARSE_ENTRIES} entries")));
+                    return Err(self.fail(format!(
+                        "sparse map has more than {MAX_SPARSE_ENTRIES} entries"
+                    )));
                 }
             }
             sparse_map = Some(map);
@@ -332,7 +364,9 @@ impl<R: Read> Reader<R> {
         let globals: Vec<(String, Vec<u8>)> = self
             .globals
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "path" | "linkpath" | "size") && !k.starts_with("GNU.sparse"))
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "path" | "linkpath" | "size") && !k.starts_with("GNU.sparse")
+            })
             .cloned()
             .collect();
         let mut sp_offsets: Vec<i64> = Vec::new();
@@ -410,7 +444,9 @@ impl<R: Read> Reader<R> {
                 _ => {
                     if let Some(name) = k.strip_prefix(XATTR_PREFIX) {
                         if v.len() > MAX_XATTR {
-                            return Err(self.fail(format!("xattr {name} is larger than {MAX_XATTR} bytes")));
+                            return Err(
+                                self.fail(format!("xattr {name} is larger than {MAX_XATTR} bytes"))
+                            );
                         }
                         if name == LABEL_XATTR {
                             let label = String::from_utf8_lossy(v).into_owned();
@@ -438,13 +474,17 @@ impl<R: Read> Reader<R> {
         }
 
         // Header-only types carry no data whatever the size field says.
-        if matches!(kind, Kind::HardLink | Kind::Symlink | Kind::Char | Kind::Block | Kind::Fifo)
-            || (kind == Kind::Dir && raw.typeflag != b'D')
+        if matches!(
+            kind,
+            Kind::HardLink | Kind::Symlink | Kind::Char | Kind::Block | Kind::Fifo
+        ) || (kind == Kind::Dir && raw.typeflag != b'D')
         {
             size = 0;
         }
         if path.len() > MAX_NAME || link.len() > MAX_NAME {
-            return Err(self.fail(format!("member name or link target longer than {MAX_NAME} bytes")));
+            return Err(self.fail(format!(
+                "member name or link target longer than {MAX_NAME} bytes"
+            )));
         }
         while path.len() > 1 && path.ends_with(b"/") {
             path.pop();
@@ -461,7 +501,9 @@ impl<R: Read> Reader<R> {
         self.remaining = size;
         self.padding = padding(size);
         if kind == Kind::Dir {
-            // GNU dumpdir data is skipped; the directory has no size.
+            // GNU dumpdir data is skipped, not returned: the directory has no size.
+            self.padding += self.remaining;
+            self.remaining = 0;
             e.size = 0;
             return Ok(e);
         }
@@ -503,7 +545,9 @@ impl<R: Read> Reader<R> {
                     segs.push((off, len));
                 }
             }
-            if stored != self.remaining {
+            // Dense data past what the map uses is skipped (libarchive reads
+            // such files; libarchive/test_read_format_gtar_sparse_skip_entry).
+            if stored > self.remaining {
                 return Err(self.fail(format!(
                     "sparse map describes {stored} bytes of data but the member holds {}",
                     self.remaining
@@ -536,6 +580,11 @@ impl<R: Read> Reader<R> {
             }
             if let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
                 let s = std::str::from_utf8(&buf[start..start + nl]).unwrap_or("x");
+                if want.is_none() && s.starts_with('#') {
+                    // Comment lines before the map (`#!gnu-sparse-format`), as libarchive allows.
+                    start += nl + 1;
+                    continue;
+                }
                 let n: u64 = match s.parse() {
                     Ok(n) => n,
                     Err(_) => return Err(self.fail("bad number in the GNU sparse 1.0 map".into())),
@@ -543,7 +592,9 @@ impl<R: Read> Reader<R> {
                 start += nl + 1;
                 if want.is_none() {
                     if n as usize > MAX_SPARSE_ENTRIES {
-                        return Err(self.fail(format!("sparse map has more than {MAX_SPARSE_ENTRIES} entries")));
+                        return Err(self.fail(format!(
+                            "sparse map has more than {MAX_SPARSE_ENTRIES} entries"
+                        )));
                     }
                     want = Some(n);
                 }
@@ -555,13 +606,20 @@ impl<R: Read> Reader<R> {
             }
             match self.read_full(&mut block) {
                 Ok(true) => buf.extend_from_slice(&block),
-                Ok(false) => return Err(self.fail("archive is truncated in a GNU sparse map".into())),
+                Ok(false) => {
+                    return Err(self.fail("archive is truncated in a GNU sparse map".into()));
+                }
                 Err(e) => return Err(self.io_fail("in a GNU sparse map", e)),
             }
         }
         let map = nums[1..]
             .chunks(2)
-            .map(|c| (c[0].min(i64::MAX as u64) as i64, c[1].min(i64::MAX as u64) as i64))
+            .map(|c| {
+                (
+                    c[0].min(i64::MAX as u64) as i64,
+                    c[1].min(i64::MAX as u64) as i64,
+                )
+            })
             .collect();
         Ok((map, buf.len() as u64))
     }
@@ -591,7 +649,9 @@ impl<R: Read> Reader<R> {
         loop {
             match self.r.read(&mut buf[..want]) {
                 Ok(0) => {
-                    return Err(self.fail("archive is truncated: unexpected end of archive in member data".into()));
+                    return Err(self.fail(
+                        "archive is truncated: unexpected end of archive in member data".into(),
+                    ));
                 }
                 Ok(n) => {
                     self.remaining -= n as u64;
@@ -659,5 +719,109 @@ impl<R: Read> Read for EntryData<'_, R> {
         self.0
             .read_data(buf)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ustar header block with a valid checksum.
+    fn header(name: &str, typeflag: u8, size: u64) -> [u8; BLOCK] {
+        let mut b = [0u8; BLOCK];
+        b[..name.len()].copy_from_slice(name.as_bytes());
+        b[100..108].copy_from_slice(b"0000644\0");
+        b[108..116].copy_from_slice(b"0000000\0");
+        b[116..124].copy_from_slice(b"0000000\0");
+        b[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+        b[136..148].copy_from_slice(b"00000000000\0");
+        b[156] = typeflag;
+        b[257..265].copy_from_slice(b"ustar\x0000");
+        b[148..156].fill(b' ');
+        let sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
+        b[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        b
+    }
+
+    /// Append a member: header plus data padded to a block.
+    fn member(out: &mut Vec<u8>, name: &str, typeflag: u8, data: &[u8]) {
+        out.extend_from_slice(&header(name, typeflag, data.len() as u64));
+        out.extend_from_slice(data);
+        out.resize(out.len().next_multiple_of(BLOCK), 0);
+    }
+
+    /// Every entry as (path, kind, size, data).
+    fn list(archive: &[u8]) -> Result<Vec<(String, Kind, u64, Vec<u8>)>> {
+        let mut r = Reader::new(archive);
+        let mut out = Vec::new();
+        while let Some(e) = r.next_entry()? {
+            let mut data = Vec::new();
+            r.copy_data(&mut data)?;
+            out.push((e.display_path(), e.kind, e.size, data));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn dumpdir_data_is_skipped_not_returned() {
+        // GNU incremental 'D' (go/gnu-incremental.tar): size 0 and no data.
+        let mut a = Vec::new();
+        member(&mut a, "d/", b'D', b"Yfoo\0Nbar\0\0abc");
+        member(&mut a, "d/f", b'0', b"hi");
+        a.resize(a.len() + 2 * BLOCK, 0);
+        let got = list(&a).unwrap();
+        assert_eq!(got[0], ("d".into(), Kind::Dir, 0, Vec::new()));
+        assert_eq!(got[1], ("d/f".into(), Kind::File, 2, b"hi".to_vec()));
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn solaris_acl_header_is_hidden() {
+        // libarchive/test_compat_solaris_tar_acl.tar: an 'A' record before each member.
+        let mut a = Vec::new();
+        member(&mut a, "f", b'A', b"user::rw-,group::r--,other:r--\0");
+        member(&mut a, "f", b'0', b"data");
+        a.resize(a.len() + 2 * BLOCK, 0);
+        let got = list(&a).unwrap();
+        assert_eq!(got, vec![("f".into(), Kind::File, 4, b"data".to_vec())]);
+    }
+
+    #[test]
+    fn sparse_v1_comment_lines_and_unmapped_tail() {
+        // Comment lines before the map (libarchive posix10_modified), and one
+        // dense byte more than the map uses (libarchive sparse_skip_entry).
+        let mut recs = Vec::new();
+        for (k, v) in [
+            ("GNU.sparse.major", "1"),
+            ("GNU.sparse.minor", "0"),
+            ("GNU.sparse.name", "s"),
+            ("GNU.sparse.realsize", "10"),
+        ] {
+            pax::push_record(&mut recs, k, v.as_bytes());
+        }
+        let mut data = b"#!gnu-sparse-format\n#format:1.0\n1\n2\n3\n".to_vec();
+        data.resize(BLOCK, 0);
+        data.extend_from_slice(b"abcz");
+        let mut a = Vec::new();
+        member(&mut a, "PaxHeader/s", b'x', &recs);
+        member(&mut a, "GNUSparseFile.0/s", b'0', &data);
+        member(&mut a, "end", b'0', b"e");
+        a.resize(a.len() + 2 * BLOCK, 0);
+        let got = list(&a).unwrap();
+        assert_eq!(
+            got[0],
+            ("s".into(), Kind::File, 10, b"\0\0abc\0\0\0\0\0".to_vec())
+        );
+        assert_eq!(got[1], ("end".into(), Kind::File, 1, b"e".to_vec()));
+
+        // A map that needs more data than the member holds is still an error.
+        let mut short = data.clone();
+        short.truncate(BLOCK + 2);
+        let mut a = Vec::new();
+        member(&mut a, "PaxHeader/s", b'x', &recs);
+        member(&mut a, "GNUSparseFile.0/s", b'0', &short);
+        a.resize(a.len() + 2 * BLOCK, 0);
+        let err = list(&a).unwrap_err().to_string();
+        assert!(err.contains("sparse map describes 3 bytes"), "{err}");
     }
 }

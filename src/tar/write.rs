@@ -209,7 +209,10 @@ mod tests {
         e.size = 5;
         e.uname = Some(b"root".to_vec());
         e.gname = Some(b"shadow".to_vec());
-        e.mtime = Time { sec: 1700000000, nsec: 123456789 };
+        e.mtime = Time {
+            sec: 1700000000,
+            nsec: 123456789,
+        };
         e.label = Some("rootless".into());
         cases.push((e.clone(), b"hello".to_vec()));
         let mut e2 = e.clone();
@@ -218,7 +221,10 @@ mod tests {
         e2.gid = 2097152;
         e2.label = None;
         e2.mtime = Time { sec: -5, nsec: 0 };
-        e2.xattrs = vec![("user.a".into(), b"1".to_vec()), ("user.b".into(), vec![0, 1, 2])];
+        e2.xattrs = vec![
+            ("user.a".into(), b"1".to_vec()),
+            ("user.b".into(), vec![0, 1, 2]),
+        ];
         cases.push((e2, b"hello".to_vec()));
         let mut l = Entry::new("lnk", Kind::Symlink);
         l.link = Some(long.into_bytes());

@@ -21,7 +21,11 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    Command::new(bin()).args(args).env_remove("XDG_CONFIG_HOME").output().expect("run alientar")
+    Command::new(bin())
+        .args(args)
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .expect("run alientar")
 }
 
 /// Run and assert success; returns stdout as a string.
@@ -45,7 +49,12 @@ where
 
 /// Run a shell command line; returns the output.
 pub fn sh(cmd: &str) -> Output {
-    Command::new("sh").arg("-c").arg(cmd).stdin(Stdio::null()).output().expect("run sh")
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh")
 }
 
 /// Run a shell command and assert success; returns stdout.
@@ -63,7 +72,9 @@ pub fn sh_ok(cmd: &str) -> String {
 
 /// Is this program on PATH?
 pub fn have(cmd: &str) -> bool {
-    sh(&format!("command -v {cmd} >/dev/null 2>&1")).status.success()
+    sh(&format!("command -v {cmd} >/dev/null 2>&1"))
+        .status
+        .success()
 }
 
 /// Are we root?
@@ -79,14 +90,26 @@ pub fn skip(test: &str, why: &str) {
 /// Set a file's mtime with nanoseconds, not following symlinks.
 pub fn set_mtime(p: &Path, sec: i64, nsec: i64) {
     use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, utimensat};
-    let t = Timespec { tv_sec: sec, tv_nsec: nsec };
-    utimensat(CWD, p, &Timestamps { last_access: t, last_modification: t }, AtFlags::SYMLINK_NOFOLLOW)
-        .unwrap_or_else(|e| panic!("utimensat {}: {e}", p.display()));
+    let t = Timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    };
+    utimensat(
+        CWD,
+        p,
+        &Timestamps {
+            last_access: t,
+            last_modification: t,
+        },
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .unwrap_or_else(|e| panic!("utimensat {}: {e}", p.display()));
 }
 
 /// lchown.
 pub fn lchown(p: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap_or_else(|e| panic!("lchown {}: {e}", p.display()));
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+        .unwrap_or_else(|e| panic!("lchown {}: {e}", p.display()));
 }
 
 /// chmod (not for symlinks).
@@ -107,12 +130,18 @@ pub fn make_tree(root: &Path) -> PathBuf {
     mk(&"deep/".repeat(60));
     std::fs::write(t.join("etc/shadow"), "root:*:19000:0:99999:7:::\n").unwrap();
     std::fs::write(t.join("etc/empty"), "").unwrap();
-    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     std::fs::write(t.join("usr/bin/su"), &big).unwrap();
     std::fs::hard_link(t.join("usr/bin/su"), t.join("usr/bin/su-link")).unwrap();
     std::os::unix::fs::symlink("usr/bin", t.join("bin")).unwrap();
     std::os::unix::fs::symlink("x".repeat(300), t.join("long-target")).unwrap();
-    let long_name = format!("{}/{}", "deep/".repeat(60).trim_end_matches('/'), "f".repeat(200));
+    let long_name = format!(
+        "{}/{}",
+        "deep/".repeat(60).trim_end_matches('/'),
+        "f".repeat(200)
+    );
     std::fs::write(t.join(&long_name), "deep\n").unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
@@ -163,7 +192,10 @@ pub fn walk(root: &Path) -> Vec<PathBuf> {
     while i < out.len() {
         let p = out[i].clone();
         if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-            let mut kids: Vec<PathBuf> = std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()).collect();
+            let mut kids: Vec<PathBuf> = std::fs::read_dir(&p)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
             kids.sort();
             out.extend(kids);
         }
@@ -200,7 +232,13 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Meta> {
             h.write(&std::fs::read(&p).unwrap());
             content = h.finish();
         }
-        let target = md.file_type().is_symlink().then(|| std::fs::read_link(&p).unwrap().as_os_str().as_bytes().to_vec());
+        let target = md.file_type().is_symlink().then(|| {
+            std::fs::read_link(&p)
+                .unwrap()
+                .as_os_str()
+                .as_bytes()
+                .to_vec()
+        });
         let mut xattrs: Vec<(String, Vec<u8>)> = xattr::list(&p)
             .map(|names| {
                 names
@@ -244,5 +282,10 @@ pub fn assert_same(a: &BTreeMap<String, Meta>, b: &BTreeMap<String, Meta>) {
             diffs.push(format!("extra: {k}"));
         }
     }
-    assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs[..diffs.len().min(15)].join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs[..diffs.len().min(15)].join("\n")
+    );
 }
