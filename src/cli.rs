@@ -40,6 +40,10 @@ enum Command {
     /// Extract an archive (owners translated context → host).
     #[command(visible_alias = "x")]
     Extract(ExtractArgs),
+    /// Preflight: which IDs each context uses, and which the map does not cover (exit 0 only when all map).
+    Check(CheckArgs),
+    /// Rewrite owners archive to archive (inside → outside; --inverse for outside → inside).
+    Remap(RemapArgs),
     /// Show the context registry, or one context with its maps.
     Contexts {
         /// A context name.
@@ -107,6 +111,21 @@ struct CreateArgs {
     /// Print each member name as it is archived.
     #[arg(short, long)]
     verbose: bool,
+    /// Take owners, modes and types from user.containers.override_stat
+    /// (and umoci's user.rootlesscontainers) where files carry them.
+    #[arg(long)]
+    from_xattrs: bool,
+    /// Take owners, modes, types and times from an mtree spec (bsdtar's
+    /// dialect); it may add entries that cannot exist on disk (devices).
+    #[arg(long, value_name = "FILE")]
+    from_manifest: Option<PathBuf>,
+    /// Walk inside a user namespace built from the map (default: when not
+    /// root and your subordinate ranges cover the map).
+    #[arg(long, overrides_with = "no_userns")]
+    userns: bool,
+    /// Never use a user namespace.
+    #[arg(long)]
+    no_userns: bool,
     #[command(flatten)]
     owners: OwnerArgs,
 }
@@ -130,6 +149,39 @@ struct ListArgs {
 }
 
 #[derive(Args, Debug)]
+struct CheckArgs {
+    /// Archive to read (`-` for standard input).
+    #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
+    file: PathBuf,
+    #[command(flatten)]
+    owners: OwnerArgs,
+}
+
+#[derive(Args, Debug)]
+struct RemapArgs {
+    /// Archive to read (`-` for standard input).
+    #[arg(short = 'f', long = "file", value_name = "IN")]
+    file: PathBuf,
+    /// Archive to write (`-` for standard output).
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    output: PathBuf,
+    /// Translate outside → inside (host view → context view) instead.
+    #[arg(long)]
+    inverse: bool,
+    /// Compress with zstd (the default for .tar.zst and .tzst names).
+    #[arg(long, conflicts_with = "no_compress")]
+    zstd: bool,
+    /// Write a plain tar.
+    #[arg(long)]
+    no_compress: bool,
+    /// zstd compression level.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    level: i32,
+    #[command(flatten)]
+    owners: OwnerArgs,
+}
+
+#[derive(Args, Debug)]
 struct ExtractArgs {
     /// Archive to read (`-` for standard input).
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
@@ -145,9 +197,9 @@ struct ExtractArgs {
     /// Only members matching these names or globs.
     #[arg(value_name = "PATTERN")]
     patterns: Vec<String>,
-    /// How owners land on disk.
-    #[arg(long, value_enum, default_value = "auto")]
-    owners: OwnersArg,
+    /// How owners land on disk: auto, chown, userns, xattr, manifest=FILE, none.
+    #[arg(long, default_value = "auto", value_parser = parse_owners, value_name = "SINK")]
+    owners: Owners,
     /// Print each member name as it is extracted.
     #[arg(short, long)]
     verbose: bool,
@@ -155,14 +207,22 @@ struct ExtractArgs {
     own: OwnerArgs,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
-enum OwnersArg {
-    /// chown when running as root, else none.
-    Auto,
-    /// Real owners (needs root or CAP_CHOWN).
-    Chown,
-    /// Owners dropped, as `tar --no-same-owner`.
-    None,
+fn parse_owners(v: &str) -> Result<Owners, String> {
+    Ok(match v {
+        "auto" => Owners::Auto,
+        "chown" => Owners::Chown,
+        "userns" => Owners::Userns,
+        "xattr" => Owners::Xattr,
+        "none" => Owners::None,
+        _ => match v.strip_prefix("manifest=") {
+            Some(f) if !f.is_empty() => Owners::Manifest(PathBuf::from(f)),
+            _ => {
+                return Err(format!(
+                    "'{v}' is not a sink: use auto (chown as root, else userns), chown, userns, xattr, manifest=FILE or none"
+                ));
+            }
+        },
+    })
 }
 
 /// Resolve the ownership options against the registry.
@@ -213,6 +273,19 @@ fn owner_options(a: &OwnerArgs, reg: &Registry, who: &Invoker) -> Result<OwnerOp
     })
 }
 
+fn out_format(name: &std::path::Path, zstd: bool, plain: bool, level: i32) -> OutFormat {
+    if zstd {
+        OutFormat::Zstd(level)
+    } else if plain {
+        OutFormat::Plain
+    } else {
+        match OutFormat::from_name(name) {
+            OutFormat::Zstd(_) => OutFormat::Zstd(level),
+            p => p,
+        }
+    }
+}
+
 fn finish(report: Report) -> i32 {
     for w in &report.warnings {
         eprintln!("alientar: warning: {w}");
@@ -246,22 +319,22 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
     match cmd {
         Command::Create(a) => {
             let owners = owner_options(&a.owners, &reg, &who)?;
-            let format = if a.zstd {
-                OutFormat::Zstd(a.level)
-            } else if a.no_compress {
-                OutFormat::Plain
-            } else {
-                match OutFormat::from_name(&a.file) {
-                    OutFormat::Zstd(_) => OutFormat::Zstd(a.level),
-                    p => p,
-                }
-            };
+            let format = out_format(&a.file, a.zstd, a.no_compress, a.level);
             let opts = CreateOptions {
                 archive: a.file.clone(),
                 dir: a.dir,
                 paths: a.paths,
                 format,
                 owners,
+                from_xattrs: a.from_xattrs,
+                manifest: a.from_manifest,
+                userns: if a.userns {
+                    Some(true)
+                } else if a.no_userns {
+                    Some(false)
+                } else {
+                    None
+                },
             };
             let to_stdout = a.file.as_os_str() == "-";
             let verbose = a.verbose;
@@ -302,11 +375,7 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
                 dest: a.dir,
                 patterns: a.patterns.into_iter().map(String::into_bytes).collect(),
                 owners,
-                sink: match a.owners {
-                    OwnersArg::Auto => Owners::Auto,
-                    OwnersArg::Chown => Owners::Chown,
-                    OwnersArg::None => Owners::None,
-                },
+                sink: a.owners,
             };
             let verbose = a.verbose;
             let mut on_entry = |p: &[u8]| {
@@ -315,6 +384,31 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
                 }
             };
             Ok(finish(extract(&opts, &reg, &mut on_entry)?))
+        }
+        Command::Check(a) => {
+            let owners = owner_options(&a.owners, &reg, &who)?;
+            let result = alientar::check::check(&a.file, &reg, &owners)?;
+            let mut out = std::io::stdout().lock();
+            let ok = alientar::check::print(&result, &mut out)?;
+            Ok(if ok { OK } else { PARTIAL })
+        }
+        Command::Remap(a) => {
+            let owners = owner_options(&a.owners, &reg, &who)?;
+            let maps = owners
+                .maps
+                .clone()
+                .ok_or_else(|| Error::usage("remap needs --map (or --uid-map and --gid-map)"))?;
+            let format = out_format(&a.output, a.zstd, a.no_compress, a.level);
+            let opts = alientar::remap::RemapOptions {
+                input: a.file,
+                output: a.output,
+                maps,
+                inverse: a.inverse,
+                context: a.owners.context.clone(),
+                unmapped: owners.unmapped,
+                format,
+            };
+            Ok(finish(alientar::remap::remap(&opts)?))
         }
         Command::Contexts { name } => {
             let mut out = std::io::stdout().lock();

@@ -69,6 +69,16 @@ pub struct CreateOptions {
     pub format: OutFormat,
     /// Ownership.
     pub owners: OwnerOptions,
+    /// Take owners, modes and types from `user.containers.override_stat`
+    /// and umoci's `user.rootlesscontainers` where files carry them.
+    pub from_xattrs: bool,
+    /// Take owners, modes, types and times from this mtree spec; it may
+    /// add entries that do not exist on disk (device nodes).
+    pub manifest: Option<PathBuf>,
+    /// Walk inside a user namespace built from the map: `Some(true)`
+    /// always, `Some(false)` never, `None` when not root and the map is a
+    /// non-identity map the user's subordinate ranges cover.
+    pub userns: Option<bool>,
 }
 
 /// What a run did, for the caller to report.
@@ -84,7 +94,11 @@ pub struct Report {
 
 struct Plan {
     label: Option<String>,
+    /// The maps recorded as provenance.
     maps: Option<Maps>,
+    /// Translate host → context (false inside a user namespace, where
+    /// `lstat` already shows context IDs).
+    translate: bool,
     names: Option<Names>,
 }
 
@@ -103,6 +117,11 @@ pub fn create(
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
     }
+    let ns = namespace_for(opts, reg)?;
+    if let Some(m) = &ns {
+        // Before the walk: no thread may exist yet.
+        crate::sys::userns::enter(m)?;
+    }
     if opts.paths.iter().any(|p| member_prefix(p).1) {
         report
             .warnings
@@ -116,6 +135,17 @@ pub fn create(
             .push(format!("{}: socket ignored", s.display()));
     }
     let mut sources = w.sources;
+    if opts.from_xattrs {
+        for s in &mut sources {
+            if let Err(e) = override_from_xattrs(s) {
+                report.errors.push(e);
+            }
+        }
+    }
+    let mut pending_specs: HashMap<Vec<u8>, crate::mtree::Spec> = HashMap::new();
+    if let Some(m) = &opts.manifest {
+        pending_specs = apply_manifest(&mut sources, m, opts)?;
+    }
 
     // Labels (explicit, else inherited on disk), maps and names per label.
     let mut plans: HashMap<Option<String>, Plan> = HashMap::new();
@@ -140,7 +170,11 @@ pub fn create(
         };
         s.entry.label = label.clone();
         if !plans.contains_key(&label) {
-            let plan = plan_for(&label, opts, reg, host_names.as_ref())?;
+            let mut plan = plan_for(&label, opts, reg, host_names.as_ref())?;
+            if let Some(m) = &ns {
+                plan.translate = false;
+                plan.maps = Some(m.clone());
+            }
             plans.insert(label.clone(), plan);
         }
     }
@@ -152,24 +186,39 @@ pub fn create(
         let plan = &plans[&s.entry.label];
         let host_uid = s.entry.uid;
         let host_gid = s.entry.gid;
-        if let Some(m) = &plan.maps {
+        if let Some(m) = plan.maps.as_ref().filter(|_| plan.translate) {
             let what = match &plan.label {
                 Some(l) => format!("context {l}"),
                 None => "given with --map".to_string(),
             };
-            match translate(
-                &mut s.entry,
-                m,
-                Direction::ToContext,
-                opts.owners.unmapped,
-                &what,
-            ) {
+            let r = if s.fixed {
+                crate::translate::translate_xattrs(
+                    &mut s.entry,
+                    m,
+                    Direction::ToContext,
+                    opts.owners.unmapped,
+                    &what,
+                )
+                .map(|()| crate::translate::Outcome::default())
+            } else {
+                translate(
+                    &mut s.entry,
+                    m,
+                    Direction::ToContext,
+                    opts.owners.unmapped,
+                    &what,
+                )
+            };
+            match r {
                 Ok(o) => squashed += usize::from(o.uid_squashed || o.gid_squashed),
                 Err(e) => unmapped.push(e),
             }
         }
+        if let Some(spec) = pending_specs.remove(&norm_member(&s.entry.path)) {
+            apply_spec(&mut s.entry, &spec);
+        }
         if let Some(n) = &plan.names {
-            let (u, g) = if plan.maps.is_some() {
+            let (u, g) = if (plan.maps.is_some() && plan.translate) || s.fixed || ns.is_some() {
                 (s.entry.uid, s.entry.gid)
             } else {
                 (host_uid, host_gid)
@@ -243,6 +292,7 @@ pub fn create(
             dev,
             ino,
             nlink,
+            fixed: _,
         } = s;
         if entry.kind != Kind::Dir && nlink > 1 {
             if let Some(first) = links.get(&(dev, ino)) {
@@ -335,6 +385,7 @@ fn plan_for(
         (None, None) => None,
     };
     let maps = maps.filter(|m| !(m.uid.is_identity() && m.gid.is_identity()));
+    let translate = maps.is_some();
     let names = if opts.owners.numeric_owner {
         None
     } else if let Some(root) = label
@@ -351,8 +402,196 @@ fn plan_for(
     Ok(Plan {
         label: label.clone(),
         maps,
+        translate,
         names,
     })
+}
+
+/// The map to walk inside a user namespace with, if `create` should.
+fn namespace_for(opts: &CreateOptions, reg: &Registry) -> Result<Option<Maps>> {
+    let want = match opts.userns {
+        Some(false) => return Ok(None),
+        Some(true) => true,
+        None => {
+            if crate::sys::privileged() || opts.from_xattrs || opts.manifest.is_some() {
+                return Ok(None);
+            }
+            if opts.owners.maps.is_none() && opts.owners.context.is_none() {
+                return Ok(None);
+            }
+            false
+        }
+    };
+    let m = crate::extract::namespace_maps(&opts.owners, reg)?;
+    if want {
+        return Ok(Some(m));
+    }
+    let identity = m.uid.is_identity() && m.gid.is_identity();
+    Ok((!identity
+        && crate::sys::userns::available()
+        && crate::sys::userns::coverable(&m, reg.invoker()))
+    .then_some(m))
+}
+
+/// A member name without leading `./` (`.` itself is empty), as manifests name paths.
+fn norm_member(p: &[u8]) -> Vec<u8> {
+    let mut p = p;
+    while let Some(r) = p.strip_prefix(b"./") {
+        p = r;
+    }
+    if p == b"." { Vec::new() } else { p.to_vec() }
+}
+
+/// Take owner, mode and type from `user.containers.override_stat` or
+/// `user.rootlesscontainers`; both are removed from the archived xattrs.
+fn override_from_xattrs(s: &mut Source) -> Result<()> {
+    use crate::ondisk::{OVERRIDE_XATTR, Override, OverrideKind, ROOTLESS_XATTR, decode_rootless};
+    let e = &mut s.entry;
+    let ov = e
+        .xattrs
+        .iter()
+        .position(|(n, _)| n == OVERRIDE_XATTR)
+        .map(|i| e.xattrs.remove(i).1);
+    let rl = e
+        .xattrs
+        .iter()
+        .position(|(n, _)| n == ROOTLESS_XATTR)
+        .map(|i| e.xattrs.remove(i).1);
+    if let Some(v) = ov {
+        let o = Override::decode(&v).map_err(|m| Error::format(m).with_path(&s.fs_path))?;
+        e.uid = u64::from(o.uid);
+        e.gid = u64::from(o.gid);
+        e.mode = o.mode;
+        match o.kind {
+            Some(OverrideKind::Char(a, b)) | Some(OverrideKind::Block(a, b)) => {
+                e.kind = if matches!(o.kind, Some(OverrideKind::Char(..))) {
+                    Kind::Char
+                } else {
+                    Kind::Block
+                };
+                e.dev_major = a;
+                e.dev_minor = b;
+                e.size = 0;
+            }
+            Some(OverrideKind::Pipe) if e.kind == Kind::File && e.size == 0 => e.kind = Kind::Fifo,
+            _ => {}
+        }
+        s.fixed = true;
+    } else if let Some(v) = rl {
+        let (u, g) = decode_rootless(&v).map_err(|m| Error::format(m).with_path(&s.fs_path))?;
+        e.uid = u64::from(u.unwrap_or(0));
+        e.gid = u64::from(g.unwrap_or(0));
+        s.fixed = true;
+    }
+    Ok(())
+}
+
+/// Apply a manifest's fields to an entry (owner fields are context view).
+fn apply_spec(e: &mut crate::entry::Entry, spec: &crate::mtree::Spec) {
+    if let Some(u) = spec.uid {
+        e.uid = u64::from(u);
+    }
+    if let Some(g) = spec.gid {
+        e.gid = u64::from(g);
+    }
+    if spec.uname.is_some() {
+        e.uname = spec.uname.clone();
+    }
+    if spec.gname.is_some() {
+        e.gname = spec.gname.clone();
+    }
+    if let Some(m) = spec.mode {
+        e.mode = m;
+    }
+    if let Some(t) = spec.time {
+        e.mtime = t;
+    }
+    if let Some(k) = spec.kind {
+        match k {
+            Kind::Char | Kind::Block | Kind::Fifo if e.kind == Kind::File && e.size == 0 => {
+                e.kind = k
+            }
+            _ => {}
+        }
+    }
+    if let Some((a, b)) = spec.device {
+        e.dev_major = a;
+        e.dev_minor = b;
+    }
+}
+
+/// Apply an mtree spec to the walked sources. Entries whose spec gives both
+/// owners are applied now (their owners are context view); the others are
+/// returned to be applied after translation. Spec paths that are not on
+/// disk become new entries (directories, symlinks, devices, FIFOs).
+fn apply_manifest(
+    sources: &mut Vec<Source>,
+    path: &Path,
+    opts: &CreateOptions,
+) -> Result<HashMap<Vec<u8>, crate::mtree::Spec>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read manifest", path, e))?;
+    let specs = crate::mtree::parse(&text).map_err(|m| Error::format(m).with_path(path))?;
+    let default_time = std::fs::metadata(path)
+        .ok()
+        .map(|m| crate::entry::Time {
+            sec: m.mtime(),
+            nsec: m.mtime_nsec() as u32,
+        })
+        .unwrap_or_default();
+    let mut by_path: HashMap<Vec<u8>, crate::mtree::Spec> =
+        specs.into_iter().map(|s| (s.path.clone(), s)).collect();
+    let mut pending = HashMap::new();
+    for s in sources.iter_mut() {
+        let key = norm_member(&s.entry.path);
+        if let Some(spec) = by_path.remove(&key) {
+            if spec.uid.is_some() && spec.gid.is_some() {
+                apply_spec(&mut s.entry, &spec);
+                s.fixed = true;
+            } else {
+                pending.insert(key, spec);
+            }
+        }
+    }
+    let dot = opts.paths.iter().any(|p| member_prefix(p).0 == b".");
+    let mut added: Vec<(Vec<u8>, crate::mtree::Spec)> = by_path.into_iter().collect();
+    added.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, spec) in added {
+        let kind = spec.kind.unwrap_or(Kind::File);
+        let shown = String::from_utf8_lossy(&key).into_owned();
+        let problem = match kind {
+            Kind::File | Kind::HardLink => Some("type=file names a file that is not in the tree"),
+            Kind::Symlink if spec.link.is_none() => Some("type=link needs link="),
+            Kind::Char | Kind::Block if spec.device.is_none() => {
+                Some("a device needs device=native,MAJOR,MINOR")
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            return Err(Error::format(format!("manifest entry {shown}: {p}")).with_path(path));
+        }
+        let mut name = if dot { b"./".to_vec() } else { Vec::new() };
+        name.extend_from_slice(&key);
+        let mut e = crate::entry::Entry::new(name, kind);
+        e.mode = if kind == Kind::Dir { 0o755 } else { 0o644 };
+        e.mtime = default_time;
+        e.link = spec.link.clone();
+        apply_spec(&mut e, &spec);
+        sources.push(Source {
+            fs_path: PathBuf::new(),
+            entry: e,
+            dev: 0,
+            ino: 0,
+            nlink: 1,
+            fixed: true,
+        });
+    }
+    sources.sort_by(|a, b| {
+        let ka = norm_member(&a.entry.path);
+        let kb = norm_member(&b.entry.path);
+        ka.split(|&c| c == b'/').cmp(kb.split(|&c| c == b'/'))
+    });
+    Ok(pending)
 }
 
 fn open_nofollow(p: &Path) -> io::Result<File> {
@@ -364,14 +603,14 @@ fn open_nofollow(p: &Path) -> io::Result<File> {
 
 /// The archive being written: stdout, or a temporary file renamed into place
 /// by [`Output::commit`] (so a failed run leaves no partial archive).
-struct Output {
-    writer: Option<Box<dyn Write + Send>>,
+pub(crate) struct Output {
+    pub(crate) writer: Option<Box<dyn Write + Send>>,
     tmp: Option<(PathBuf, PathBuf)>,
-    display: PathBuf,
+    pub(crate) display: PathBuf,
 }
 
 impl Output {
-    fn open(archive: &Path) -> Result<Output> {
+    pub(crate) fn open(archive: &Path) -> Result<Output> {
         if archive == Path::new("-") {
             return Ok(Output {
                 writer: Some(Box::new(io::stdout())),
@@ -394,7 +633,7 @@ impl Output {
         })
     }
 
-    fn commit(mut self) -> Result<()> {
+    pub(crate) fn commit(mut self) -> Result<()> {
         if let Some((tmp, dst)) = self.tmp.take() {
             std::fs::rename(&tmp, &dst)
                 .map_err(|e| Error::io("cannot rename archive into place", &dst, e))?;

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use rustix::fs::FileType;
 
@@ -21,18 +22,28 @@ use crate::create::{OwnerOptions, Report};
 use crate::entry::{Entry, Kind, LABEL_XATTR};
 use crate::error::{Error, Result};
 use crate::list::MapChooser;
+use crate::ondisk::OVERRIDE_XATTR;
 use crate::pattern::Patterns;
+use crate::sink::{Applied, Devices, Sink};
 use crate::sys::{self, Dir};
 use crate::tar::Reader;
 use crate::translate::{Direction, translate};
 
-/// How owners land on disk.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// How owners land on disk (see [`crate::sink`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Owners {
-    /// `chown` when privileged, else `none` (with a warning when owners are lost).
+    /// `chown` when privileged; else `userns` when `newuidmap` exists and
+    /// the user's subordinate ranges cover the map; else an error at the
+    /// first entry that needs a foreign owner, naming the sinks that work.
     Auto,
     /// Real owners with `fchownat` (root or `CAP_CHOWN`).
     Chown,
+    /// Real owners inside a user namespace built with `newuidmap`.
+    Userns,
+    /// Owned by the user; true owners in `user.containers.override_stat`.
+    Xattr,
+    /// Owned by the user; true owners in an mtree spec written to this file.
+    Manifest(PathBuf),
     /// Owners dropped, like `tar --no-same-owner`; setuid/setgid bits are dropped with them.
     None,
 }
@@ -77,10 +88,10 @@ pub fn safe_components(path: &[u8]) -> std::result::Result<(Vec<&[u8]>, bool), S
 struct Extractor {
     dest: PathBuf,
     root: Dir,
-    chown: bool,
-    cache: Option<(Vec<u8>, Dir)>,
+    sink: Box<dyn Sink>,
+    cache: Option<(Vec<u8>, Rc<Dir>)>,
     tmp_counter: u64,
-    deferred: Vec<(Vec<u8>, Entry)>,
+    deferred: Vec<(Vec<u8>, Entry, Entry)>,
     dir_labels: HashMap<Vec<u8>, Option<String>>,
     warnings: BTreeMap<String, u64>,
 }
@@ -100,15 +111,17 @@ impl Extractor {
     }
 
     /// The directory holding `comps`' last component, created as needed.
-    fn parent(&mut self, comps: &[&[u8]]) -> io::Result<&Dir> {
+    fn parent(&mut self, comps: &[&[u8]]) -> io::Result<Rc<Dir>> {
         let parent = &comps[..comps.len() - 1];
         let key = join(parent);
-        if self.cache.as_ref().is_some_and(|(k, _)| *k == key) {
-            return Ok(&self.cache.as_ref().expect("checked").1);
+        if let Some((k, d)) = &self.cache
+            && *k == key
+        {
+            return Ok(d.clone());
         }
-        let d = walk_dirs(&self.root, parent, true)?;
-        self.cache = Some((key, d));
-        Ok(&self.cache.as_ref().expect("just set").1)
+        let d = Rc::new(walk_dirs(&self.root, parent, true)?);
+        self.cache = Some((key, d.clone()));
+        Ok(d)
     }
 
     /// Should this entry carry the label xattr (its label differs from its parent's)?
@@ -128,24 +141,56 @@ impl Extractor {
 
     /// Owner, mode, xattrs and mtime on an open file or directory, in that
     /// order (chown clears setuid bits and capabilities; they are set after).
-    fn apply_fd(&mut self, fd: &impl std::os::fd::AsFd, e: &Entry, label: bool) -> io::Result<()> {
-        if self.chown {
-            sys::fchown(fd, e.uid as u32, e.gid as u32)?;
+    fn apply_fd(
+        &mut self,
+        fd: &impl std::os::fd::AsFd,
+        a: &Applied,
+        label: bool,
+    ) -> io::Result<()> {
+        if let Some((u, g)) = self.sink.owner(a) {
+            sys::fchown(fd, u, g)?;
         }
-        let mode = if self.chown { e.mode } else { e.mode & !0o6000 };
-        sys::fchmod(fd, mode)?;
-        for (k, v) in &e.xattrs {
-            if let Err(err) = sys::fsetxattr(fd, k, v) {
+        // xattrs before the mode: user xattrs need write permission, and a
+        // capability must come after chown (which clears it).
+        for (k, v) in self.sink.xattrs(a) {
+            if let Err(err) = sys::fsetxattr(fd, &k, &v) {
                 self.warn(format!("cannot set xattr {k}: {err}"));
             }
         }
         if label
-            && let Some(l) = &e.label
+            && let Some(l) = &a.ctx.label
             && let Err(err) = sys::fsetxattr(fd, LABEL_XATTR, l.as_bytes())
         {
             self.warn(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
         }
-        sys::futimens(fd, e.mtime)
+        sys::fchmod(fd, self.sink.mode(a))?;
+        sys::futimens(fd, a.ctx.mtime)
+    }
+
+    /// Owner, mode, xattrs and mtime of a FIFO or device we just made as `name`.
+    fn apply_at(
+        &mut self,
+        dir_owner: &Dir,
+        name: &[u8],
+        a: &Applied,
+        label: bool,
+    ) -> io::Result<()> {
+        if let Some((u, g)) = self.sink.owner(a) {
+            dir_owner.lchown(name, u, g)?;
+        }
+        for (k, v) in self.sink.xattrs(a) {
+            if let Err(err) = dir_owner.lsetxattr(name, &k, &v) {
+                self.warn(format!("cannot set xattr {k}: {err}"));
+            }
+        }
+        if label
+            && let Some(l) = &a.ctx.label
+            && let Err(err) = dir_owner.lsetxattr(name, LABEL_XATTR, l.as_bytes())
+        {
+            self.warn(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
+        }
+        dir_owner.chmod(name, self.sink.mode(a))?;
+        dir_owner.set_mtime(name, a.ctx.mtime)
     }
 
     /// Rename `tmp` over `name`, replacing an empty directory if need be.
@@ -166,36 +211,41 @@ impl Extractor {
         &mut self,
         rd: &mut Reader<R>,
         comps: &[&[u8]],
-        e: &Entry,
+        a: &Applied,
     ) -> Result<()> {
+        let e = a.ctx;
         let path = String::from_utf8_lossy(&join(comps)).into_owned();
         if comps.is_empty() {
             if e.kind == Kind::Dir {
                 self.dir_labels.insert(Vec::new(), e.label.clone());
-                self.deferred.push((Vec::new(), e.clone()));
+                self.deferred
+                    .push((Vec::new(), a.ctx.clone(), a.host.clone()));
                 return Ok(());
             }
             return Err(Error::unsafe_path("member has an empty name").with_path(e.display_path()));
         }
-        let label = self.wants_label(comps, e);
+        let label = self.sink.writes_label() && self.wants_label(comps, e);
         let name = comps[comps.len() - 1];
-        let tmp = self.tmp_name();
-        let chown = self.chown;
         let io_err = |op: &str, err: io::Error| Error::io(op, &path, err);
-        if let Err(err) = self.parent(comps) {
-            let msg = if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
-                || err.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error())
-            {
-                "cannot create: a parent directory is a symlink or not a directory (not followed)"
-                    .to_string()
-            } else {
-                "cannot create parent directory".to_string()
-            };
-            return Err(io_err(&msg, err));
+        if e.kind.is_device() && self.sink.devices() == Devices::RecordOnly {
+            return Ok(());
         }
+        let dir = match self.parent(comps) {
+            Ok(d) => d,
+            Err(err) => {
+                let msg = if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+                    || err.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error())
+                {
+                    "cannot create: a parent directory is a symlink or not a directory (not followed)"
+                } else {
+                    "cannot create parent directory"
+                };
+                return Err(io_err(msg, err));
+            }
+        };
+        let tmp = self.tmp_name();
         match e.kind {
             Kind::Dir => {
-                let dir = self.parent(comps).expect("resolved above");
                 match dir.lstat(name) {
                     Ok(st) if st.kind == FileType::Directory => {}
                     Ok(_) => {
@@ -210,11 +260,10 @@ impl Extractor {
                 }
                 let key = join(comps);
                 self.dir_labels.insert(key.clone(), e.label.clone());
-                self.deferred.push((key, e.clone()));
+                self.deferred.push((key, a.ctx.clone(), a.host.clone()));
                 Ok(())
             }
             Kind::File => {
-                let dir = self.parent(comps).expect("resolved above");
                 let mut f = dir
                     .create_file(&tmp, 0o600)
                     .map_err(|x| io_err("cannot create", x))?;
@@ -231,38 +280,24 @@ impl Extractor {
                     Ok(())
                 })();
                 let r = r.and_then(|()| {
-                    self.apply_fd(&f, e, label)
+                    self.apply_fd(&f, a, label)
                         .map_err(|x| io_err("cannot set metadata of", x))
                 });
                 drop(f);
-                let dir = &self.cache.as_ref().expect("resolved above").1;
-                let r = r.and_then(|()| {
-                    Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x))
-                });
-                if r.is_err() {
-                    let _ = dir.unlink(&tmp, false);
-                }
-                self.after_replace(r)
+                self.finish_tmp(&dir, &tmp, name, r, &path)
             }
             Kind::Symlink => {
                 let target = e.link.clone().unwrap_or_default();
-                let dir = self.parent(comps).expect("resolved above");
                 dir.symlink(&target, &tmp)
                     .map_err(|x| io_err("cannot create symlink", x))?;
                 let r = (|| -> io::Result<()> {
-                    if chown {
-                        dir.lchown(&tmp, e.uid as u32, e.gid as u32)?;
+                    if let Some((u, g)) = self.sink.owner(a) {
+                        dir.lchown(&tmp, u, g)?;
                     }
                     dir.set_mtime(&tmp, e.mtime)
                 })()
                 .map_err(|x| io_err("cannot set metadata of", x));
-                let r = r.and_then(|()| {
-                    Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x))
-                });
-                if r.is_err() {
-                    let _ = dir.unlink(&tmp, false);
-                }
-                self.after_replace(r)
+                self.finish_tmp(&dir, &tmp, name, r, &path)
             }
             Kind::HardLink => {
                 let target = e.link.clone().unwrap_or_default();
@@ -285,7 +320,6 @@ impl Extractor {
                             x,
                         )
                     })?;
-                let dir = self.parent(comps).expect("resolved above");
                 dir.hardlink(&tdir, tcomps[tcomps.len() - 1], &tmp)
                     .map_err(|x| {
                         io_err(
@@ -293,8 +327,8 @@ impl Extractor {
                             x,
                         )
                     })?;
-                let r =
-                    Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x));
+                let r = Self::place(&dir, &tmp, name)
+                    .map_err(|x| io_err("cannot rename into place", x));
                 // Renaming over another link to the same inode is a no-op that leaves tmp.
                 let _ = dir.unlink(&tmp, false);
                 self.after_replace(r)
@@ -305,51 +339,85 @@ impl Extractor {
                     Kind::Block => FileType::BlockDevice,
                     _ => FileType::Fifo,
                 };
-                let dir = self.parent(comps).expect("resolved above");
                 if let Err(x) = dir.mknod(&tmp, ft, 0o600, e.dev_major, e.dev_minor) {
-                    if e.kind.is_device()
-                        && x.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
-                    {
-                        self.warn(
-                            "device nodes not created: creating them needs root (CAP_MKNOD)"
-                                .to_string(),
-                        );
-                        return Ok(());
-                    }
-                    return Err(io_err("cannot create", x));
-                }
-                let mut warns = Vec::new();
-                let r = (|| -> io::Result<()> {
-                    if chown {
-                        dir.lchown(&tmp, e.uid as u32, e.gid as u32)?;
-                    }
-                    dir.chmod(&tmp, if chown { e.mode } else { e.mode & !0o6000 })?;
-                    for (k, v) in &e.xattrs {
-                        if let Err(err) = dir.lsetxattr(&tmp, k, v) {
-                            warns.push(format!("cannot set xattr {k}: {err}"));
+                    let eperm = x.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error());
+                    match self.sink.devices() {
+                        Devices::CreateOrSkip if e.kind.is_device() && eperm => {
+                            self.warn(
+                                "device nodes not created: creating them needs root (CAP_MKNOD)"
+                                    .to_string(),
+                            );
+                            return Ok(());
                         }
+                        Devices::CreateOrPlaceholder if e.kind.is_device() && eperm => {
+                            return self.placeholder(&dir, &tmp, name, a, label, &path);
+                        }
+                        _ => return Err(io_err("cannot create", x)),
                     }
-                    if label
-                        && let Some(l) = &e.label
-                        && let Err(err) = dir.lsetxattr(&tmp, LABEL_XATTR, l.as_bytes())
-                    {
-                        warns.push(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
-                    }
-                    dir.set_mtime(&tmp, e.mtime)
-                })()
-                .map_err(|x| io_err("cannot set metadata of", x));
-                let r = r.and_then(|()| {
-                    Self::place(dir, &tmp, name).map_err(|x| io_err("cannot rename into place", x))
-                });
-                if r.is_err() {
-                    let _ = dir.unlink(&tmp, false);
                 }
-                for w in warns {
-                    self.warn(w);
-                }
-                self.after_replace(r)
+                let r = self
+                    .apply_at(&dir, &tmp, a, label)
+                    .map_err(|x| io_err("cannot set metadata of", x));
+                self.finish_tmp(&dir, &tmp, name, r, &path)
             }
         }
+    }
+
+    /// A device node the sink cannot create: an empty file with mode 0 whose
+    /// override xattr holds the true owner, mode and type.
+    fn placeholder(
+        &mut self,
+        dir: &Dir,
+        tmp: &[u8],
+        name: &[u8],
+        a: &Applied,
+        label: bool,
+        path: &str,
+    ) -> Result<()> {
+        self.warn(
+            "device nodes recorded as empty placeholder files with user.containers.override_stat (creating them needs CAP_MKNOD in the initial namespace)"
+                .to_string(),
+        );
+        let io_err = |op: &str, err: io::Error| Error::io(op, path, err);
+        let f = dir
+            .create_file(tmp, 0o600)
+            .map_err(|x| io_err("cannot create placeholder", x))?;
+        let r = (|| -> io::Result<()> {
+            if let Some((u, g)) = self.sink.owner(a) {
+                sys::fchown(&f, u, g)?;
+            }
+            sys::fsetxattr(
+                &f,
+                OVERRIDE_XATTR,
+                crate::sink::override_of(a.ctx).encode().as_bytes(),
+            )?;
+            if label && let Some(l) = &a.ctx.label {
+                sys::fsetxattr(&f, LABEL_XATTR, l.as_bytes())?;
+            }
+            sys::fchmod(&f, 0)?;
+            sys::futimens(&f, a.ctx.mtime)
+        })()
+        .map_err(|x| io_err("cannot record device placeholder", x));
+        drop(f);
+        self.finish_tmp(dir, tmp, name, r, path)
+    }
+
+    /// Rename a finished temporary into place, or remove it on error.
+    fn finish_tmp(
+        &mut self,
+        dir: &Dir,
+        tmp: &[u8],
+        name: &[u8],
+        r: Result<()>,
+        path: &str,
+    ) -> Result<()> {
+        let r = r.and_then(|()| {
+            Self::place(dir, tmp, name).map_err(|x| Error::io("cannot rename into place", path, x))
+        });
+        if r.is_err() {
+            let _ = dir.unlink(tmp, false);
+        }
+        self.after_replace(r)
     }
 
     /// A directory may have been replaced: forget the cached handle.
@@ -361,14 +429,25 @@ impl Extractor {
     }
 
     fn finish_dirs(&mut self, errors: &mut Vec<Error>) {
-        let mut deferred = std::mem::take(&mut self.deferred);
-        // Deepest first; for equal depth, later entries first.
-        deferred.reverse();
-        deferred.sort_by_key(|(k, _)| {
-            std::cmp::Reverse(k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty()))
+        let deferred = std::mem::take(&mut self.deferred);
+        // The last entry for a directory wins; deepest first.
+        let mut last: HashMap<Vec<u8>, usize> = HashMap::new();
+        for (i, (k, _, _)) in deferred.iter().enumerate() {
+            last.insert(k.clone(), i);
+        }
+        let mut order: Vec<usize> = last.into_values().collect();
+        order.sort_by_key(|&i| {
+            let k = &deferred[i].0;
+            (
+                std::cmp::Reverse(
+                    k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty()),
+                ),
+                i,
+            )
         });
         self.cache = None;
-        for (key, e) in deferred {
+        for i in order {
+            let (key, ctx, host) = &deferred[i];
             let comps: Vec<&[u8]> = key
                 .split(|&b| b == b'/')
                 .filter(|c| !c.is_empty())
@@ -376,15 +455,16 @@ impl Extractor {
             let shown = if key.is_empty() {
                 self.dest.display().to_string()
             } else {
-                String::from_utf8_lossy(&key).into_owned()
+                String::from_utf8_lossy(key).into_owned()
             };
-            let label = comps.is_empty() || self.wants_label(&comps, &e);
+            let label = self.sink.writes_label() && self.wants_label(&comps, ctx);
             let d = if comps.is_empty() {
                 Dir::open(&self.dest)
             } else {
                 walk_dirs(&self.root, &comps, false)
             };
-            let r = d.and_then(|d| self.apply_fd(&d.fd(), &e, label));
+            let a = Applied { ctx, host };
+            let r = d.and_then(|d| self.apply_fd(&d.fd(), &a, label));
             if let Err(x) = r {
                 errors.push(Error::io("cannot set directory metadata of", shown, x));
             }
@@ -437,18 +517,19 @@ pub fn extract(
     on_entry: &mut dyn FnMut(&[u8]),
 ) -> Result<Report> {
     let mut report = Report::default();
+    let (sink, ns, strict) = choose_sink(opts, reg)?;
+    let mut owners = opts.owners.clone();
+    if let Some(maps) = &ns {
+        // Before anything else: no thread may exist yet.
+        sys::userns::enter(maps)?;
+        owners.maps = Some(maps.clone());
+    }
     let root = Dir::open(&opts.dest)
         .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
-    let privileged = sys::privileged();
-    let chown = match opts.sink {
-        Owners::Chown => true,
-        Owners::None => false,
-        Owners::Auto => privileged,
-    };
     let mut x = Extractor {
         dest: opts.dest.clone(),
         root,
-        chown,
+        sink,
         cache: None,
         tmp_counter: 0,
         deferred: Vec::new(),
@@ -458,7 +539,7 @@ pub fn extract(
     let (_, r) = crate::input::open(&opts.archive)?;
     let mut rd = Reader::new(r);
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
-    let mut chooser = MapChooser::new(reg, &opts.owners)?;
+    let mut chooser = MapChooser::new(reg, &owners)?;
     let me = (
         u64::from(rustix::process::getuid().as_raw()),
         u64::from(rustix::process::getgid().as_raw()),
@@ -466,7 +547,7 @@ pub fn extract(
     let archive = opts.archive.display().to_string();
     let mut fatal = None;
     loop {
-        let mut e = match rd.next_entry() {
+        let mut ctx = match rd.next_entry() {
             Ok(Some(e)) => e,
             Ok(None) => break,
             Err(err) => {
@@ -474,32 +555,39 @@ pub fn extract(
                 break;
             }
         };
-        if !pats.matches(&e.path) {
+        if !pats.matches(&ctx.path) {
             continue;
         }
-        let (comps, stripped) = match safe_components(&e.path) {
+        let (comps, stripped) = match safe_components(&ctx.path) {
             Ok((c, s)) => (c.into_iter().map(<[u8]>::to_vec).collect::<Vec<_>>(), s),
             Err(m) => {
                 report
                     .errors
-                    .push(Error::unsafe_path(m).with_path(e.display_path()));
+                    .push(Error::unsafe_path(m).with_path(ctx.display_path()));
                 continue;
             }
         };
         if stripped {
             x.warn("Removing leading '/' from member names".to_string());
         }
-        match chooser.for_entry(&e) {
+        let mut host = ctx.clone();
+        match chooser.for_entry(&ctx) {
             Ok(Some((maps, what))) => {
-                if let Err(err) = translate(
-                    &mut e,
-                    &maps,
-                    Direction::ToHost,
-                    opts.owners.unmapped,
-                    &what,
-                ) {
-                    report.errors.push(err);
-                    continue;
+                match translate(&mut host, &maps, Direction::ToHost, owners.unmapped, &what) {
+                    Ok(o) => {
+                        // What was squashed is squashed in both views.
+                        ctx.mode = host.mode;
+                        if o.uid_squashed {
+                            ctx.uid = u64::from(crate::idmap::OVERFLOW_ID);
+                        }
+                        if o.gid_squashed {
+                            ctx.gid = u64::from(crate::idmap::OVERFLOW_ID);
+                        }
+                    }
+                    Err(err) => {
+                        report.errors.push(err);
+                        continue;
+                    }
                 }
             }
             Ok(None) => {}
@@ -508,23 +596,42 @@ pub fn extract(
                 break;
             }
         }
-        if e.uid >= u64::from(u32::MAX) || e.gid >= u64::from(u32::MAX) {
+        if host.uid >= u64::from(u32::MAX) || host.gid >= u64::from(u32::MAX) {
             report.errors.push(
                 Error::unmapped(format!(
                     "owner {}:{} is not a valid pair of IDs",
-                    e.uid, e.gid
+                    host.uid, host.gid
                 ))
-                .with_path(e.display_path()),
+                .with_path(ctx.display_path()),
             );
             continue;
         }
-        if !chown && opts.sink == Owners::Auto && (e.uid, e.gid) != me {
-            x.warn("owners not restored: not running as root (owners dropped as with `tar --no-same-owner`)".to_string());
+        if let Some(why) = &strict
+            && (host.uid, host.gid) != me
+        {
+            fatal = Some(
+                Error::unmapped(format!(
+                    "needs owner {}:{} (host view), which uid {} cannot give without a user namespace ({why}); \
+                     use --owners xattr (owners in user.containers.override_stat), --owners manifest=FILE (an mtree spec) \
+                     or --owners none (owners dropped)",
+                    host.uid, host.gid, me.0
+                ))
+                .with_path(ctx.display_path()),
+            );
+            break;
         }
         let comps: Vec<&[u8]> = comps.iter().map(Vec::as_slice).collect();
-        match x.extract_one(&mut rd, &comps, &e) {
+        let a = Applied {
+            ctx: &ctx,
+            host: &host,
+        };
+        match x.extract_one(&mut rd, &comps, &a) {
             Ok(()) => {
-                on_entry(&e.path);
+                if let Err(err) = x.sink.record(&a) {
+                    fatal = Some(err);
+                    break;
+                }
+                on_entry(&ctx.path);
                 report.entries += 1;
             }
             Err(err) if matches!(err.kind(), crate::error::ErrorKind::Format(_)) => {
@@ -537,6 +644,9 @@ pub fn extract(
     let mut dir_errors = Vec::new();
     x.finish_dirs(&mut dir_errors);
     report.errors.extend(dir_errors);
+    if let Err(e) = x.sink.finish() {
+        report.errors.push(e);
+    }
     for (w, n) in std::mem::take(&mut x.warnings) {
         report.warnings.push(if n > 1 {
             format!("{w} ({n} entries)")
@@ -548,6 +658,9 @@ pub fn extract(
         for e in report.errors.drain(..) {
             eprintln!("alientar: {e}");
         }
+        for w in report.warnings.drain(..) {
+            eprintln!("alientar: warning: {w}");
+        }
         return Err(f);
     }
     for p in pats.unmatched() {
@@ -556,6 +669,70 @@ pub fn extract(
             .push(Error::usage(format!("{p}: not found in archive")));
     }
     Ok(report)
+}
+
+/// The map a user namespace is built from: the explicit map, else the
+/// `--context`'s, else the built-in `rootless`.
+pub fn namespace_maps(
+    o: &crate::create::OwnerOptions,
+    reg: &Registry,
+) -> Result<crate::context::Maps> {
+    match (&o.maps, &o.context) {
+        (Some(m), _) => Ok(m.clone()),
+        (None, Some(c)) => reg.maps(c),
+        (None, None) => reg.maps("rootless"),
+    }
+}
+
+/// Resolve `--owners` into a sink, the namespace maps (for `userns`), and,
+/// for `auto` without a namespace, the reason foreign owners are impossible.
+fn choose_sink(
+    opts: &ExtractOptions,
+    reg: &Registry,
+) -> Result<(Box<dyn Sink>, Option<crate::context::Maps>, Option<String>)> {
+    use crate::sink::{Chown, Manifest, NoOwners, Userns, Xattr};
+    Ok(match &opts.sink {
+        Owners::Chown => (Box::new(Chown), None, None),
+        Owners::None => (Box::new(NoOwners), None, None),
+        Owners::Xattr => (Box::new(Xattr), None, None),
+        Owners::Manifest(p) => (Box::new(Manifest::new(p)), None, None),
+        Owners::Userns => (
+            Box::new(Userns),
+            Some(namespace_maps(&opts.owners, reg)?),
+            None,
+        ),
+        Owners::Auto => {
+            if sys::privileged() {
+                (Box::new(Chown), None, None)
+            } else {
+                match namespace_maps(&opts.owners, reg) {
+                    Ok(m)
+                        if sys::userns::available()
+                            && sys::userns::coverable(&m, reg.invoker()) =>
+                    {
+                        (Box::new(Userns), Some(m), None)
+                    }
+                    Ok(m) if !sys::userns::available() => (
+                        Box::new(NoOwners),
+                        None,
+                        Some(format!(
+                            "newuidmap is not installed; the map would be uid {} gid {}",
+                            m.uid, m.gid
+                        )),
+                    ),
+                    Ok(m) => (
+                        Box::new(NoOwners),
+                        None,
+                        Some(format!(
+                            "your uid and /etc/subuid, /etc/subgid ranges do not cover the map uid {} gid {}",
+                            m.uid, m.gid
+                        )),
+                    ),
+                    Err(e) => (Box::new(NoOwners), None, Some(e.kind().to_string())),
+                }
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod context;
 pub mod create;
 pub mod entry;
@@ -35,8 +36,12 @@ pub mod frame;
 pub mod idmap;
 pub mod input;
 pub mod list;
+pub mod mtree;
 pub mod names;
+pub mod ondisk;
 pub mod pattern;
+pub mod remap;
+pub mod sink;
 pub mod sys;
 pub mod tar;
 pub mod translate;

@@ -99,10 +99,101 @@ pub fn translate(
     if gs {
         e.mode &= !0o2000;
     }
+    translate_xattrs(e, maps, dir, policy, label)?;
     Ok(Outcome {
         uid_squashed: us,
         gid_squashed: gs,
     })
+}
+
+/// xattr holding the access ACL.
+pub const ACL_ACCESS: &str = "system.posix_acl_access";
+/// xattr holding the default ACL.
+pub const ACL_DEFAULT: &str = "system.posix_acl_default";
+/// xattr holding file capabilities.
+pub const CAPABILITY: &str = "security.capability";
+
+const ACL_USER: u16 = 0x02;
+const ACL_GROUP: u16 = 0x08;
+const CAP_REVISION_MASK: u32 = 0xFF00_0000;
+const CAP_REVISION_2: u32 = 0x0200_0000;
+const CAP_REVISION_3: u32 = 0x0300_0000;
+
+/// Translate the IDs inside ID-bearing xattrs: the `id` of `ACL_USER` and
+/// `ACL_GROUP` entries of POSIX ACLs (header version 2, entries `le16 tag,
+/// le16 perm, le32 id`), and the `rootid` of a v3 `security.capability`
+/// (a rootid of 0 is written as v2; a v2 capability has rootid 0).
+///
+/// # Errors
+/// An unmapped ID under [`Unmapped::Error`], or a malformed ACL.
+pub fn translate_xattrs(
+    e: &mut Entry,
+    maps: &Maps,
+    dir: Direction,
+    policy: Unmapped,
+    label: &str,
+) -> Result<()> {
+    if e.xattrs.is_empty() {
+        return Ok(());
+    }
+    let mut xattrs = std::mem::take(&mut e.xattrs);
+    let r = (|| {
+        for (name, value) in xattrs.iter_mut() {
+            if name == ACL_ACCESS || name == ACL_DEFAULT {
+                if value.len() < 4 || (value.len() - 4) % 8 != 0 {
+                    return Err(Error::format(format!(
+                        "malformed {name} xattr ({} bytes)",
+                        value.len()
+                    ))
+                    .with_path(e.display_path()));
+                }
+                for chunk in value[4..].chunks_exact_mut(8) {
+                    let tag = u16::from_le_bytes([chunk[0], chunk[1]]);
+                    let id = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
+                    let new = match tag {
+                        ACL_USER => one(&maps.uid, u64::from(id), dir, policy, e, label)?.0,
+                        ACL_GROUP => one(&maps.gid, u64::from(id), dir, policy, e, label)?.0,
+                        _ => continue,
+                    };
+                    chunk[4..8].copy_from_slice(&(new as u32).to_le_bytes());
+                }
+            } else if name == CAPABILITY && value.len() >= 20 {
+                let magic = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
+                let flags = magic & !CAP_REVISION_MASK;
+                let rev = magic & CAP_REVISION_MASK;
+                let rootid = match rev {
+                    CAP_REVISION_3 if value.len() >= 24 => {
+                        u32::from_le_bytes([value[20], value[21], value[22], value[23]])
+                    }
+                    CAP_REVISION_2 => 0,
+                    _ => continue,
+                };
+                let new = one(&maps.uid, u64::from(rootid), dir, policy, e, label)?.0 as u32;
+                let mut v = value[..20].to_vec();
+                if new == 0 {
+                    v[..4].copy_from_slice(&(CAP_REVISION_2 | flags).to_le_bytes());
+                } else {
+                    v[..4].copy_from_slice(&(CAP_REVISION_3 | flags).to_le_bytes());
+                    v.extend_from_slice(&new.to_le_bytes());
+                }
+                *value = v;
+            }
+        }
+        Ok(())
+    })();
+    e.xattrs = xattrs;
+    r
+}
+
+/// Encode a POSIX ACL xattr from (tag, perm, id) entries (for tests and tools).
+pub fn encode_acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for &(tag, perm, id) in entries {
+        v.extend_from_slice(&tag.to_le_bytes());
+        v.extend_from_slice(&perm.to_le_bytes());
+        v.extend_from_slice(&id.to_le_bytes());
+    }
+    v
 }
 
 #[cfg(test)]
@@ -172,5 +263,61 @@ mod tests {
         assert_eq!(e.uid, 7);
         e.uid = 1 << 33;
         assert!(translate(&mut e, &maps(), Direction::ToHost, Unmapped::Error, "x").is_err());
+    }
+
+    #[test]
+    fn acl_and_capability_ids() {
+        let u32max = u32::MAX;
+        let mut e = Entry::new("f", Kind::File);
+        e.uid = 1001;
+        e.gid = 1001;
+        // user::rw-, user:100005:r--, group::r--, group:100041:r--, mask::r--, other::---
+        e.xattrs = vec![
+            (
+                ACL_ACCESS.into(),
+                encode_acl(&[
+                    (1, 6, u32max),
+                    (2, 4, 100005),
+                    (4, 4, u32max),
+                    (8, 4, 100041),
+                    (0x10, 4, u32max),
+                    (0x20, 0, u32max),
+                ]),
+            ),
+            (CAPABILITY.into(), {
+                let mut v = (CAP_REVISION_3 | 1).to_le_bytes().to_vec();
+                v.extend_from_slice(&[0x00, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+                v.extend_from_slice(&1001u32.to_le_bytes());
+                v
+            }),
+        ];
+        translate(&mut e, &maps(), Direction::ToContext, Unmapped::Error, "x").unwrap();
+        let acl = e.xattr(ACL_ACCESS).unwrap();
+        assert_eq!(u32::from_le_bytes(acl[16..20].try_into().unwrap()), 6);
+        assert_eq!(u32::from_le_bytes(acl[32..36].try_into().unwrap()), 42);
+        assert_eq!(
+            u32::from_le_bytes(acl[8..12].try_into().unwrap()),
+            u32max,
+            "USER_OBJ untouched"
+        );
+        let cap = e.xattr(CAPABILITY).unwrap();
+        assert_eq!(cap.len(), 20, "rootid 0 in the context is a v2 capability");
+        assert_eq!(
+            u32::from_le_bytes(cap[..4].try_into().unwrap()),
+            CAP_REVISION_2 | 1
+        );
+        // And back: v2 → v3 with the host rootid.
+        translate(&mut e, &maps(), Direction::ToHost, Unmapped::Error, "x").unwrap();
+        let cap = e.xattr(CAPABILITY).unwrap();
+        assert_eq!(cap.len(), 24);
+        assert_eq!(u32::from_le_bytes(cap[20..24].try_into().unwrap()), 1001);
+        let acl = e.xattr(ACL_ACCESS).unwrap();
+        assert_eq!(u32::from_le_bytes(acl[16..20].try_into().unwrap()), 100005);
+        // An ACL naming an unmapped uid is an error naming it.
+        e.xattrs = vec![(ACL_ACCESS.into(), encode_acl(&[(2, 4, 7)]))];
+        let err = translate(&mut e, &maps(), Direction::ToContext, Unmapped::Error, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("uid 7"), "{err}");
     }
 }

@@ -24,6 +24,9 @@ pub struct Source {
     pub ino: u64,
     /// Link count.
     pub nlink: u64,
+    /// The owner came from an override record (`--from-xattrs`,
+    /// `--from-manifest`) and is already in the context view.
+    pub fixed: bool,
 }
 
 /// The result of a walk: sources in archive order and the per-file errors met.
@@ -133,6 +136,24 @@ pub fn read_xattrs(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
+/// User xattrs need read permission. A file we own with mode 0 (a device
+/// placeholder left by the `xattr` and `userns` sinks) is made readable to
+/// us for the moment it takes to read them, then given its mode back.
+fn read_xattrs_of_unreadable(
+    path: &Path,
+    md: &std::fs::Metadata,
+) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    use std::os::unix::fs::PermissionsExt;
+    if md.uid() != rustix::process::geteuid().as_raw() {
+        return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+    }
+    let mode = md.mode() & 0o7777;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o400))?;
+    let r = read_xattrs(path);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    r
+}
+
 enum Found {
     File(Box<Source>),
     Socket(PathBuf),
@@ -177,8 +198,14 @@ fn stat_one(path: PathBuf, name: Vec<u8>) -> Result<Found> {
         e.dev_major = rustix::fs::major(rdev);
         e.dev_minor = rustix::fs::minor(rdev);
     }
-    let mut xattrs =
-        read_xattrs(&path).map_err(|e| Error::io("cannot read xattrs of", &path, e))?;
+    let mut xattrs = match read_xattrs(&path) {
+        Ok(x) => x,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && kind == Kind::File => {
+            read_xattrs_of_unreadable(&path, &md)
+                .map_err(|e| Error::io("cannot read xattrs of", &path, e))?
+        }
+        Err(e) => return Err(Error::io("cannot read xattrs of", &path, e)),
+    };
     if let Some(i) = xattrs.iter().position(|(n, _)| n == LABEL_XATTR) {
         let (_, v) = xattrs.remove(i);
         let l = String::from_utf8_lossy(&v).into_owned();
@@ -191,6 +218,7 @@ fn stat_one(path: PathBuf, name: Vec<u8>) -> Result<Found> {
         dev: md.dev(),
         ino: md.ino(),
         nlink: md.nlink(),
+        fixed: false,
     })))
 }
 

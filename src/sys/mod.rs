@@ -18,6 +18,8 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, UTIME_NO
 
 use crate::entry::Time;
 
+pub mod userns;
+
 fn os(name: &[u8]) -> &OsStr {
     OsStr::from_bytes(name)
 }

@@ -1,0 +1,306 @@
+//! On-disk ownership records that other tools read and write, each encoder
+//! beside its decoder:
+//!
+//! - `user.containers.override_stat` — `uid:gid:%04o:type`, the form
+//!   containers/storage writes and fuse-overlayfs reads; type is `file`,
+//!   `dir`, `symlink`, `pipe`, `socket`, `block-M-m` or `char-M-m`;
+//! - `user.rootlesscontainers` — umoci's protobuf `Resource { uint32 uid = 1;
+//!   uint32 gid = 2; }`, where 0xFFFFFFFF means "unchanged".
+
+use crate::entry::Kind;
+
+/// containers/storage's override xattr.
+pub const OVERRIDE_XATTR: &str = "user.containers.override_stat";
+/// umoci's rootless ownership xattr.
+pub const ROOTLESS_XATTR: &str = "user.rootlesscontainers";
+
+/// What an override record says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Override {
+    /// Owner in the context view.
+    pub uid: u32,
+    /// Group in the context view.
+    pub gid: u32,
+    /// Permission bits with setuid/setgid/sticky.
+    pub mode: u32,
+    /// The type, when the record has one.
+    pub kind: Option<OverrideKind>,
+}
+
+/// The type part of an override record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverrideKind {
+    /// `file`.
+    File,
+    /// `dir`.
+    Dir,
+    /// `symlink`.
+    Symlink,
+    /// `pipe`.
+    Pipe,
+    /// `socket`.
+    Socket,
+    /// `block-M-m`.
+    Block(u32, u32),
+    /// `char-M-m`.
+    Char(u32, u32),
+}
+
+impl OverrideKind {
+    /// The type of an entry of `kind` (hard links are files).
+    pub fn of(kind: Kind, major: u32, minor: u32) -> OverrideKind {
+        match kind {
+            Kind::File | Kind::HardLink => OverrideKind::File,
+            Kind::Dir => OverrideKind::Dir,
+            Kind::Symlink => OverrideKind::Symlink,
+            Kind::Fifo => OverrideKind::Pipe,
+            Kind::Char => OverrideKind::Char(major, minor),
+            Kind::Block => OverrideKind::Block(major, minor),
+        }
+    }
+}
+
+impl Override {
+    /// `uid:gid:%04o:type`.
+    pub fn encode(&self) -> String {
+        let ty = match self.kind.unwrap_or(OverrideKind::File) {
+            OverrideKind::File => "file".to_string(),
+            OverrideKind::Dir => "dir".into(),
+            OverrideKind::Symlink => "symlink".into(),
+            OverrideKind::Pipe => "pipe".into(),
+            OverrideKind::Socket => "socket".into(),
+            OverrideKind::Block(a, b) => format!("block-{a}-{b}"),
+            OverrideKind::Char(a, b) => format!("char-{a}-{b}"),
+        };
+        format!("{}:{}:{:04o}:{ty}", self.uid, self.gid, self.mode & 0o7777)
+    }
+
+    /// Parse a record; at least `uid:gid:mode`, the type optional.
+    ///
+    /// # Errors
+    /// A description of what is malformed.
+    pub fn decode(v: &[u8]) -> Result<Override, String> {
+        let s = std::str::from_utf8(v).map_err(|_| "override_stat is not text".to_string())?;
+        let s = s.trim_end_matches('\0');
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() < 3 {
+            return Err(format!("override_stat '{s}' has fewer than 3 fields"));
+        }
+        let uid = parts[0]
+            .parse::<u32>()
+            .map_err(|_| format!("override_stat '{s}': bad uid"))?;
+        let gid = parts[1]
+            .parse::<u32>()
+            .map_err(|_| format!("override_stat '{s}': bad gid"))?;
+        let mode = u32::from_str_radix(parts[2], 8)
+            .map_err(|_| format!("override_stat '{s}': bad mode"))?;
+        let kind = match parts.get(3) {
+            None => None,
+            Some(t) => {
+                Some(parse_kind(t).ok_or_else(|| format!("override_stat '{s}': bad type '{t}'"))?)
+            }
+        };
+        Ok(Override {
+            uid,
+            gid,
+            mode: mode & 0o7777,
+            kind,
+        })
+    }
+}
+
+fn parse_kind(t: &str) -> Option<OverrideKind> {
+    let dev = |rest: &str| -> Option<(u32, u32)> {
+        let mut it = rest.split('-');
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    };
+    Some(match t {
+        "file" => OverrideKind::File,
+        "dir" => OverrideKind::Dir,
+        "symlink" => OverrideKind::Symlink,
+        "pipe" => OverrideKind::Pipe,
+        "socket" => OverrideKind::Socket,
+        _ if t.starts_with("block-") => {
+            let (a, b) = dev(&t[6..])?;
+            OverrideKind::Block(a, b)
+        }
+        _ if t.starts_with("char-") => {
+            let (a, b) = dev(&t[5..])?;
+            OverrideKind::Char(a, b)
+        }
+        _ => return None,
+    })
+}
+
+/// Decode umoci's `user.rootlesscontainers` protobuf: (uid, gid); an
+/// absent field is 0 (proto3 default), 0xFFFFFFFF ("unchanged") is `None`.
+///
+/// # Errors
+/// A truncated or malformed message.
+pub fn decode_rootless(v: &[u8]) -> Result<(Option<u32>, Option<u32>), String> {
+    let mut i = 0;
+    let mut uid = Some(0);
+    let mut gid = Some(0);
+    let varint = |i: &mut usize| -> Result<u64, String> {
+        let mut out: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = *v.get(*i).ok_or("truncated rootlesscontainers varint")?;
+            *i += 1;
+            out |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(out);
+            }
+        }
+        Err("overlong rootlesscontainers varint".into())
+    };
+    while i < v.len() {
+        let key = varint(&mut i)?;
+        let (field, wire) = (key >> 3, key & 7);
+        match wire {
+            0 => {
+                let val = varint(&mut i)?;
+                let val = u32::try_from(val).map_err(|_| "rootlesscontainers id over 32 bits")?;
+                let val = (val != u32::MAX).then_some(val);
+                match field {
+                    1 => uid = val,
+                    2 => gid = val,
+                    _ => {}
+                }
+            }
+            2 => {
+                let len = varint(&mut i)? as usize;
+                i = i
+                    .checked_add(len)
+                    .filter(|&e| e <= v.len())
+                    .ok_or("truncated rootlesscontainers field")?;
+            }
+            5 => i += 4,
+            1 => i += 8,
+            _ => return Err(format!("rootlesscontainers: unsupported wire type {wire}")),
+        }
+    }
+    Ok((uid, gid))
+}
+
+/// Encode umoci's `user.rootlesscontainers` (used by tests and for symmetry).
+pub fn encode_rootless(uid: u32, gid: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut put = |field: u64, mut v: u64| {
+        let mut key = field << 3;
+        loop {
+            let b = (key & 0x7f) as u8;
+            key >>= 7;
+            out.push(if key == 0 { b } else { b | 0x80 });
+            if key == 0 {
+                break;
+            }
+        }
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            out.push(if v == 0 { b } else { b | 0x80 });
+            if v == 0 {
+                break;
+            }
+        }
+    };
+    if uid != 0 {
+        put(1, u64::from(uid));
+    }
+    if gid != 0 {
+        put(2, u64::from(gid));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_table() {
+        let cases: &[(&str, Option<Override>)] = &[
+            (
+                "0:42:0640:file",
+                Some(Override {
+                    uid: 0,
+                    gid: 42,
+                    mode: 0o640,
+                    kind: Some(OverrideKind::File),
+                }),
+            ),
+            (
+                "0:0:4755:file",
+                Some(Override {
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o4755,
+                    kind: Some(OverrideKind::File),
+                }),
+            ),
+            (
+                "0:0:0666:char-1-3",
+                Some(Override {
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o666,
+                    kind: Some(OverrideKind::Char(1, 3)),
+                }),
+            ),
+            (
+                "5:6:0660:block-8-0",
+                Some(Override {
+                    uid: 5,
+                    gid: 6,
+                    mode: 0o660,
+                    kind: Some(OverrideKind::Block(8, 0)),
+                }),
+            ),
+            (
+                "0:0:0555",
+                Some(Override {
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o555,
+                    kind: None,
+                }),
+            ),
+            (
+                "0:0:1777:dir",
+                Some(Override {
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o1777,
+                    kind: Some(OverrideKind::Dir),
+                }),
+            ),
+            ("0:0", None),
+            ("x:0:0644:file", None),
+            ("0:0:0999:file", None),
+            ("0:0:0644:char-1", None),
+            ("0:0:0644:weird", None),
+        ];
+        for (s, want) in cases {
+            let got = Override::decode(s.as_bytes()).ok();
+            assert_eq!(&got, want, "{s}");
+            if let Some(o) = got
+                && o.kind.is_some()
+            {
+                assert_eq!(o.encode(), *s);
+            }
+        }
+    }
+
+    #[test]
+    fn rootless_protobuf() {
+        for (u, g) in [(0, 0), (1, 0), (0, 42), (100000, 4294967294)] {
+            let v = encode_rootless(u, g);
+            assert_eq!(decode_rootless(&v).unwrap(), (Some(u), Some(g)));
+        }
+        assert_eq!(
+            decode_rootless(&[0x08, 0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap(),
+            (None, Some(0))
+        );
+        assert!(decode_rootless(&[0x08]).is_err());
+    }
+}

@@ -1,0 +1,197 @@
+//! Entering a user namespace built from an ID map with `newuidmap` /
+//! `newgidmap`, as an ordinary user.
+//!
+//! `unshare(CLONE_NEWUSER)` fails with `EINVAL` once a process has a second
+//! thread, so [`enter`] must run before any rayon, zstd or writer thread
+//! exists: the commands call it first thing, from the main thread. The
+//! process itself moves into the new namespace (no re-exec): a helper child
+//! is started *before* the unshare (so the setuid `newuidmap` runs in the
+//! original namespace, where it has the privilege to write our maps), waits
+//! on a pipe until we have unshared, then writes `/proc/PID/uid_map` and
+//! `gid_map`.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+use crate::context::Maps;
+use crate::error::{Error, Result};
+use crate::idmap::{IdKind, IdMap};
+
+/// Is `newuidmap` installed?
+pub fn available() -> bool {
+    [
+        "/usr/bin/newuidmap",
+        "/bin/newuidmap",
+        "/usr/sbin/newuidmap",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).exists())
+        || std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("newuidmap").exists()))
+}
+
+fn threads() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Threads:")
+                    .map(|v| v.trim().parse().unwrap_or(1))
+            })
+        })
+        .unwrap_or(1)
+}
+
+fn args<K: IdKind>(m: &IdMap<K>) -> String {
+    m.extents()
+        .iter()
+        .map(|e| format!("{} {} {}", e.inside, e.outside, e.count))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Move this process into a new user namespace whose uid and gid maps are
+/// `maps` (inside = context IDs, outside = host IDs), then take the
+/// namespace's credentials: our own ID if the map holds it, else 0.
+///
+/// # Errors
+/// More than one thread, `newuidmap` missing, the kernel refusing
+/// unprivileged user namespaces, or `newuidmap`/`newgidmap` refusing the map
+/// (it is not covered by the user's own ID and `/etc/subuid` ranges). The
+/// message says which and what to do.
+pub fn enter(maps: &Maps) -> Result<()> {
+    let n = threads();
+    if n > 1 {
+        return Err(Error::usage(format!(
+            "internal error: cannot enter a user namespace from a process with {n} threads"
+        )));
+    }
+    if !available() {
+        return Err(Error::usage(
+            "newuidmap/newgidmap not found: install the `uidmap` package (Debian/Ubuntu) or `shadow-utils`",
+        ));
+    }
+    let pid = std::process::id();
+    // Our IDs as the host sees them, before the namespace changes the view.
+    let own_uid = rustix::process::getuid().as_raw();
+    let own_gid = rustix::process::getgid().as_raw();
+    let script = format!(
+        "read _ || exit 3; newuidmap {pid} {} || exit 4; newgidmap {pid} {} || exit 5",
+        args(&maps.uid),
+        args(&maps.gid)
+    );
+    let mut helper = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io_nopath("cannot start the newuidmap helper", e))?;
+    // SAFETY: CLONE_NEWUSER only changes this process's user namespace and
+    // credentials; it does not unshare the file table or memory that Rust
+    // code relies on (the reason rustix marks `unshare` unsafe).
+    let unshared = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER) };
+    let mut stdin = helper.stdin.take().expect("piped");
+    if let Err(e) = unshared {
+        drop(stdin);
+        let _ = helper.wait();
+        return Err(Error::io_nopath(
+            "cannot create a user namespace (unprivileged user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces, or an AppArmor restriction)",
+            std::io::Error::from_raw_os_error(e.raw_os_error()),
+        ));
+    }
+    let _ = stdin.write_all(b"go\n");
+    drop(stdin);
+    let mut err = String::new();
+    if let Some(mut s) = helper.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    let status = helper
+        .wait()
+        .map_err(|e| Error::io_nopath("newuidmap helper", e))?;
+    if !status.success() {
+        let which = match status.code() {
+            Some(4) => "newuidmap",
+            Some(5) => "newgidmap",
+            _ => "the newuidmap helper",
+        };
+        return Err(Error::map(format!(
+            "{which} refused the map (uid {} gid {}): {}; the outside IDs must be your own or in your /etc/subuid and /etc/subgid ranges",
+            maps.uid,
+            maps.gid,
+            err.trim()
+        )));
+    }
+    // Take credentials that exist in the namespace.
+    let inside_gid = maps
+        .gid
+        .to_context(own_gid)
+        .or_else(|| maps.gid.to_host(0).map(|_| 0));
+    let inside_uid = maps
+        .uid
+        .to_context(own_uid)
+        .or_else(|| maps.uid.to_host(0).map(|_| 0));
+    if let Some(g) = inside_gid {
+        let g = rustix::fs::Gid::from_raw(g);
+        rustix::thread::set_thread_res_gid(g, g, g).map_err(|e| {
+            Error::io_nopath("cannot set the gid inside the user namespace", e.into())
+        })?;
+    }
+    let _ = rustix::thread::set_thread_groups(&[]);
+    if let Some(u) = inside_uid {
+        let u = rustix::fs::Uid::from_raw(u);
+        rustix::thread::set_thread_res_uid(u, u, u).map_err(|e| {
+            Error::io_nopath("cannot set the uid inside the user namespace", e.into())
+        })?;
+    }
+    Ok(())
+}
+
+/// Can the invoking user build this map with `newuidmap`: is every outside
+/// ID its own or in its subordinate ranges?
+pub fn coverable(maps: &Maps, who: &crate::idmap::Invoker) -> bool {
+    let sub = |file: &std::path::Path| -> Vec<(u64, u64)> {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| crate::idmap::parse_subid(&t, "", who.name.as_deref(), who.uid).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (u64::from(r.start), u64::from(r.start) + u64::from(r.count)))
+            .collect()
+    };
+    let ok = |exts: Vec<(u64, u64)>, own: u32, ranges: &[(u64, u64)]| {
+        exts.into_iter().all(|(a, b)| {
+            (a == u64::from(own) && b == a + 1) || ranges.iter().any(|&(s, e)| a >= s && b <= e)
+        })
+    };
+    let su = sub(&who.subuid_file);
+    let sg = sub(&who.subgid_file);
+    ok(
+        maps.uid
+            .extents()
+            .iter()
+            .map(|e| {
+                (
+                    u64::from(e.outside),
+                    u64::from(e.outside) + u64::from(e.count),
+                )
+            })
+            .collect(),
+        who.uid,
+        &su,
+    ) && ok(
+        maps.gid
+            .extents()
+            .iter()
+            .map(|e| {
+                (
+                    u64::from(e.outside),
+                    u64::from(e.outside) + u64::from(e.count),
+                )
+            })
+            .collect(),
+        who.gid,
+        &sg,
+    )
+}
