@@ -136,9 +136,17 @@ pub fn create(
     }
     let mut sources = w.sources;
     if opts.from_xattrs {
+        let link_owners = symlink_owner_records(&mut sources);
         for s in &mut sources {
             if let Err(e) = override_from_xattrs(s) {
                 report.errors.push(e);
+            }
+            if s.entry.kind == Kind::Symlink
+                && let Some(&(u, g)) = link_owners.get(&s.entry.path)
+            {
+                s.entry.uid = u64::from(u);
+                s.entry.gid = u64::from(g);
+                s.fixed = true;
             }
         }
     }
@@ -440,6 +448,25 @@ fn norm_member(p: &[u8]) -> Vec<u8> {
         p = r;
     }
     if p == b"." { Vec::new() } else { p.to_vec() }
+}
+
+/// Collect (and remove from the archived xattrs) the symlink owner records
+/// directories carry: member path of the symlink → (uid, gid).
+fn symlink_owner_records(sources: &mut [Source]) -> HashMap<Vec<u8>, (u32, u32)> {
+    use crate::ondisk::{SYMLINK_OWNERS_XATTR, decode_symlink_owners};
+    let mut out = HashMap::new();
+    for s in sources.iter_mut().filter(|s| s.entry.kind == Kind::Dir) {
+        if let Some(i) = s.entry.xattrs.iter().position(|(n, _)| n == SYMLINK_OWNERS_XATTR) {
+            let (_, v) = s.entry.xattrs.remove(i);
+            for (name, u, g) in decode_symlink_owners(&v) {
+                let mut p = s.entry.path.clone();
+                p.push(b'/');
+                p.extend_from_slice(&name);
+                out.insert(p, (u, g));
+            }
+        }
+    }
+    out
 }
 
 /// Take owner, mode and type from `user.containers.override_stat` or

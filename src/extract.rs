@@ -94,6 +94,8 @@ struct Extractor {
     deferred: Vec<(Vec<u8>, Entry, Entry)>,
     dir_labels: HashMap<Vec<u8>, Option<String>>,
     warnings: BTreeMap<String, u64>,
+    /// Symlink owners to record on their directories (xattr sink).
+    symlink_owners: BTreeMap<Vec<u8>, Vec<(Vec<u8>, u32, u32)>>,
 }
 
 fn join(comps: &[&[u8]]) -> Vec<u8> {
@@ -287,6 +289,13 @@ impl Extractor {
                 self.finish_tmp(&dir, &tmp, name, r, &path)
             }
             Kind::Symlink => {
+                if self.sink.records_in_xattrs() && (e.uid, e.gid) != (0, 0) {
+                    self.symlink_owners.entry(join(&comps[..comps.len() - 1])).or_default().push((
+                        name.to_vec(),
+                        e.uid as u32,
+                        e.gid as u32,
+                    ));
+                }
                 let target = e.link.clone().unwrap_or_default();
                 dir.symlink(&target, &tmp)
                     .map_err(|x| io_err("cannot create symlink", x))?;
@@ -339,6 +348,10 @@ impl Extractor {
                     Kind::Block => FileType::BlockDevice,
                     _ => FileType::Fifo,
                 };
+                if e.kind == Kind::Fifo && self.sink.records_in_xattrs() {
+                    // A FIFO cannot carry user xattrs: record it like a device.
+                    return self.placeholder(&dir, &tmp, name, a, label, &path);
+                }
                 if let Err(x) = dir.mknod(&tmp, ft, 0o600, e.dev_major, e.dev_minor) {
                     let eperm = x.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error());
                     match self.sink.devices() {
@@ -429,6 +442,15 @@ impl Extractor {
     }
 
     fn finish_dirs(&mut self, errors: &mut Vec<Error>) {
+        for (key, recs) in std::mem::take(&mut self.symlink_owners) {
+            let comps: Vec<&[u8]> = key.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+            let r = walk_dirs(&self.root, &comps, false).and_then(|d| {
+                sys::fsetxattr(d.fd(), crate::ondisk::SYMLINK_OWNERS_XATTR, &crate::ondisk::encode_symlink_owners(&recs))
+            });
+            if let Err(x) = r {
+                self.warn(format!("cannot record symlink owners: {x}"));
+            }
+        }
         let deferred = std::mem::take(&mut self.deferred);
         // The last entry for a directory wins; deepest first.
         let mut last: HashMap<Vec<u8>, usize> = HashMap::new();
@@ -535,6 +557,7 @@ pub fn extract(
         deferred: Vec::new(),
         dir_labels: HashMap::new(),
         warnings: BTreeMap::new(),
+        symlink_owners: BTreeMap::new(),
     };
     let (_, r) = crate::input::open(&opts.archive)?;
     let mut rd = Reader::new(r);

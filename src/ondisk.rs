@@ -13,6 +13,31 @@ use crate::entry::Kind;
 pub const OVERRIDE_XATTR: &str = "user.containers.override_stat";
 /// umoci's rootless ownership xattr.
 pub const ROOTLESS_XATTR: &str = "user.rootlesscontainers";
+/// alientar's record, on a directory, of the owners of its symlinks that are
+/// not owned by 0:0 (Linux allows no user xattrs on symlinks): lines of
+/// `UID:GID NAME` with the name escaped as in mtree.
+pub const SYMLINK_OWNERS_XATTR: &str = "user.alientar.symlink-owners";
+
+/// Encode symlink owner records.
+pub fn encode_symlink_owners(recs: &[(Vec<u8>, u32, u32)]) -> Vec<u8> {
+    let mut out = String::new();
+    for (name, u, g) in recs {
+        out.push_str(&format!("{u}:{g} {}\n", crate::mtree::escape(name)));
+    }
+    out.into_bytes()
+}
+
+/// Decode symlink owner records (malformed lines are skipped).
+pub fn decode_symlink_owners(v: &[u8]) -> Vec<(Vec<u8>, u32, u32)> {
+    String::from_utf8_lossy(v)
+        .lines()
+        .filter_map(|l| {
+            let (ids, name) = l.split_once(' ')?;
+            let (u, g) = ids.split_once(':')?;
+            Some((crate::mtree::unescape(name), u.parse().ok()?, g.parse().ok()?))
+        })
+        .collect()
+}
 
 /// What an override record says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

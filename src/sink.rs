@@ -71,6 +71,12 @@ pub trait Sink: Send {
     fn writes_label(&self) -> bool {
         true
     }
+    /// True when the true owners live in xattrs on disk: FIFOs (which
+    /// cannot carry user xattrs) become placeholders, and symlinks' owners
+    /// are recorded on their directory ([`crate::ondisk::SYMLINK_OWNERS_XATTR`]).
+    fn records_in_xattrs(&self) -> bool {
+        false
+    }
 }
 
 /// Mode that keeps the invoking user able to read and write what it owns.
@@ -170,6 +176,9 @@ impl Sink for Xattr {
     }
     fn devices(&self) -> Devices {
         Devices::CreateOrPlaceholder
+    }
+    fn records_in_xattrs(&self) -> bool {
+        true
     }
 }
 

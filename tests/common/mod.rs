@@ -171,6 +171,8 @@ pub fn make_tree(root: &Path) -> PathBuf {
             rustix::fs::makedev(8, 0),
         )
         .unwrap();
+        chmod(&t.join("dev/null"), 0o666);
+        chmod(&t.join("dev/sda"), 0o660);
         lchown(&t.join("etc/shadow"), 0, 42);
         lchown(&t.join("run/fifo"), 3_000_000, 4_000_000);
         lchown(&t.join("bin"), 7, 8);
