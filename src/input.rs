@@ -40,6 +40,33 @@ pub fn detect(head: &[u8]) -> Compression {
     }
 }
 
+/// Compressions recognised only to refuse them clearly: (description, command to convert).
+fn unsupported(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    if head.starts_with(b"LZIP") {
+        return Some(("an lzip", "lzip -dc"));
+    }
+    if head.starts_with(b"\x89LZO\0\r\n\x1a\n") {
+        return Some(("an lzop", "lzop -dc"));
+    }
+    if head.starts_with(b"LRZI") {
+        return Some(("an lrzip", "lrzip -dq -o -"));
+    }
+    if head.starts_with(b"GRZipII\0\x02\x04:)") {
+        return Some(("a grzip", "grzip -d"));
+    }
+    // Legacy .lzma: properties byte 0x5d, a power-of-two dictionary of at least
+    // 4 KiB, and an uncompressed size that is unknown (all ones) or below 2^48.
+    // A tar header cannot look like this (its name would be "]" plus junk).
+    if head.len() >= 13 && head[0] == 0x5d {
+        let dict = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
+        let size_ok = head[5..13] == [0xff; 8] || head[11..13] == [0, 0];
+        if dict.is_power_of_two() && dict >= 4096 && size_ok {
+            return Some(("an lzma", "xz -dc"));
+        }
+    }
+    None
+}
+
 /// Open `archive` (`-` for stdin) and return a reader of the uncompressed tar stream.
 ///
 /// # Errors
@@ -67,7 +94,7 @@ pub fn open(archive: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {
 /// # Errors
 /// A read error, or an unsupported compression.
 pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn Read + Send>)> {
-    let mut head = [0u8; 6];
+    let mut head = [0u8; 13];
     let mut n = 0;
     while n < head.len() {
         match raw.read(&mut head[n..]) {
@@ -87,6 +114,11 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn
         return Err(Error::format(
             "this is an lz4 archive, which alientar does not read; convert it with `lz4 -dc`",
         ));
+    }
+    if let Some((what, tool)) = unsupported(&head) {
+        return Err(Error::format(format!(
+            "this is {what} archive, which alientar does not read; convert it with `{tool}`"
+        )));
     }
     let c = detect(&head);
     let stream = BufReader::with_capacity(256 << 10, Cursor::new(head).chain(raw));
@@ -116,6 +148,35 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsupported_formats_are_named() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"LZIP\x01\x0c\x003\x1a\xc9\xd6\xb8J", Some("lzip")),
+            (b"\x89LZO\0\r\n\x1a\n\x10\x30\x20\x60", Some("lzop")),
+            (b"LRZI\0\x06\0\x0c\0\0\0\0\0", Some("lrzip")),
+            (b"GRZipII\0\x02\x04:)\0", Some("grzip")),
+            (
+                b"\x5d\0\0\x80\0\xff\xff\xff\xff\xff\xff\xff\xff",
+                Some("lzma"),
+            ),
+            (b"]\0\0\0\0\0\0\0\0\0\0\0\0", None), // a tar member named "]"
+            (b"etc/passwd\0\0\0", None),
+            (b"LZ", None),
+        ];
+        for (head, want) in cases {
+            let got = unsupported(head).map(|(what, _)| what);
+            assert_eq!(got.is_some(), want.is_some(), "{head:?}");
+            if let (Some(g), Some(w)) = (got, want) {
+                assert!(g.contains(w), "{g} for {head:?}");
+            }
+            if want.is_some() {
+                let r = decompress(Box::new(Cursor::new(head.to_vec())));
+                let msg = r.err().expect("refused").to_string();
+                assert!(msg.contains("does not read"), "{msg}");
+            }
+        }
+    }
 
     #[test]
     fn detection_table() {

@@ -182,13 +182,13 @@ pub fn decode(block: &[u8; BLOCK]) -> Result<RawHeader, String> {
         && (parse_numeric(&block[345..357]).is_err() || parse_numeric(&block[357..369]).is_err()))
     .then(|| cstr(&block[345..500]))
     .filter(|p| p.is_ascii());
-    if let Some(prefix) = ustar.map(|u| cstr(&u.prefix)).or(go17_prefix) {
-        if !prefix.is_empty() {
-            let mut p = prefix.to_vec();
-            p.push(b'/');
-            p.extend_from_slice(&name);
-            name = p;
-        }
+    if let Some(prefix) = ustar.map(|u| cstr(&u.prefix)).or(go17_prefix)
+        && !prefix.is_empty()
+    {
+        let mut p = prefix.to_vec();
+        p.push(b'/');
+        p.extend_from_slice(&name);
+        name = p;
     }
     let mut raw = RawHeader {
         dialect,
@@ -318,7 +318,7 @@ mod tests {
         assert_eq!(h.dialect, Dialect::Gnu);
         assert_eq!(h.name, [&[b'a'; 97][..], b"/foo"].concat());
         // Real GNU atime/ctime (octal numbers) are not a prefix.
-        let h = decode(&gnu_block(b"foo", b"14214512131\014214512131\0")).unwrap();
+        let h = decode(&gnu_block(b"foo", b"14214512131\x0014214512131\x00")).unwrap();
         assert_eq!(h.name, b"foo");
         // Non-ASCII garbage is not taken as a prefix either.
         let h = decode(&gnu_block(b"foo", b"\xffbad")).unwrap();

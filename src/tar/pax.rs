@@ -115,6 +115,55 @@ pub fn parse_u64(v: &[u8]) -> Option<u64> {
     s.parse().ok()
 }
 
+/// Decode `%XX` escapes (libarchive's xattr names); `None` if malformed or not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Decode standard base64, padding optional (libarchive omits it); `None` if malformed.
+pub fn base64_decode(v: &[u8]) -> Option<Vec<u8>> {
+    let v = v
+        .strip_suffix(b"==")
+        .or_else(|| v.strip_suffix(b"="))
+        .unwrap_or(v);
+    if v.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(v.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in v {
+        let d = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(d);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +204,35 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
+    }
+
+    #[test]
+    fn libarchive_xattr_codecs() {
+        // Values from libarchive/test_pax_xattr_header_libarchive.tar.
+        assert_eq!(
+            base64_decode(b"QUJDREVGRw").as_deref(),
+            Some(&b"ABCDEFG"[..])
+        );
+        assert_eq!(base64_decode(b"WFla").as_deref(), Some(&b"XYZ"[..]));
+        assert_eq!(
+            base64_decode(b"QUJDREVGRw==").as_deref(),
+            Some(&b"ABCDEFG"[..])
+        );
+        assert_eq!(base64_decode(b"").as_deref(), Some(&b""[..]));
+        assert_eq!(
+            base64_decode(b"/+8A").as_deref(),
+            Some(&[0xff, 0xef, 0][..])
+        );
+        assert_eq!(base64_decode(b"Q"), None);
+        assert_eq!(base64_decode(b"QU*D"), None);
+        assert_eq!(percent_decode("user.data1").as_deref(), Some("user.data1"));
+        assert_eq!(
+            percent_decode("user.a%3Db%25").as_deref(),
+            Some("user.a=b%")
+        );
+        assert_eq!(percent_decode("user.%zz"), None);
+        assert_eq!(percent_decode("user.%4"), None);
+        assert_eq!(percent_decode("user.%ff"), None);
     }
 
     #[test]

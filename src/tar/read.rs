@@ -23,6 +23,7 @@ pub const MAX_SPARSE_ENTRIES: usize = 1 << 20;
 pub const MAX_XATTR: usize = 1 << 20;
 
 const XATTR_PREFIX: &str = "SCHILY.xattr.";
+const LIBARCHIVE_XATTR_PREFIX: &str = "LIBARCHIVE.xattr.";
 
 struct Sparse {
     /// (offset, length) segments of real data, sorted, within `size`.
@@ -442,17 +443,32 @@ impl<R: Read> Reader<R> {
                     sparse_map = Some(nums.chunks(2).map(|c| (c[0], c[1])).collect());
                 }
                 _ => {
-                    if let Some(name) = k.strip_prefix(XATTR_PREFIX) {
-                        if v.len() > MAX_XATTR {
+                    // xattrs: SCHILY.xattr.NAME=raw (GNU tar, star, bsdtar),
+                    // LIBARCHIVE.xattr.%-ENCODED-NAME=base64 (bsdtar), and
+                    // RHT.security.selinux=raw (Red Hat's tar).
+                    let xattr = if let Some(name) = k.strip_prefix(XATTR_PREFIX) {
+                        Some((name.to_owned(), v.clone()))
+                    } else if let Some(enc) = k.strip_prefix(LIBARCHIVE_XATTR_PREFIX) {
+                        match (pax::percent_decode(enc), pax::base64_decode(v)) {
+                            (Some(name), Some(value)) => Some((name, value)),
+                            _ => return Err(bad(self, "LIBARCHIVE.xattr record")),
+                        }
+                    } else if k == "RHT.security.selinux" {
+                        Some(("security.selinux".to_owned(), v.clone()))
+                    } else {
+                        None
+                    };
+                    if let Some((name, value)) = xattr {
+                        if value.len() > MAX_XATTR {
                             return Err(
                                 self.fail(format!("xattr {name} is larger than {MAX_XATTR} bytes"))
                             );
                         }
                         if name == LABEL_XATTR {
-                            let label = String::from_utf8_lossy(v).into_owned();
+                            let label = String::from_utf8_lossy(&value).into_owned();
                             e.label = (!label.is_empty()).then_some(label);
                         } else {
-                            e.set_xattr(name.to_owned(), v.clone());
+                            e.set_xattr(name, value);
                         }
                     }
                 }
@@ -750,8 +766,11 @@ mod tests {
         out.resize(out.len().next_multiple_of(BLOCK), 0);
     }
 
-    /// Every entry as (path, kind, size, data).
-    fn list(archive: &[u8]) -> Result<Vec<(String, Kind, u64, Vec<u8>)>> {
+    /// (path, kind, size, data) of one entry.
+    type Listed = (String, Kind, u64, Vec<u8>);
+
+    /// Every entry of `archive`.
+    fn list(archive: &[u8]) -> Result<Vec<Listed>> {
         let mut r = Reader::new(archive);
         let mut out = Vec::new();
         while let Some(e) = r.next_entry()? {
@@ -784,6 +803,38 @@ mod tests {
         a.resize(a.len() + 2 * BLOCK, 0);
         let got = list(&a).unwrap();
         assert_eq!(got, vec![("f".into(), Kind::File, 4, b"data".to_vec())]);
+    }
+
+    #[test]
+    fn libarchive_and_redhat_xattr_records() {
+        let mut recs = Vec::new();
+        pax::push_record(&mut recs, "LIBARCHIVE.xattr.user.data1", b"QUJDREVGRw");
+        pax::push_record(
+            &mut recs,
+            "RHT.security.selinux",
+            b"system_u:object_r:admin_home_t:s0",
+        );
+        let mut a = Vec::new();
+        member(&mut a, "PaxHeader/f", b'x', &recs);
+        member(&mut a, "f", b'0', b"");
+        a.resize(a.len() + 2 * BLOCK, 0);
+        let e = Reader::new(&a[..]).next_entry().unwrap().unwrap();
+        assert_eq!(
+            e.xattrs,
+            vec![
+                (
+                    "security.selinux".to_string(),
+                    b"system_u:object_r:admin_home_t:s0".to_vec()
+                ),
+                ("user.data1".to_string(), b"ABCDEFG".to_vec()),
+            ]
+        );
+        let mut recs = Vec::new();
+        pax::push_record(&mut recs, "LIBARCHIVE.xattr.user.x", b"not base64!");
+        let mut a = Vec::new();
+        member(&mut a, "PaxHeader/f", b'x', &recs);
+        member(&mut a, "f", b'0', b"");
+        assert!(Reader::new(&a[..]).next_entry().is_err());
     }
 
     #[test]
