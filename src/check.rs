@@ -11,7 +11,6 @@ use crate::create::OwnerOptions;
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::list::MapChooser;
-use crate::tar::Reader;
 use crate::translate::{ACL_ACCESS, ACL_DEFAULT};
 
 /// IDs used by the entries of one context.
@@ -63,13 +62,12 @@ pub fn check(
     reg: &Registry,
     owners: &OwnerOptions,
 ) -> Result<CheckResult> {
-    let (_, r) = crate::input::open(archive)?;
-    let mut rd = Reader::new(r);
+    let mut rd = crate::list::Entries::open(archive)?;
     let mut chooser = MapChooser::new(reg, owners)?;
     let mut out: CheckResult = BTreeMap::new();
     let shown = archive.display().to_string();
     while let Some(e) = rd
-        .next_entry()
+        .next()
         .map_err(|e| e.with_context(format!("reading {shown}")))?
     {
         let key = if owners.context.is_some() {

@@ -8,14 +8,17 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::context::{Maps, Registry, validate_label};
-use crate::entry::Kind;
+use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
-use crate::frame::{PlainSink, TarSink, ZstdSink};
+use crate::frame::index::IndexBuilder;
+use crate::frame::{FRAME_TARGET, FramePipeline};
 use crate::names::Names;
 use crate::tar::write as tw;
 use crate::translate::{Direction, Unmapped, translate};
@@ -103,7 +106,8 @@ struct Plan {
 }
 
 /// Create an archive. `on_entry` is called with each member name as it is
-/// written (for `-v`).
+/// written (for `-v`); `progress` gets the totals after the walk, then the
+/// bytes and entries as they are written.
 ///
 /// # Errors
 /// A path that does not exist, an unmapped ID (with [`Unmapped::Error`]: no
@@ -112,6 +116,7 @@ pub fn create(
     opts: &CreateOptions,
     reg: &Registry,
     on_entry: &mut dyn FnMut(&[u8]),
+    progress: &crate::progress::Progress,
 ) -> Result<Report> {
     let mut report = Report::default();
     if let Some(l) = &opts.owners.context {
@@ -277,22 +282,25 @@ pub fn create(
         }
     }
 
+    progress.set_total(
+        sources.iter().map(|s| s.entry.size).sum(),
+        sources.len() as u64,
+    );
     let mut out = Output::open(&opts.archive)?;
     let target = out.display.clone();
     let writer = out.writer.take().expect("fresh output");
-    let mut sink: Box<dyn TarSink> = match opts.format {
-        OutFormat::Zstd(level) => Box::new(ZstdSink::new(writer, level)),
-        OutFormat::Plain => Box::new(PlainSink::new(writer)),
+    let level = match opts.format {
+        OutFormat::Zstd(level) => Some(level),
+        OutFormat::Plain => None,
     };
     let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
+    let notes = Arc::new(Notes::default());
+    let mut planner = Planner::new(FramePipeline::new(writer, level), notes.clone(), progress.clone());
     let mut buf = Vec::with_capacity(4096);
     tw::encode_global(&globals, &mut buf);
-    sink.write(&buf).map_err(werr)?;
-    sink.boundary().map_err(werr)?;
+    planner.bytes(&buf).map_err(werr)?;
 
     let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
-    let mut data = vec![0u8; 256 << 10];
-    let mut changed = Vec::new();
     for s in sources {
         let Source {
             fs_path,
@@ -311,74 +319,220 @@ pub fn create(
                 links.insert((dev, ino), entry.path.clone());
             }
         }
-        let mut file = None;
-        if entry.kind == Kind::File {
-            match open_nofollow(&fs_path) {
-                Ok(f) => file = Some(f),
-                Err(e) => {
-                    report.errors.push(Error::io("cannot open", &fs_path, e));
-                    continue;
-                }
-            }
-        }
-        buf.clear();
-        tw::encode_entry(&entry, &mut buf);
-        sink.write(&buf).map_err(werr)?;
-        if let Some(mut f) = file {
-            let mut left = entry.size;
-            while left > 0 {
-                let want = left.min(data.len() as u64) as usize;
-                let n = match f.read(&mut data[..want]) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        report.errors.push(Error::io(
-                            "read error (zeros written for the rest)",
-                            &fs_path,
-                            e,
-                        ));
-                        break;
-                    }
-                };
-                sink.write(&data[..n]).map_err(werr)?;
-                left -= n as u64;
-            }
-            if left > 0 {
-                changed.push(format!(
-                    "{}: file shrank by {left} bytes; padded with zeros",
-                    fs_path.display()
-                ));
-                let zeros = vec![0u8; data.len()];
-                while left > 0 {
-                    let n = left.min(zeros.len() as u64) as usize;
-                    sink.write(&zeros[..n]).map_err(werr)?;
-                    left -= n as u64;
-                }
-            } else if f.read(&mut data[..1]).map(|n| n > 0).unwrap_or(false)
-                || f.metadata()
-                    .map(|m| {
-                        m.mtime() != entry.mtime.sec || m.mtime_nsec() as u32 != entry.mtime.nsec
-                    })
-                    .unwrap_or(false)
-            {
-                changed.push(format!("{}: file changed as we read it", fs_path.display()));
-            }
-            buf.clear();
-            tw::pad(&mut buf, entry.size);
-            sink.write(&buf).map_err(werr)?;
-        }
-        sink.boundary().map_err(werr)?;
+        planner.entry(&entry, &fs_path).map_err(werr)?;
         on_entry(&entry.path);
+        progress.add_entry();
         report.entries += 1;
     }
     buf.clear();
     tw::end_of_archive(&mut buf);
-    sink.write(&buf).map_err(werr)?;
-    sink.finish().map_err(werr)?;
+    planner.bytes(&buf).map_err(werr)?;
+    planner.finish().map_err(werr)?;
     out.commit()?;
-    report.warnings.extend(changed);
+    let notes = std::mem::take(&mut *notes.0.lock().unwrap_or_else(|p| p.into_inner()));
+    for n in notes {
+        match n {
+            Note::Warning(w) => report.warnings.push(w),
+            Note::Error(e) => report.errors.push(e),
+        }
+    }
     Ok(report)
+}
+
+/// What a frame is made of.
+enum Piece {
+    /// Header blocks, padding, trailers.
+    Bytes(Vec<u8>),
+    /// `len` bytes of a file from `offset`; `last` when this piece ends the
+    /// file's data (the file is then checked for having changed).
+    File {
+        path: Arc<PathBuf>,
+        offset: u64,
+        len: u64,
+        size: u64,
+        mtime: crate::entry::Time,
+        last: bool,
+    },
+}
+
+enum Note {
+    Warning(String),
+    Error(Error),
+}
+
+/// Problems met by the frame jobs, reported after the archive is written.
+#[derive(Default)]
+struct Notes(std::sync::Mutex<Vec<Note>>);
+
+impl Notes {
+    fn push(&self, n: Note) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(n);
+    }
+}
+
+/// Lays the archive out in frames as entries arrive and submits each frame
+/// as a job that reads its files and builds its bytes on the pool. Files are
+/// read at the sizes `lstat` gave during the walk, so the layout (and the
+/// index) is known before any data is read; a file that shrinks is padded
+/// with zeros, one that grows is cut, both with a warning (as GNU tar does).
+struct Planner {
+    pipe: FramePipeline,
+    pieces: Vec<Piece>,
+    len: usize,
+    index: IndexBuilder,
+    notes: Arc<Notes>,
+    progress: crate::progress::Progress,
+}
+
+impl Planner {
+    fn new(pipe: FramePipeline, notes: Arc<Notes>, progress: crate::progress::Progress) -> Planner {
+        Planner {
+            pipe,
+            pieces: Vec::new(),
+            len: 0,
+            index: IndexBuilder::default(),
+            notes,
+            progress,
+        }
+    }
+
+    fn bytes(&mut self, b: &[u8]) -> io::Result<()> {
+        let mut b = b;
+        while !b.is_empty() {
+            if self.len == FRAME_TARGET {
+                self.submit()?;
+            }
+            let n = (FRAME_TARGET - self.len).min(b.len());
+            match self.pieces.last_mut() {
+                Some(Piece::Bytes(v)) => v.extend_from_slice(&b[..n]),
+                _ => self.pieces.push(Piece::Bytes(b[..n].to_vec())),
+            }
+            self.len += n;
+            b = &b[n..];
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, e: &Entry, fs_path: &Path) -> io::Result<()> {
+        if self.len == FRAME_TARGET {
+            self.submit()?;
+        }
+        self.index.push(e, self.pipe.frames() as u32, self.len as u32);
+        let mut h = Vec::with_capacity(1536);
+        tw::encode_entry(e, &mut h);
+        self.bytes(&h)?;
+        if e.kind == Kind::File && e.size > 0 {
+            let path = Arc::new(fs_path.to_path_buf());
+            let mut offset = 0u64;
+            while offset < e.size {
+                if self.len == FRAME_TARGET {
+                    self.submit()?;
+                }
+                let len = ((FRAME_TARGET - self.len) as u64).min(e.size - offset);
+                self.pieces.push(Piece::File {
+                    path: path.clone(),
+                    offset,
+                    len,
+                    size: e.size,
+                    mtime: e.mtime,
+                    last: offset + len == e.size,
+                });
+                self.len += len as usize;
+                offset += len;
+            }
+            let mut pad = Vec::new();
+            tw::pad(&mut pad, e.size);
+            self.bytes(&pad)?;
+        }
+        if self.len >= FRAME_TARGET / 2 {
+            self.submit()?;
+        }
+        Ok(())
+    }
+
+    fn submit(&mut self) -> io::Result<()> {
+        if self.pieces.is_empty() {
+            return Ok(());
+        }
+        let pieces = std::mem::take(&mut self.pieces);
+        let len = std::mem::replace(&mut self.len, 0);
+        let notes = self.notes.clone();
+        let progress = self.progress.clone();
+        self.pipe.submit(Box::new(move || Ok(build_frame(pieces, len, &notes, &progress))))
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.submit()?;
+        let Planner { pipe, index, .. } = self;
+        pipe.finish(Some(index.finish()?))
+    }
+}
+
+/// Build one frame's bytes: copy byte pieces, read file pieces.
+fn build_frame(pieces: Vec<Piece>, len: usize, notes: &Notes, progress: &crate::progress::Progress) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut open: Option<(Arc<PathBuf>, Option<File>)> = None;
+    for p in pieces {
+        match p {
+            Piece::Bytes(b) => out.extend_from_slice(&b),
+            Piece::File {
+                path,
+                offset,
+                len,
+                size,
+                mtime,
+                last,
+            } => {
+                if open.as_ref().is_none_or(|(p, _)| !Arc::ptr_eq(p, &path)) {
+                    let f = match open_nofollow(&path) {
+                        Ok(f) => Some(f),
+                        Err(e) => {
+                            if offset == 0 {
+                                notes.push(Note::Error(Error::io("cannot open (zeros archived instead)", &*path, e)));
+                            }
+                            None
+                        }
+                    };
+                    open = Some((path.clone(), f));
+                }
+                let start = out.len();
+                out.resize(start + len as usize, 0);
+                let mut got = 0usize;
+                if let Some((_, Some(f))) = &open {
+                    while got < len as usize {
+                        match f.read_at(&mut out[start + got..], offset + got as u64) {
+                            Ok(0) => break,
+                            Ok(n) => got += n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                notes.push(Note::Error(Error::io("read error (zeros archived for the rest)", &*path, e)));
+                                break;
+                            }
+                        }
+                    }
+                    if got < len as usize {
+                        notes.push(Note::Warning(format!(
+                            "{}: file shrank by {} bytes; padded with zeros",
+                            path.display(),
+                            size - offset - got as u64
+                        )));
+                    } else if last {
+                        let mut one = [0u8; 1];
+                        let grew = f.read_at(&mut one, size).map(|n| n > 0).unwrap_or(false);
+                        let touched = f
+                            .metadata()
+                            .map(|m| m.mtime() != mtime.sec || m.mtime_nsec() as u32 != mtime.nsec)
+                            .unwrap_or(false);
+                        if grew || touched {
+                            notes.push(Note::Warning(format!("{}: file changed as we read it", path.display())));
+                        }
+                    }
+                }
+                progress.add_bytes(len);
+            }
+        }
+    }
+    out
 }
 
 fn plan_for(

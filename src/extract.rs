@@ -9,11 +9,23 @@
 //! links are made under a temporary name and renamed into place: an error or
 //! a kill never leaves a truncated file under its final name. Directory
 //! metadata is applied last, deepest first.
+//!
+//! ## Parallel work
+//! One thread reads the archive (a seekable zstd archive is decompressed
+//! frame-parallel underneath, see [`crate::frame::read`]), checks names,
+//! translates owners and hands each entry with its data to a worker chosen
+//! by the entry's parent directory, so entries of one directory — and every
+//! entry of the same name — are applied in archive order, while file
+//! creation, writes and metadata syscalls run on several threads. Hard
+//! links wait until every worker is done (their targets must exist), then
+//! run in archive order; directory metadata comes last.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
 
 use rustix::fs::FileType;
 
@@ -85,35 +97,80 @@ pub fn safe_components(path: &[u8]) -> std::result::Result<(Vec<&[u8]>, bool), S
     Ok((out, stripped))
 }
 
-struct Extractor {
-    dest: PathBuf,
-    root: Dir,
-    sink: Box<dyn Sink>,
-    cache: Option<(Vec<u8>, Rc<Dir>)>,
-    tmp_counter: u64,
-    deferred: Vec<(Vec<u8>, Entry, Entry)>,
-    dir_labels: HashMap<Vec<u8>, Option<String>>,
-    warnings: BTreeMap<String, u64>,
-    /// Symlink owners to record on their directories (xattr sink).
-    symlink_owners: BTreeMap<Vec<u8>, Vec<(Vec<u8>, u32, u32)>>,
-}
-
 fn join(comps: &[&[u8]]) -> Vec<u8> {
     comps.join(&b'/')
 }
 
-impl Extractor {
+fn split(key: &[u8]) -> Vec<&[u8]> {
+    key.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect()
+}
+
+/// Files up to this size travel to a worker in one piece; larger ones are
+/// streamed in chunks of this size.
+const CHUNK: usize = 256 << 10;
+
+/// An entry's data as a worker receives it.
+enum Data {
+    None,
+    Whole(Vec<u8>),
+    Chunks(Receiver<io::Result<Vec<u8>>>),
+}
+
+/// One entry for a worker.
+struct Task {
+    seq: u64,
+    key: Vec<u8>,
+    ctx: Entry,
+    host: Entry,
+    label: bool,
+    data: Data,
+}
+
+/// What a worker leaves behind for the final phases.
+#[derive(Default)]
+struct Leftovers {
+    deferred: Vec<(u64, Vec<u8>, Entry, Entry, bool)>,
+    symlink_owners: BTreeMap<Vec<u8>, Vec<(Vec<u8>, u32, u32)>>,
+    warnings: BTreeMap<String, u64>,
+    errors: Vec<(u64, Error)>,
+    done: Vec<u64>,
+}
+
+/// A worker's state: its own handle on the destination and a cache of the
+/// last parent directory it resolved.
+struct Worker {
+    id: usize,
+    root: Dir,
+    sink: Arc<dyn Sink>,
+    cache: Option<(Vec<u8>, Arc<Dir>)>,
+    tmp_counter: u64,
+    left: Leftovers,
+}
+
+impl Worker {
     fn tmp_name(&mut self) -> Vec<u8> {
         self.tmp_counter += 1;
-        format!(".alientar-{}-{}", std::process::id(), self.tmp_counter).into_bytes()
+        format!(".alientar-{}-{}-{}", std::process::id(), self.id, self.tmp_counter).into_bytes()
     }
 
     fn warn(&mut self, what: impl Into<String>) {
-        *self.warnings.entry(what.into()).or_insert(0) += 1;
+        *self.left.warnings.entry(what.into()).or_insert(0) += 1;
+    }
+
+    fn run(mut self, rx: Receiver<Task>) -> Leftovers {
+        for t in rx {
+            let comps = split(&t.key);
+            let a = Applied { ctx: &t.ctx, host: &t.host };
+            match self.extract_one(t.data, &comps, &a, t.label, t.seq) {
+                Ok(()) => self.left.done.push(t.seq),
+                Err(e) => self.left.errors.push((t.seq, e)),
+            }
+        }
+        self.left
     }
 
     /// The directory holding `comps`' last component, created as needed.
-    fn parent(&mut self, comps: &[&[u8]]) -> io::Result<Rc<Dir>> {
+    fn parent(&mut self, comps: &[&[u8]]) -> io::Result<Arc<Dir>> {
         let parent = &comps[..comps.len() - 1];
         let key = join(parent);
         if let Some((k, d)) = &self.cache
@@ -121,39 +178,18 @@ impl Extractor {
         {
             return Ok(d.clone());
         }
-        let d = Rc::new(walk_dirs(&self.root, parent, true)?);
+        let d = Arc::new(walk_dirs(&self.root, parent, true)?);
         self.cache = Some((key, d.clone()));
         Ok(d)
     }
 
-    /// Should this entry carry the label xattr (its label differs from its parent's)?
-    fn wants_label(&self, comps: &[&[u8]], e: &Entry) -> bool {
-        if e.label.is_none() || e.kind == Kind::Symlink {
-            return false;
-        }
-        if comps.is_empty() {
-            return true;
-        }
-        let parent = join(&comps[..comps.len() - 1]);
-        match self.dir_labels.get(&parent) {
-            Some(l) => *l != e.label,
-            None => true,
-        }
-    }
-
-    /// Owner, mode, xattrs and mtime on an open file or directory, in that
-    /// order (chown clears setuid bits and capabilities; they are set after).
-    fn apply_fd(
-        &mut self,
-        fd: &impl std::os::fd::AsFd,
-        a: &Applied,
-        label: bool,
-    ) -> io::Result<()> {
+    /// Owner, xattrs, mode and mtime on an open file or directory, in that
+    /// order (chown clears setuid bits and capabilities; user xattrs need
+    /// write permission, so they come before the final mode).
+    fn apply_fd(&mut self, fd: &impl std::os::fd::AsFd, a: &Applied, label: bool) -> io::Result<()> {
         if let Some((u, g)) = self.sink.owner(a) {
             sys::fchown(fd, u, g)?;
         }
-        // xattrs before the mode: user xattrs need write permission, and a
-        // capability must come after chown (which clears it).
         for (k, v) in self.sink.xattrs(a) {
             if let Err(err) = sys::fsetxattr(fd, &k, &v) {
                 self.warn(format!("cannot set xattr {k}: {err}"));
@@ -169,69 +205,30 @@ impl Extractor {
         sys::futimens(fd, a.ctx.mtime)
     }
 
-    /// Owner, mode, xattrs and mtime of a FIFO or device we just made as `name`.
-    fn apply_at(
-        &mut self,
-        dir_owner: &Dir,
-        name: &[u8],
-        a: &Applied,
-        label: bool,
-    ) -> io::Result<()> {
+    /// Owner, xattrs, mode and mtime of a FIFO or device we just made as `name`.
+    fn apply_at(&mut self, dir: &Dir, name: &[u8], a: &Applied, label: bool) -> io::Result<()> {
         if let Some((u, g)) = self.sink.owner(a) {
-            dir_owner.lchown(name, u, g)?;
+            dir.lchown(name, u, g)?;
         }
         for (k, v) in self.sink.xattrs(a) {
-            if let Err(err) = dir_owner.lsetxattr(name, &k, &v) {
+            if let Err(err) = dir.lsetxattr(name, &k, &v) {
                 self.warn(format!("cannot set xattr {k}: {err}"));
             }
         }
         if label
             && let Some(l) = &a.ctx.label
-            && let Err(err) = dir_owner.lsetxattr(name, LABEL_XATTR, l.as_bytes())
+            && let Err(err) = dir.lsetxattr(name, LABEL_XATTR, l.as_bytes())
         {
             self.warn(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
         }
-        dir_owner.chmod(name, self.sink.mode(a))?;
-        dir_owner.set_mtime(name, a.ctx.mtime)
+        dir.chmod(name, self.sink.mode(a))?;
+        dir.set_mtime(name, a.ctx.mtime)
     }
 
-    /// Rename `tmp` over `name`, replacing an empty directory if need be.
-    fn place(dir: &Dir, tmp: &[u8], name: &[u8]) -> io::Result<bool> {
-        match dir.rename(tmp, name) {
-            Ok(()) => Ok(false),
-            Err(e) if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::ISDIR.raw_os_error() || c == rustix::io::Errno::NOTEMPTY.raw_os_error() || c == rustix::io::Errno::EXIST.raw_os_error()) =>
-            {
-                dir.unlink(name, true)?;
-                dir.rename(tmp, name)?;
-                Ok(true)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn extract_one<R: io::Read>(
-        &mut self,
-        rd: &mut Reader<R>,
-        comps: &[&[u8]],
-        a: &Applied,
-    ) -> Result<()> {
+    fn extract_one(&mut self, data: Data, comps: &[&[u8]], a: &Applied, label: bool, seq: u64) -> Result<()> {
         let e = a.ctx;
         let path = String::from_utf8_lossy(&join(comps)).into_owned();
-        if comps.is_empty() {
-            if e.kind == Kind::Dir {
-                self.dir_labels.insert(Vec::new(), e.label.clone());
-                self.deferred
-                    .push((Vec::new(), a.ctx.clone(), a.host.clone()));
-                return Ok(());
-            }
-            return Err(Error::unsafe_path("member has an empty name").with_path(e.display_path()));
-        }
-        let label = self.sink.writes_label() && self.wants_label(comps, e);
-        let name = comps[comps.len() - 1];
         let io_err = |op: &str, err: io::Error| Error::io(op, &path, err);
-        if e.kind.is_device() && self.sink.devices() == Devices::RecordOnly {
-            return Ok(());
-        }
         let dir = match self.parent(comps) {
             Ok(d) => d,
             Err(err) => {
@@ -245,60 +242,62 @@ impl Extractor {
                 return Err(io_err(msg, err));
             }
         };
+        let name = comps[comps.len() - 1];
         let tmp = self.tmp_name();
         match e.kind {
             Kind::Dir => {
                 match dir.lstat(name) {
                     Ok(st) if st.kind == FileType::Directory => {}
                     Ok(_) => {
-                        dir.unlink(name, false)
-                            .map_err(|x| io_err("cannot replace with a directory", x))?;
-                        dir.mkdir(name, 0o700)
-                            .map_err(|x| io_err("cannot create directory", x))?;
+                        dir.unlink(name, false).map_err(|x| io_err("cannot replace with a directory", x))?;
+                        dir.mkdir(name, 0o700).map_err(|x| io_err("cannot create directory", x))?;
                     }
-                    Err(_) => dir
-                        .mkdir(name, 0o700)
-                        .map_err(|x| io_err("cannot create directory", x))?,
+                    Err(_) => match dir.mkdir(name, 0o700) {
+                        Ok(()) => {}
+                        // Made meanwhile by another worker for a child entry.
+                        Err(x) if x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
+                        Err(x) => return Err(io_err("cannot create directory", x)),
+                    },
                 }
-                let key = join(comps);
-                self.dir_labels.insert(key.clone(), e.label.clone());
-                self.deferred.push((key, a.ctx.clone(), a.host.clone()));
+                self.left.deferred.push((seq, join(comps), a.ctx.clone(), a.host.clone(), label));
                 Ok(())
             }
             Kind::File => {
-                let mut f = dir
-                    .create_file(&tmp, 0o600)
-                    .map_err(|x| io_err("cannot create", x))?;
+                let mut f = dir.create_file(&tmp, 0o600).map_err(|x| io_err("cannot create", x))?;
                 let r = (|| -> Result<()> {
-                    let mut buf = vec![0u8; 256 << 10];
-                    loop {
-                        let n = rd.read_data(&mut buf)?;
-                        if n == 0 {
-                            break;
+                    match data {
+                        Data::None => {}
+                        Data::Whole(b) => f.write_all(&b).map_err(|x| io_err("cannot write", x))?,
+                        Data::Chunks(rx) => {
+                            let mut got = 0u64;
+                            for chunk in rx {
+                                let chunk = chunk.map_err(|x| {
+                                    Error::format(format!("archive ended or failed inside this member's data: {x}")).with_path(&path)
+                                })?;
+                                f.write_all(&chunk).map_err(|x| io_err("cannot write", x))?;
+                                got += chunk.len() as u64;
+                            }
+                            if got != e.size {
+                                return Err(Error::format("archive ended inside this member's data").with_path(&path));
+                            }
                         }
-                        f.write_all(&buf[..n])
-                            .map_err(|x| io_err("cannot write", x))?;
                     }
                     Ok(())
                 })();
-                let r = r.and_then(|()| {
-                    self.apply_fd(&f, a, label)
-                        .map_err(|x| io_err("cannot set metadata of", x))
-                });
+                let r = r.and_then(|()| self.apply_fd(&f, a, label).map_err(|x| io_err("cannot set metadata of", x)));
                 drop(f);
                 self.finish_tmp(&dir, &tmp, name, r, &path)
             }
             Kind::Symlink => {
                 if self.sink.records_in_xattrs() && (e.uid, e.gid) != (0, 0) {
-                    self.symlink_owners.entry(join(&comps[..comps.len() - 1])).or_default().push((
-                        name.to_vec(),
-                        e.uid as u32,
-                        e.gid as u32,
-                    ));
+                    self.left
+                        .symlink_owners
+                        .entry(join(&comps[..comps.len() - 1]))
+                        .or_default()
+                        .push((name.to_vec(), e.uid as u32, e.gid as u32));
                 }
                 let target = e.link.clone().unwrap_or_default();
-                dir.symlink(&target, &tmp)
-                    .map_err(|x| io_err("cannot create symlink", x))?;
+                dir.symlink(&target, &tmp).map_err(|x| io_err("cannot create symlink", x))?;
                 let r = (|| -> io::Result<()> {
                     if let Some((u, g)) = self.sink.owner(a) {
                         dir.lchown(&tmp, u, g)?;
@@ -308,40 +307,7 @@ impl Extractor {
                 .map_err(|x| io_err("cannot set metadata of", x));
                 self.finish_tmp(&dir, &tmp, name, r, &path)
             }
-            Kind::HardLink => {
-                let target = e.link.clone().unwrap_or_default();
-                let (tcomps, _) = safe_components(&target).map_err(|m| {
-                    Error::unsafe_path(format!("hard link target: {m}")).with_path(&path)
-                })?;
-                if tcomps.is_empty() {
-                    return Err(Error::unsafe_path("hard link to an empty name").with_path(&path));
-                }
-                if tcomps == comps {
-                    return Ok(());
-                }
-                let tdir =
-                    walk_dirs(&self.root, &tcomps[..tcomps.len() - 1], false).map_err(|x| {
-                        io_err(
-                            &format!(
-                                "cannot find hard link target {}",
-                                String::from_utf8_lossy(&target)
-                            ),
-                            x,
-                        )
-                    })?;
-                dir.hardlink(&tdir, tcomps[tcomps.len() - 1], &tmp)
-                    .map_err(|x| {
-                        io_err(
-                            &format!("cannot hard-link to {}", String::from_utf8_lossy(&target)),
-                            x,
-                        )
-                    })?;
-                let r = Self::place(&dir, &tmp, name)
-                    .map_err(|x| io_err("cannot rename into place", x));
-                // Renaming over another link to the same inode is a no-op that leaves tmp.
-                let _ = dir.unlink(&tmp, false);
-                self.after_replace(r)
-            }
+            Kind::HardLink => unreachable!("hard links are made after the workers finish"),
             Kind::Char | Kind::Block | Kind::Fifo => {
                 let ft = match e.kind {
                     Kind::Char => FileType::CharacterDevice,
@@ -356,10 +322,7 @@ impl Extractor {
                     let eperm = x.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error());
                     match self.sink.devices() {
                         Devices::CreateOrSkip if e.kind.is_device() && eperm => {
-                            self.warn(
-                                "device nodes not created: creating them needs root (CAP_MKNOD)"
-                                    .to_string(),
-                            );
+                            self.warn("device nodes not created: creating them needs root (CAP_MKNOD)".to_string());
                             return Ok(());
                         }
                         Devices::CreateOrPlaceholder if e.kind.is_device() && eperm => {
@@ -368,129 +331,67 @@ impl Extractor {
                         _ => return Err(io_err("cannot create", x)),
                     }
                 }
-                let r = self
-                    .apply_at(&dir, &tmp, a, label)
-                    .map_err(|x| io_err("cannot set metadata of", x));
+                let r = self.apply_at(&dir, &tmp, a, label).map_err(|x| io_err("cannot set metadata of", x));
                 self.finish_tmp(&dir, &tmp, name, r, &path)
             }
         }
     }
 
-    /// A device node the sink cannot create: an empty file with mode 0 whose
-    /// override xattr holds the true owner, mode and type.
-    fn placeholder(
-        &mut self,
-        dir: &Dir,
-        tmp: &[u8],
-        name: &[u8],
-        a: &Applied,
-        label: bool,
-        path: &str,
-    ) -> Result<()> {
-        self.warn(
-            "device nodes recorded as empty placeholder files with user.containers.override_stat (creating them needs CAP_MKNOD in the initial namespace)"
-                .to_string(),
-        );
+    /// An entry the sink cannot create for real: an empty file with mode 0
+    /// whose override xattr holds the true owner, mode and type.
+    fn placeholder(&mut self, dir: &Dir, tmp: &[u8], name: &[u8], a: &Applied, label: bool, path: &str) -> Result<()> {
+        if a.ctx.kind.is_device() {
+            self.warn(
+                "device nodes recorded as empty placeholder files with user.containers.override_stat (creating them needs CAP_MKNOD in the initial namespace)"
+                    .to_string(),
+            );
+        }
         let io_err = |op: &str, err: io::Error| Error::io(op, path, err);
-        let f = dir
-            .create_file(tmp, 0o600)
-            .map_err(|x| io_err("cannot create placeholder", x))?;
+        let f = dir.create_file(tmp, 0o600).map_err(|x| io_err("cannot create placeholder", x))?;
         let r = (|| -> io::Result<()> {
             if let Some((u, g)) = self.sink.owner(a) {
                 sys::fchown(&f, u, g)?;
             }
-            sys::fsetxattr(
-                &f,
-                OVERRIDE_XATTR,
-                crate::sink::override_of(a.ctx).encode().as_bytes(),
-            )?;
+            sys::fsetxattr(&f, OVERRIDE_XATTR, crate::sink::override_of(a.ctx).encode().as_bytes())?;
             if label && let Some(l) = &a.ctx.label {
                 sys::fsetxattr(&f, LABEL_XATTR, l.as_bytes())?;
             }
             sys::fchmod(&f, 0)?;
             sys::futimens(&f, a.ctx.mtime)
         })()
-        .map_err(|x| io_err("cannot record device placeholder", x));
+        .map_err(|x| io_err("cannot record placeholder", x));
         drop(f);
         self.finish_tmp(dir, tmp, name, r, path)
     }
 
     /// Rename a finished temporary into place, or remove it on error.
-    fn finish_tmp(
-        &mut self,
-        dir: &Dir,
-        tmp: &[u8],
-        name: &[u8],
-        r: Result<()>,
-        path: &str,
-    ) -> Result<()> {
-        let r = r.and_then(|()| {
-            Self::place(dir, tmp, name).map_err(|x| Error::io("cannot rename into place", path, x))
-        });
+    fn finish_tmp(&mut self, dir: &Dir, tmp: &[u8], name: &[u8], r: Result<()>, path: &str) -> Result<()> {
+        let r = r.and_then(|()| place(dir, tmp, name).map_err(|x| Error::io("cannot rename into place", path, x)));
         if r.is_err() {
             let _ = dir.unlink(tmp, false);
         }
-        self.after_replace(r)
-    }
-
-    /// A directory may have been replaced: forget the cached handle.
-    fn after_replace(&mut self, r: Result<bool>) -> Result<()> {
         if matches!(r, Ok(true)) {
             self.cache = None;
         }
         r.map(|_| ())
     }
+}
 
-    fn finish_dirs(&mut self, errors: &mut Vec<Error>) {
-        for (key, recs) in std::mem::take(&mut self.symlink_owners) {
-            let comps: Vec<&[u8]> = key.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
-            let r = walk_dirs(&self.root, &comps, false).and_then(|d| {
-                sys::fsetxattr(d.fd(), crate::ondisk::SYMLINK_OWNERS_XATTR, &crate::ondisk::encode_symlink_owners(&recs))
-            });
-            if let Err(x) = r {
-                self.warn(format!("cannot record symlink owners: {x}"));
-            }
+/// Rename `tmp` over `name`, replacing an empty directory if need be.
+/// Returns true when a directory was replaced.
+fn place(dir: &Dir, tmp: &[u8], name: &[u8]) -> io::Result<bool> {
+    match dir.rename(tmp, name) {
+        Ok(()) => Ok(false),
+        Err(e)
+            if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::ISDIR.raw_os_error()
+                || c == rustix::io::Errno::NOTEMPTY.raw_os_error()
+                || c == rustix::io::Errno::EXIST.raw_os_error()) =>
+        {
+            dir.unlink(name, true)?;
+            dir.rename(tmp, name)?;
+            Ok(true)
         }
-        let deferred = std::mem::take(&mut self.deferred);
-        // The last entry for a directory wins; deepest first.
-        let mut last: HashMap<Vec<u8>, usize> = HashMap::new();
-        for (i, (k, _, _)) in deferred.iter().enumerate() {
-            last.insert(k.clone(), i);
-        }
-        let mut order: Vec<usize> = last.into_values().collect();
-        order.sort_by_key(|&i| {
-            let k = &deferred[i].0;
-            (
-                std::cmp::Reverse(
-                    k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty()),
-                ),
-                i,
-            )
-        });
-        self.cache = None;
-        for i in order {
-            let (key, ctx, host) = &deferred[i];
-            let comps: Vec<&[u8]> = key
-                .split(|&b| b == b'/')
-                .filter(|c| !c.is_empty())
-                .collect();
-            let shown = if key.is_empty() {
-                self.dest.display().to_string()
-            } else {
-                String::from_utf8_lossy(key).into_owned()
-            };
-            let label = self.sink.writes_label() && self.wants_label(&comps, ctx);
-            let d = if comps.is_empty() {
-                Dir::open(&self.dest)
-            } else {
-                walk_dirs(&self.root, &comps, false)
-            };
-            let a = Applied { ctx, host };
-            let r = d.and_then(|d| self.apply_fd(&d.fd(), &a, label));
-            if let Err(x) = r {
-                errors.push(Error::io("cannot set directory metadata of", shown, x));
-            }
-        }
+        Err(e) => Err(e),
     }
 }
 
@@ -502,13 +403,10 @@ fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
         let base = cur.as_ref().unwrap_or(root);
         let next = match base.open_dir(c) {
             Ok(d) => d,
-            Err(e)
-                if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) =>
-            {
+            Err(e) if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
                 match base.mkdir(c, 0o755) {
                     Ok(()) => {}
-                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
-                    }
+                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
                     Err(e) => return Err(e),
                 }
                 base.open_dir(c)?
@@ -521,6 +419,32 @@ fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
         Some(d) => Ok(d),
         None => root.open_dir(b"."),
     }
+}
+
+/// The label xattr goes where an entry's label differs from its parent's.
+struct Labels(HashMap<Vec<u8>, Option<String>>);
+
+impl Labels {
+    fn wants(&self, key: &[u8], e: &Entry) -> bool {
+        if e.label.is_none() || e.kind == Kind::Symlink {
+            return false;
+        }
+        if key.is_empty() {
+            return true;
+        }
+        let parent = key.iter().rposition(|&b| b == b'/').map_or(&key[..0], |i| &key[..i]);
+        match self.0.get(parent) {
+            Some(l) => *l != e.label,
+            None => true,
+        }
+    }
+}
+
+/// Number of extraction workers: syscalls block on I/O, so more than the
+/// cores, within reason.
+fn worker_count() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 2).clamp(2, 16)
 }
 
 /// Extract an archive. `on_entry` is called with each member name (for `-v`).
@@ -537,38 +461,58 @@ pub fn extract(
     opts: &ExtractOptions,
     reg: &Registry,
     on_entry: &mut dyn FnMut(&[u8]),
+    progress: &crate::progress::Progress,
 ) -> Result<Report> {
     let mut report = Report::default();
     let (sink, ns, strict) = choose_sink(opts, reg)?;
+    let sink: Arc<dyn Sink> = Arc::from(sink);
     let mut owners = opts.owners.clone();
     if let Some(maps) = &ns {
         // Before anything else: no thread may exist yet.
         sys::userns::enter(maps)?;
         owners.maps = Some(maps.clone());
     }
-    let root = Dir::open(&opts.dest)
-        .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
-    let mut x = Extractor {
-        dest: opts.dest.clone(),
-        root,
-        sink,
-        cache: None,
-        tmp_counter: 0,
-        deferred: Vec::new(),
-        dir_labels: HashMap::new(),
-        warnings: BTreeMap::new(),
-        symlink_owners: BTreeMap::new(),
-    };
+    let root = Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
+    drop(root);
     let (_, r) = crate::input::open(&opts.archive)?;
     let mut rd = Reader::new(r);
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
     let mut chooser = MapChooser::new(reg, &owners)?;
-    let me = (
-        u64::from(rustix::process::getuid().as_raw()),
-        u64::from(rustix::process::getgid().as_raw()),
-    );
+    let me = (u64::from(rustix::process::getuid().as_raw()), u64::from(rustix::process::getgid().as_raw()));
     let archive = opts.archive.display().to_string();
+
+    // Workers.
+    let n = worker_count();
+    let mut txs: Vec<Sender<Task>> = Vec::with_capacity(n);
+    let mut handles = Vec::with_capacity(n);
+    for id in 0..n {
+        let (tx, rx) = bounded::<Task>(32);
+        let root = Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
+        let w = Worker { id, root, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("alientar-x{id}"))
+                .spawn(move || w.run(rx))
+                .map_err(|e| Error::io_nopath("cannot start a worker thread", e))?,
+        );
+        txs.push(tx);
+    }
+    let worker_for = |key: &[u8]| -> usize {
+        use std::hash::{Hash, Hasher};
+        let parent = key.iter().rposition(|&b| b == b'/').map_or(&key[..0], |i| &key[..i]);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        parent.hash(&mut h);
+        (h.finish() as usize) % n
+    };
+
+    let mut labels = Labels(HashMap::new());
+    let mut links: Vec<(u64, Vec<u8>, Entry, Entry)> = Vec::new();
+    let mut last_seq: HashMap<Vec<u8>, u64> = HashMap::new();
+    let mut root_dir: Option<(Entry, Entry, bool)> = None;
+    let mut early: Vec<(u64, Error)> = Vec::new();
+    let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
     let mut fatal = None;
+    let mut seq: u64 = 0;
     loop {
         let mut ctx = match rd.next_entry() {
             Ok(Some(e)) => e,
@@ -581,38 +525,35 @@ pub fn extract(
         if !pats.matches(&ctx.path) {
             continue;
         }
-        let (comps, stripped) = match safe_components(&ctx.path) {
-            Ok((c, s)) => (c.into_iter().map(<[u8]>::to_vec).collect::<Vec<_>>(), s),
+        seq += 1;
+        let (key, stripped) = match safe_components(&ctx.path) {
+            Ok((c, s)) => (join(&c), s),
             Err(m) => {
-                report
-                    .errors
-                    .push(Error::unsafe_path(m).with_path(ctx.display_path()));
+                early.push((seq, Error::unsafe_path(m).with_path(ctx.display_path())));
                 continue;
             }
         };
         if stripped {
-            x.warn("Removing leading '/' from member names".to_string());
+            *warnings.entry("Removing leading '/' from member names".to_string()).or_insert(0) += 1;
         }
         let mut host = ctx.clone();
         match chooser.for_entry(&ctx) {
-            Ok(Some((maps, what))) => {
-                match translate(&mut host, &maps, Direction::ToHost, owners.unmapped, &what) {
-                    Ok(o) => {
-                        // What was squashed is squashed in both views.
-                        ctx.mode = host.mode;
-                        if o.uid_squashed {
-                            ctx.uid = u64::from(crate::idmap::OVERFLOW_ID);
-                        }
-                        if o.gid_squashed {
-                            ctx.gid = u64::from(crate::idmap::OVERFLOW_ID);
-                        }
+            Ok(Some((maps, what))) => match translate(&mut host, &maps, Direction::ToHost, owners.unmapped, &what) {
+                Ok(o) => {
+                    // What was squashed is squashed in both views.
+                    ctx.mode = host.mode;
+                    if o.uid_squashed {
+                        ctx.uid = u64::from(crate::idmap::OVERFLOW_ID);
                     }
-                    Err(err) => {
-                        report.errors.push(err);
-                        continue;
+                    if o.gid_squashed {
+                        ctx.gid = u64::from(crate::idmap::OVERFLOW_ID);
                     }
                 }
-            }
+                Err(err) => {
+                    early.push((seq, err));
+                    continue;
+                }
+            },
             Ok(None) => {}
             Err(err) => {
                 fatal = Some(err);
@@ -620,13 +561,11 @@ pub fn extract(
             }
         }
         if host.uid >= u64::from(u32::MAX) || host.gid >= u64::from(u32::MAX) {
-            report.errors.push(
-                Error::unmapped(format!(
-                    "owner {}:{} is not a valid pair of IDs",
-                    host.uid, host.gid
-                ))
-                .with_path(ctx.display_path()),
-            );
+            early.push((
+                seq,
+                Error::unmapped(format!("owner {}:{} is not a valid pair of IDs", host.uid, host.gid))
+                    .with_path(ctx.display_path()),
+            ));
             continue;
         }
         if let Some(why) = &strict
@@ -643,39 +582,147 @@ pub fn extract(
             );
             break;
         }
-        let comps: Vec<&[u8]> = comps.iter().map(Vec::as_slice).collect();
-        let a = Applied {
-            ctx: &ctx,
-            host: &host,
-        };
-        match x.extract_one(&mut rd, &comps, &a) {
-            Ok(()) => {
-                if let Err(err) = x.sink.record(&a) {
-                    fatal = Some(err);
-                    break;
-                }
-                on_entry(&ctx.path);
-                report.entries += 1;
+        let a = Applied { ctx: &ctx, host: &host };
+        if let Err(err) = sink.record(&a) {
+            fatal = Some(err);
+            break;
+        }
+        let label = sink.writes_label() && labels.wants(&key, &ctx);
+        if ctx.kind == Kind::Dir {
+            labels.0.insert(key.clone(), ctx.label.clone());
+        }
+        last_seq.insert(key.clone(), seq);
+        if key.is_empty() {
+            if ctx.kind == Kind::Dir {
+                root_dir = Some((ctx, host, label));
+            } else {
+                early.push((seq, Error::unsafe_path("member has an empty name").with_path(ctx.display_path())));
             }
-            Err(err) if matches!(err.kind(), crate::error::ErrorKind::Format(_)) => {
-                fatal = Some(err.with_context(format!("reading {archive}")));
+            continue;
+        }
+        if ctx.kind == Kind::HardLink {
+            on_entry(&ctx.path);
+            links.push((seq, key, ctx, host));
+            continue;
+        }
+        if ctx.kind.is_device() && sink.devices() == Devices::RecordOnly {
+            continue;
+        }
+        on_entry(&ctx.path);
+        let w = worker_for(&key);
+        let size = ctx.size;
+        let file = ctx.kind == Kind::File;
+        let mut chunk_tx = None;
+        let data = if !file || size == 0 {
+            Data::None
+        } else if size <= CHUNK as u64 {
+            let mut b = vec![0u8; size as usize];
+            let mut got = 0;
+            while got < b.len() {
+                match rd.read_data(&mut b[got..]) {
+                    Ok(0) => break,
+                    Ok(k) => got += k,
+                    Err(err) => {
+                        fatal = Some(err.with_context(format!("reading {archive}")));
+                        break;
+                    }
+                }
+            }
+            if fatal.is_some() {
                 break;
             }
-            Err(err) => report.errors.push(err),
+            progress.add_bytes(size);
+            Data::Whole(b)
+        } else {
+            let (ctx_tx, ctx_rx) = bounded(4);
+            chunk_tx = Some(ctx_tx);
+            Data::Chunks(ctx_rx)
+        };
+        if txs[w].send(Task { seq, key, ctx, host, label, data }).is_err() {
+            fatal = Some(Error::io_nopath("extraction worker stopped", io::Error::other("worker gone")));
+            break;
+        }
+        if let Some(ctx_tx) = chunk_tx {
+            let mut left = size;
+            while left > 0 {
+                let mut b = vec![0u8; (left.min(CHUNK as u64)) as usize];
+                let mut got = 0;
+                let mut failed = None;
+                while got < b.len() {
+                    match rd.read_data(&mut b[got..]) {
+                        Ok(0) => break,
+                        Ok(k) => got += k,
+                        Err(err) => {
+                            failed = Some(err);
+                            break;
+                        }
+                    }
+                }
+                if let Some(err) = failed {
+                    let _ = ctx_tx.send(Err(io::Error::other(err.to_string())));
+                    fatal = Some(err.with_context(format!("reading {archive}")));
+                    break;
+                }
+                b.truncate(got);
+                left -= got as u64;
+                progress.add_bytes(got as u64);
+                if ctx_tx.send(Ok(b)).is_err() {
+                    break; // the worker gave up on this file; it reports why
+                }
+                if got == 0 {
+                    break;
+                }
+            }
+            if fatal.is_some() {
+                break;
+            }
         }
     }
-    let mut dir_errors = Vec::new();
-    x.finish_dirs(&mut dir_errors);
-    report.errors.extend(dir_errors);
-    if let Err(e) = x.sink.finish() {
-        report.errors.push(e);
+    drop(txs);
+    let mut left = Leftovers::default();
+    for h in handles {
+        let l = h.join().map_err(|_| Error::io_nopath("extraction worker panicked", io::Error::other("panic")))?;
+        left.deferred.extend(l.deferred);
+        for (k, v) in l.symlink_owners {
+            left.symlink_owners.entry(k).or_default().extend(v);
+        }
+        for (k, v) in l.warnings {
+            *left.warnings.entry(k).or_insert(0) += v;
+        }
+        left.errors.extend(l.errors);
+        left.done.extend(l.done);
     }
-    for (w, n) in std::mem::take(&mut x.warnings) {
-        report.warnings.push(if n > 1 {
-            format!("{w} ({n} entries)")
-        } else {
-            w
-        });
+    left.errors.extend(early);
+
+    // Hard links, in archive order, once their targets exist.
+    let mut main = Worker { id: n, root: Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
+    for (lseq, key, ctx, _host) in links {
+        if last_seq.get(&key) != Some(&lseq) {
+            continue; // a later entry of the same name wins
+        }
+        match hardlink(&mut main, &key, &ctx) {
+            Ok(()) => left.done.push(lseq),
+            Err(e) => left.errors.push((lseq, e)),
+        }
+    }
+    if let Some((ctx, host, label)) = root_dir {
+        left.deferred.push((0, Vec::new(), ctx, host, label));
+    }
+    finish_dirs(&mut main, &opts.dest, left.deferred, std::mem::take(&mut left.symlink_owners), &mut left.errors);
+    for (k, v) in main.left.warnings {
+        *left.warnings.entry(k).or_insert(0) += v;
+    }
+    for (k, v) in warnings {
+        *left.warnings.entry(k).or_insert(0) += v;
+    }
+    if let Err(e) = sink.finish() {
+        left.errors.push((u64::MAX, e));
+    }
+    report.entries = left.done.len() as u64;
+    left.errors.sort_by_key(|(s, _)| *s);
+    report.errors = left.errors.into_iter().map(|(_, e)| e).collect();
+    for (w, n) in left.warnings {
+        report.warnings.push(if n > 1 { format!("{w} ({n} entries)") } else { w });
     }
     if let Some(f) = fatal {
         for e in report.errors.drain(..) {
@@ -687,11 +734,84 @@ pub fn extract(
         return Err(f);
     }
     for p in pats.unmatched() {
-        report
-            .errors
-            .push(Error::usage(format!("{p}: not found in archive")));
+        report.errors.push(Error::usage(format!("{p}: not found in archive")));
     }
     Ok(report)
+}
+
+/// Make a hard link `key` → the earlier member `ctx.link`, under a
+/// temporary name renamed into place.
+fn hardlink(w: &mut Worker, key: &[u8], ctx: &Entry) -> Result<()> {
+    let comps = split(key);
+    let path = String::from_utf8_lossy(key).into_owned();
+    let io_err = |op: &str, err: io::Error| Error::io(op, &path, err);
+    let target = ctx.link.clone().unwrap_or_default();
+    let (tcomps, _) =
+        safe_components(&target).map_err(|m| Error::unsafe_path(format!("hard link target: {m}")).with_path(&path))?;
+    if tcomps.is_empty() {
+        return Err(Error::unsafe_path("hard link to an empty name").with_path(&path));
+    }
+    if tcomps == comps {
+        return Ok(());
+    }
+    let tdir = walk_dirs(&w.root, &tcomps[..tcomps.len() - 1], false)
+        .map_err(|x| io_err(&format!("cannot find hard link target {}", String::from_utf8_lossy(&target)), x))?;
+    let dir = w.parent(&comps).map_err(|x| io_err("cannot create parent directory", x))?;
+    let tmp = w.tmp_name();
+    dir.hardlink(&tdir, tcomps[tcomps.len() - 1], &tmp)
+        .map_err(|x| io_err(&format!("cannot hard-link to {}", String::from_utf8_lossy(&target)), x))?;
+    let r = place(&dir, &tmp, comps[comps.len() - 1]).map_err(|x| io_err("cannot rename into place", x));
+    // Renaming over another link to the same inode is a no-op that leaves tmp.
+    let _ = dir.unlink(&tmp, false);
+    if matches!(r, Ok(true)) {
+        w.cache = None;
+    }
+    r.map(|_| ())
+}
+
+/// Symlink-owner records, then directory metadata: the last entry for a
+/// directory wins; deepest first.
+fn finish_dirs(
+    w: &mut Worker,
+    dest: &std::path::Path,
+    deferred: Vec<(u64, Vec<u8>, Entry, Entry, bool)>,
+    symlink_owners: BTreeMap<Vec<u8>, Vec<(Vec<u8>, u32, u32)>>,
+    errors: &mut Vec<(u64, Error)>,
+) {
+    for (key, recs) in symlink_owners {
+        let comps = split(&key);
+        let r = walk_dirs(&w.root, &comps, false).and_then(|d| {
+            sys::fsetxattr(d.fd(), crate::ondisk::SYMLINK_OWNERS_XATTR, &crate::ondisk::encode_symlink_owners(&recs))
+        });
+        if let Err(x) = r {
+            w.warn(format!("cannot record symlink owners: {x}"));
+        }
+    }
+    let mut last: HashMap<&[u8], usize> = HashMap::new();
+    for (i, (s, k, ..)) in deferred.iter().enumerate() {
+        match last.get(k.as_slice()) {
+            Some(&j) if deferred[j].0 > *s => {}
+            _ => {
+                last.insert(k.as_slice(), i);
+            }
+        }
+    }
+    let mut order: Vec<usize> = last.into_values().collect();
+    order.sort_by_key(|&i| {
+        let k = &deferred[i].1;
+        (std::cmp::Reverse(k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty())), deferred[i].0)
+    });
+    w.cache = None;
+    for i in order {
+        let (seq, key, ctx, host, label) = &deferred[i];
+        let comps = split(key);
+        let shown = if key.is_empty() { dest.display().to_string() } else { String::from_utf8_lossy(key).into_owned() };
+        let d = if comps.is_empty() { Dir::open(dest) } else { walk_dirs(&w.root, &comps, false) };
+        let a = Applied { ctx, host };
+        if let Err(x) = d.and_then(|d| w.apply_fd(&d.fd(), &a, *label)) {
+            errors.push((*seq, Error::io("cannot set directory metadata of", shown, x)));
+        }
+    }
 }
 
 /// The map a user namespace is built from: the explicit map, else the
@@ -709,6 +829,7 @@ pub fn namespace_maps(
 
 /// Resolve `--owners` into a sink, the namespace maps (for `userns`), and,
 /// for `auto` without a namespace, the reason foreign owners are impossible.
+#[allow(clippy::type_complexity)]
 fn choose_sink(
     opts: &ExtractOptions,
     reg: &Registry,

@@ -42,9 +42,46 @@ pub struct ListOptions {
     pub format: ListFormat,
 }
 
-/// Resolves the map for an entry: an explicit map or context for every
-/// entry, else the entry's own label looked up in the registry.
-pub(crate) struct MapChooser<'a> {
+/// The entries of an archive: from its index when it has a valid one (no
+/// data is read), else from the tar stream.
+pub enum Entries {
+    /// From the index.
+    Index(std::vec::IntoIter<crate::frame::index::Indexed>),
+    /// Streaming.
+    Stream(Box<Reader<Box<dyn std::io::Read + Send>>>),
+}
+
+impl Entries {
+    /// Open an archive for its entries.
+    ///
+    /// # Errors
+    /// The archive cannot be opened.
+    pub fn open(archive: &std::path::Path) -> Result<Entries> {
+        if let Some(idx) = crate::frame::read::index_of(archive) {
+            return Ok(Entries::Index(idx.into_iter()));
+        }
+        let (_, r) = crate::input::open(archive)?;
+        Ok(Entries::Stream(Box::new(Reader::new(r))))
+    }
+
+    /// The next entry.
+    ///
+    /// # Errors
+    /// A malformed archive (streaming).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Entry>> {
+        match self {
+            Entries::Index(it) => Ok(it.next().map(|i| i.entry)),
+            Entries::Stream(r) => r.next_entry(),
+        }
+    }
+}
+
+/// Resolves the map for an entry the way `extract` does: an explicit map or
+/// context for every entry, else the entry's own label looked up in the
+/// registry (labels are resolved once and cached). Used by list, extract
+/// and diff so that all three show the same host view.
+pub struct MapChooser<'a> {
     reg: &'a Registry,
     explicit: Option<(Maps, String)>,
     cache: HashMap<String, Maps>,
@@ -55,7 +92,7 @@ impl<'a> MapChooser<'a> {
     ///
     /// # Errors
     /// An unknown `--context`.
-    pub(crate) fn new(reg: &'a Registry, o: &OwnerOptions) -> Result<Self> {
+    pub fn new(reg: &'a Registry, o: &OwnerOptions) -> Result<Self> {
         let explicit = match (&o.maps, &o.context) {
             (Some(m), Some(c)) => Some((m.clone(), format!("context {c}, given with --map"))),
             (Some(m), None) => Some((m.clone(), "given with --map".into())),
@@ -73,7 +110,7 @@ impl<'a> MapChooser<'a> {
     ///
     /// # Errors
     /// The entry's label names no context in the registry.
-    pub(crate) fn for_entry(&mut self, e: &Entry) -> Result<Option<(Maps, String)>> {
+    pub fn for_entry(&mut self, e: &Entry) -> Result<Option<(Maps, String)>> {
         if let Some(x) = &self.explicit {
             return Ok(Some(x.clone()));
         }
@@ -98,8 +135,7 @@ impl<'a> MapChooser<'a> {
 /// in the host view are per-entry errors in the report.
 pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<Report> {
     let mut report = Report::default();
-    let (_, r) = crate::input::open(&opts.archive)?;
-    let mut rd = Reader::new(r);
+    let mut rd = Entries::open(&opts.archive)?;
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
     let mut chooser = if opts.owners.maps.is_some() || opts.owners.context.is_some() {
         Some(MapChooser::new(reg, &opts.owners)?)
@@ -109,7 +145,7 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     let mut widths = Widths::default();
     let archive = opts.archive.display().to_string();
     while let Some(mut e) = rd
-        .next_entry()
+        .next()
         .map_err(|e| e.with_context(format!("reading {archive}")))?
     {
         if !pats.matches(&e.path) {

@@ -36,12 +36,14 @@ pub struct RemapOptions {
     pub format: OutFormat,
 }
 
-/// Rewrite an archive.
+/// Rewrite an archive. `progress` is told of each entry written (its bytes
+/// are best measured by the input's read position, see
+/// [`crate::progress::Progress::watch_archive`]).
 ///
 /// # Errors
 /// An unreadable or malformed input, an unmapped ID under
 /// [`Unmapped::Error`] (no output is left behind), or a write error.
-pub fn remap(opts: &RemapOptions) -> Result<Report> {
+pub fn remap(opts: &RemapOptions, progress: &crate::progress::Progress) -> Result<Report> {
     let mut report = Report::default();
     if let Some(l) = &opts.context {
         crate::context::validate_label(l).map_err(Error::usage)?;
@@ -88,6 +90,7 @@ pub fn remap(opts: &RemapOptions) -> Result<Report> {
         e.gname = None;
         e.label = opts.context.clone();
         buf.clear();
+        sink.begin_entry(&e).map_err(werr)?;
         tw::encode_entry(&e, &mut buf);
         sink.write(&buf).map_err(werr)?;
         if e.kind == Kind::File {
@@ -107,6 +110,7 @@ pub fn remap(opts: &RemapOptions) -> Result<Report> {
             sink.write(&buf).map_err(werr)?;
         }
         sink.boundary().map_err(werr)?;
+        progress.add_entry();
         report.entries += 1;
     }
     buf.clear();

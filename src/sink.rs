@@ -43,7 +43,7 @@ pub enum Devices {
 }
 
 /// How ownership lands on disk.
-pub trait Sink: Send {
+pub trait Sink: Send + Sync {
     /// The owner to set, or `None` to leave the invoking user's.
     fn owner(&self, a: &Applied) -> Option<(u32, u32)>;
     /// The mode to set.
@@ -57,14 +57,14 @@ pub trait Sink: Send {
     ///
     /// # Errors
     /// A write error of the sink's own record.
-    fn record(&mut self, _a: &Applied) -> Result<()> {
+    fn record(&self, _a: &Applied) -> Result<()> {
         Ok(())
     }
     /// Finish (write records).
     ///
     /// # Errors
     /// A write error.
-    fn finish(&mut self) -> Result<()> {
+    fn finish(&self) -> Result<()> {
         Ok(())
     }
     /// True when owners should be written as the label xattr too.
@@ -186,7 +186,7 @@ impl Sink for Xattr {
 /// modes, types and device numbers.
 pub struct Manifest {
     path: PathBuf,
-    lines: Vec<String>,
+    lines: std::sync::Mutex<Vec<String>>,
 }
 
 impl Manifest {
@@ -194,7 +194,7 @@ impl Manifest {
     pub fn new(path: &Path) -> Manifest {
         Manifest {
             path: path.to_path_buf(),
-            lines: vec!["#mtree".to_string()],
+            lines: std::sync::Mutex::new(vec!["#mtree".to_string()]),
         }
     }
 }
@@ -212,15 +212,16 @@ impl Sink for Manifest {
     fn devices(&self) -> Devices {
         Devices::RecordOnly
     }
-    fn record(&mut self, a: &Applied) -> Result<()> {
-        self.lines.push(crate::mtree::line(a.ctx));
+    fn record(&self, a: &Applied) -> Result<()> {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(crate::mtree::line(a.ctx));
         Ok(())
     }
-    fn finish(&mut self) -> Result<()> {
+    fn finish(&self) -> Result<()> {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         let tmp = self.path.with_extension("alientar-tmp");
         let write = || -> io::Result<()> {
             let mut f = io::BufWriter::new(std::fs::File::create(&tmp)?);
-            for l in &self.lines {
+            for l in lines.iter() {
                 writeln!(f, "{l}")?;
             }
             f.into_inner().map_err(|e| e.into_error())?.sync_all()?;

@@ -1,11 +1,19 @@
-//! Archive output: plain tar, or independent zstd frames compressed in
-//! parallel and written in order, followed by a zstd seekable-format seek
-//! table.
+//! Archive output and seekable input: independent zstd frames built and
+//! compressed in parallel, written in order by one writer thread, followed by
+//! the entry [`index`] and the zstd seekable-format [`seek`] table; and
+//! [`read`], which reads them back.
 //!
-//! The encoder hands over tar bytes with [`TarSink::write`] and marks entry
-//! boundaries with [`TarSink::boundary`]; frames are cut at boundaries once
-//! they reach [`FRAME_TARGET`] bytes, and inside large members at
-//! [`FRAME_TARGET`] multiples, so every frame holds whole 512-byte blocks.
+//! [`FramePipeline`] runs *jobs* — closures that produce one frame's
+//! uncompressed bytes (reading files, encoding headers) — on the rayon pool,
+//! compresses their output there, and hands frames to the writer in order.
+//! At most `in_flight` frames exist at a time, so memory is bounded by
+//! `in_flight × 2 × FRAME_TARGET` whatever the archive's size.
+//!
+//! [`ZstdSink`] and [`PlainSink`] are byte-stream front ends
+//! ([`TarSink`]) for code that produces tar bytes sequentially (`remap`):
+//! frames are cut at entry boundaries once they reach half of
+//! [`FRAME_TARGET`], and inside large members at [`FRAME_TARGET`], so every
+//! frame holds whole 512-byte blocks.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -13,14 +21,186 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
+use crate::entry::Entry;
+
+pub mod index;
+pub mod read;
 pub mod seek;
 
-/// Uncompressed bytes per frame (a frame is cut at the first entry boundary
-/// after this many bytes, or inside a member at this size).
+/// Uncompressed bytes per frame at most (a multiple of 512).
 pub const FRAME_TARGET: usize = 4 << 20;
 
-/// Where tar bytes go.
+/// A job producing one frame's uncompressed bytes.
+pub type Job = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
+
+type Done = (usize, io::Result<(Vec<u8>, u32)>);
+
+/// Parallel frame builder and ordered writer.
+pub struct FramePipeline {
+    seq: usize,
+    level: Option<i32>,
+    tokens: Receiver<()>,
+    done_tx: Sender<Done>,
+    end_tx: Sender<(usize, Option<Vec<u8>>)>,
+    writer: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl FramePipeline {
+    /// Frames to `w`, zstd-compressed at `level` (with a seek table at the
+    /// end), or written as they are when `level` is `None`.
+    pub fn new(w: Box<dyn Write + Send>, level: Option<i32>) -> Self {
+        let in_flight = (rayon::current_num_threads() * 2 + 2).min(16);
+        let (tok_tx, tok_rx) = bounded(in_flight);
+        for _ in 0..in_flight {
+            tok_tx.send(()).expect("fresh channel");
+        }
+        let (done_tx, done_rx) = unbounded::<Done>();
+        let (end_tx, end_rx) = bounded(1);
+        let seekable = level.is_some();
+        let writer = std::thread::Builder::new()
+            .name("alientar-writer".into())
+            .spawn(move || write_in_order(w, done_rx, tok_tx, end_rx, seekable))
+            .expect("spawn writer thread");
+        FramePipeline {
+            seq: 0,
+            level,
+            tokens: tok_rx,
+            done_tx,
+            end_tx,
+            writer: Some(writer),
+        }
+    }
+
+    /// Number of frames submitted so far (the index of the next frame).
+    pub fn frames(&self) -> usize {
+        self.seq
+    }
+
+    /// Run `job` on the pool; its frame is written after all earlier ones.
+    /// Blocks while `in_flight` frames are pending.
+    ///
+    /// # Errors
+    /// The writer failed (the write error is returned).
+    pub fn submit(&mut self, job: Job) -> io::Result<()> {
+        if self.tokens.recv().is_err() {
+            return Err(self.writer_error());
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        let level = self.level;
+        let tx = self.done_tx.clone();
+        rayon::spawn(move || {
+            let r = job().and_then(|raw| {
+                let len = u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))?;
+                match level {
+                    Some(l) => Ok((compress_frame(&raw, l)?, len)),
+                    None => Ok((raw, len)),
+                }
+            });
+            let _ = tx.send((seq, r));
+        });
+        Ok(())
+    }
+
+    fn writer_error(&mut self) -> io::Error {
+        match self.writer.take().map(|h| h.join()) {
+            Some(Ok(Err(e))) => e,
+            _ => io::Error::other("the archive writer stopped"),
+        }
+    }
+
+    /// Wait for every frame, then write `index` (if any) and the seek table.
+    ///
+    /// # Errors
+    /// A job's error (a read error it could not recover from) or a write error.
+    pub fn finish(mut self, index: Option<Vec<u8>>) -> io::Result<()> {
+        let _ = self.end_tx.send((self.seq, index));
+        match self.writer.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the archive writer panicked")),
+            None => Err(io::Error::other("the archive writer stopped")),
+        }
+    }
+}
+
+thread_local! {
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Compress one independent frame with a content checksum.
+///
+/// # Errors
+/// A zstd failure.
+pub fn compress_frame(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().map(|(l, _)| *l) != Some(level) {
+            let mut comp = zstd::bulk::Compressor::new(level)?;
+            comp.set_parameter(zstd::stream::raw::CParameter::ChecksumFlag(true))?;
+            *c = Some((level, comp));
+        }
+        let comp = &mut c.as_mut().expect("set above").1;
+        comp.compress(data)
+    })
+}
+
+fn write_in_order(
+    mut w: Box<dyn Write + Send>,
+    done: Receiver<Done>,
+    tokens: Sender<()>,
+    end: Receiver<(usize, Option<Vec<u8>>)>,
+    seekable: bool,
+) -> io::Result<()> {
+    let mut pending: BTreeMap<usize, (Vec<u8>, u32)> = BTreeMap::new();
+    let mut next = 0usize;
+    let mut total: Option<(usize, Option<Vec<u8>>)> = None;
+    let mut table = seek::SeekTable::default();
+    loop {
+        if let Some((n, _)) = &total
+            && *n == next
+        {
+            break;
+        }
+        crossbeam_channel::select! {
+            recv(done) -> msg => {
+                let Ok((seq, r)) = msg else { break };
+                pending.insert(seq, r?);
+                while let Some((frame, raw_len)) = pending.remove(&next) {
+                    w.write_all(&frame)?;
+                    table.push(frame.len() as u32, raw_len);
+                    next += 1;
+                    let _ = tokens.send(());
+                }
+            }
+            recv(end) -> msg => match msg {
+                Ok(t) => total = Some(t),
+                Err(_) => {
+                    if total.is_none() {
+                        return Err(io::Error::other("archive creation was abandoned"));
+                    }
+                }
+            }
+        }
+    }
+    if seekable {
+        if let Some((_, Some(index))) = &total {
+            w.write_all(index)?;
+        }
+        w.write_all(&table.encode())?;
+    }
+    w.flush()
+}
+
+/// Where tar bytes go, for producers that write sequentially.
 pub trait TarSink {
+    /// An entry starts with the next byte written (for the index).
+    ///
+    /// # Errors
+    /// A write error.
+    fn begin_entry(&mut self, _e: &Entry) -> io::Result<()> {
+        Ok(())
+    }
     /// Append tar bytes (whole blocks over time; a call may hold any part).
     fn write(&mut self, data: &[u8]) -> io::Result<()>;
     /// The bytes written so far end an entry (a good place to cut a frame).
@@ -55,42 +235,20 @@ impl<W: Write> TarSink for PlainSink<W> {
     }
 }
 
-type Done = (usize, io::Result<Vec<u8>>, u32);
-
-/// zstd output: frames compressed on the rayon pool, written in order by one
-/// writer thread; at most `in_flight` frames exist at a time.
+/// zstd output from a byte stream: frames, index and seek table.
 pub struct ZstdSink {
     buf: Vec<u8>,
-    seq: usize,
-    level: i32,
-    tokens: Receiver<()>,
-    done_tx: Sender<Done>,
-    writer: Option<JoinHandle<io::Result<()>>>,
-    count_tx: Sender<usize>,
+    pipe: FramePipeline,
+    index: index::IndexBuilder,
 }
 
 impl ZstdSink {
     /// zstd output to `w` at compression `level`.
     pub fn new(w: Box<dyn Write + Send>, level: i32) -> Self {
-        let in_flight = rayon::current_num_threads() * 2 + 2;
-        let (tok_tx, tok_rx) = bounded(in_flight);
-        for _ in 0..in_flight {
-            tok_tx.send(()).expect("fresh channel");
-        }
-        let (done_tx, done_rx) = unbounded::<Done>();
-        let (count_tx, count_rx) = bounded::<usize>(1);
-        let writer = std::thread::Builder::new()
-            .name("alientar-writer".into())
-            .spawn(move || write_in_order(w, done_rx, tok_tx, count_rx))
-            .expect("spawn writer thread");
         ZstdSink {
-            buf: Vec::with_capacity(FRAME_TARGET + 64 * 1024),
-            seq: 0,
-            level,
-            tokens: tok_rx,
-            done_tx,
-            writer: Some(writer),
-            count_tx,
+            buf: Vec::with_capacity(FRAME_TARGET),
+            pipe: FramePipeline::new(w, Some(level)),
+            index: index::IndexBuilder::default(),
         }
     }
 
@@ -98,89 +256,20 @@ impl ZstdSink {
         if self.buf.is_empty() {
             return Ok(());
         }
-        // Wait for a slot; if the writer died, surface its error.
-        if self.tokens.recv().is_err() {
-            return Err(self.writer_error());
-        }
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(FRAME_TARGET + 64 * 1024));
-        let seq = self.seq;
-        self.seq += 1;
-        let level = self.level;
-        let tx = self.done_tx.clone();
-        rayon::spawn(move || {
-            let raw_len = data.len() as u32;
-            let r = compress_frame(&data, level);
-            drop(data);
-            let _ = tx.send((seq, r, raw_len));
-        });
-        Ok(())
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(FRAME_TARGET));
+        self.pipe.submit(Box::new(move || Ok(data)))
     }
-
-    fn writer_error(&mut self) -> io::Error {
-        match self.writer.take().map(|h| h.join()) {
-            Some(Ok(Err(e))) => e,
-            _ => io::Error::other("the archive writer stopped"),
-        }
-    }
-}
-
-thread_local! {
-    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Compress one independent frame with a content checksum.
-pub fn compress_frame(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
-    COMPRESSOR.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.as_ref().map(|(l, _)| *l) != Some(level) {
-            let mut comp = zstd::bulk::Compressor::new(level)?;
-            comp.set_parameter(zstd::stream::raw::CParameter::ChecksumFlag(true))?;
-            *c = Some((level, comp));
-        }
-        let comp = &mut c.as_mut().expect("set above").1;
-        comp.compress(data)
-    })
-}
-
-fn write_in_order(
-    mut w: Box<dyn Write + Send>,
-    done: Receiver<Done>,
-    tokens: Sender<()>,
-    count: Receiver<usize>,
-) -> io::Result<()> {
-    let mut pending: BTreeMap<usize, (Vec<u8>, u32)> = BTreeMap::new();
-    let mut next = 0usize;
-    let mut total: Option<usize> = None;
-    let mut table = seek::SeekTable::default();
-    loop {
-        if total == Some(next) {
-            break;
-        }
-        crossbeam_channel::select! {
-            recv(done) -> msg => {
-                let Ok((seq, r, raw_len)) = msg else { break };
-                pending.insert(seq, (r?, raw_len));
-                while let Some((frame, raw_len)) = pending.remove(&next) {
-                    w.write_all(&frame)?;
-                    table.push(frame.len() as u32, raw_len);
-                    next += 1;
-                    let _ = tokens.send(());
-                }
-            }
-            recv(count) -> msg => {
-                match msg {
-                    Ok(n) => total = Some(n),
-                    Err(_) => if total.is_none() { return Err(io::Error::other("archive creation was abandoned")) },
-                }
-            }
-        }
-    }
-    w.write_all(&table.encode())?;
-    w.flush()
 }
 
 impl TarSink for ZstdSink {
+    fn begin_entry(&mut self, e: &Entry) -> io::Result<()> {
+        if self.buf.len() >= FRAME_TARGET {
+            self.submit()?;
+        }
+        self.index.push(e, self.pipe.frames() as u32, self.buf.len() as u32);
+        Ok(())
+    }
+
     fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let room = FRAME_TARGET.saturating_sub(self.buf.len());
@@ -204,11 +293,7 @@ impl TarSink for ZstdSink {
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         self.submit()?;
-        let _ = self.count_tx.send(self.seq);
-        match self.writer.take().map(|h| h.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(io::Error::other("the archive writer panicked")),
-            None => Err(io::Error::other("the archive writer stopped")),
-        }
+        let ZstdSink { pipe, index, .. } = *self;
+        pipe.finish(Some(index.finish()?))
     }
 }

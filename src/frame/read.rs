@@ -1,0 +1,213 @@
+//! Reading a seekable archive: the seek table and index at its end, and a
+//! reader that decompresses the data frames in parallel ahead of use.
+//!
+//! Everything read from the file is checked against the file itself: the
+//! frames' compressed sizes must add up to where the trailer starts, the
+//! trailer must be the seek table alone or one index frame and the seek
+//! table, and no count may exceed what the file can hold. Anything else
+//! means "not seekable": the caller streams the archive instead.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+
+use super::index::{self, INDEX_MAGIC, Indexed};
+use super::seek::SeekTable;
+
+/// The index of the archive at `path`, when it is a regular file with a
+/// valid seek table and index (`None` otherwise: stream it instead).
+pub fn index_of(path: &std::path::Path) -> Option<Vec<Indexed>> {
+    if path == std::path::Path::new("-") {
+        return None;
+    }
+    let f = File::open(path).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    Seekable::probe(f)?.index()
+}
+
+/// A zstd archive with a valid seek table.
+#[derive(Debug)]
+pub struct Seekable {
+    file: Arc<File>,
+    /// (file offset, compressed size, decompressed size) of each data frame.
+    frames: Vec<(u64, u32, u32)>,
+    /// Where the index frame starts and how long it is, if there is one.
+    index: Option<(u64, u64)>,
+}
+
+impl Seekable {
+    /// Probe `file` for a valid seek table; `None` when it has none or it
+    /// does not fit the file.
+    pub fn probe(file: File) -> Option<Seekable> {
+        let len = file.metadata().ok()?.len();
+        if len < 17 {
+            return None;
+        }
+        let mut foot = [0u8; 9];
+        file.read_exact_at(&mut foot, len - 9).ok()?;
+        let nframes = u32::from_le_bytes(foot[..4].try_into().ok()?);
+        let desc = foot[4];
+        let entry = if desc & 0x80 != 0 { 12u64 } else { 8 };
+        let table_len = 8 + u64::from(nframes) * entry + 9;
+        if table_len > len || u64::from(nframes) > len / 9 {
+            return None;
+        }
+        let mut tail = vec![0u8; table_len as usize];
+        file.read_exact_at(&mut tail, len - table_len).ok()?;
+        let (table, used) = SeekTable::decode_tail(&tail)?;
+        if used as u64 != table_len {
+            return None;
+        }
+        let mut frames = Vec::with_capacity(table.frames.len());
+        let mut off = 0u64;
+        for &(c, d) in &table.frames {
+            if c == 0 {
+                return None;
+            }
+            frames.push((off, c, d));
+            off += u64::from(c);
+        }
+        let trailer = len - table_len;
+        if off > trailer {
+            return None;
+        }
+        let index = if off == trailer {
+            None
+        } else {
+            let mut h = [0u8; 8];
+            file.read_exact_at(&mut h, off).ok()?;
+            let magic = u32::from_le_bytes(h[..4].try_into().ok()?);
+            let size = u64::from(u32::from_le_bytes(h[4..].try_into().ok()?));
+            if magic != INDEX_MAGIC || off + 8 + size != trailer {
+                return None;
+            }
+            Some((off + 8, size))
+        };
+        Some(Seekable {
+            file: Arc::new(file),
+            frames,
+            index,
+        })
+    }
+
+    /// Number of data frames.
+    pub fn frame_count(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Total uncompressed size of the data frames.
+    pub fn data_size(&self) -> u64 {
+        self.frames.iter().map(|f| u64::from(f.2)).sum()
+    }
+
+    /// The index, when the archive has a valid one.
+    pub fn index(&self) -> Option<Vec<Indexed>> {
+        let (off, size) = self.index?;
+        if size > index::MAX_INDEX {
+            return None;
+        }
+        let mut payload = vec![0u8; size as usize];
+        self.file.read_exact_at(&mut payload, off).ok()?;
+        let sizes: Vec<u32> = self.frames.iter().map(|f| f.2).collect();
+        index::decode(&payload, &sizes).ok()
+    }
+
+    /// A reader of the uncompressed tar stream that decompresses up to
+    /// `ahead` frames in parallel.
+    pub fn reader(&self, ahead: usize) -> ParallelFrames {
+        ParallelFrames::new(self.file.clone(), self.frames.clone(), ahead.max(1))
+    }
+}
+
+type Done = (usize, io::Result<Vec<u8>>);
+
+/// Decompresses frames on the rayon pool, hands them out in order.
+pub struct ParallelFrames {
+    file: Arc<File>,
+    frames: Vec<(u64, u32, u32)>,
+    ahead: usize,
+    next_spawn: usize,
+    next_use: usize,
+    got: BTreeMap<usize, io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    tx: Sender<Done>,
+    rx: Receiver<Done>,
+}
+
+impl ParallelFrames {
+    fn new(file: Arc<File>, frames: Vec<(u64, u32, u32)>, ahead: usize) -> Self {
+        let (tx, rx) = unbounded();
+        ParallelFrames {
+            file,
+            frames,
+            ahead,
+            next_spawn: 0,
+            next_use: 0,
+            got: BTreeMap::new(),
+            cur: Vec::new(),
+            pos: 0,
+            tx,
+            rx,
+        }
+    }
+
+    fn spawn_more(&mut self) {
+        while self.next_spawn < self.frames.len() && self.next_spawn < self.next_use + self.ahead {
+            let i = self.next_spawn;
+            let (off, c, d) = self.frames[i];
+            let file = self.file.clone();
+            let tx = self.tx.clone();
+            rayon::spawn(move || {
+                let r = (|| {
+                    let mut z = vec![0u8; c as usize];
+                    file.read_exact_at(&mut z, off)?;
+                    let out = zstd::bulk::decompress(&z, d as usize)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd frame {i}: {e}")))?;
+                    if out.len() != d as usize {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("zstd frame {i} holds {} bytes, the seek table says {d}", out.len()),
+                        ));
+                    }
+                    Ok(out)
+                })();
+                let _ = tx.send((i, r));
+            });
+            self.next_spawn += 1;
+        }
+    }
+}
+
+impl Read for ParallelFrames {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.next_use == self.frames.len() {
+                return Ok(0);
+            }
+            self.spawn_more();
+            let want = self.next_use;
+            let data = loop {
+                if let Some(r) = self.got.remove(&want) {
+                    break r;
+                }
+                let (i, r) = self.rx.recv().map_err(|_| io::Error::other("frame decoder stopped"))?;
+                self.got.insert(i, r);
+            };
+            self.cur = data?;
+            self.pos = 0;
+            self.next_use += 1;
+            self.spawn_more();
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
