@@ -10,6 +10,7 @@ use alientar::create::{CreateOptions, OutFormat, OwnerOptions, Report, create};
 use alientar::extract::{ExtractOptions, Owners, extract};
 use alientar::idmap::{GidKind, Invoker, UidKind, parse_spec};
 use alientar::list::{ListFormat, ListOptions, is_broken_pipe, list};
+use alientar::progress::Progress;
 use alientar::{Error, Unmapped};
 
 /// Exit status: success.
@@ -23,11 +24,53 @@ const FATAL: i32 = 2;
 /// context (a rootless container, an image, another host), translated
 /// through user-namespace ID maps.
 #[derive(Parser, Debug)]
-#[command(name = "alientar", version, about, long_about = None)]
+#[command(name = "alientar", version, about, long_about = LONG_ABOUT, after_long_help = AFTER_LONG_HELP)]
 struct Cli {
     #[command(subcommand)]
     cmd: Command,
+    /// Never show a progress bar (one is shown on stderr only when it is a terminal).
+    #[arg(long, global = true)]
+    no_progress: bool,
 }
+
+/// The description in `--help` and the man page.
+const LONG_ABOUT: &str = "\
+A tar archiver for alien ownership. alientar stores every entry's owner as seen
+inside its context (a rootless container's user namespace, an image built by an
+ordinary user, a backup made for another host) together with the context's name
+as a label, and translates owners through user-namespace ID maps (the semantics
+of /proc/PID/uid_map) when it creates, lists, extracts, compares and rewrites
+archives. The archives are ordinary pax tar (optionally zstd) that GNU tar and
+bsdtar read unchanged.
+
+Maps (--map SPEC, --uid-map, --gid-map) are INSIDE:OUTSIDE:COUNT[,...] (podman's
+--uidmap order), @FILE (lines as in /proc/PID/uid_map), rootless (0 -> your uid,
+1 -> your first /etc/subuid range), subuid (0 -> your first subordinate ID),
+host (identity), or the name of a context from contexts.toml.";
+
+/// The exit codes, for `--help` and the man page.
+macro_rules! exit_status {
+    () => {
+        "Exit status:
+  0  success (diff: the archive and the tree are identical)
+  1  some entries failed, each reported, the rest done (diff: differences found)
+  2  fatal: bad usage, an unreadable or malformed archive, unmapped IDs on create"
+    };
+}
+
+const EXIT_STATUS: &str = exit_status!();
+
+/// Shown after `--help` (not `-h`).
+const AFTER_LONG_HELP: &str = concat!(
+    exit_status!(),
+    "
+
+Progress is shown on stderr only when it is a terminal (--no-progress: never);
+nothing is printed there when it is not and all went well.
+
+More: `alientar man` (the manual), `alientar COMMAND --help`, and
+docs/guide.md (walk-throughs) in the source."
+);
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -44,6 +87,23 @@ enum Command {
     Check(CheckArgs),
     /// Rewrite owners archive to archive (inside → outside; --inverse for outside → inside).
     Remap(RemapArgs),
+    /// Compare an archive with a tree: content, type, mode, owner (through the map), mtime, links, xattrs (exit 0 only when identical).
+    #[command(visible_alias = "d", alias = "compare")]
+    Diff(DiffArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) of alientar or of one command; --dir writes them all.
+    Man {
+        /// A command (e.g. `create`): its own page, alientar-create(1).
+        command: Option<String>,
+        /// Write alientar.1 and alientar-COMMAND.1 for every command into DIR.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
     /// Show the context registry, or one context with its maps.
     Contexts {
         /// A context name.
@@ -207,6 +267,26 @@ struct ExtractArgs {
     own: OwnerArgs,
 }
 
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// Archive to read (`-` for standard input).
+    #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
+    file: PathBuf,
+    /// Compare with the tree in DIR.
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "DIR",
+        default_value = "."
+    )]
+    dir: PathBuf,
+    /// Only members matching these names or globs.
+    #[arg(value_name = "PATTERN")]
+    patterns: Vec<String>,
+    #[command(flatten)]
+    owners: OwnerArgs,
+}
+
 fn parse_owners(v: &str) -> Result<Owners, String> {
     Ok(match v {
         "auto" => Owners::Auto,
@@ -303,7 +383,8 @@ fn finish(report: Report) -> i32 {
 /// Run the command line; returns the exit status.
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    match run_cmd(cli.cmd) {
+    let show = !cli.no_progress;
+    match run_cmd(cli.cmd, show) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => OK,
         Err(e) => {
@@ -313,7 +394,26 @@ pub fn run() -> i32 {
     }
 }
 
-fn run_cmd(cmd: Command) -> Result<i32, Error> {
+fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
+    match &cmd {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(*shell, &mut Cli::command(), "alientar", &mut out);
+            return Ok(OK);
+        }
+        Command::Man { command, dir } => {
+            return man(command.as_deref(), dir.as_deref());
+        }
+        _ => {}
+    }
+    let progress = |verb: &'static str, names_on_tty: bool| {
+        if show_progress && !names_on_tty {
+            Progress::stderr(verb)
+        } else {
+            Progress::hidden()
+        }
+    };
     let who = Invoker::current();
     let reg = Registry::load(who.clone())?;
     match cmd {
@@ -338,6 +438,11 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
             };
             let to_stdout = a.file.as_os_str() == "-";
             let verbose = a.verbose;
+            // -v names are the progress when they go to the terminal.
+            let bar = progress(
+                "creating",
+                verbose && if to_stdout { stderr_tty() } else { stdout_tty() },
+            );
             let mut on_entry = |p: &[u8]| {
                 if verbose {
                     let line = String::from_utf8_lossy(p);
@@ -348,7 +453,9 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
                     }
                 }
             };
-            Ok(finish(create(&opts, &reg, &mut on_entry)?))
+            let r = create(&opts, &reg, &mut on_entry, &bar);
+            bar.finish();
+            Ok(finish(r?))
         }
         Command::List(a) => {
             let owners = owner_options(&a.owners, &reg, &who)?;
@@ -378,12 +485,27 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
                 sink: a.owners,
             };
             let verbose = a.verbose;
+            let bar = progress("extracting", verbose && stdout_tty());
+            bar.watch_archive(&opts.archive);
+            // A user namespace must be entered while the process has one
+            // thread: start the bar's ticker now only when none can be.
+            let no_namespace = match &opts.sink {
+                Owners::Auto => rustix::process::geteuid().is_root(),
+                Owners::Userns => false,
+                _ => true,
+            };
+            if no_namespace {
+                bar.start();
+            }
             let mut on_entry = |p: &[u8]| {
+                bar.add_entry();
                 if verbose {
                     let _ = writeln!(std::io::stdout(), "{}", String::from_utf8_lossy(p));
                 }
             };
-            Ok(finish(extract(&opts, &reg, &mut on_entry)?))
+            let r = extract(&opts, &reg, &mut on_entry, &bar);
+            bar.finish();
+            Ok(finish(r?))
         }
         Command::Check(a) => {
             let owners = owner_options(&a.owners, &reg, &who)?;
@@ -408,8 +530,46 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
                 unmapped: owners.unmapped,
                 format,
             };
-            Ok(finish(alientar::remap::remap(&opts)?))
+            let bar = progress("remapping", false);
+            bar.watch_archive(&opts.input);
+            bar.start();
+            let r = alientar::remap::remap(&opts, &bar);
+            bar.finish();
+            Ok(finish(r?))
         }
+        Command::Diff(a) => {
+            let owners = owner_options(&a.owners, &reg, &who)?;
+            let opts = alientar::diff::DiffOptions {
+                archive: a.file,
+                dir: a.dir,
+                patterns: a.patterns.into_iter().map(String::into_bytes).collect(),
+                owners,
+            };
+            let bar = progress("comparing", false);
+            bar.watch_archive(&opts.archive);
+            bar.start();
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            let mut werr = None;
+            let mut on_diff = |d: &alientar::diff::Difference| {
+                if werr.is_none()
+                    && let Err(e) = bar.suspend(|| writeln!(out, "{d}"))
+                {
+                    werr = Some(e);
+                }
+            };
+            let r = alientar::diff::diff(&opts, &reg, &mut on_diff, &bar);
+            bar.finish();
+            if let Some(e) = werr {
+                return Err(Error::io_nopath("cannot write the differences", e));
+            }
+            let report = r?;
+            for e in &report.errors {
+                eprintln!("alientar: {e}");
+            }
+            Ok(if report.identical() { OK } else { PARTIAL })
+        }
+        Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         Command::Contexts { name } => {
             let mut out = std::io::stdout().lock();
             let w = |out: &mut std::io::StdoutLock, s: String| {
@@ -484,3 +644,102 @@ fn run_cmd(cmd: Command) -> Result<i32, Error> {
         }
     }
 }
+
+fn stdout_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}
+
+fn stderr_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// `alientar man [COMMAND] [--dir DIR]`: the manual pages, from the clap
+/// definitions. The main page adds EXIT STATUS, FILES and SEE ALSO.
+fn man(command: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32, Error> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let werr = |e: std::io::Error| Error::io_nopath("cannot write the manual page", e);
+    if let Some(dir) = dir {
+        let mut main = Vec::new();
+        man_main(&cmd, &mut main).map_err(werr)?;
+        let path = dir.join("alientar.1");
+        std::fs::write(&path, main).map_err(|e| Error::io("cannot write", &path, e))?;
+        for sub in cmd.get_subcommands() {
+            clap_mangen::Man::new(sub.clone())
+                .generate_to(dir)
+                .map_err(|e| Error::io("cannot write a manual page into", dir, e))?;
+        }
+        return Ok(OK);
+    }
+    let mut out = std::io::stdout().lock();
+    match command {
+        None => man_main(&cmd, &mut out).map_err(werr)?,
+        Some(name) => {
+            let sub = cmd.find_subcommand(name).ok_or_else(|| {
+                Error::usage(format!(
+                    "man: no command named '{name}' (commands: {})",
+                    cmd.get_subcommands()
+                        .map(|c| c.get_name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            clap_mangen::Man::new(sub.clone())
+                .render(&mut out)
+                .map_err(werr)?;
+        }
+    }
+    out.flush().map_err(werr)?;
+    Ok(OK)
+}
+
+fn man_main(cmd: &clap::Command, w: &mut dyn Write) -> std::io::Result<()> {
+    let m = clap_mangen::Man::new(cmd.clone());
+    m.render_title(w)?;
+    m.render_name_section(w)?;
+    m.render_synopsis_section(w)?;
+    m.render_description_section(w)?;
+    m.render_options_section(w)?;
+    m.render_subcommands_section(w)?;
+    // Plain text into roff: escape backslashes and leading control characters.
+    let roff = |text: &str| -> String {
+        let t = text.replace('\\', r"\e").replace('-', r"\-");
+        if t.starts_with('.') || t.starts_with('\'') {
+            format!(r"\&{t}")
+        } else {
+            t
+        }
+    };
+    writeln!(w, r#".SH "EXIT STATUS""#)?;
+    for l in EXIT_STATUS.lines().skip(1) {
+        let (code, text) = l.trim().split_once("  ").unwrap_or(("", l));
+        writeln!(w, ".TP\n{code}\n{}", roff(text.trim()))?;
+    }
+    w.write_all(MAN_TAIL.as_bytes())?;
+    m.render_version_section(w)
+}
+
+/// The main manual page's FILES and SEE ALSO sections (roff).
+const MAN_TAIL: &str = r#".SH FILES
+.TP
+\fI$XDG_CONFIG_HOME/alientar/contexts.toml\fR (else \fI~/.config/alientar/contexts.toml\fR)
+The user's named contexts: a table per name with \fBuidmap\fR, \fBgidmap\fR
+(map SPECs) and optionally \fBnames\fR (a root directory whose etc/passwd and
+etc/group name the context's IDs).
+.TP
+\fI/etc/alientar/contexts.toml\fR
+The system's named contexts (the user's file wins).
+.TP
+\fI/etc/subuid\fR, \fI/etc/subgid\fR
+Subordinate ID ranges, for the \fBrootless\fR and \fBsubuid\fR maps and the
+\fBuserns\fR owner sink.
+.SH "SEE ALSO"
+\fBalientar\-create\fR(1), \fBalientar\-extract\fR(1), \fBalientar\-diff\fR(1) and the
+other commands' pages (\fBalientar man\fR \fICOMMAND\fR),
+\fBtar\fR(1), \fBbsdtar\fR(1), \fBpodman\-unshare\fR(1), \fBnewuidmap\fR(1),
+\fBsubuid\fR(5), \fBuser_namespaces\fR(7); docs/guide.md and docs/format.md in
+the source.
+"#;

@@ -29,6 +29,7 @@
 pub mod check;
 pub mod context;
 pub mod create;
+pub mod diff;
 pub mod entry;
 pub mod error;
 pub mod extract;
@@ -40,6 +41,7 @@ pub mod mtree;
 pub mod names;
 pub mod ondisk;
 pub mod pattern;
+pub mod progress;
 pub mod remap;
 pub mod sink;
 pub mod sys;

@@ -1,0 +1,761 @@
+//! `diff`: compare an archive with a tree on disk, like `tar --compare`.
+//!
+//! For every member (or those matching the patterns) the file of the same
+//! name under the directory is compared: existence, type, mode, owner,
+//! mtime, size and content, symlink target, hard-link identity, device
+//! numbers and xattrs. Owners are compared in the **host view**: each
+//! entry's IDs go through the map `extract` would use ([`MapChooser`]), so
+//! a tree restored with `extract --map M` compares equal with `diff --map M`.
+//!
+//! Contents are compared while the archive streams past, chunk by chunk
+//! against the file on disk; nothing is buffered whole and the archive is
+//! read once. Nothing on disk is followed: a member's parent directories
+//! must be real directories (a symlink among them makes the member
+//! "missing"), files are `lstat`ed and opened with `O_NOFOLLOW`.
+//!
+//! Rules, as GNU tar's `--compare` has them where it has one:
+//! - a type difference hides the others for that path;
+//! - a hard link is compared by identity only ("Not linked to ...");
+//! - a symlink's mode is not compared (Linux has none);
+//! - an mtime with no sub-second part in the archive (ustar, GNU and most
+//!   peers' archives) is compared to the second;
+//! - xattrs: every xattr in the archive must be on disk with the same
+//!   value; an xattr only on disk counts in the `user.`, `trusted.`,
+//!   `system.posix_acl_*` and `security.capability` names (not, say,
+//!   `security.selinux`, which the system adds);
+//! - the context label `user.alientar.context` is not an xattr here: a
+//!   file without one inherits its directory's (as `create` reads it), and
+//!   a difference is reported only when the disk has a label that is not
+//!   the entry's;
+//! - without patterns, a file on disk inside a directory the archive holds
+//!   but which the archive lacks is reported ("Not in archive").
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::context::Registry;
+use crate::create::OwnerOptions;
+use crate::entry::{Entry, Kind, LABEL_XATTR, Time};
+use crate::error::{Error, Result};
+use crate::extract::safe_components;
+use crate::list::MapChooser;
+use crate::pattern::Patterns;
+use crate::progress::Progress;
+use crate::tar::Reader;
+use crate::translate::{Direction, translate};
+
+/// What to compare.
+#[derive(Clone, Debug)]
+pub struct DiffOptions {
+    /// The archive (`-` for stdin).
+    pub archive: PathBuf,
+    /// The tree to compare with (`-C`).
+    pub dir: PathBuf,
+    /// Member patterns; empty compares everything (and looks for files
+    /// the archive lacks).
+    pub patterns: Vec<Vec<u8>>,
+    /// Ownership: the map that turns the archive's owners into host IDs.
+    pub owners: OwnerOptions,
+}
+
+/// One way a path differs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum What {
+    /// The archive has it, the disk does not (with the reason when it is
+    /// not simply absent).
+    Missing(Option<String>),
+    /// The disk has it inside a directory the archive holds; the archive does not.
+    NotInArchive,
+    /// Different file types (`file`, `dir`, `symlink`, `char`, `block`, `fifo`, `socket`).
+    Type {
+        /// In the archive.
+        archive: &'static str,
+        /// On disk.
+        disk: &'static str,
+    },
+    /// Permission bits (including setuid, setgid, sticky).
+    Mode {
+        /// In the archive.
+        archive: u32,
+        /// On disk.
+        disk: u32,
+    },
+    /// Owner (host view).
+    Uid {
+        /// In the archive, translated to the host view.
+        archive: u64,
+        /// On disk.
+        disk: u64,
+    },
+    /// Group (host view).
+    Gid {
+        /// In the archive, translated to the host view.
+        archive: u64,
+        /// On disk.
+        disk: u64,
+    },
+    /// Modification time.
+    Mtime {
+        /// In the archive.
+        archive: Time,
+        /// On disk.
+        disk: Time,
+    },
+    /// Size of a regular file.
+    Size {
+        /// In the archive.
+        archive: u64,
+        /// On disk.
+        disk: u64,
+    },
+    /// Same size, different bytes.
+    Contents,
+    /// Symlink target.
+    Symlink {
+        /// In the archive.
+        archive: Vec<u8>,
+        /// On disk.
+        disk: Vec<u8>,
+    },
+    /// A hard link whose disk file is not the same inode as its target's.
+    NotLinked {
+        /// The member it should be linked to.
+        target: Vec<u8>,
+    },
+    /// Device numbers (major, minor).
+    Device {
+        /// In the archive.
+        archive: (u32, u32),
+        /// On disk.
+        disk: (u32, u32),
+    },
+    /// An xattr differs, or is on one side only.
+    Xattr {
+        /// Its name.
+        name: String,
+        /// In the archive (translated to the host view).
+        archive: Option<Vec<u8>>,
+        /// On disk.
+        disk: Option<Vec<u8>>,
+    },
+    /// The context label on disk (own or inherited) is not the entry's.
+    Label {
+        /// In the archive.
+        archive: Option<String>,
+        /// On disk.
+        disk: String,
+    },
+}
+
+/// A difference at one path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    /// The member name (relative to the directory; `.` for the directory itself).
+    pub path: String,
+    /// What differs.
+    pub what: What,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.nnnnnnnnn]` UTC.
+fn time(t: Time) -> String {
+    let base = crate::list::format_time(t.sec);
+    let s = t.sec.rem_euclid(60);
+    if t.nsec == 0 {
+        format!("{base}:{s:02}")
+    } else {
+        format!("{base}:{s:02}.{:09}", t.nsec)
+    }
+}
+
+impl fmt::Display for What {
+    /// GNU tar's wording ("Mode differs"), with both values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            What::Missing(None) => write!(f, "Missing on disk"),
+            What::Missing(Some(why)) => write!(f, "Missing on disk ({why})"),
+            What::NotInArchive => write!(f, "Not in archive"),
+            What::Type { archive, disk } => {
+                write!(f, "File type differs (archive {archive}, disk {disk})")
+            }
+            What::Mode { archive, disk } => {
+                write!(f, "Mode differs (archive {archive:04o}, disk {disk:04o})")
+            }
+            What::Uid { archive, disk } => {
+                write!(f, "Uid differs (archive {archive}, disk {disk})")
+            }
+            What::Gid { archive, disk } => {
+                write!(f, "Gid differs (archive {archive}, disk {disk})")
+            }
+            What::Mtime { archive, disk } => write!(
+                f,
+                "Mod time differs (archive {}, disk {})",
+                time(*archive),
+                time(*disk)
+            ),
+            What::Size { archive, disk } => {
+                write!(f, "Size differs (archive {archive}, disk {disk})")
+            }
+            What::Contents => write!(f, "Contents differ"),
+            What::Symlink { archive, disk } => write!(
+                f,
+                "Symlink differs (archive -> {}, disk -> {})",
+                lossy(archive),
+                lossy(disk)
+            ),
+            What::NotLinked { target } => write!(f, "Not linked to {}", lossy(target)),
+            What::Device { archive, disk } => write!(
+                f,
+                "Device number differs (archive {},{}, disk {},{})",
+                archive.0, archive.1, disk.0, disk.1
+            ),
+            What::Xattr {
+                name,
+                archive: Some(_),
+                disk: Some(_),
+            } => write!(f, "Xattr {name} differs"),
+            What::Xattr {
+                name,
+                archive: Some(_),
+                disk: None,
+            } => write!(f, "Xattr {name} missing on disk"),
+            What::Xattr { name, .. } => write!(f, "Xattr {name} not in archive"),
+            What::Label { archive, disk } => write!(
+                f,
+                "Context label differs (archive {}, disk {disk})",
+                archive.as_deref().unwrap_or("none")
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Difference {
+    /// `PATH: WHAT`, the form of GNU tar's `--compare`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.what)
+    }
+}
+
+/// What a comparison found.
+#[derive(Debug, Default)]
+pub struct DiffReport {
+    /// Members compared.
+    pub entries: u64,
+    /// Paths with at least one difference.
+    pub differing: u64,
+    /// Differences in all (one path may have several).
+    pub differences: u64,
+    /// Per-file errors (unreadable files, refused names, unmapped IDs); the
+    /// comparison went on without them.
+    pub errors: Vec<Error>,
+}
+
+impl DiffReport {
+    /// True when nothing differs and nothing failed.
+    pub fn identical(&self) -> bool {
+        self.differences == 0 && self.errors.is_empty()
+    }
+}
+
+/// Compare an archive with a tree. `on_difference` is called for each
+/// difference as it is found (in archive order; files not in the archive
+/// come last); `progress` is told of each member compared.
+///
+/// # Errors
+/// The directory cannot be opened, the archive is unreadable or malformed
+/// (differences found before the damage have been reported), or an entry's
+/// label names no known context.
+pub fn diff(
+    opts: &DiffOptions,
+    reg: &Registry,
+    on_difference: &mut dyn FnMut(&Difference),
+    progress: &Progress,
+) -> Result<DiffReport> {
+    let mut report = DiffReport::default();
+    let md = std::fs::metadata(&opts.dir)
+        .map_err(|e| Error::io("cannot compare with directory", &opts.dir, e))?;
+    if !md.is_dir() {
+        return Err(Error::io(
+            "cannot compare with directory",
+            &opts.dir,
+            io::Error::from(io::ErrorKind::NotADirectory),
+        ));
+    }
+    let (_, r) = crate::input::open(&opts.archive)?;
+    let mut rd = Reader::new(r);
+    let mut pats = Patterns::new(opts.patterns.iter().cloned());
+    let mut chooser = MapChooser::new(reg, &opts.owners)?;
+    let mut cmp = Comparer {
+        root: opts.dir.clone(),
+        dirs_ok: HashSet::new(),
+        labels: HashMap::new(),
+        abuf: vec![0u8; 256 << 10],
+        dbuf: vec![0u8; 256 << 10],
+    };
+    let mut members: HashSet<Vec<u8>> = HashSet::new();
+    let mut dirs: Vec<Vec<u8>> = Vec::new();
+    let archive = opts.archive.display().to_string();
+    let mut emit = |report: &mut DiffReport, path: &str, found: Vec<What>| {
+        if found.is_empty() {
+            return;
+        }
+        report.differing += 1;
+        for what in found {
+            report.differences += 1;
+            on_difference(&Difference {
+                path: path.to_owned(),
+                what,
+            });
+        }
+    };
+    while let Some(e) = rd
+        .next_entry()
+        .map_err(|e| e.with_context(format!("reading {archive}")))?
+    {
+        if !pats.matches(&e.path) {
+            continue;
+        }
+        progress.add_entry();
+        report.entries += 1;
+        let comps = match safe_components(&e.path) {
+            Ok((c, _)) => c.iter().map(|c| c.to_vec()).collect::<Vec<_>>(),
+            Err(m) => {
+                report.errors.push(
+                    Error::unsafe_path(format!("{m}; not compared")).with_path(e.display_path()),
+                );
+                continue;
+            }
+        };
+        let rel = comps.join(&b'/');
+        members.insert(rel.clone());
+        if e.kind == Kind::Dir {
+            dirs.push(rel.clone());
+        }
+        let shown = if rel.is_empty() {
+            ".".into()
+        } else {
+            lossy(&rel)
+        };
+        let mut host = e.clone();
+        let mut owners_known = true;
+        match chooser.for_entry(&e)? {
+            Some((maps, what)) => {
+                if let Err(err) = translate(
+                    &mut host,
+                    &maps,
+                    Direction::ToHost,
+                    opts.owners.unmapped,
+                    &what,
+                ) {
+                    report.errors.push(err);
+                    owners_known = false;
+                    host = e.clone();
+                }
+            }
+            None => {}
+        }
+        let mut found = Vec::new();
+        let r = cmp.compare(&mut rd, &comps, &host, owners_known, &mut found);
+        if let Err(err) = r {
+            if matches!(err.kind(), crate::error::ErrorKind::Format(_)) {
+                emit(&mut report, &shown, found);
+                return Err(err.with_context(format!("reading {archive}")));
+            }
+            report.errors.push(err);
+        }
+        emit(&mut report, &shown, found);
+    }
+    for p in pats.unmatched() {
+        report
+            .errors
+            .push(Error::usage(format!("{p}: not found in archive")));
+    }
+    if opts.patterns.is_empty() {
+        for d in dirs {
+            let comps: Vec<&[u8]> = d.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+            let Ok(Some(p)) = cmp.resolve(&comps).map(|r| r.ok()) else {
+                continue;
+            };
+            let Ok(rd) = std::fs::read_dir(&p) else {
+                continue;
+            };
+            let mut names: Vec<Vec<u8>> = rd
+                .flatten()
+                .map(|x| x.file_name().as_bytes().to_vec())
+                .collect();
+            names.sort();
+            for n in names {
+                let mut m = d.clone();
+                if !m.is_empty() {
+                    m.push(b'/');
+                }
+                m.extend_from_slice(&n);
+                if !members.contains(&m) {
+                    emit(&mut report, &lossy(&m), vec![What::NotInArchive]);
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+struct Comparer {
+    root: PathBuf,
+    /// Member directories known to be real directories on disk.
+    dirs_ok: HashSet<Vec<u8>>,
+    /// Effective label of directories looked up so far.
+    labels: HashMap<Vec<u8>, Option<String>>,
+    abuf: Vec<u8>,
+    dbuf: Vec<u8>,
+}
+
+fn kind_name(md: &Metadata) -> &'static str {
+    let ft = md.file_type();
+    if ft.is_file() {
+        "file"
+    } else if ft.is_dir() {
+        "dir"
+    } else if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_char_device() {
+        "char"
+    } else if ft.is_block_device() {
+        "block"
+    } else if ft.is_fifo() {
+        "fifo"
+    } else {
+        "socket"
+    }
+}
+
+/// xattrs on disk that count even when the archive does not have them.
+fn counts_on_disk(name: &str) -> bool {
+    name.starts_with("user.")
+        || name.starts_with("trusted.")
+        || name.starts_with("system.posix_acl_")
+        || name == crate::translate::CAPABILITY
+}
+
+impl Comparer {
+    /// The disk path of a member, after checking that each parent is a real
+    /// directory. `Ok(Err(why))`: a parent is missing or not a directory.
+    fn resolve(&mut self, comps: &[&[u8]]) -> io::Result<std::result::Result<PathBuf, String>> {
+        let mut p = self.root.clone();
+        let mut key = Vec::new();
+        for (i, c) in comps.iter().enumerate() {
+            let last = i + 1 == comps.len();
+            p.push(std::ffi::OsStr::from_bytes(c));
+            if last {
+                break;
+            }
+            if !key.is_empty() {
+                key.push(b'/');
+            }
+            key.extend_from_slice(c);
+            if self.dirs_ok.contains(&key) {
+                continue;
+            }
+            match std::fs::symlink_metadata(&p) {
+                Ok(md) if md.is_dir() => {
+                    self.dirs_ok.insert(key.clone());
+                }
+                Ok(md) => {
+                    return Ok(Err(format!(
+                        "{} is a {}, not a directory; not followed",
+                        lossy(&key),
+                        kind_name(&md)
+                    )));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Ok(Err(format!("{} does not exist", lossy(&key))));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Ok(p))
+    }
+
+    /// The label a file inherits: its own xattr, else its nearest
+    /// ancestor's (up to and including the directory compared with).
+    fn label_of(&mut self, path: &Path, rel: &[Vec<u8>]) -> Option<String> {
+        if let Some(l) = read_label(path) {
+            return Some(l);
+        }
+        self.dir_label(&rel[..rel.len().saturating_sub(1)])
+    }
+
+    fn dir_label(&mut self, rel: &[Vec<u8>]) -> Option<String> {
+        let key = rel.join(&b'/');
+        if let Some(l) = self.labels.get(&key) {
+            return l.clone();
+        }
+        let mut p = self.root.clone();
+        for c in rel {
+            p.push(std::ffi::OsStr::from_bytes(c));
+        }
+        let l = match read_label(&p) {
+            Some(l) => Some(l),
+            None if rel.is_empty() => None,
+            None => self.dir_label(&rel[..rel.len() - 1]),
+        };
+        self.labels.insert(key, l.clone());
+        l
+    }
+
+    fn compare<R: Read>(
+        &mut self,
+        rd: &mut Reader<R>,
+        comps: &[Vec<u8>],
+        e: &Entry,
+        owners_known: bool,
+        found: &mut Vec<What>,
+    ) -> Result<()> {
+        let c: Vec<&[u8]> = comps.iter().map(Vec::as_slice).collect();
+        let shown = lossy(&comps.join(&b'/'));
+        let path = match self
+            .resolve(&c)
+            .map_err(|x| Error::io("cannot stat a parent directory of", &shown, x))?
+        {
+            Ok(p) => p,
+            Err(why) => {
+                found.push(What::Missing(Some(why)));
+                return Ok(());
+            }
+        };
+        let md = match std::fs::symlink_metadata(&path) {
+            Ok(md) => md,
+            Err(x) if x.kind() == io::ErrorKind::NotFound => {
+                found.push(What::Missing(None));
+                return Ok(());
+            }
+            Err(x) => return Err(Error::io("cannot stat", &path, x)),
+        };
+        if e.kind == Kind::HardLink {
+            let target = e.link.clone().unwrap_or_default();
+            let same = match safe_components(&target) {
+                Ok((tc, _)) => match self.resolve(&tc) {
+                    Ok(Ok(tp)) => std::fs::symlink_metadata(tp)
+                        .is_ok_and(|t| t.dev() == md.dev() && t.ino() == md.ino()),
+                    _ => false,
+                },
+                Err(_) => false,
+            };
+            if !same {
+                found.push(What::NotLinked { target });
+            }
+            return Ok(());
+        }
+        let disk_kind = kind_name(&md);
+        if disk_kind != e.kind.name() {
+            found.push(What::Type {
+                archive: e.kind.name(),
+                disk: disk_kind,
+            });
+            return Ok(());
+        }
+        if e.kind != Kind::Symlink && md.mode() & 0o7777 != e.mode {
+            found.push(What::Mode {
+                archive: e.mode,
+                disk: md.mode() & 0o7777,
+            });
+        }
+        if owners_known {
+            if u64::from(md.uid()) != e.uid {
+                found.push(What::Uid {
+                    archive: e.uid,
+                    disk: u64::from(md.uid()),
+                });
+            }
+            if u64::from(md.gid()) != e.gid {
+                found.push(What::Gid {
+                    archive: e.gid,
+                    disk: u64::from(md.gid()),
+                });
+            }
+        }
+        let disk_time = Time {
+            sec: md.mtime(),
+            nsec: md.mtime_nsec() as u32,
+        };
+        let same_time = if e.mtime.nsec == 0 {
+            disk_time.sec == e.mtime.sec
+        } else {
+            disk_time == e.mtime
+        };
+        if !same_time {
+            found.push(What::Mtime {
+                archive: e.mtime,
+                disk: disk_time,
+            });
+        }
+        match e.kind {
+            Kind::File => {
+                if md.len() != e.size {
+                    found.push(What::Size {
+                        archive: e.size,
+                        disk: md.len(),
+                    });
+                } else if !self.same_content(rd, &path)? {
+                    found.push(What::Contents);
+                }
+            }
+            Kind::Symlink => {
+                let t = std::fs::read_link(&path)
+                    .map_err(|x| Error::io("cannot read symlink", &path, x))?;
+                let t = t.as_os_str().as_bytes();
+                let want = e.link.as_deref().unwrap_or(b"");
+                if t != want {
+                    found.push(What::Symlink {
+                        archive: want.to_vec(),
+                        disk: t.to_vec(),
+                    });
+                }
+            }
+            Kind::Char | Kind::Block => {
+                let disk = (rustix::fs::major(md.rdev()), rustix::fs::minor(md.rdev()));
+                if disk != (e.dev_major, e.dev_minor) {
+                    found.push(What::Device {
+                        archive: (e.dev_major, e.dev_minor),
+                        disk,
+                    });
+                }
+            }
+            _ => {}
+        }
+        self.compare_xattrs(&path, e, found)?;
+        if e.kind != Kind::Symlink
+            && let Some(disk) = self.label_of(&path, comps)
+            && e.label.as_deref() != Some(disk.as_str())
+        {
+            found.push(What::Label {
+                archive: e.label.clone(),
+                disk,
+            });
+        }
+        Ok(())
+    }
+
+    fn compare_xattrs(&self, path: &Path, e: &Entry, found: &mut Vec<What>) -> Result<()> {
+        let disk = match crate::walk::read_xattrs(path) {
+            Ok(x) => x,
+            // A file we may not read (as an ordinary user) hides its user xattrs.
+            Err(x) if x.kind() == io::ErrorKind::PermissionDenied && e.xattrs.is_empty() => {
+                return Ok(());
+            }
+            Err(x) => return Err(Error::io("cannot read xattrs of", path, x)),
+        };
+        let disk: Vec<(String, Vec<u8>)> =
+            disk.into_iter().filter(|(n, _)| n != LABEL_XATTR).collect();
+        let get = |v: &[(String, Vec<u8>)], n: &str| {
+            v.iter().find(|(k, _)| k == n).map(|(_, x)| x.clone())
+        };
+        for (n, v) in &e.xattrs {
+            match get(&disk, n) {
+                Some(d) if d == *v => {}
+                d => found.push(What::Xattr {
+                    name: n.clone(),
+                    archive: Some(v.clone()),
+                    disk: d,
+                }),
+            }
+        }
+        for (n, v) in &disk {
+            if counts_on_disk(n) && e.xattr(n).is_none() {
+                found.push(What::Xattr {
+                    name: n.clone(),
+                    archive: None,
+                    disk: Some(v.clone()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Stream the member's data against the file's; true when equal.
+    fn same_content<R: Read>(&mut self, rd: &mut Reader<R>, path: &Path) -> Result<bool> {
+        let mut f = File::options()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)
+            .map_err(|x| Error::io("cannot open for comparison", path, x))?;
+        loop {
+            let n = rd.read_data(&mut self.abuf)?;
+            if n == 0 {
+                // Same size on disk (checked); nothing more to read.
+                return Ok(true);
+            }
+            let mut got = 0;
+            while got < n {
+                match f.read(&mut self.dbuf[got..n]) {
+                    Ok(0) => return Ok(false), // shrank while we read
+                    Ok(k) => got += k,
+                    Err(x) if x.kind() == io::ErrorKind::Interrupted => {}
+                    Err(x) => return Err(Error::io("cannot read", path, x)),
+                }
+            }
+            if self.abuf[..n] != self.dbuf[..n] {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+fn read_label(p: &Path) -> Option<String> {
+    xattr::get(p, LABEL_XATTR)
+        .ok()
+        .flatten()
+        .map(|v| lossy(&v))
+        .filter(|l| !l.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_like_gnu_tar() {
+        let d = |what| Difference {
+            path: "etc/shadow".into(),
+            what,
+        };
+        assert_eq!(
+            d(What::Uid {
+                archive: 0,
+                disk: 1001
+            })
+            .to_string(),
+            "etc/shadow: Uid differs (archive 0, disk 1001)"
+        );
+        assert_eq!(
+            d(What::Mode {
+                archive: 0o640,
+                disk: 0o644
+            })
+            .to_string(),
+            "etc/shadow: Mode differs (archive 0640, disk 0644)"
+        );
+        assert_eq!(d(What::Contents).to_string(), "etc/shadow: Contents differ");
+        assert_eq!(
+            d(What::Mtime {
+                archive: Time {
+                    sec: 1_600_000_000,
+                    nsec: 5
+                },
+                disk: Time {
+                    sec: 1_600_000_001,
+                    nsec: 0
+                }
+            })
+            .to_string(),
+            "etc/shadow: Mod time differs (archive 2020-09-13 12:26:40.000000005, disk 2020-09-13 12:26:41)"
+        );
+    }
+}
