@@ -371,7 +371,7 @@ fn finish(report: Report) -> i32 {
         eprintln!("alientar: warning: {w}");
     }
     for e in &report.errors {
-        eprintln!("alientar: {e}");
+        eprintln!("alientar: {}", message(e));
     }
     if report.errors.is_empty() {
         OK
@@ -388,7 +388,7 @@ pub fn run() -> i32 {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => OK,
         Err(e) => {
-            eprintln!("alientar: {e}");
+            eprintln!("alientar: {}", message(&e));
             FATAL
         }
     }
@@ -441,7 +441,12 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             // -v names are the progress when they go to the terminal.
             let bar = progress(
                 "creating",
-                verbose && if to_stdout { stderr_tty() } else { stdout_tty() },
+                verbose
+                    && if to_stdout {
+                        stderr_tty()
+                    } else {
+                        stdout_tty()
+                    },
             );
             let mut on_entry = |p: &[u8]| {
                 if verbose {
@@ -486,17 +491,10 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             };
             let verbose = a.verbose;
             let bar = progress("extracting", verbose && stdout_tty());
-            bar.watch_archive(&opts.archive);
-            // A user namespace must be entered while the process has one
-            // thread: start the bar's ticker now only when none can be.
-            let no_namespace = match &opts.sink {
-                Owners::Auto => rustix::process::geteuid().is_root(),
-                Owners::Userns => false,
-                _ => true,
-            };
-            if no_namespace {
-                bar.start();
-            }
+            bar.watch_archive(&opts.archive, opts.patterns.is_empty());
+            // The bar's ticker thread starts with the first bytes or entry,
+            // after extract has entered its user namespace (if any): a
+            // namespace can only be entered while the process has one thread.
             let mut on_entry = |p: &[u8]| {
                 bar.add_entry();
                 if verbose {
@@ -531,7 +529,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
                 format,
             };
             let bar = progress("remapping", false);
-            bar.watch_archive(&opts.input);
+            bar.watch_archive(&opts.input, true);
             bar.start();
             let r = alientar::remap::remap(&opts, &bar);
             bar.finish();
@@ -546,7 +544,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
                 owners,
             };
             let bar = progress("comparing", false);
-            bar.watch_archive(&opts.archive);
+            bar.watch_archive(&opts.archive, opts.patterns.is_empty());
             bar.start();
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -565,7 +563,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             }
             let report = r?;
             for e in &report.errors {
-                eprintln!("alientar: {e}");
+                eprintln!("alientar: {}", message(e));
             }
             Ok(if report.identical() { OK } else { PARTIAL })
         }
@@ -643,6 +641,29 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             Ok(OK)
         }
     }
+}
+
+/// An error as the user reads it: the library's rendering (operation,
+/// path, cause) without the "(os error N)" that std appends to causes.
+fn message(e: &Error) -> String {
+    let s = e.to_string();
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find(" (os error ") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + " (os error ".len()..];
+        match tail.find(')') {
+            Some(j) if j > 0 && tail[..j].bytes().all(|b| b.is_ascii_digit()) => {
+                rest = &tail[j + 1..];
+            }
+            _ => {
+                out.push_str(" (os error ");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn stdout_tty() -> bool {

@@ -267,7 +267,8 @@ impl DiffReport {
 
 /// Compare an archive with a tree. `on_difference` is called for each
 /// difference as it is found (in archive order; files not in the archive
-/// come last); `progress` is told of each member compared.
+/// come last); `progress` is told of the member data and each member
+/// compared.
 ///
 /// # Errors
 /// The directory cannot be opened, the archive is unreadable or malformed
@@ -323,7 +324,6 @@ pub fn diff(
         if !pats.matches(&e.path) {
             continue;
         }
-        progress.add_entry();
         report.entries += 1;
         let comps = match safe_components(&e.path) {
             Ok((c, _)) => c.iter().map(|c| c.to_vec()).collect::<Vec<_>>(),
@@ -346,24 +346,24 @@ pub fn diff(
         };
         let mut host = e.clone();
         let mut owners_known = true;
-        match chooser.for_entry(&e)? {
-            Some((maps, what)) => {
-                if let Err(err) = translate(
-                    &mut host,
-                    &maps,
-                    Direction::ToHost,
-                    opts.owners.unmapped,
-                    &what,
-                ) {
-                    report.errors.push(err);
-                    owners_known = false;
-                    host = e.clone();
-                }
-            }
-            None => {}
+        if let Some((maps, what)) = chooser.for_entry(&e)?
+            && let Err(err) = translate(
+                &mut host,
+                &maps,
+                Direction::ToHost,
+                opts.owners.unmapped,
+                &what,
+            )
+        {
+            report.errors.push(err);
+            owners_known = false;
+            host = e.clone();
         }
         let mut found = Vec::new();
         let r = cmp.compare(&mut rd, &comps, &host, owners_known, &mut found);
+        if e.kind == Kind::File {
+            progress.add_bytes(e.size);
+        }
         if let Err(err) = r {
             if matches!(err.kind(), crate::error::ErrorKind::Format(_)) {
                 emit(&mut report, &shown, found);
@@ -372,6 +372,7 @@ pub fn diff(
             report.errors.push(err);
         }
         emit(&mut report, &shown, found);
+        progress.add_entry();
     }
     for p in pats.unmatched() {
         report

@@ -14,9 +14,11 @@
 //! One thread reads the archive (a seekable zstd archive is decompressed
 //! frame-parallel underneath, see [`crate::frame::read`]), checks names,
 //! translates owners and hands each entry with its data to a worker chosen
-//! by the entry's parent directory, so entries of one directory — and every
-//! entry of the same name — are applied in archive order, while file
-//! creation, writes and metadata syscalls run on several threads. Hard
+//! by the entry's name, so every entry of the same name is applied in
+//! archive order (the last one wins), while file creation, writes and
+//! metadata syscalls run on several threads. A worker creates missing
+//! parent directories itself (the directory's own entry may be on another
+//! worker; its metadata is applied at the end anyway). Hard
 //! links wait until every worker is done (their targets must exist), then
 //! run in archive order; directory metadata comes last.
 
@@ -140,6 +142,8 @@ struct Leftovers {
 /// last parent directory it resolved.
 struct Worker {
     id: usize,
+    pid: u32,
+    umask: u32,
     root: Dir,
     sink: Arc<dyn Sink>,
     cache: Option<(Vec<u8>, Arc<Dir>)>,
@@ -150,15 +154,15 @@ struct Worker {
 impl Worker {
     fn tmp_name(&mut self) -> Vec<u8> {
         self.tmp_counter += 1;
-        format!(".alientar-{}-{}-{}", std::process::id(), self.id, self.tmp_counter).into_bytes()
+        format!(".alientar-{}-{}-{}", self.pid, self.id, self.tmp_counter).into_bytes()
     }
 
     fn warn(&mut self, what: impl Into<String>) {
         *self.left.warnings.entry(what.into()).or_insert(0) += 1;
     }
 
-    fn run(mut self, rx: Receiver<Task>) -> Leftovers {
-        for t in rx {
+    fn run(mut self, rx: Receiver<Vec<Task>>) -> Leftovers {
+        for t in rx.into_iter().flatten() {
             let comps = split(&t.key);
             let a = Applied { ctx: &t.ctx, host: &t.host };
             match self.extract_one(t.data, &comps, &a, t.label, t.seq) {
@@ -187,6 +191,12 @@ impl Worker {
     /// order (chown clears setuid bits and capabilities; user xattrs need
     /// write permission, so they come before the final mode).
     fn apply_fd(&mut self, fd: &impl std::os::fd::AsFd, a: &Applied, label: bool) -> io::Result<()> {
+        self.apply_fd_with(fd, a, label, true)
+    }
+
+    /// As [`Worker::apply_fd`]; `chmod` false when the file was created with
+    /// its final mode (no special bits, nothing the umask removed).
+    fn apply_fd_with(&mut self, fd: &impl std::os::fd::AsFd, a: &Applied, label: bool, chmod: bool) -> io::Result<()> {
         if let Some((u, g)) = self.sink.owner(a) {
             sys::fchown(fd, u, g)?;
         }
@@ -201,7 +211,9 @@ impl Worker {
         {
             self.warn(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
         }
-        sys::fchmod(fd, self.sink.mode(a))?;
+        if chmod {
+            sys::fchmod(fd, self.sink.mode(a))?;
+        }
         sys::futimens(fd, a.ctx.mtime)
     }
 
@@ -263,7 +275,19 @@ impl Worker {
                 Ok(())
             }
             Kind::File => {
-                let mut f = dir.create_file(&tmp, 0o600).map_err(|x| io_err("cannot create", x))?;
+                // An unnamed file (O_TMPFILE) linked in when complete; else a
+                // named temporary renamed into place.
+                // Created with its final mode when nothing can spoil it: no
+                // setuid/setgid/sticky bit (chown would clear them), no bit the
+                // umask removes, no xattr to set (user xattrs need write
+                // permission). Else 0600 now and the mode after the rest.
+                let mode = self.sink.mode(a);
+                let direct = mode & 0o7000 == 0 && mode & self.umask == 0 && !label && self.sink.xattrs(a).is_empty();
+                let create_mode = if direct { mode } else { 0o600 };
+                let (mut f, unnamed) = match dir.create_tmpfile(create_mode).map_err(|x| io_err("cannot create", x))? {
+                    Some(f) => (f, true),
+                    None => (dir.create_file(&tmp, create_mode).map_err(|x| io_err("cannot create", x))?, false),
+                };
                 let r = (|| -> Result<()> {
                     match data {
                         Data::None => {}
@@ -284,7 +308,21 @@ impl Worker {
                     }
                     Ok(())
                 })();
-                let r = r.and_then(|()| self.apply_fd(&f, a, label).map_err(|x| io_err("cannot set metadata of", x)));
+                let r =
+                    r.and_then(|()| self.apply_fd_with(&f, a, label, !direct).map_err(|x| io_err("cannot set metadata of", x)));
+                if unnamed {
+                    r?;
+                    match dir.link_tmpfile(&f, name) {
+                        Ok(()) => return Ok(()),
+                        Err(x) if x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
+                            // The name is taken: link under a temporary name, then rename over it.
+                            dir.link_tmpfile(&f, &tmp).map_err(|x| io_err("cannot create", x))?;
+                            drop(f);
+                            return self.finish_tmp(&dir, &tmp, name, Ok(()), &path);
+                        }
+                        Err(x) => return Err(io_err("cannot link into place", x)),
+                    }
+                }
                 drop(f);
                 self.finish_tmp(&dir, &tmp, name, r, &path)
             }
@@ -443,6 +481,9 @@ impl Labels {
 /// Number of extraction workers: syscalls block on I/O, so more than the
 /// cores, within reason.
 fn worker_count() -> usize {
+    if let Some(n) = std::env::var("ALIENTAR_EXTRACT_WORKERS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        return n.clamp(1, 64);
+    }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     (cores * 2).clamp(2, 16)
 }
@@ -481,14 +522,20 @@ pub fn extract(
     let me = (u64::from(rustix::process::getuid().as_raw()), u64::from(rustix::process::getgid().as_raw()));
     let archive = opts.archive.display().to_string();
 
+    // The umask, to know when a file's creation mode is already its final mode.
+    let umask = {
+        let m = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+        rustix::process::umask(m);
+        m.as_raw_mode()
+    };
     // Workers.
     let n = worker_count();
-    let mut txs: Vec<Sender<Task>> = Vec::with_capacity(n);
+    let mut txs: Vec<Sender<Vec<Task>>> = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
     for id in 0..n {
-        let (tx, rx) = bounded::<Task>(32);
+        let (tx, rx) = bounded::<Vec<Task>>(4);
         let root = Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
-        let w = Worker { id, root, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
+        let w = Worker { id, pid: std::process::id(), umask, root, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
         handles.push(
             std::thread::Builder::new()
                 .name(format!("alientar-x{id}"))
@@ -497,14 +544,17 @@ pub fn extract(
         );
         txs.push(tx);
     }
+    // Entries of the same name always go to the same worker (so the last
+    // one wins, in archive order); otherwise they spread over all workers,
+    // since archives are sorted and a directory's files come together.
     let worker_for = |key: &[u8]| -> usize {
         use std::hash::{Hash, Hasher};
-        let parent = key.iter().rposition(|&b| b == b'/').map_or(&key[..0], |i| &key[..i]);
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        parent.hash(&mut h);
+        key.hash(&mut h);
         (h.finish() as usize) % n
     };
 
+    let mut batches: Vec<(Vec<Task>, usize)> = (0..n).map(|_| (Vec::new(), 0)).collect();
     let mut labels = Labels(HashMap::new());
     let mut links: Vec<(u64, Vec<u8>, Entry, Entry)> = Vec::new();
     let mut last_seq: HashMap<Vec<u8>, u64> = HashMap::new();
@@ -638,9 +688,19 @@ pub fn extract(
             chunk_tx = Some(ctx_tx);
             Data::Chunks(ctx_rx)
         };
-        if txs[w].send(Task { seq, key, ctx, host, label, data }).is_err() {
+        // Tasks travel in batches (one wake-up per batch, not per file); a
+        // streamed file goes at once, since its data follows.
+        let streamed = matches!(data, Data::Chunks(_));
+        batches[w].1 += size.min(CHUNK as u64) as usize + 512;
+        batches[w].0.push(Task { seq, key, ctx, host, label, data });
+        if (streamed || batches[w].0.len() >= 64 || batches[w].1 >= 1 << 20)
+            && txs[w].send(std::mem::take(&mut batches[w].0)).is_err()
+        {
             fatal = Some(Error::io_nopath("extraction worker stopped", io::Error::other("worker gone")));
             break;
+        }
+        if batches[w].0.is_empty() {
+            batches[w].1 = 0;
         }
         if let Some(ctx_tx) = chunk_tx {
             let mut left = size;
@@ -678,6 +738,11 @@ pub fn extract(
             }
         }
     }
+    for (w, (b, _)) in batches.into_iter().enumerate() {
+        if !b.is_empty() {
+            let _ = txs[w].send(b);
+        }
+    }
     drop(txs);
     let mut left = Leftovers::default();
     for h in handles {
@@ -695,7 +760,7 @@ pub fn extract(
     left.errors.extend(early);
 
     // Hard links, in archive order, once their targets exist.
-    let mut main = Worker { id: n, root: Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
+    let mut main = Worker { id: n, pid: std::process::id(), umask, root: Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
     for (lseq, key, ctx, _host) in links {
         if last_seq.get(&key) != Some(&lseq) {
             continue; // a later entry of the same name wins

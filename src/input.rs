@@ -84,6 +84,14 @@ pub fn open(archive: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {
                 io::Error::from(io::ErrorKind::IsADirectory),
             ));
         }
+        // A zstd archive with a valid seek table: frames decompressed in
+        // parallel ahead of the reader.
+        if let Ok(probe) = f.try_clone()
+            && let Some(s) = crate::frame::read::Seekable::probe(probe)
+        {
+            let ahead = rayon::current_num_threads() * 2 + 1;
+            return Ok((Compression::Zstd, Box::new(BufReader::with_capacity(256 << 10, s.reader(ahead)))));
+        }
         Box::new(f)
     };
     decompress(raw).map_err(|e| e.with_path(archive))

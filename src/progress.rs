@@ -13,13 +13,17 @@
 //! command enters it before its first update. A caller that knows no
 //! namespace will be entered may [`Progress::start`] the ticker at once.
 //!
-//! Reading commands (extract, remap, diff) measure their progress by the
-//! archive's own read position: [`Progress::watch_archive`] finds the
-//! open file by device and inode among the process's file descriptors
-//! and reads its offset from `/proc/self/fdinfo`, against the file's size.
-//! That is the compressed position, the only one whose total is known
-//! before the end. A pipe has no size: the display is then a spinner with
-//! the entries done.
+//! Reading commands (extract, remap, diff) count the member data they
+//! have processed. [`Progress::watch_archive`] finds the total for them:
+//! an archive with a seek table and an entry index says how much data it
+//! holds (the index is read by the ticker thread, off the command's path);
+//! for any other archive file, the bar follows the archive's own read
+//! position instead — the open file found by device and inode among the
+//! process's descriptors, its offset read from `/proc/self/fdinfo` —
+//! against the file's size (for a compressed archive, the compressed
+//! position: the only one whose total is known before the end). A pipe
+//! has neither: the display is then a spinner with the bytes and entries
+//! done.
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
@@ -142,11 +146,17 @@ impl Progress {
         self.display.is_some()
     }
 
-    /// Measure bytes by the read position of `archive` (`-`: standard
-    /// input) against its size; see the module documentation.
-    pub fn watch_archive(&self, archive: &Path) {
+    /// Find the total for a reading command: from `archive`'s index when
+    /// `whole` (the whole archive is processed: no member patterns) and it
+    /// has one, else by its read position against its size (`-`: standard
+    /// input, when it is a file). See the module documentation.
+    pub fn watch_archive(&self, archive: &Path, whole: bool) {
         if let Some(d) = &self.display {
-            *lock(&d.archive) = Watched::new(archive);
+            *lock(&d.archive) = Watched::new(archive).map(|mut w| {
+                w.use_index = whole && archive != Path::new("-");
+                w.path = archive.to_path_buf();
+                w
+            });
         }
     }
 
@@ -249,10 +259,22 @@ impl Display {
         let mut bytes = c.bytes.load(Relaxed);
         let mut total = known(c.total_bytes.load(Relaxed));
         if let Some(w) = lock(&self.archive).as_mut() {
-            (bytes, total) = match w.position() {
-                Some((pos, size)) => (pos, Some(size)),
-                None => (0, None),
-            };
+            if !w.probed {
+                w.probed = true;
+                if let Some((b, n)) = w.index_totals() {
+                    c.total_bytes.store(b, Relaxed);
+                    c.total_entries.store(n, Relaxed);
+                    total = Some(b);
+                }
+            }
+            // Seekable archives are read with positional reads: their
+            // offset does not move; without an index they get a spinner.
+            if total.is_none()
+                && !w.seekable
+                && let Some((pos, size)) = w.position()
+            {
+                (bytes, total) = (pos, Some(size));
+            }
         }
         if total.is_some() && !self.is_bar.swap(true, Relaxed) {
             self.bar.set_style(bar_style(c));
@@ -287,9 +309,11 @@ fn bar_style(c: &Arc<Counters>) -> ProgressStyle {
 }
 
 fn spinner_style(c: &Arc<Counters>) -> ProgressStyle {
-    ProgressStyle::with_template("{spinner} {prefix} {entries}, {elapsed}")
-        .expect("valid template")
-        .with_key("entries", entries_key(c))
+    ProgressStyle::with_template(
+        "{spinner} {prefix} {binary_bytes} {binary_bytes_per_sec} {entries}, {elapsed}",
+    )
+    .expect("valid template")
+    .with_key("entries", entries_key(c))
 }
 
 /// An open archive whose read position we follow.
@@ -303,6 +327,14 @@ struct Watched {
     misses: u32,
     /// The last position seen (kept once the file is closed).
     last: Option<u64>,
+    /// The archive, to read its index from.
+    path: PathBuf,
+    /// Take the totals from the index, if there is one.
+    use_index: bool,
+    /// The index has been looked for.
+    probed: bool,
+    /// A zstd archive with a seek table (read with positional reads).
+    seekable: bool,
 }
 
 impl Watched {
@@ -319,7 +351,32 @@ impl Watched {
             fd: None,
             misses: 0,
             last: None,
+            path: archive.to_path_buf(),
+            use_index: false,
+            probed: false,
+            seekable: false,
         })
+    }
+
+    /// (data bytes, entries) from the archive's index, if it has one.
+    /// Marks a seekable archive as such either way.
+    fn index_totals(&mut self) -> Option<(u64, u64)> {
+        if self.path == Path::new("-") {
+            return None;
+        }
+        let f = std::fs::File::open(&self.path).ok()?;
+        let s = crate::frame::read::Seekable::probe(f)?;
+        self.seekable = true;
+        if !self.use_index {
+            return None;
+        }
+        let index = s.index()?;
+        let bytes = index
+            .iter()
+            .filter(|i| i.entry.kind == crate::entry::Kind::File)
+            .map(|i| i.entry.size)
+            .sum();
+        Some((bytes, index.len() as u64))
     }
 
     /// (read position, size), or None when the file is not (or no longer) open.

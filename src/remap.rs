@@ -36,9 +36,8 @@ pub struct RemapOptions {
     pub format: OutFormat,
 }
 
-/// Rewrite an archive. `progress` is told of each entry written (its bytes
-/// are best measured by the input's read position, see
-/// [`crate::progress::Progress::watch_archive`]).
+/// Rewrite an archive. `progress` is told of the member data and of each
+/// entry as they are written.
 ///
 /// # Errors
 /// An unreadable or malformed input, an unmapped ID under
@@ -103,6 +102,7 @@ pub fn remap(opts: &RemapOptions, progress: &crate::progress::Progress) -> Resul
                         .with_path(e.display_path()));
                 }
                 sink.write(&data[..n]).map_err(werr)?;
+                progress.add_bytes(n as u64);
                 left -= n as u64;
             }
             buf.clear();

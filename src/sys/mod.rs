@@ -105,6 +105,48 @@ impl Dir {
         Ok(File::from(fd))
     }
 
+    /// An unnamed regular file in this directory (`O_TMPFILE`): it has no
+    /// name until [`Dir::link_tmpfile`] gives it one, and vanishes if the
+    /// process dies first. `Ok(None)` when the filesystem does not support it.
+    ///
+    /// # Errors
+    /// As openat(2), other than "not supported".
+    pub fn create_tmpfile(&self, mode: u32) -> io::Result<Option<File>> {
+        match rustix::fs::openat(
+            &self.fd,
+            ".",
+            OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode),
+        ) {
+            Ok(fd) => Ok(Some(File::from(fd))),
+            Err(e)
+                if e == rustix::io::Errno::OPNOTSUPP
+                    || e == rustix::io::Errno::ISDIR
+                    || e == rustix::io::Errno::INVAL =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    /// Give an `O_TMPFILE` file the name `name` in this directory; fails
+    /// with `EEXIST` when the name is taken (never replaces anything).
+    ///
+    /// # Errors
+    /// As linkat(2).
+    pub fn link_tmpfile(&self, f: &File, name: &[u8]) -> io::Result<()> {
+        let proc = format!("/proc/self/fd/{}", f.as_raw_fd());
+        rustix::fs::linkat(
+            rustix::fs::CWD,
+            proc.as_str(),
+            &self.fd,
+            os(name),
+            AtFlags::SYMLINK_FOLLOW,
+        )
+        .map_err(err)
+    }
+
     /// `symlinkat(target, self, name)`.
     ///
     /// # Errors

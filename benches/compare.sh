@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Compare alientar with GNU tar + zstd -T0 and bsdtar on the same trees, in
+# the same run, alternating the tools run by run; print medians and ratios
+# (alientar / GNU tar) as a Markdown table.
+#
+# usage: benches/compare.sh [-n RUNS] [-w WORKDIR] [-r ROOTFS] [-o TABLE.md] [--quick]
+#   RUNS     runs per tool and operation (default 5; the median is reported)
+#   WORKDIR  where workloads and outputs go (default /var/tmp/alientar-bench, on ext4)
+#   ROOTFS   a Debian root filesystem (default: WORKDIR/rootfs, built with
+#            mmdebstrap --variant=minbase when missing and mmdebstrap exists;
+#            else a synthetic tree of similar shape)
+#   --quick  smaller large files (3 x 32 MiB) and 3 runs, to check the script
+# Needs root (extract restores owners; tmpfs mount; userns runs drop to the
+# user alientar-test, which needs /etc/subuid ranges). Extracts always go to
+# fresh directories, deleted only at the end, so discard work from deleting
+# does not land in a timed run.
+set -euo pipefail
+
+RUNS=5
+WORK=/var/tmp/alientar-bench
+ROOTFS=
+OUT=
+BIG_MIB=210
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n) RUNS=$2; shift 2 ;;
+    -w) WORK=$2; shift 2 ;;
+    -r) ROOTFS=$2; shift 2 ;;
+    -o) OUT=$2; shift 2 ;;
+    --quick) RUNS=3; BIG_MIB=32; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+ALIENTAR=${ALIENTAR:-$here/target/release/alientar}
+[ -x "$ALIENTAR" ] || (cd "$here" && cargo build --release -q)
+for t in tar bsdtar zstd python3 /usr/bin/time; do
+  command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
+
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+RES=$WORK/results.tsv
+: > "$RES"
+SCRATCH=$WORK/scratch
+rm -rf "$SCRATCH"; mkdir -p "$SCRATCH"
+TMPFS=$WORK/tmpfs
+mkdir -p "$TMPFS"
+mountpoint -q "$TMPFS" || mount -t tmpfs -o size=6g tmpfs "$TMPFS"
+trap 'umount "$TMPFS" 2>/dev/null || true' EXIT
+
+# ---------------------------------------------------------------- workloads
+if [ -z "$ROOTFS" ]; then
+  ROOTFS=$WORK/rootfs
+  if [ ! -d "$ROOTFS" ]; then
+    if command -v mmdebstrap >/dev/null; then
+      mmdebstrap --variant=minbase --mode=root bookworm "$ROOTFS" http://deb.debian.org/debian >/dev/null 2>&1 \
+        || { echo "mmdebstrap failed; using a synthetic tree" >&2; rm -rf "$ROOTFS"; }
+    fi
+  fi
+  if [ ! -d "$ROOTFS" ]; then
+    python3 - "$ROOTFS" <<'EOF'
+import os, random, sys
+root = sys.argv[1]; r = random.Random(1)
+words = [w * r.randint(1, 3) for w in "lorem ipsum dolor sit amet usr share doc lib bin etc".split()]
+for d in range(600):
+    p = os.path.join(root, "usr/share/doc" if d % 3 else "usr/lib", "pkg%d" % d)
+    os.makedirs(p, exist_ok=True)
+    for f in range(r.randint(5, 20)):
+        with open(os.path.join(p, "f%d" % f), "w") as fh:
+            fh.write(" ".join(r.choice(words) for _ in range(r.randint(10, 4000))))
+    os.symlink("f0", os.path.join(p, "link"))
+EOF
+  fi
+fi
+SMALL=$WORK/small
+if [ ! -d "$SMALL" ]; then
+  python3 - "$SMALL" <<'EOF'
+import os, random, sys
+root = sys.argv[1]; r = random.Random(2)
+words = "the quick brown fox jumps over a lazy dog 0123456789".split()
+for d in range(32):
+    p = os.path.join(root, "d%02d" % d)
+    os.makedirs(p)
+    for f in range(1000):
+        with open(os.path.join(p, "file%04d.txt" % f), "w") as fh:
+            fh.write(" ".join(r.choice(words) for _ in range(r.randint(20, 800))))
+EOF
+fi
+LARGE=$WORK/large-$BIG_MIB
+if [ ! -d "$LARGE" ]; then
+  mkdir -p "$LARGE"
+  python3 - "$LARGE/text" "$BIG_MIB" <<'EOF'
+import random, sys
+r = random.Random(3); words = [("%x" % r.getrandbits(20)) * r.randint(1, 4) for _ in range(5000)]
+target = int(sys.argv[2]) << 20
+with open(sys.argv[1], "w") as f:
+    n = 0
+    while n < target:
+        line = " ".join(r.choice(words) for _ in range(12)) + "\n"
+        f.write(line); n += len(line)
+EOF
+  head -c $((BIG_MIB << 20)) /dev/urandom > "$LARGE/random"
+  head -c $((BIG_MIB << 20)) /dev/zero > "$LARGE/zeros"
+fi
+# The rootless-podman layout of the root filesystem, for the userns rows.
+USER_NAME=alientar-test
+HAVE_USER=0
+if id "$USER_NAME" >/dev/null 2>&1 && grep -q "^$USER_NAME:" /etc/subuid && command -v newuidmap >/dev/null \
+   && runuser -u "$USER_NAME" -- unshare --map-auto --map-root-user true 2>/dev/null; then
+  HAVE_USER=1
+  U=$(id -u $USER_NAME); S=$(awk -F: -v u=$USER_NAME '$1==u{print $2; exit}' /etc/subuid)
+  SHIFTED=$WORK/rootfs-shifted
+  if [ ! -d "$SHIFTED" ]; then
+    "$here/scripts/make-rootfs.sh" "$WORK/shift-src" "$U" "$S" >/dev/null 2>&1 || true
+    if [ -d "$WORK/shift-src/rootfs-shifted" ]; then mv "$WORK/shift-src/rootfs-shifted" "$SHIFTED"; fi
+  fi
+  [ -d "$SHIFTED" ] || HAVE_USER=0
+  chmod 755 "$WORK"
+  USCR=$WORK/uscratch; rm -rf "$USCR"; mkdir -p "$USCR"; chown "$USER_NAME:" "$USCR"
+fi
+
+# ---------------------------------------------------------------- timing
+now() { date +%s.%N; }
+# time_it KEY TOOL CMD... : run, record seconds and max RSS (KiB)
+time_it() {
+  local key=$1 tool=$2; shift 2
+  local t0 t1 rss
+  sync
+  t0=$(now)
+  /usr/bin/time -f %M -o "$WORK/.rss" "$@" >/dev/null 2>"$WORK/.err" || { echo "FAILED: $key $tool: $*" >&2; cat "$WORK/.err" >&2; }
+  t1=$(now)
+  rss=$(tail -1 "$WORK/.rss")
+  printf '%s\t%s\t%s\t%s\n' "$key" "$tool" "$(echo "$t1 - $t0" | bc -l)" "$rss" >> "$RES"
+}
+
+n=0
+fresh() { n=$((n + 1)); local d=$1/x$n; mkdir -p "$d"; echo "$d"; }
+
+for wl in rootfs small large; do
+  case $wl in rootfs) SRC=$ROOTFS ;; small) SRC=$SMALL ;; large) SRC=$LARGE ;; esac
+  A=$SCRATCH/$wl
+  for run in $(seq "$RUNS"); do
+    # create (alternating tools)
+    time_it "$wl create" gnu sh -c "tar -I 'zstd -3 -T0' -cf $A.gnu.tar.zst -C $SRC ."
+    time_it "$wl create" alientar "$ALIENTAR" create -f "$A.ali.tar.zst" -C "$SRC" .
+    time_it "$wl create" bsdtar bsdtar --zstd -cf "$A.bsd.tar.zst" -C "$SRC" .
+    # list -v
+    time_it "$wl list" gnu tar -tvf "$A.gnu.tar.zst"
+    time_it "$wl list" alientar "$ALIENTAR" list -v -f "$A.ali.tar.zst"
+    time_it "$wl list" bsdtar bsdtar -tvf "$A.bsd.tar.zst"
+    # extract to ext4 and tmpfs, each into a fresh directory
+    for fs in ext4 tmpfs; do
+      base=$SCRATCH; [ $fs = tmpfs ] && base=$TMPFS
+      time_it "$wl extract $fs" gnu tar -xf "$A.gnu.tar.zst" -C "$(fresh "$base")"
+      time_it "$wl extract $fs" alientar "$ALIENTAR" extract -f "$A.ali.tar.zst" -C "$(fresh "$base")"
+      time_it "$wl extract $fs" bsdtar bsdtar -xpf "$A.bsd.tar.zst" -C "$(fresh "$base")"
+      if [ $fs = tmpfs ]; then rm -rf "${TMPFS:?}"/x*; fi
+    done
+  done
+  ls -l "$A".*.tar.zst | awk -v wl=$wl '{print wl " size " $NF " " $5}' >> "$WORK/sizes.txt"
+done
+
+if [ $HAVE_USER = 1 ]; then
+  cp "$SCRATCH/rootfs.ali.tar.zst" "$SCRATCH/rootfs.gnu.tar.zst" "$USCR/"; chmod 644 "$USCR"/*.tar.zst
+  for run in $(seq "$RUNS"); do
+    d=$(fresh "$USCR"); chown "$USER_NAME:" "$d"
+    time_it "rootfs userns extract" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user tar -xf "$USCR/rootfs.gnu.tar.zst" -C "$d"
+    d=$(fresh "$USCR"); chown "$USER_NAME:" "$d"
+    time_it "rootfs userns extract" alientar runuser -u $USER_NAME -- "$ALIENTAR" extract --owners userns --map rootless -f "$USCR/rootfs.ali.tar.zst" -C "$d"
+    time_it "rootless-storage userns create" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user sh -c "tar -I 'zstd -3 -T0' -cf $USCR/s.gnu.tar.zst -C $SHIFTED ."
+    time_it "rootless-storage userns create" alientar runuser -u $USER_NAME -- "$ALIENTAR" create --map rootless -f "$USCR/s.ali.tar.zst" -C "$SHIFTED" .
+  done
+fi
+
+# ---------------------------------------------------------------- report
+python3 - "$RES" "$WORK/sizes.txt" "$RUNS" "$BIG_MIB" <<'EOF' | tee "${OUT:-/dev/null}"
+import sys, statistics, collections
+rows = collections.defaultdict(lambda: collections.defaultdict(list))
+rss = collections.defaultdict(lambda: collections.defaultdict(list))
+order = []
+for line in open(sys.argv[1]):
+    key, tool, secs, kib = line.rstrip("\n").split("\t")
+    if key not in order: order.append(key)
+    rows[key][tool].append(float(secs)); rss[key][tool].append(int(kib or 0))
+print(f"Runs per cell: {sys.argv[3]} (median), large files: 3 x {sys.argv[4]} MiB. Ratio = alientar / GNU tar.\n")
+print("| workload / operation | GNU tar (s) | alientar (s) | bsdtar (s) | alientar/GNU | bsdtar/GNU | alientar max RSS (MiB) |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for key in order:
+    m = {t: statistics.median(v) for t, v in rows[key].items()}
+    g, a, b = m.get("gnu"), m.get("alientar"), m.get("bsdtar")
+    f = lambda x: "–" if x is None else f"{x:.3f}"
+    r = lambda x: "–" if x is None or not g else f"{x / g:.2f}"
+    mem = max(rss[key]["alientar"]) / 1024 if rss[key]["alientar"] else 0
+    print(f"| {key} | {f(g)} | {f(a)} | {f(b)} | {r(a)} | {r(b)} | {mem:.0f} |")
+print()
+sizes = collections.defaultdict(dict)
+for line in open(sys.argv[2]):
+    wl, _, name, size = line.split()
+    tool = name.rsplit("/", 1)[-1].split(".")[1]
+    sizes[wl][tool] = int(size)
+print("| workload | GNU tar + zstd -3 (bytes) | alientar (bytes) | alientar/GNU size |")
+print("|---|---:|---:|---:|")
+for wl, s in sizes.items():
+    print(f"| {wl} | {s.get('gnu')} | {s.get('ali')} | {s['ali'] / s['gnu']:.4f} |")
+EOF
+rm -rf "$SCRATCH" "${USCR:-/nonexistent}"
