@@ -18,7 +18,7 @@ use crate::context::{Maps, Registry, validate_label};
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
 use crate::frame::index::IndexBuilder;
-use crate::frame::{FRAME_TARGET, FramePipeline};
+use crate::frame::{FRAME_CUT, FRAME_TARGET, FramePipeline};
 use crate::names::Names;
 use crate::tar::write as tw;
 use crate::translate::{Direction, Unmapped, translate};
@@ -326,8 +326,9 @@ pub fn create(
     }
     buf.clear();
     tw::end_of_archive(&mut buf);
+    let end = planner.position();
     planner.bytes(&buf).map_err(werr)?;
-    planner.finish().map_err(werr)?;
+    planner.finish(end).map_err(werr)?;
     out.commit()?;
     let notes = std::mem::take(&mut *notes.0.lock().unwrap_or_else(|p| p.into_inner()));
     for n in notes {
@@ -380,6 +381,8 @@ struct Planner {
     pieces: Vec<Piece>,
     len: usize,
     index: IndexBuilder,
+    /// Uncompressed bytes in frames already submitted.
+    done: u64,
     notes: Arc<Notes>,
     progress: crate::progress::Progress,
 }
@@ -391,6 +394,7 @@ impl Planner {
             pieces: Vec::new(),
             len: 0,
             index: IndexBuilder::default(),
+            done: 0,
             notes,
             progress,
         }
@@ -417,7 +421,7 @@ impl Planner {
         if self.len == FRAME_TARGET {
             self.submit()?;
         }
-        self.index.push(e, self.pipe.frames() as u32, self.len as u32);
+        self.index.push(e, self.done + self.len as u64);
         let mut h = Vec::with_capacity(1536);
         tw::encode_entry(e, &mut h);
         self.bytes(&h)?;
@@ -444,7 +448,7 @@ impl Planner {
             tw::pad(&mut pad, e.size);
             self.bytes(&pad)?;
         }
-        if self.len >= FRAME_TARGET / 2 {
+        if self.len >= FRAME_CUT {
             self.submit()?;
         }
         Ok(())
@@ -456,15 +460,23 @@ impl Planner {
         }
         let pieces = std::mem::take(&mut self.pieces);
         let len = std::mem::replace(&mut self.len, 0);
+        self.done += len as u64;
         let notes = self.notes.clone();
         let progress = self.progress.clone();
         self.pipe.submit(Box::new(move || Ok(build_frame(pieces, len, &notes, &progress))))
     }
 
-    fn finish(mut self) -> io::Result<()> {
+    /// Submit the last frame; `end` is where the entries end (the start of
+    /// the end-of-archive marker).
+    fn finish(mut self, end: u64) -> io::Result<()> {
         self.submit()?;
         let Planner { pipe, index, .. } = self;
-        pipe.finish(Some(index.finish()?))
+        pipe.finish(Some(index.finish_at(end)?))
+    }
+
+    /// Uncompressed bytes laid out so far.
+    fn position(&self) -> u64 {
+        self.done + self.len as u64
     }
 }
 

@@ -817,3 +817,37 @@ fn ordinary_user_extracts_with_owners_none() {
     ));
     assert!(listing.contains("t/etc/shadow"));
 }
+
+/// `list` reads only the index of a seekable archive; what it prints is
+/// exactly what streaming the archive prints, and a damaged index (or seek
+/// table) makes it stream instead.
+#[test]
+fn index_listing_equals_streaming() {
+    if !have("zstd") {
+        return skip("index_listing_equals_streaming", "zstd missing");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    make_tree(tmp.path());
+    let a = s(&tmp.path().join("a.tar.zst"));
+    ok(["create", "-f", &a, "-C", &s(tmp.path()), "--context", "rootless", "--map", "0:0:4294967295", "t"]);
+    let streamed = sh_ok(&format!("zstd -dc {a} | {} list --json -f -", bin().display()));
+    for args in [vec!["list", "--json"], vec!["list", "-v"], vec!["list"]] {
+        let mut full = args.clone();
+        full.extend(["-f", &a]);
+        let via_index = ok(&full);
+        let mut st = args.clone();
+        st.extend(["-f", "-"]);
+        let via_stream = sh_ok(&format!("zstd -dc {a} | {} {}", bin().display(), st.join(" ")));
+        assert_eq!(via_index, via_stream, "{args:?}");
+    }
+    assert!(streamed.lines().count() > 10);
+    // Damage a byte inside the index frame (just before the seek table).
+    let mut bytes = std::fs::read(&a).unwrap();
+    let n = bytes.len();
+    let table = 8 + 8 * u32::from_le_bytes(bytes[n - 9..n - 5].try_into().unwrap()) as usize + 9;
+    bytes[n - table - 5] ^= 0x55;
+    let b = s(&tmp.path().join("b.tar.zst"));
+    std::fs::write(&b, &bytes).unwrap();
+    assert_eq!(ok(["list", "--json", "-f", &b]), streamed, "a damaged index falls back to streaming");
+    sh_ok(&format!("zstd -qt {b}"));
+}

@@ -8,15 +8,20 @@
 //!
 //! | field | encoding |
 //! |---|---|
-//! | path | bytes |
+//! | path | varint: bytes shared with the previous entry's path, then the rest as bytes |
 //! | kind | `u8`: 0 file, 1 dir, 2 symlink, 3 hardlink, 4 char, 5 block, 6 fifo |
 //! | mode, uid, gid, size | varint |
-//! | mtime | zigzag varint seconds, varint nanoseconds |
+//! | mtime | zigzag varint: seconds minus the previous entry's seconds; varint nanoseconds |
 //! | uname, gname, link | optional bytes |
 //! | devmajor, devminor | varint (devices only) |
 //! | label | varint: 0 none, else 1 + index into the label table |
 //! | xattrs | count, then name (bytes) and value (optional bytes: present for POSIX ACLs) |
-//! | frame, offset | varint: the data frame holding the entry's first header block, and its offset in that frame's uncompressed bytes |
+//! | blocks | varint: 512-byte blocks from this entry's first header block to the next entry's (headers, data, padding) |
+//!
+//! The first entry starts at the uncompressed offset given after the label
+//! table (varint, the size of the global header); each next one `blocks × 512`
+//! bytes later. With the seek table's decompressed frame sizes this gives
+//! the frame and offset where each entry's header starts.
 //!
 //! "bytes" is a varint length then the bytes; "optional bytes" is a varint
 //! `0` for none or `1 + length` then the bytes. Varints are LEB128.
@@ -87,19 +92,35 @@ pub struct IndexBuilder {
     body: Vec<u8>,
     count: u64,
     labels: Vec<String>,
+    prev_path: Vec<u8>,
+    prev_sec: i64,
+    /// Uncompressed offset of the previous entry (None before the first).
+    prev_pos: Option<u64>,
+    first_pos: u64,
 }
 
 impl IndexBuilder {
-    /// Record an entry whose first header block is at `offset` in `frame`.
-    pub fn push(&mut self, e: &Entry, frame: u32, offset: u32) {
+    /// Record an entry whose first header block starts at `pos` in the
+    /// uncompressed tar stream. Entries must come in stream order.
+    pub fn push(&mut self, e: &Entry, pos: u64) {
+        match self.prev_pos {
+            None => self.first_pos = pos,
+            Some(p) => put_var(&mut self.body, (pos - p) / 512),
+        }
+        self.prev_pos = Some(pos);
         let b = &mut self.body;
-        put_bytes(b, &e.path);
+        let shared = e.path.iter().zip(&self.prev_path).take_while(|(a, b)| a == b).count();
+        put_var(b, shared as u64);
+        put_bytes(b, &e.path[shared..]);
+        self.prev_path.clone_from(&e.path);
         b.push(kind_code(e.kind));
         put_var(b, u64::from(e.mode));
         put_var(b, e.uid);
         put_var(b, e.gid);
         put_var(b, e.size);
-        put_var(b, ((e.mtime.sec << 1) ^ (e.mtime.sec >> 63)) as u64);
+        let d = e.mtime.sec.wrapping_sub(self.prev_sec);
+        self.prev_sec = e.mtime.sec;
+        put_var(b, ((d << 1) ^ (d >> 63)) as u64);
         put_var(b, u64::from(e.mtime.nsec));
         put_opt(b, e.uname.as_deref());
         put_opt(b, e.gname.as_deref());
@@ -125,22 +146,33 @@ impl IndexBuilder {
             let keep = n == ACL_ACCESS || n == ACL_DEFAULT;
             put_opt(b, keep.then_some(v.as_slice()));
         }
-        put_var(b, u64::from(frame));
-        put_var(b, u64::from(offset));
         self.count += 1;
+    }
+
+    /// The whole skippable frame; `end` is the uncompressed offset where the
+    /// last entry ends (the end-of-archive marker).
+    ///
+    /// # Errors
+    /// A zstd failure.
+    pub fn finish_at(mut self, end: u64) -> std::io::Result<Vec<u8>> {
+        if let Some(p) = self.prev_pos {
+            put_var(&mut self.body, (end - p) / 512);
+        }
+        self.finish()
     }
 
     /// The whole skippable frame.
     ///
     /// # Errors
     /// A zstd failure.
-    pub fn finish(self) -> std::io::Result<Vec<u8>> {
+    fn finish(self) -> std::io::Result<Vec<u8>> {
         let mut body = Vec::with_capacity(self.body.len() + 64);
         put_var(&mut body, self.count);
         put_var(&mut body, self.labels.len() as u64);
         for l in &self.labels {
             put_bytes(&mut body, l.as_bytes());
         }
+        put_var(&mut body, self.first_pos);
         body.extend_from_slice(&self.body);
         let z = zstd::bulk::compress(&body, 3)?;
         let payload = TAG.len() + 2 + z.len();
@@ -228,9 +260,29 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
     for _ in 0..nlabels {
         labels.push(String::from_utf8_lossy(&c.bytes()?).into_owned());
     }
+    let total: u64 = frame_sizes.iter().map(|&s| u64::from(s)).sum();
+    let mut pos = if count > 0 { c.var()? } else { 0 };
+    let mut prev_path: Vec<u8> = Vec::new();
+    let mut prev_sec: i64 = 0;
+    let mut frame = 0usize;
+    let mut frame_start = 0u64;
     let mut out = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let path = c.bytes()?;
+    for i in 0..count {
+        if i > 0 {
+            let blocks = c.var()?;
+            pos = blocks.checked_mul(512).and_then(|d| pos.checked_add(d)).ok_or("index position overflows")?;
+        }
+        if pos % 512 != 0 || pos >= total {
+            return Err(format!("index entry {i} starts at {pos}, outside the {total} bytes of data"));
+        }
+        while frame_start + u64::from(frame_sizes[frame]) <= pos {
+            frame_start += u64::from(frame_sizes[frame]);
+            frame += 1;
+        }
+        let shared = c.small(prev_path.len() as u64, "shared path length")? as usize;
+        let mut path = prev_path[..shared].to_vec();
+        path.extend_from_slice(&c.bytes()?);
+        prev_path.clone_from(&path);
         let kind = match c.take(1)?[0] {
             0 => Kind::File,
             1 => Kind::Dir,
@@ -247,8 +299,9 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
         e.gid = c.var()?;
         e.size = c.var()?;
         let z = c.var()?;
+        prev_sec = prev_sec.wrapping_add(((z >> 1) as i64) ^ -((z & 1) as i64));
         e.mtime = Time {
-            sec: ((z >> 1) as i64) ^ -((z & 1) as i64),
+            sec: prev_sec,
             nsec: c.small(999_999_999, "nanoseconds")? as u32,
         };
         e.uname = c.opt()?;
@@ -266,15 +319,14 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
             let v = c.opt()?.unwrap_or_default();
             e.xattrs.push((n, v));
         }
-        let frame = c.small(u64::from(u32::MAX), "frame")? as u32;
-        let offset = c.small(u64::from(u32::MAX), "offset")? as u32;
-        let size = *frame_sizes
-            .get(frame as usize)
-            .ok_or_else(|| format!("index entry {} names frame {frame} of {}", e.display_path(), frame_sizes.len()))?;
-        if offset >= size || offset % 512 != 0 {
-            return Err(format!("index entry {} has offset {offset} outside its frame", e.display_path()));
+        out.push(Indexed { entry: e, frame: frame as u32, offset: (pos - frame_start) as u32 });
+    }
+    if count > 0 {
+        let blocks = c.var()?;
+        let end = blocks.checked_mul(512).and_then(|d| pos.checked_add(d)).ok_or("index position overflows")?;
+        if end > total {
+            return Err(format!("index runs to {end}, past the {total} bytes of data"));
         }
-        out.push(Indexed { entry: e, frame, offset });
     }
     if c.i != body.len() {
         return Err("index has trailing bytes".into());
@@ -296,21 +348,24 @@ mod tests {
         e.mtime = Time { sec: -5, nsec: 7 };
         e.label = Some("rootless".into());
         e.xattrs = vec![(ACL_ACCESS.into(), vec![2, 0, 0, 0]), ("user.x".into(), b"dropped".to_vec())];
-        b.push(&e, 0, 512);
-        let mut d = Entry::new("dev/null", Kind::Char);
+        b.push(&e, 1024);
+        let mut d = Entry::new("etc/skel", Kind::Char);
         d.dev_major = 1;
         d.dev_minor = 3;
-        b.push(&d, 1, 0);
-        let frame = b.finish().unwrap();
+        d.mtime = Time { sec: 1_700_000_000, nsec: 0 };
+        b.push(&d, 4096);
+        let frame = b.finish_at(4608).unwrap();
         assert_eq!(u32::from_le_bytes(frame[..4].try_into().unwrap()), INDEX_MAGIC);
         let got = decode(&frame[8..], &[4096, 1024]).unwrap();
         let mut want = e.clone();
         want.xattrs[1].1.clear();
         assert_eq!(got[0].entry, want);
-        assert_eq!((got[1].entry.dev_major, got[1].frame, got[1].offset), (1, 1, 0));
+        assert_eq!((got[0].frame, got[0].offset), (0, 1024));
+        assert_eq!(got[1].entry, d);
+        assert_eq!((got[1].frame, got[1].offset), (1, 0));
         // Inconsistent with the frames: rejected.
         assert!(decode(&frame[8..], &[4096]).is_err());
-        assert!(decode(&frame[8..], &[512, 1024]).is_err());
+        assert!(decode(&frame[8..], &[2048, 1024]).is_err());
         assert!(decode(&frame[8..frame.len() - 3], &[4096, 1024]).is_err());
         assert!(decode(b"garbage", &[]).is_err());
     }

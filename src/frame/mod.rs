@@ -11,8 +11,8 @@
 //!
 //! [`ZstdSink`] and [`PlainSink`] are byte-stream front ends
 //! ([`TarSink`]) for code that produces tar bytes sequentially (`remap`):
-//! frames are cut at entry boundaries once they reach half of
-//! [`FRAME_TARGET`], and inside large members at [`FRAME_TARGET`], so every
+//! frames are cut at entry boundaries once they reach [`FRAME_CUT`], and
+//! inside large members at [`FRAME_TARGET`], so every
 //! frame holds whole 512-byte blocks.
 
 use std::collections::BTreeMap;
@@ -29,6 +29,9 @@ pub mod seek;
 
 /// Uncompressed bytes per frame at most (a multiple of 512).
 pub const FRAME_TARGET: usize = 4 << 20;
+/// A frame is closed at the first entry boundary after this many bytes
+/// (small frames compress worse: each starts with an empty window).
+pub const FRAME_CUT: usize = FRAME_TARGET - (FRAME_TARGET >> 3);
 
 /// A job producing one frame's uncompressed bytes.
 pub type Job = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
@@ -240,6 +243,8 @@ pub struct ZstdSink {
     buf: Vec<u8>,
     pipe: FramePipeline,
     index: index::IndexBuilder,
+    /// Uncompressed bytes in frames already submitted.
+    done: u64,
 }
 
 impl ZstdSink {
@@ -249,6 +254,7 @@ impl ZstdSink {
             buf: Vec::with_capacity(FRAME_TARGET),
             pipe: FramePipeline::new(w, Some(level)),
             index: index::IndexBuilder::default(),
+            done: 0,
         }
     }
 
@@ -257,16 +263,14 @@ impl ZstdSink {
             return Ok(());
         }
         let data = std::mem::replace(&mut self.buf, Vec::with_capacity(FRAME_TARGET));
+        self.done += data.len() as u64;
         self.pipe.submit(Box::new(move || Ok(data)))
     }
 }
 
 impl TarSink for ZstdSink {
     fn begin_entry(&mut self, e: &Entry) -> io::Result<()> {
-        if self.buf.len() >= FRAME_TARGET {
-            self.submit()?;
-        }
-        self.index.push(e, self.pipe.frames() as u32, self.buf.len() as u32);
+        self.index.push(e, self.done + self.buf.len() as u64);
         Ok(())
     }
 
@@ -285,15 +289,17 @@ impl TarSink for ZstdSink {
     }
 
     fn boundary(&mut self) -> io::Result<()> {
-        if self.buf.len() >= FRAME_TARGET / 2 {
+        if self.buf.len() >= FRAME_CUT {
             self.submit()?;
         }
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
+        // The index ends where the end-of-archive marker (two blocks) starts.
+        let end = (self.done + self.buf.len() as u64).saturating_sub(1024);
         self.submit()?;
         let ZstdSink { pipe, index, .. } = *self;
-        pipe.finish(Some(index.finish()?))
+        pipe.finish(Some(index.finish_at(end)?))
     }
 }
