@@ -373,6 +373,10 @@ fn finish(report: Report) -> i32 {
     for e in &report.errors {
         eprintln!("alientar: {}", message(e));
     }
+    if let Some(f) = &report.fatal {
+        eprintln!("alientar: {}", message(f));
+        return FATAL;
+    }
     if report.errors.is_empty() {
         OK
     } else {

@@ -93,6 +93,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Per-file errors; the run went on without those files.
     pub errors: Vec<Error>,
+    /// The error that stopped the run part-way (extract: a damaged
+    /// archive), after everything before it was completed.
+    pub fatal: Option<Error>,
 }
 
 struct Plan {
@@ -103,6 +106,8 @@ struct Plan {
     /// `lstat` already shows context IDs).
     translate: bool,
     names: Option<Names>,
+    /// `names` are the host's databases (never attached to foreign IDs).
+    host_names: bool,
 }
 
 /// Create an archive. `on_entry` is called with each member name as it is
@@ -230,7 +235,7 @@ pub fn create(
         if let Some(spec) = pending_specs.remove(&norm_member(&s.entry.path)) {
             apply_spec(&mut s.entry, &spec);
         }
-        if let Some(n) = &plan.names {
+        if let Some(n) = plan.names.as_ref().filter(|_| !(plan.host_names && (s.fixed || ns.is_some()))) {
             let (u, g) = if (plan.maps.is_some() && plan.translate) || s.fixed || ns.is_some() {
                 (s.entry.uid, s.entry.gid)
             } else {
@@ -529,13 +534,11 @@ fn build_frame(pieces: Vec<Piece>, len: usize, notes: &Notes, progress: &crate::
                             size - offset - got as u64
                         )));
                     } else if last {
-                        let mut one = [0u8; 1];
-                        let grew = f.read_at(&mut one, size).map(|n| n > 0).unwrap_or(false);
-                        let touched = f
+                        let changed = f
                             .metadata()
-                            .map(|m| m.mtime() != mtime.sec || m.mtime_nsec() as u32 != mtime.nsec)
+                            .map(|m| m.len() != size || m.mtime() != mtime.sec || m.mtime_nsec() as u32 != mtime.nsec)
                             .unwrap_or(false);
-                        if grew || touched {
+                        if changed {
                             notes.push(Note::Warning(format!("{}: file changed as we read it", path.display())));
                         }
                     }
@@ -560,6 +563,7 @@ fn plan_for(
     };
     let maps = maps.filter(|m| !(m.uid.is_identity() && m.gid.is_identity()));
     let translate = maps.is_some();
+    let mut host_names = false;
     let names = if opts.owners.numeric_owner {
         None
     } else if let Some(root) = label
@@ -569,6 +573,7 @@ fn plan_for(
     {
         Some(Names::from_root(&root))
     } else if maps.is_none() && label.as_deref().is_none_or(|l| l == "host") {
+        host_names = true;
         host.cloned()
     } else {
         None
@@ -578,6 +583,7 @@ fn plan_for(
         maps,
         translate,
         names,
+        host_names,
     })
 }
 

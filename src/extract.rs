@@ -108,8 +108,9 @@ fn split(key: &[u8]) -> Vec<&[u8]> {
 }
 
 /// Files up to this size travel to a worker in one piece; larger ones are
-/// streamed in chunks of this size.
+/// streamed in chunks of [`BIG_CHUNK`].
 const CHUNK: usize = 256 << 10;
+const BIG_CHUNK: u64 = 1 << 20;
 
 /// An entry's data as a worker receives it.
 enum Data {
@@ -246,6 +247,7 @@ impl Worker {
             Err(err) => {
                 let msg = if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
                     || err.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error())
+                    || err.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error())
                 {
                     "cannot create: a parent directory is a symlink or not a directory (not followed)"
                 } else {
@@ -436,6 +438,17 @@ fn place(dir: &Dir, tmp: &[u8], name: &[u8]) -> io::Result<bool> {
 /// Open `comps` under `root` one component at a time without following
 /// symlinks, creating missing directories (mode 0755) when `create`.
 fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
+    // One openat2 call resolves the whole path beneath the root, refusing
+    // symlinks; a missing component (to be created) or an old kernel falls
+    // back to the component walk, which refuses symlinks the same way.
+    if !comps.is_empty() {
+        match root.open_dir_beneath(&join(comps)) {
+            Ok(Some(d)) => return Ok(d),
+            Ok(None) => {}
+            Err(e) if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let mut cur: Option<Dir> = None;
     for c in comps {
         let base = cur.as_ref().unwrap_or(root);
@@ -490,11 +503,16 @@ fn worker_count() -> usize {
 
 /// Extract an archive. `on_entry` is called with each member name (for `-v`).
 ///
+/// Per-entry problems (a refused name, an unmapped ID, a failed syscall)
+/// are in [`Report::errors`] and the run goes on. A problem that stops the
+/// run part-way — a truncated or corrupted archive, an unknown label, an
+/// owner the user cannot give — is in [`Report::fatal`]; every entry before
+/// it was completed and directory metadata was applied.
+///
 /// # Errors
-/// A missing destination, an unreadable or malformed archive (entries
-/// before the damage are complete), or an unknown context. Per-entry
-/// problems (a refused name, an unmapped ID, a failed syscall) are in the
-/// report and the run goes on.
+/// Problems found before anything was written: a missing destination, an
+/// archive that cannot be opened, an unknown `--context`, a user namespace
+/// that cannot be entered.
 ///
 /// # Security
 /// Nothing is written outside `dest`; see the module documentation.
@@ -705,7 +723,7 @@ pub fn extract(
         if let Some(ctx_tx) = chunk_tx {
             let mut left = size;
             while left > 0 {
-                let mut b = vec![0u8; (left.min(CHUNK as u64)) as usize];
+                let mut b = vec![0u8; left.min(BIG_CHUNK) as usize];
                 let mut got = 0;
                 let mut failed = None;
                 while got < b.len() {
@@ -790,13 +808,8 @@ pub fn extract(
         report.warnings.push(if n > 1 { format!("{w} ({n} entries)") } else { w });
     }
     if let Some(f) = fatal {
-        for e in report.errors.drain(..) {
-            eprintln!("alientar: {e}");
-        }
-        for w in report.warnings.drain(..) {
-            eprintln!("alientar: warning: {w}");
-        }
-        return Err(f);
+        report.fatal = Some(f);
+        return Ok(report);
     }
     for p in pats.unmatched() {
         report.errors.push(Error::usage(format!("{p}: not found in archive")));

@@ -77,6 +77,30 @@ impl Dir {
         Ok(Dir { fd })
     }
 
+    /// Open the directory at the relative path `path` (several components)
+    /// with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`: the kernel
+    /// refuses any symlink, `..` escape or magic link on the way. `Ok(None)`
+    /// when the kernel has no `openat2` (the caller walks component by
+    /// component instead).
+    ///
+    /// # Errors
+    /// As openat2(2): `ENOENT` when a component is missing, `ELOOP` for a
+    /// symlink, `EXDEV` for an escape, `ENOTDIR` for a non-directory.
+    pub fn open_dir_beneath(&self, path: &[u8]) -> io::Result<Option<Dir>> {
+        use rustix::fs::ResolveFlags;
+        match rustix::fs::openat2(
+            &self.fd,
+            os(path),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(fd) => Ok(Some(Dir { fd })),
+            Err(e) if e == rustix::io::Errno::NOSYS || e == rustix::io::Errno::PERM => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
     /// The raw handle.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
