@@ -187,6 +187,15 @@ fn stat_one(path: PathBuf, name: Vec<u8>) -> Result<Found> {
     };
     if kind == Kind::File {
         e.size = md.len();
+        // An unreadable file is left out (as GNU tar does), not archived as
+        // zeros: the archive's layout is planned before data is read.
+        if e.size > 0 && !crate::sys::privileged() && !crate::sys::readable(&path) {
+            return Err(Error::io(
+                "cannot open (left out; an ordinary user reads foreign-owned files with --userns and a map that covers their owners)",
+                &path,
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            ));
+        }
     }
     if kind == Kind::Symlink {
         let t =

@@ -33,8 +33,10 @@ use crate::translate::{ACL_ACCESS, ACL_DEFAULT};
 pub const INDEX_MAGIC: u32 = 0x184D_2A5B;
 const TAG: &[u8; 14] = b"ALIENTAR-INDEX";
 const VERSION: u16 = 1;
-/// Largest index payload read into memory.
-pub const MAX_INDEX: u64 = 512 << 20;
+/// Largest index body (decompressed) read into memory. With at least 16
+/// bytes per entry this bounds a decoded index to about half a million
+/// entries (~130 MiB); archives with a larger index are listed by streaming.
+pub const MAX_INDEX: u64 = 8 << 20;
 
 /// One indexed entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,10 +255,13 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
     }
     let body = zstd::bulk::decompress(z, limit as usize).map_err(|e| format!("index does not decompress: {e}"))?;
     let mut c = Cur { b: &body, i: 0 };
-    // Every entry takes at least 16 bytes: counts above that are lies.
-    let count = c.small(body.len() as u64 / 16 + 1, "entry count")?;
-    let nlabels = c.small(body.len() as u64, "label count")?;
-    let mut labels = Vec::with_capacity(nlabels as usize);
+    // Every entry takes at least 16 bytes of the body and starts with a
+    // 512-byte header block in the data: counts above either are lies.
+    let data: u64 = frame_sizes.iter().map(|&s| u64::from(s)).sum();
+    let count = c.small((body.len() as u64 / 16 + 1).min(data / 512), "entry count")?;
+    // Only labels some entry uses are recorded.
+    let nlabels = c.small(count, "label count")?;
+    let mut labels = Vec::with_capacity(nlabels.min(1024) as usize);
     for _ in 0..nlabels {
         labels.push(String::from_utf8_lossy(&c.bytes()?).into_owned());
     }
@@ -368,5 +373,31 @@ mod tests {
         assert!(decode(&frame[8..], &[2048, 1024]).is_err());
         assert!(decode(&frame[8..frame.len() - 3], &[4096, 1024]).is_err());
         assert!(decode(b"garbage", &[]).is_err());
+        // More entries than the data has header blocks for.
+        assert!(decode(&frame[8..], &[512, 512]).is_err());
+    }
+
+    /// Regression: a 16 KB index frame claiming 500 MiB of content was
+    /// decompressed in full (`list` used 520 MB), and label counts sized an
+    /// allocation of up to 24 bytes per body byte.
+    #[test]
+    fn hostile_sizes_are_refused_before_allocating() {
+        let body = vec![0u8; (MAX_INDEX + 1) as usize];
+        let z = zstd::bulk::compress(&body, 1).unwrap();
+        let mut payload = TAG.to_vec();
+        payload.extend_from_slice(&VERSION.to_le_bytes());
+        payload.extend_from_slice(&z);
+        let err = decode(&payload, &[4 << 20]).unwrap_err();
+        assert!(err.contains("larger than allowed"), "{err}");
+        // count 1, a label count far over it.
+        let mut body = Vec::new();
+        put_var(&mut body, 1);
+        put_var(&mut body, 1 << 40);
+        body.resize(64, 0);
+        let mut payload = TAG.to_vec();
+        payload.extend_from_slice(&VERSION.to_le_bytes());
+        payload.extend_from_slice(&zstd::bulk::compress(&body, 1).unwrap());
+        let err = decode(&payload, &[4 << 20]).unwrap_err();
+        assert!(err.contains("label count"), "{err}");
     }
 }

@@ -31,6 +31,10 @@ pub fn index_of(path: &std::path::Path) -> Option<Vec<Indexed>> {
     Seekable::probe(f)?.index()
 }
 
+/// Largest decompressed frame a seek table may announce (alientar writes at
+/// most 4 MiB; the reader holds a few frames per thread in memory).
+pub const MAX_FRAME_SIZE: u32 = 16 << 20;
+
 /// A zstd archive with a valid seek table.
 #[derive(Debug)]
 pub struct Seekable {
@@ -55,7 +59,7 @@ impl Seekable {
         let desc = foot[4];
         let entry = if desc & 0x80 != 0 { 12u64 } else { 8 };
         let table_len = 8 + u64::from(nframes) * entry + 9;
-        if table_len > len || u64::from(nframes) > len / 9 {
+        if table_len > len || u64::from(nframes) > len / 9 || nframes > super::seek::MAX_FRAMES {
             return None;
         }
         let mut tail = vec![0u8; table_len as usize];
@@ -67,7 +71,9 @@ impl Seekable {
         let mut frames = Vec::with_capacity(table.frames.len());
         let mut off = 0u64;
         for &(c, d) in &table.frames {
-            if c == 0 {
+            // A frame's decompressed size sizes a buffer: larger frames than
+            // MAX_FRAME_SIZE are read by streaming instead.
+            if c == 0 || d > MAX_FRAME_SIZE {
                 return None;
             }
             frames.push((off, c, d));
@@ -209,5 +215,71 @@ impl Read for ParallelFrames {
         buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A file of two zstd frames, then `trailer`; returns it opened.
+    fn file_with(trailer: impl Fn(&[(u32, u32)]) -> Vec<u8>) -> File {
+        let a = zstd::bulk::compress(&[1u8; 1024], 3).unwrap();
+        let b = zstd::bulk::compress(&[2u8; 512], 3).unwrap();
+        let sizes = [(a.len() as u32, 1024), (b.len() as u32, 512)];
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&a).unwrap();
+        f.write_all(&b).unwrap();
+        f.write_all(&trailer(&sizes)).unwrap();
+        f
+    }
+
+    fn table(frames: &[(u32, u32)]) -> Vec<u8> {
+        let mut t = SeekTable::default();
+        for &(c, d) in frames {
+            t.push(c, d);
+        }
+        t.encode()
+    }
+
+    #[test]
+    fn probe_trusts_only_consistent_tables() {
+        let s = Seekable::probe(file_with(table)).expect("valid table");
+        let mut out = Vec::new();
+        s.reader(2).read_to_end(&mut out).unwrap();
+        assert_eq!(out.len(), 1536);
+        assert!(out[..1024].iter().all(|&b| b == 1));
+        // Compressed sizes past the table's start, or short of it.
+        assert!(Seekable::probe(file_with(|f| table(&[(f[0].0, 1024), (f[1].0 + 1, 512)]))).is_none());
+        assert!(Seekable::probe(file_with(|f| table(&[(f[0].0, 1024)]))).is_none());
+        // Regression: a decompressed size of 4 GiB sized a buffer per frame
+        // in flight; over MAX_FRAME_SIZE the archive is streamed instead.
+        assert!(Seekable::probe(file_with(|f| table(&[(f[0].0, u32::MAX), f[1]]))).is_none());
+        // A count larger than the file.
+        assert!(
+            Seekable::probe(file_with(|f| {
+                let mut t = table(f);
+                let n = t.len();
+                t[n - 9..n - 5].copy_from_slice(&u32::MAX.to_le_bytes());
+                t
+            }))
+            .is_none()
+        );
+        // Wrong decompressed size: the table is accepted, reading fails cleanly.
+        let s = Seekable::probe(file_with(|f| table(&[(f[0].0, 1000), f[1]]))).expect("plausible table");
+        let err = s.reader(2).read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("zstd frame 0"), "{err}");
+        // An index frame in front of the table that does not fill the gap.
+        assert!(
+            Seekable::probe(file_with(|f| {
+                let mut t = INDEX_MAGIC.to_le_bytes().to_vec();
+                t.extend_from_slice(&100u32.to_le_bytes());
+                t.extend_from_slice(&[0; 10]);
+                t.extend_from_slice(&table(f));
+                t
+            }))
+            .is_none()
+        );
     }
 }

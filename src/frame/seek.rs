@@ -10,8 +10,10 @@
 pub const SEEK_TABLE_MAGIC: u32 = 0x184D_2A5E;
 /// Magic in the last 4 bytes of a seekable file.
 pub const SEEKABLE_MAGIC: u32 = 0x8F92_EAB1;
-/// Most frames a seek table may describe when read (bounds the allocation).
-pub const MAX_FRAMES: u32 = 1 << 24;
+/// Most frames a seek table may describe when read (bounds the allocation:
+/// a table is read whole, and kept as 16 bytes per frame). alientar's frames
+/// hold 2 to 4 MiB, so this is over 2 TiB of data.
+pub const MAX_FRAMES: u32 = 1 << 20;
 
 /// Sizes of each frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -98,5 +100,10 @@ mod tests {
         assert_eq!(SeekTable::decode_tail(&bad), None);
         assert_eq!(SeekTable::decode_tail(&enc[1..]), None);
         assert_eq!(SeekTable::decode_tail(b"short"), None);
+        // A count over MAX_FRAMES is refused before anything is allocated.
+        let mut huge = vec![0u8; 17];
+        huge[9..13].copy_from_slice(&(MAX_FRAMES + 1).to_le_bytes());
+        huge[13..].copy_from_slice(&SEEKABLE_MAGIC.to_le_bytes());
+        assert_eq!(SeekTable::decode_tail(&huge), None);
     }
 }

@@ -356,6 +356,11 @@ pub fn fsetxattr(fd: impl AsFd, key: &str, value: &[u8]) -> io::Result<()> {
     rustix::fs::fsetxattr(fd, key, value, XattrFlags::empty()).map_err(err)
 }
 
+/// Can this process read `path` (`faccessat` with the effective IDs)?
+pub fn readable(path: &Path) -> bool {
+    rustix::fs::accessat(rustix::fs::CWD, path, rustix::fs::Access::READ_OK, AtFlags::EACCESS).is_ok()
+}
+
 /// True when the process may chown to arbitrary IDs (root or `CAP_CHOWN`
 /// in its user namespace, approximated by the effective uid being 0).
 pub fn privileged() -> bool {

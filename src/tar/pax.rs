@@ -5,54 +5,81 @@ use crate::entry::Time;
 /// Parse the records of a pax extended header, in order (keys may repeat:
 /// GNU sparse 0.0 relies on the order of repeated keys).
 ///
-/// Trailing NUL padding after the last record is accepted.
+/// Trailing NUL padding after the last record is accepted. Each record is
+/// copied; [`records`] iterates without copying.
 ///
 /// # Errors
 /// A message describing the first malformed record.
-pub fn parse_records(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
+pub fn parse_records(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    records(data)
+        .map(|r| r.map(|(k, v)| (k.to_owned(), v.to_vec())))
+        .collect()
+}
+
+/// The records of a pax extended header as borrowed `(key, value)` pairs,
+/// in order. Nothing is allocated per record, so a header of millions of
+/// tiny records costs no more memory than its own bytes.
+pub fn records(data: &[u8]) -> Records<'_> {
+    Records { data }
+}
+
+/// Iterator over pax records; see [`records`]. After an error it ends.
+pub struct Records<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<(&'a str, &'a [u8]), String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let data = self.data;
         if data.iter().all(|&b| b == 0) {
-            break;
+            self.data = &[];
+            return None;
         }
-        let sp = data
-            .iter()
-            .take(20)
-            .position(|&b| b == b' ')
-            .ok_or("pax record has no length")?;
-        let len_str =
-            std::str::from_utf8(&data[..sp]).map_err(|_| "pax record length is not ASCII")?;
-        if len_str.is_empty() || !len_str.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("pax record length '{len_str}' is not a number"));
+        let r = next_record(data);
+        match &r {
+            Ok((_, _, len)) => self.data = &data[*len..],
+            Err(_) => self.data = &[],
         }
-        let len: usize = len_str
-            .parse()
-            .map_err(|_| format!("pax record length '{len_str}' is too large"))?;
-        if len <= sp + 1 || len > data.len() {
-            return Err(format!(
-                "pax record length {len} does not fit the {} bytes left",
-                data.len()
-            ));
-        }
-        let rec = &data[sp + 1..len];
-        if rec.last() != Some(&b'\n') {
-            return Err("pax record does not end with a newline".into());
-        }
-        let rec = &rec[..rec.len() - 1];
-        let eq = rec
-            .iter()
-            .position(|&b| b == b'=')
-            .ok_or("pax record has no '='")?;
-        let key = std::str::from_utf8(&rec[..eq])
-            .map_err(|_| "pax record key is not UTF-8")?
-            .to_owned();
-        if key.is_empty() {
-            return Err("pax record has an empty key".into());
-        }
-        out.push((key, rec[eq + 1..].to_vec()));
-        data = &data[len..];
+        Some(r.map(|(k, v, _)| (k, v)))
     }
-    Ok(out)
+}
+
+/// The first record of `data` and its length.
+fn next_record(data: &[u8]) -> Result<(&str, &[u8], usize), String> {
+    let sp = data
+        .iter()
+        .take(20)
+        .position(|&b| b == b' ')
+        .ok_or("pax record has no length")?;
+    let len_str = std::str::from_utf8(&data[..sp]).map_err(|_| "pax record length is not ASCII")?;
+    if len_str.is_empty() || !len_str.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("pax record length '{len_str}' is not a number"));
+    }
+    let len: usize = len_str
+        .parse()
+        .map_err(|_| format!("pax record length '{len_str}' is too large"))?;
+    if len <= sp + 1 || len > data.len() {
+        return Err(format!(
+            "pax record length {len} does not fit the {} bytes left",
+            data.len()
+        ));
+    }
+    let rec = &data[sp + 1..len];
+    if rec.last() != Some(&b'\n') {
+        return Err("pax record does not end with a newline".into());
+    }
+    let rec = &rec[..rec.len() - 1];
+    let eq = rec
+        .iter()
+        .position(|&b| b == b'=')
+        .ok_or("pax record has no '='")?;
+    let key = std::str::from_utf8(&rec[..eq]).map_err(|_| "pax record key is not UTF-8")?;
+    if key.is_empty() {
+        return Err("pax record has an empty key".into());
+    }
+    Ok((key, &rec[eq + 1..], len))
 }
 
 /// Append one record `LEN KEY=VALUE\n` to `out`, computing the self-inclusive length.

@@ -21,6 +21,13 @@ pub const MAX_NAME: usize = 64 << 10;
 pub const MAX_SPARSE_ENTRIES: usize = 1 << 20;
 /// Largest xattr value.
 pub const MAX_XATTR: usize = 1 << 20;
+/// Most extended attributes one member may carry.
+pub const MAX_XATTRS: usize = 10_000;
+/// Most distinct records the pax global headers of an archive may define.
+pub const MAX_GLOBAL_RECORDS: usize = 4096;
+/// Most bytes of global records that apply to every member (owners, time,
+/// xattrs): each member gets a copy of them.
+pub const MAX_GLOBAL_APPLIED: usize = 64 << 10;
 
 const XATTR_PREFIX: &str = "SCHILY.xattr.";
 const LIBARCHIVE_XATTR_PREFIX: &str = "LIBARCHIVE.xattr.";
@@ -46,6 +53,12 @@ pub struct Reader<R> {
     err: Option<String>,
     done: bool,
     globals: Vec<(String, Vec<u8>)>,
+    /// Position of each key in `globals`.
+    global_pos: std::collections::HashMap<String, usize>,
+    /// Bytes (keys and values) held in `globals`.
+    global_bytes: usize,
+    /// The global records that apply to members, in order.
+    applied: Vec<(String, Vec<u8>)>,
     header_offset: u64,
     current: Vec<u8>,
 }
@@ -62,6 +75,9 @@ impl<R: Read> Reader<R> {
             err: None,
             done: false,
             globals: Vec::new(),
+            global_pos: std::collections::HashMap::new(),
+            global_bytes: 0,
+            applied: Vec::new(),
             header_offset: 0,
             current: Vec::new(),
         }
@@ -199,7 +215,8 @@ impl<R: Read> Reader<R> {
         self.current.clear();
         self.header_offset = self.offset;
 
-        let mut pax: Option<Vec<(String, Vec<u8>)>> = None;
+        // The raw data of a pax extended header, its records checked.
+        let mut pax: Option<Vec<u8>> = None;
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
         let mut block = [0u8; BLOCK];
@@ -239,26 +256,14 @@ impl<R: Read> Reader<R> {
             match raw.typeflag {
                 b'x' | b'X' => {
                     let data = self.read_meta(raw.size, "pax extended header")?;
-                    match pax::parse_records(&data) {
-                        Ok(r) => pax = Some(r),
-                        Err(m) => return Err(self.fail(format!("bad pax extended header: {m}"))),
+                    if let Some(Err(m)) = pax::records(&data).find(|r| r.is_err()) {
+                        return Err(self.fail(format!("bad pax extended header: {m}")));
                     }
+                    pax = Some(data);
                 }
                 b'g' => {
                     let data = self.read_meta(raw.size, "pax global header")?;
-                    match pax::parse_records(&data) {
-                        Ok(r) => {
-                            for (k, v) in r {
-                                if let Some(slot) = self.globals.iter_mut().find(|(gk, _)| *gk == k)
-                                {
-                                    slot.1 = v;
-                                } else {
-                                    self.globals.push((k, v));
-                                }
-                            }
-                        }
-                        Err(m) => return Err(self.fail(format!("bad pax global header: {m}"))),
-                    }
+                    self.add_globals(&data)?;
                 }
                 b'L' => {
                     let data = self.read_meta(raw.size, "GNU long name")?;
@@ -289,10 +294,58 @@ impl<R: Read> Reader<R> {
         }
     }
 
+    /// Merge a global header's records into the globals (later values
+    /// override), within [`MAX_GLOBAL_RECORDS`], [`MAX_META`] bytes, and
+    /// [`MAX_GLOBAL_APPLIED`] bytes of records that apply to members.
+    fn add_globals(&mut self, data: &[u8]) -> Result<()> {
+        for r in pax::records(data) {
+            let (k, v) = match r {
+                Ok(kv) => kv,
+                Err(m) => return Err(self.fail(format!("bad pax global header: {m}"))),
+            };
+            match self.global_pos.get(k) {
+                Some(&i) => {
+                    self.global_bytes = self.global_bytes - self.globals[i].1.len() + v.len();
+                    self.globals[i].1 = v.to_vec();
+                }
+                None => {
+                    if self.globals.len() >= MAX_GLOBAL_RECORDS {
+                        return Err(self.fail(format!(
+                            "pax global headers define more than {MAX_GLOBAL_RECORDS} records"
+                        )));
+                    }
+                    self.global_bytes += k.len() + v.len();
+                    self.global_pos.insert(k.to_owned(), self.globals.len());
+                    self.globals.push((k.to_owned(), v.to_vec()));
+                }
+            }
+            if self.global_bytes as u64 > MAX_META {
+                return Err(self.fail(format!(
+                    "pax global headers hold more than {} MiB of records",
+                    MAX_META >> 20
+                )));
+            }
+        }
+        self.applied = self
+            .globals
+            .iter()
+            .filter(|(k, _)| applies_to_members(k))
+            .cloned()
+            .collect();
+        let applied: usize = self.applied.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if applied > MAX_GLOBAL_APPLIED {
+            return Err(self.fail(format!(
+                "pax global headers set {applied} bytes of owners, times and xattrs for every member \
+                 (at most {MAX_GLOBAL_APPLIED} are accepted)"
+            )));
+        }
+        Ok(())
+    }
+
     fn build(
         &mut self,
         raw: header::RawHeader,
-        pax: Option<Vec<(String, Vec<u8>)>>,
+        pax: Option<Vec<u8>>,
         long_name: Option<Vec<u8>>,
         long_link: Option<Vec<u8>>,
     ) -> Result<Entry> {
@@ -361,20 +414,20 @@ impl<R: Read> Reader<R> {
             sparse_real = Some(raw.gnu_realsize);
         }
 
-        // Global records first, then the entry's own pax records.
-        let globals: Vec<(String, Vec<u8>)> = self
-            .globals
+        // Global records first (at most MAX_GLOBAL_APPLIED bytes, usually
+        // none), then the entry's own pax records (checked when read, so the
+        // `ok()` drops nothing).
+        let globals = self.applied.clone();
+        let own = pax.as_deref().map(pax::records).into_iter().flatten();
+        let records = globals
             .iter()
-            .filter(|(k, _)| {
-                !matches!(k.as_str(), "path" | "linkpath" | "size") && !k.starts_with("GNU.sparse")
-            })
-            .cloned()
-            .collect();
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .chain(own.filter_map(|r| r.ok()));
         let mut sp_offsets: Vec<i64> = Vec::new();
         let mut sp_lengths: Vec<i64> = Vec::new();
         let mut sp_major: Option<Vec<u8>> = None;
         let mut sp_name: Option<Vec<u8>> = None;
-        for (k, v) in globals.iter().chain(pax.iter().flatten()) {
+        for (k, v) in records {
             if k.contains('\0') {
                 return Err(self.fail("pax record key contains a NUL byte".into()));
             }
@@ -384,19 +437,19 @@ impl<R: Read> Reader<R> {
                     String::from_utf8_lossy(&v[..v.len().min(64)])
                 ))
             };
-            match k.as_str() {
+            match k {
                 "path" => {
                     if v.contains(&0) {
                         return Err(self.fail("pax path contains a NUL byte".into()));
                     }
-                    path = v.clone();
+                    path = v.to_vec();
                     self.current = path.clone();
                 }
                 "linkpath" => {
                     if v.contains(&0) {
                         return Err(self.fail("pax linkpath contains a NUL byte".into()));
                     }
-                    link = v.clone();
+                    link = v.to_vec();
                 }
                 "size" => match pax::parse_u64(v) {
                     Some(s) if s <= i64::MAX as u64 => size = s,
@@ -404,8 +457,8 @@ impl<R: Read> Reader<R> {
                 },
                 "uid" => e.uid = pax::parse_u64(v).ok_or_else(|| bad(self, "uid"))?,
                 "gid" => e.gid = pax::parse_u64(v).ok_or_else(|| bad(self, "gid"))?,
-                "uname" => e.uname = Some(v.clone()),
-                "gname" => e.gname = Some(v.clone()),
+                "uname" => e.uname = Some(v.to_vec()),
+                "gname" => e.gname = Some(v.to_vec()),
                 "mtime" => e.mtime = pax::parse_time(v).ok_or_else(|| bad(self, "time"))?,
                 "GNU.sparse.size" | "GNU.sparse.realsize" => {
                     sparse_real = Some(
@@ -414,8 +467,8 @@ impl<R: Read> Reader<R> {
                             .ok_or_else(|| bad(self, "sparse size"))?,
                     )
                 }
-                "GNU.sparse.major" => sp_major = Some(v.clone()),
-                "GNU.sparse.name" => sp_name = Some(v.clone()),
+                "GNU.sparse.major" => sp_major = Some(v.to_vec()),
+                "GNU.sparse.name" => sp_name = Some(v.to_vec()),
                 "GNU.sparse.offset" | "GNU.sparse.numbytes" => {
                     let n = pax::parse_u64(v)
                         .and_then(|s| i64::try_from(s).ok())
@@ -425,7 +478,7 @@ impl<R: Read> Reader<R> {
                     } else {
                         sp_lengths.push(n)
                     }
-                    if sp_offsets.len() > MAX_SPARSE_ENTRIES {
+                    if sp_offsets.len().max(sp_lengths.len()) > MAX_SPARSE_ENTRIES {
                         return Err(self.fail("sparse map too long".into()));
                     }
                 }
@@ -447,14 +500,14 @@ impl<R: Read> Reader<R> {
                     // LIBARCHIVE.xattr.%-ENCODED-NAME=base64 (bsdtar), and
                     // RHT.security.selinux=raw (Red Hat's tar).
                     let xattr = if let Some(name) = k.strip_prefix(XATTR_PREFIX) {
-                        Some((name.to_owned(), v.clone()))
+                        Some((name.to_owned(), v.to_vec()))
                     } else if let Some(enc) = k.strip_prefix(LIBARCHIVE_XATTR_PREFIX) {
                         match (pax::percent_decode(enc), pax::base64_decode(v)) {
                             (Some(name), Some(value)) => Some((name, value)),
                             _ => return Err(bad(self, "LIBARCHIVE.xattr record")),
                         }
                     } else if k == "RHT.security.selinux" {
-                        Some(("security.selinux".to_owned(), v.clone()))
+                        Some(("security.selinux".to_owned(), v.to_vec()))
                     } else {
                         None
                     };
@@ -468,6 +521,11 @@ impl<R: Read> Reader<R> {
                             let label = String::from_utf8_lossy(&value).into_owned();
                             e.label = (!label.is_empty()).then_some(label);
                         } else {
+                            if e.xattrs.len() >= MAX_XATTRS {
+                                return Err(self.fail(format!(
+                                    "member has more than {MAX_XATTRS} extended attributes"
+                                )));
+                            }
                             e.set_xattr(name, value);
                         }
                     }
@@ -722,6 +780,17 @@ impl<R: Read> Reader<R> {
     }
 }
 
+/// Whether a global record applies to every later member: owners, time and
+/// xattrs do; `path`, `linkpath`, `size` and sparse records never do, and
+/// anything else (`comment`, `ALIENTAR.*`) is information only.
+fn applies_to_members(key: &str) -> bool {
+    matches!(
+        key,
+        "uid" | "gid" | "uname" | "gname" | "mtime" | "RHT.security.selinux"
+    ) || key.starts_with(XATTR_PREFIX)
+        || key.starts_with(LIBARCHIVE_XATTR_PREFIX)
+}
+
 /// Bytes of padding after `size` bytes of data.
 pub fn padding(size: u64) -> u64 {
     (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
@@ -779,6 +848,78 @@ mod tests {
             out.push((e.display_path(), e.kind, e.size, data));
         }
         Ok(out)
+    }
+
+    /// A pax header of `typeflag` holding `recs`, then `members`, then the end.
+    fn with_header(typeflag: u8, recs: &[u8], members: &[&str]) -> Vec<u8> {
+        let mut a = Vec::new();
+        member(&mut a, "meta", typeflag, recs);
+        for m in members {
+            member(&mut a, m, b'0', b"");
+        }
+        a.resize(a.len() + 2 * BLOCK, 0);
+        a
+    }
+
+    #[test]
+    fn global_records_are_bounded_and_applied_once() {
+        // Regression: every member used to get a copy of every global
+        // record (a 15 MiB comment cost 15 MiB of copying per member), and
+        // merging was quadratic in the number of keys (1.5 million keys: a hang).
+        let mut recs = Vec::new();
+        pax::push_record(&mut recs, "comment", &vec![b'c'; 15 << 20]);
+        pax::push_record(&mut recs, "uid", b"7");
+        pax::push_record(&mut recs, "SCHILY.xattr.user.g", b"v");
+        let names: Vec<String> = (0..2000).map(|i| format!("f{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let a = with_header(b'g', &recs, &refs);
+        let mut r = Reader::new(&a[..]);
+        let mut n = 0;
+        while let Some(e) = r.next_entry().unwrap() {
+            assert_eq!((e.uid, e.xattr("user.g")), (7, Some(&b"v"[..])));
+            n += 1;
+        }
+        assert_eq!(n, 2000);
+        assert_eq!(r.applied.len(), 2, "only records that apply are kept per member");
+
+        let mut recs = Vec::new();
+        for i in 0..=MAX_GLOBAL_RECORDS {
+            pax::push_record(&mut recs, &format!("k{i}"), b"");
+        }
+        let err = list(&with_header(b'g', &recs, &["f"])).unwrap_err().to_string();
+        assert!(err.contains("more than 4096 records"), "{err}");
+
+        let mut recs = Vec::new();
+        pax::push_record(&mut recs, "SCHILY.xattr.user.big", &vec![b'x'; MAX_GLOBAL_APPLIED]);
+        let err = list(&with_header(b'g', &recs, &["f"])).unwrap_err().to_string();
+        assert!(err.contains("for every member"), "{err}");
+
+        // The same key repeated replaces, it does not accumulate.
+        let mut recs = Vec::new();
+        for _ in 0..10_000 {
+            pax::push_record(&mut recs, "comment", &[b'z'; 1000]);
+        }
+        let got = list(&with_header(b'g', &recs, &["f"])).unwrap();
+        assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn extended_header_records_are_checked_and_bounded() {
+        // Millions of tiny records are iterated, not materialised.
+        let recs = b"5 a=\n".repeat(1 << 20);
+        assert_eq!(list(&with_header(b'x', &recs, &["f"])).unwrap().len(), 1);
+        // A malformed record anywhere fails when the header is read.
+        let mut recs = b"5 a=\n".repeat(100);
+        recs.extend_from_slice(b"9 uid=1\n");
+        let err = list(&with_header(b'x', &recs, &["f"])).unwrap_err().to_string();
+        assert!(err.contains("bad pax extended header"), "{err}");
+        // Too many xattrs on one member.
+        let mut recs = Vec::new();
+        for i in 0..=MAX_XATTRS {
+            pax::push_record(&mut recs, &format!("SCHILY.xattr.user.{i}"), b"");
+        }
+        let err = list(&with_header(b'x', &recs, &["f"])).unwrap_err().to_string();
+        assert!(err.contains("extended attributes"), "{err}");
     }
 
     #[test]
