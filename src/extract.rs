@@ -566,16 +566,17 @@ pub fn extract(
     // one wins, in archive order); otherwise they spread over all workers,
     // since archives are sorted and a directory's files come together.
     let worker_for = |key: &[u8]| -> usize {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        (h.finish() as usize) % n
+        // FNV-1a: cheap, and nothing here needs to resist collisions.
+        let h = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        (h % n as u64) as usize
     };
 
     let mut batches: Vec<(Vec<Task>, usize)> = (0..n).map(|_| (Vec::new(), 0)).collect();
     let mut labels = Labels(HashMap::new());
     let mut links: Vec<(u64, Vec<u8>, Entry, Entry)> = Vec::new();
-    let mut last_seq: HashMap<Vec<u8>, u64> = HashMap::new();
+    // Hard links by name → the seq of the last hard link of that name, and
+    // whether a later entry of the same name replaced it.
+    let mut link_names: HashMap<Vec<u8>, (u64, bool)> = HashMap::new();
     let mut root_dir: Option<(Entry, Entry, bool)> = None;
     let mut early: Vec<(u64, Error)> = Vec::new();
     let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
@@ -659,7 +660,11 @@ pub fn extract(
         if ctx.kind == Kind::Dir {
             labels.0.insert(key.clone(), ctx.label.clone());
         }
-        last_seq.insert(key.clone(), seq);
+        if !link_names.is_empty()
+            && let Some(l) = link_names.get_mut(&key)
+        {
+            *l = (seq, ctx.kind != Kind::HardLink);
+        }
         if key.is_empty() {
             if ctx.kind == Kind::Dir {
                 root_dir = Some((ctx, host, label));
@@ -670,6 +675,7 @@ pub fn extract(
         }
         if ctx.kind == Kind::HardLink {
             on_entry(&ctx.path);
+            link_names.insert(key.clone(), (seq, false));
             links.push((seq, key, ctx, host));
             continue;
         }
@@ -780,7 +786,7 @@ pub fn extract(
     // Hard links, in archive order, once their targets exist.
     let mut main = Worker { id: n, pid: std::process::id(), umask, root: Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
     for (lseq, key, ctx, _host) in links {
-        if last_seq.get(&key) != Some(&lseq) {
+        if link_names.get(&key) != Some(&(lseq, false)) {
             continue; // a later entry of the same name wins
         }
         match hardlink(&mut main, &key, &ctx) {

@@ -90,7 +90,7 @@ pub fn open(archive: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {
             && let Some(s) = crate::frame::read::Seekable::probe(probe)
         {
             let ahead = rayon::current_num_threads() * 2 + 1;
-            return Ok((Compression::Zstd, Box::new(BufReader::with_capacity(256 << 10, s.reader(ahead)))));
+            return Ok((Compression::Zstd, Box::new(s.reader(ahead))));
         }
         Box::new(f)
     };

@@ -133,6 +133,12 @@ impl Seekable {
 
 type Done = (usize, io::Result<Vec<u8>>);
 
+thread_local! {
+    /// Per-thread input buffer and decompression context.
+    static DECODER: std::cell::RefCell<(Vec<u8>, Option<zstd::bulk::Decompressor<'static>>)> =
+        const { std::cell::RefCell::new((Vec::new(), None)) };
+}
+
 /// Decompresses frames on the rayon pool, hands them out in order.
 pub struct ParallelFrames {
     file: Arc<File>,
@@ -145,6 +151,8 @@ pub struct ParallelFrames {
     pos: usize,
     tx: Sender<Done>,
     rx: Receiver<Done>,
+    /// Frame buffers already read, for reuse (no page faults per frame).
+    pool: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
 }
 
 impl ParallelFrames {
@@ -161,6 +169,7 @@ impl ParallelFrames {
             pos: 0,
             tx,
             rx,
+            pool: Arc::new(std::sync::Mutex::new(Vec::new())),
         }
     }
 
@@ -170,12 +179,25 @@ impl ParallelFrames {
             let (off, c, d) = self.frames[i];
             let file = self.file.clone();
             let tx = self.tx.clone();
+            let pool = self.pool.clone();
             rayon::spawn(move || {
                 let r = (|| {
-                    let mut z = vec![0u8; c as usize];
-                    file.read_exact_at(&mut z, off)?;
-                    let out = zstd::bulk::decompress(&z, d as usize)
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd frame {i}: {e}")))?;
+                    let mut out = pool.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+                    out.clear();
+                    out.reserve(d as usize);
+                    DECODER.with(|dec| -> io::Result<()> {
+                        let mut dec = dec.borrow_mut();
+                        let (z, ctx) = &mut *dec;
+                        z.resize(c as usize, 0);
+                        file.read_exact_at(z, off)?;
+                        if ctx.is_none() {
+                            *ctx = Some(zstd::bulk::Decompressor::new()?);
+                        }
+                        let ctx = ctx.as_mut().expect("set above");
+                        ctx.decompress_to_buffer(z.as_slice(), &mut out)
+                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd frame {i}: {e}")))?;
+                        Ok(())
+                    })?;
                     if out.len() != d as usize {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
@@ -206,7 +228,10 @@ impl Read for ParallelFrames {
                 let (i, r) = self.rx.recv().map_err(|_| io::Error::other("frame decoder stopped"))?;
                 self.got.insert(i, r);
             };
-            self.cur = data?;
+            let old = std::mem::replace(&mut self.cur, data?);
+            if old.capacity() > 0 {
+                self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(old);
+            }
             self.pos = 0;
             self.next_use += 1;
             self.spawn_more();

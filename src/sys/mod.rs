@@ -20,6 +20,9 @@ use crate::entry::Time;
 
 pub mod userns;
 
+/// Whether `linkat(AT_EMPTY_PATH)` works for this process (until it fails once).
+static EMPTY_PATH_LINKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
 fn os(name: &[u8]) -> &OsStr {
     OsStr::from_bytes(name)
 }
@@ -160,6 +163,17 @@ impl Dir {
     /// # Errors
     /// As linkat(2).
     pub fn link_tmpfile(&self, f: &File, name: &[u8]) -> io::Result<()> {
+        // AT_EMPTY_PATH names the file by its descriptor directly; it needs
+        // CAP_DAC_READ_SEARCH, so others go through /proc/self/fd.
+        if EMPTY_PATH_LINKS.load(std::sync::atomic::Ordering::Relaxed) {
+            match rustix::fs::linkat(f, "", &self.fd, os(name), AtFlags::EMPTY_PATH) {
+                Ok(()) => return Ok(()),
+                Err(e) if e == rustix::io::Errno::NOENT || e == rustix::io::Errno::PERM => {
+                    EMPTY_PATH_LINKS.store(false, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
         let proc = format!("/proc/self/fd/{}", f.as_raw_fd());
         rustix::fs::linkat(
             rustix::fs::CWD,
