@@ -267,7 +267,7 @@ mod tests {
         let e = r.maps("nope").unwrap_err().to_string();
         assert!(e.contains("no context named 'nope'"), "{e}");
         std::fs::write(&user, "[bad]\nuidmap = 5\n").unwrap();
-        let e = Registry::load_from(who.clone(), &[user.clone()])
+        let e = Registry::load_from(who.clone(), std::slice::from_ref(&user))
             .unwrap_err()
             .to_string();
         assert!(e.contains("user.toml"), "{e}");

@@ -129,11 +129,17 @@ struct Task {
     data: Data,
 }
 
+/// A directory whose metadata is applied at the end: (seq, name, context
+/// view, host view, label wanted).
+type Deferred = (u64, Vec<u8>, Entry, Entry, bool);
+/// Per directory, its symlinks not owned by 0:0: (name, uid, gid).
+type SymlinkOwners = BTreeMap<Vec<u8>, Vec<(Vec<u8>, u32, u32)>>;
+
 /// What a worker leaves behind for the final phases.
 #[derive(Default)]
 struct Leftovers {
-    deferred: Vec<(u64, Vec<u8>, Entry, Entry, bool)>,
-    symlink_owners: BTreeMap<Vec<u8>, Vec<(Vec<u8>, u32, u32)>>,
+    deferred: Vec<Deferred>,
+    symlink_owners: SymlinkOwners,
     warnings: BTreeMap<String, u64>,
     errors: Vec<(u64, Error)>,
     done: Vec<u64>,
@@ -858,8 +864,8 @@ fn hardlink(w: &mut Worker, key: &[u8], ctx: &Entry) -> Result<()> {
 fn finish_dirs(
     w: &mut Worker,
     dest: &std::path::Path,
-    deferred: Vec<(u64, Vec<u8>, Entry, Entry, bool)>,
-    symlink_owners: BTreeMap<Vec<u8>, Vec<(Vec<u8>, u32, u32)>>,
+    deferred: Vec<Deferred>,
+    symlink_owners: SymlinkOwners,
     errors: &mut Vec<(u64, Error)>,
 ) {
     for (key, recs) in symlink_owners {
@@ -968,6 +974,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn components_table() {
         let cases: &[(&str, Result<(Vec<&str>, bool), ()>)] = &[
             ("etc/shadow", Ok((vec!["etc", "shadow"], false))),

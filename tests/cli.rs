@@ -475,6 +475,7 @@ fn link(path: &str, kind: Kind, target: &str) -> (Entry, &'static [u8]) {
 
 /// Hostile names and links never write outside the destination.
 #[test]
+#[allow(clippy::type_complexity)]
 fn extraction_never_escapes_the_destination() {
     let tmp = tempfile::tempdir().unwrap();
     let outside = tmp.path().join("outside");

@@ -204,10 +204,10 @@ impl<R: Read> Reader<R> {
             return Ok(None);
         }
         let skip = self.remaining + self.padding;
-        if skip > 0 {
-            if let Err(e) = self.discard(skip) {
-                return Err(self.io_fail("in member data", e));
-            }
+        if skip > 0
+            && let Err(e) = self.discard(skip)
+        {
+            return Err(self.io_fail("in member data", e));
         }
         self.remaining = 0;
         self.padding = 0;

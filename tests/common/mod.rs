@@ -145,7 +145,7 @@ pub fn make_tree(root: &Path) -> PathBuf {
     std::fs::write(t.join(&long_name), "deep\n").unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &t.join("run/fifo"),
+        t.join("run/fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o644),
         0,
@@ -157,7 +157,7 @@ pub fn make_tree(root: &Path) -> PathBuf {
     if is_root() {
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &t.join("dev/null"),
+            t.join("dev/null"),
             rustix::fs::FileType::CharacterDevice,
             rustix::fs::Mode::from_raw_mode(0o666),
             rustix::fs::makedev(1, 3),
@@ -165,7 +165,7 @@ pub fn make_tree(root: &Path) -> PathBuf {
         .unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &t.join("dev/sda"),
+            t.join("dev/sda"),
             rustix::fs::FileType::BlockDevice,
             rustix::fs::Mode::from_raw_mode(0o660),
             rustix::fs::makedev(8, 0),
