@@ -52,6 +52,17 @@ fn ids_of(e: &Entry) -> (Vec<u64>, Vec<u64>) {
     (u, g)
 }
 
+/// Count `ids` (the first is the entry's owner, the rest come from ACLs and
+/// are recorded without counting) and note those `covered` says no to.
+fn tally(ids: Vec<u64>, counts: &mut BTreeMap<u64, u64>, uncovered: &mut BTreeSet<u64>, covered: impl Fn(u32) -> bool) {
+    for (i, id) in ids.into_iter().enumerate() {
+        *counts.entry(id).or_default() += u64::from(i == 0);
+        if !u32::try_from(id).ok().filter(|&v| v != u32::MAX).is_some_and(&covered) {
+            uncovered.insert(id);
+        }
+    }
+}
+
 /// Check an archive's owners against the maps `owners` selects (each
 /// entry's label in the registry, or `--map`/`--context` for all).
 ///
@@ -84,40 +95,10 @@ pub fn check(
             }
         }
         let (us, gs) = ids_of(&e);
-        for (i, u) in us.into_iter().enumerate() {
-            if i == 0 {
-                *usage.uids.entry(u).or_default() += 1;
-            } else {
-                usage.uids.entry(u).or_default();
-            }
-            let ok = match &usage.maps {
-                Some(m) => u32::try_from(u)
-                    .ok()
-                    .and_then(|u| m.uid.to_host(u))
-                    .is_some(),
-                None => usage.unresolved.is_none() && u < u64::from(u32::MAX),
-            };
-            if !ok {
-                usage.uncovered_uids.insert(u);
-            }
-        }
-        for (i, g) in gs.into_iter().enumerate() {
-            if i == 0 {
-                *usage.gids.entry(g).or_default() += 1;
-            } else {
-                usage.gids.entry(g).or_default();
-            }
-            let ok = match &usage.maps {
-                Some(m) => u32::try_from(g)
-                    .ok()
-                    .and_then(|g| m.gid.to_host(g))
-                    .is_some(),
-                None => usage.unresolved.is_none() && g < u64::from(u32::MAX),
-            };
-            if !ok {
-                usage.uncovered_gids.insert(g);
-            }
-        }
+        let Usage { maps, uids, gids, uncovered_uids, uncovered_gids, unresolved } = usage;
+        let ok = unresolved.is_none();
+        tally(us, uids, uncovered_uids, |u| maps.as_ref().map_or(ok, |m| m.uid.to_host(u).is_some()));
+        tally(gs, gids, uncovered_gids, |g| maps.as_ref().map_or(ok, |m| m.gid.to_host(g).is_some()));
     }
     Ok(out)
 }

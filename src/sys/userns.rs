@@ -165,33 +165,11 @@ pub fn coverable(maps: &Maps, who: &crate::idmap::Invoker) -> bool {
             (a == u64::from(own) && b == a + 1) || ranges.iter().any(|&(s, e)| a >= s && b <= e)
         })
     };
-    let su = sub(&who.subuid_file);
-    let sg = sub(&who.subgid_file);
-    ok(
-        maps.uid
-            .extents()
+    fn outside<K: IdKind>(m: &IdMap<K>) -> Vec<(u64, u64)> {
+        m.extents()
             .iter()
-            .map(|e| {
-                (
-                    u64::from(e.outside),
-                    u64::from(e.outside) + u64::from(e.count),
-                )
-            })
-            .collect(),
-        who.uid,
-        &su,
-    ) && ok(
-        maps.gid
-            .extents()
-            .iter()
-            .map(|e| {
-                (
-                    u64::from(e.outside),
-                    u64::from(e.outside) + u64::from(e.count),
-                )
-            })
-            .collect(),
-        who.gid,
-        &sg,
-    )
+            .map(|e| (u64::from(e.outside), u64::from(e.outside) + u64::from(e.count)))
+            .collect()
+    }
+    ok(outside(&maps.uid), who.uid, &sub(&who.subuid_file)) && ok(outside(&maps.gid), who.gid, &sub(&who.subgid_file))
 }
