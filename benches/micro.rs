@@ -98,3 +98,27 @@ fn header_decode_1000(bencher: divan::Bencher) {
         n
     });
 }
+
+#[divan::bench]
+fn index_encode_1000(bencher: divan::Bencher) {
+    let es = entries();
+    bencher.bench_local(|| {
+        let mut b = alientar::frame::index::IndexBuilder::default();
+        for (i, e) in es.iter().enumerate() {
+            b.push(black_box(e), i as u64 * 1536);
+        }
+        b.finish_at(es.len() as u64 * 1536).unwrap().len()
+    });
+}
+
+#[divan::bench]
+fn index_decode_1000(bencher: divan::Bencher) {
+    let es = entries();
+    let mut b = alientar::frame::index::IndexBuilder::default();
+    for (i, e) in es.iter().enumerate() {
+        b.push(e, i as u64 * 1536);
+    }
+    let frame = b.finish_at(es.len() as u64 * 1536).unwrap();
+    let sizes = vec![1536 * 1000u32];
+    bencher.bench(|| alientar::frame::index::decode(black_box(&frame[8..]), &sizes).unwrap().len());
+}

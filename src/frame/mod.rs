@@ -37,6 +37,8 @@ pub const FRAME_CUT: usize = FRAME_TARGET - (FRAME_TARGET >> 3);
 pub type Job = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
 
 type Done = (usize, io::Result<(Vec<u8>, u32)>);
+/// Compressed-frame buffers the writer is done with, for reuse.
+type Pool = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
 
 /// Parallel frame builder and ordered writer.
 pub struct FramePipeline {
@@ -46,6 +48,7 @@ pub struct FramePipeline {
     done_tx: Sender<Done>,
     end_tx: Sender<(usize, Option<Vec<u8>>)>,
     writer: Option<JoinHandle<io::Result<()>>>,
+    pool: Pool,
 }
 
 impl FramePipeline {
@@ -60,9 +63,11 @@ impl FramePipeline {
         let (done_tx, done_rx) = unbounded::<Done>();
         let (end_tx, end_rx) = bounded(1);
         let seekable = level.is_some();
+        let pool: Pool = Default::default();
+        let wpool = pool.clone();
         let writer = std::thread::Builder::new()
             .name("alientar-writer".into())
-            .spawn(move || write_in_order(w, done_rx, tok_tx, end_rx, seekable))
+            .spawn(move || write_in_order(w, done_rx, tok_tx, wpool, end_rx, seekable))
             .expect("spawn writer thread");
         FramePipeline {
             seq: 0,
@@ -71,6 +76,7 @@ impl FramePipeline {
             done_tx,
             end_tx,
             writer: Some(writer),
+            pool,
         }
     }
 
@@ -92,11 +98,16 @@ impl FramePipeline {
         self.seq += 1;
         let level = self.level;
         let tx = self.done_tx.clone();
+        let pool = self.pool.clone();
         rayon::spawn(move || {
             let r = job().and_then(|raw| {
                 let len = u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))?;
                 match level {
-                    Some(l) => Ok((compress_frame(&raw, l)?, len)),
+                    Some(l) => {
+                        let mut out = pool.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+                        compress_frame_into(&raw, l, &mut out)?;
+                        Ok((out, len))
+                    }
                     None => Ok((raw, len)),
                 }
             });
@@ -136,6 +147,18 @@ thread_local! {
 /// # Errors
 /// A zstd failure.
 pub fn compress_frame(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    compress_frame_into(data, level, &mut out)?;
+    Ok(out)
+}
+
+/// As [`compress_frame`], into `out` (cleared first; its capacity reused).
+///
+/// # Errors
+/// A zstd failure.
+pub fn compress_frame_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> io::Result<()> {
+    out.clear();
+    out.reserve(zstd::zstd_safe::compress_bound(data.len()));
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.as_ref().map(|(l, _)| *l) != Some(level) {
@@ -144,7 +167,7 @@ pub fn compress_frame(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
             *c = Some((level, comp));
         }
         let comp = &mut c.as_mut().expect("set above").1;
-        comp.compress(data)
+        comp.compress_to_buffer(data, out).map(|_| ())
     })
 }
 
@@ -152,6 +175,7 @@ fn write_in_order(
     mut w: Box<dyn Write + Send>,
     done: Receiver<Done>,
     tokens: Sender<()>,
+    pool: Pool,
     end: Receiver<(usize, Option<Vec<u8>>)>,
     seekable: bool,
 ) -> io::Result<()> {
@@ -173,6 +197,9 @@ fn write_in_order(
                     w.write_all(&frame)?;
                     table.push(frame.len() as u32, raw_len);
                     next += 1;
+                    if seekable {
+                        pool.lock().unwrap_or_else(|p| p.into_inner()).push(frame);
+                    }
                     let _ = tokens.send(());
                 }
             }
