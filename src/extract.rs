@@ -153,7 +153,9 @@ struct Worker {
     umask: u32,
     root: Dir,
     sink: Arc<dyn Sink>,
-    cache: Option<(Vec<u8>, Arc<Dir>)>,
+    cache: Option<(Vec<u8>, Arc<Dir>, bool)>,
+    /// Effective uid and gid: a file we create is born with them.
+    creds: (u32, u32),
     tmp_counter: u64,
     left: Leftovers,
 }
@@ -184,14 +186,21 @@ impl Worker {
     fn parent(&mut self, comps: &[&[u8]]) -> io::Result<Arc<Dir>> {
         let parent = &comps[..comps.len() - 1];
         let key = join(parent);
-        if let Some((k, d)) = &self.cache
+        if let Some((k, d, _)) = &self.cache
             && *k == key
         {
             return Ok(d.clone());
         }
         let d = Arc::new(walk_dirs(&self.root, parent, true)?);
-        self.cache = Some((key, d.clone()));
+        let setgid = d.is_setgid().unwrap_or(true);
+        self.cache = Some((key, d.clone(), setgid));
         Ok(d)
+    }
+
+    /// Would a file just created in the cached parent already have this
+    /// owner (our own IDs, no setgid directory handing down its group)?
+    fn born_with(&self, owner: (u32, u32)) -> bool {
+        owner == self.creds && self.cache.as_ref().is_some_and(|(_, _, setgid)| !setgid)
     }
 
     /// Owner, xattrs, mode and mtime on an open file or directory, in that
@@ -204,7 +213,9 @@ impl Worker {
     /// As [`Worker::apply_fd`]; `chmod` false when the file was created with
     /// its final mode (no special bits, nothing the umask removed).
     fn apply_fd_with(&mut self, fd: &impl std::os::fd::AsFd, a: &Applied, label: bool, chmod: bool) -> io::Result<()> {
-        if let Some((u, g)) = self.sink.owner(a) {
+        if let Some((u, g)) = self.sink.owner(a)
+            && (chmod || !self.born_with((u, g)))
+        {
             sys::fchown(fd, u, g)?;
         }
         for (k, v) in self.sink.xattrs(a) {
@@ -552,6 +563,7 @@ pub fn extract(
         rustix::process::umask(m);
         m.as_raw_mode()
     };
+    let creds = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
     // Workers.
     let n = worker_count();
     let mut txs: Vec<Sender<Vec<Task>>> = Vec::with_capacity(n);
@@ -559,7 +571,7 @@ pub fn extract(
     for id in 0..n {
         let (tx, rx) = bounded::<Vec<Task>>(4);
         let root = Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
-        let w = Worker { id, pid: std::process::id(), umask, root, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
+        let w = Worker { id, pid: std::process::id(), umask, creds, root, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
         handles.push(
             std::thread::Builder::new()
                 .name(format!("alientar-x{id}"))
@@ -790,7 +802,7 @@ pub fn extract(
     left.errors.extend(early);
 
     // Hard links, in archive order, once their targets exist.
-    let mut main = Worker { id: n, pid: std::process::id(), umask, root: Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
+    let mut main = Worker { id: n, pid: std::process::id(), umask, creds, root: Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
     for (lseq, key, ctx, _host) in links {
         if link_names.get(&key) != Some(&(lseq, false)) {
             continue; // a later entry of the same name wins

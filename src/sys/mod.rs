@@ -104,6 +104,14 @@ impl Dir {
         }
     }
 
+    /// Does this directory have the setgid bit (new files then take its group)?
+    ///
+    /// # Errors
+    /// As fstat(2).
+    pub fn is_setgid(&self) -> io::Result<bool> {
+        Ok(rustix::fs::fstat(&self.fd).map_err(err)?.st_mode & 0o2000 != 0)
+    }
+
     /// The raw handle.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
