@@ -1,5 +1,5 @@
 //! The tar layer, split by level: block and field codecs ([`header`]), pax
-//! records ([`pax`]), the stream reader ([`read`]) and the encoder ([`write`]).
+//! records ([`pax`]), the stream reader ([`read`]) and the encoder ([`write`](mod@write)).
 
 pub mod header;
 pub mod pax;
