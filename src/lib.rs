@@ -7,16 +7,27 @@
 //! `uid_map` semantics — when it creates, lists and extracts archives.
 //!
 //! ## Data flow
-//! - **create**: [`walk`] the tree → [`Entry`] → [`translate`] host → context
-//!   → [`tar::write`] blocks → [`frame`] (independent zstd frames + seek table).
-//! - **list**: [`input`] (decompression) → [`tar::read`] → [`Entry`] →
+//! - **create**: [`walk`] the tree (sorted; `lstat` and xattrs in parallel)
+//!   → [`Entry`] (owners from `lstat`, or from [`ondisk`] override xattrs, or
+//!   an [`mtree`] spec) → [`translate`] host → context → [`tar::write`]
+//!   blocks → [`frame`]: frames built (files read) and compressed in
+//!   parallel, written in order, then the entry index and the seek table.
+//!   With a non-identity map an ordinary user walks inside a user namespace
+//!   ([`sys::userns`]) instead of translating.
+//! - **list** / **check**: the [`frame::index`] when the archive has a valid
+//!   one, else [`input`] (decompression) → [`tar::read`] → [`Entry`] →
 //!   (optionally) [`translate`] context → host → printer.
-//! - **extract**: [`input`] → [`tar::read`] → [`Entry`] → [`translate`] →
-//!   an owner sink ([`extract::Owners`]) applying it under the destination
-//!   through [`sys`], which resolves every name against a directory handle.
+//! - **extract**: [`input`] (seekable zstd: frames decompressed in parallel,
+//!   [`frame::read`]) → [`tar::read`] → [`Entry`] → [`translate`] → workers
+//!   that apply it through an owner [`sink`] (`chown`, `userns`, `xattr`,
+//!   `manifest`, `none`), resolving every name beneath the destination's
+//!   directory handle ([`sys`]).
+//! - **remap**: [`tar::read`] → [`translate`] → [`frame`]; **diff**:
+//!   [`tar::read`] → [`translate`] → comparison with the tree.
 //!
-//! ID maps live in [`idmap`], named contexts in [`context`].
-//!
+//! ID maps live in [`idmap`], named contexts in [`context`], names
+//! databases in [`names`].
+
 //! ## Example
 //! ```
 //! use alientar::idmap::UidMap;
