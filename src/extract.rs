@@ -591,6 +591,7 @@ pub fn extract(
 
     let mut batches: Vec<(Vec<Task>, usize)> = (0..n).map(|_| (Vec::new(), 0)).collect();
     let mut labels = Labels(HashMap::new());
+    let mut replaced_dirs: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
     let mut links: Vec<(u64, Vec<u8>, Entry, Entry)> = Vec::new();
     // Hard links by name → the seq of the last hard link of that name, and
     // whether a later entry of the same name replaced it.
@@ -677,6 +678,11 @@ pub fn extract(
         let label = sink.writes_label() && labels.wants(&key, &ctx);
         if ctx.kind == Kind::Dir {
             labels.0.insert(key.clone(), ctx.label.clone());
+            replaced_dirs.remove(&key);
+        } else if labels.0.contains_key(&key) {
+            // A directory of this name is replaced: its metadata must not
+            // be applied to whatever now stands there.
+            replaced_dirs.insert(key.clone());
         }
         if !link_names.is_empty()
             && let Some(l) = link_names.get_mut(&key)
@@ -815,6 +821,7 @@ pub fn extract(
     if let Some((ctx, host, label)) = root_dir {
         left.deferred.push((0, Vec::new(), ctx, host, label));
     }
+    left.deferred.retain(|d| !replaced_dirs.contains(&d.1));
     finish_dirs(&mut main, &opts.dest, left.deferred, std::mem::take(&mut left.symlink_owners), &mut left.errors);
     for (k, v) in main.left.warnings {
         *left.warnings.entry(k).or_insert(0) += v;
