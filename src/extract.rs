@@ -27,6 +27,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::os::unix::fs::FileExt;
+
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use rustix::fs::FileType;
@@ -108,7 +110,7 @@ fn split(key: &[u8]) -> Vec<&[u8]> {
 }
 
 /// Files up to this size travel to a worker in one piece; larger ones are
-/// streamed in chunks of [`BIG_CHUNK`].
+/// written in pieces of [`BIG_CHUNK`] by all the workers ([`BigFile`]).
 const CHUNK: usize = 256 << 10;
 const BIG_CHUNK: u64 = 1 << 20;
 
@@ -116,7 +118,41 @@ const BIG_CHUNK: u64 = 1 << 20;
 enum Data {
     None,
     Whole(Vec<u8>),
-    Chunks(Receiver<io::Result<Vec<u8>>>),
+}
+
+/// A file larger than [`CHUNK`]: created by the reading thread, its data
+/// written at offsets by whichever workers get its pieces, given its
+/// metadata and name by the worker that writes the last piece.
+struct BigFile {
+    file: std::fs::File,
+    unnamed: bool,
+    dir: Arc<Dir>,
+    tmp: Vec<u8>,
+    name: Vec<u8>,
+    path: String,
+    ctx: Entry,
+    host: Entry,
+    label: bool,
+    seq: u64,
+    /// Bytes still to be written, plus one held by the reader until every
+    /// piece is sent: whoever brings it to zero seals the file.
+    left: std::sync::atomic::AtomicU64,
+    failed: std::sync::Mutex<Option<Error>>,
+}
+
+impl BigFile {
+    fn fail(&self, e: Error) {
+        let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if f.is_none() {
+            *f = Some(e);
+        }
+    }
+}
+
+/// What a worker is handed.
+enum Job {
+    Entry(Task),
+    Piece(Arc<BigFile>, u64, Vec<u8>),
 }
 
 /// One entry for a worker.
@@ -170,16 +206,108 @@ impl Worker {
         *self.left.warnings.entry(what.into()).or_insert(0) += 1;
     }
 
-    fn run(mut self, rx: Receiver<Vec<Task>>) -> Leftovers {
-        for t in rx.into_iter().flatten() {
-            let comps = split(&t.key);
-            let a = Applied { ctx: &t.ctx, host: &t.host };
-            match self.extract_one(t.data, &comps, &a, t.label, t.seq) {
-                Ok(()) => self.left.done.push(t.seq),
-                Err(e) => self.left.errors.push((t.seq, e)),
+    fn run(mut self, rx: Receiver<Vec<Job>>) -> Leftovers {
+        for job in rx.into_iter().flatten() {
+            match job {
+                Job::Entry(t) => {
+                    let comps = split(&t.key);
+                    let a = Applied { ctx: &t.ctx, host: &t.host };
+                    match self.extract_one(t.data, &comps, &a, t.label, t.seq) {
+                        Ok(()) => self.left.done.push(t.seq),
+                        Err(e) => self.left.errors.push((t.seq, e)),
+                    }
+                }
+                Job::Piece(big, offset, data) => {
+                    let ok = big.failed.lock().unwrap_or_else(|p| p.into_inner()).is_none();
+                    if ok && let Err(x) = big.file.write_all_at(&data, offset) {
+                        big.fail(Error::io("cannot write", &big.path, x));
+                    }
+                    self.piece_done(&big, data.len() as u64);
+                }
             }
         }
         self.left
+    }
+
+    /// Create the file for a big entry (see [`BigFile`]).
+    fn create_big(&mut self, key: &[u8], ctx: Entry, host: Entry, label: bool, seq: u64) -> Result<Arc<BigFile>> {
+        let comps = split(key);
+        let path = String::from_utf8_lossy(key).into_owned();
+        let dir = self.parent(&comps).map_err(|x| Error::io("cannot create parent directory", &path, x))?;
+        let tmp = self.tmp_name();
+        let a = Applied { ctx: &ctx, host: &host };
+        let mode = self.sink.mode(&a);
+        let direct = mode & 0o7000 == 0 && mode & self.umask == 0 && !label && self.sink.xattrs(&a).is_empty();
+        let (file, unnamed) = create_unnamed(&dir, &tmp, if direct { mode } else { 0o600 })
+            .map_err(|x| Error::io("cannot create", &path, x))?;
+        let size = ctx.size;
+        Ok(Arc::new(BigFile {
+            file,
+            unnamed,
+            dir,
+            tmp,
+            name: comps[comps.len() - 1].to_vec(),
+            path,
+            ctx,
+            host,
+            label,
+            seq,
+            left: std::sync::atomic::AtomicU64::new(size + 1),
+            failed: std::sync::Mutex::new(None),
+        }))
+    }
+
+    /// `n` bytes of a big file are done (written, skipped or given up);
+    /// the one who finishes it seals it.
+    fn piece_done(&mut self, big: &Arc<BigFile>, n: u64) {
+        if big.left.fetch_sub(n, std::sync::atomic::Ordering::AcqRel) != n {
+            return;
+        }
+        let failed = big.failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let r = match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        };
+        let a = Applied { ctx: &big.ctx, host: &big.host };
+        // chmod (and so chown) always: the sealing worker's cached parent is
+        // not this file's, so "born with the right owner" cannot be judged.
+        match self.seal(&big.file, big.unnamed, &big.dir, &big.tmp, &big.name, &a, big.label, true, r, &big.path) {
+            Ok(()) => self.left.done.push(big.seq),
+            Err(e) => self.left.errors.push((big.seq, e)),
+        }
+    }
+
+    /// Give a written file its metadata, then its name: link an unnamed
+    /// file, rename a named temporary. On error nothing gets the name.
+    #[allow(clippy::too_many_arguments)]
+    fn seal(
+        &mut self,
+        f: &std::fs::File,
+        unnamed: bool,
+        dir: &Dir,
+        tmp: &[u8],
+        name: &[u8],
+        a: &Applied,
+        label: bool,
+        chmod: bool,
+        r: Result<()>,
+        path: &str,
+    ) -> Result<()> {
+        let io_err = |op: &str, err: io::Error| Error::io(op, path, err);
+        let r = r.and_then(|()| self.apply_fd_with(f, a, label, chmod).map_err(|x| io_err("cannot set metadata of", x)));
+        if unnamed {
+            r?;
+            return match dir.link_tmpfile(f, name) {
+                Ok(()) => Ok(()),
+                Err(x) if x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
+                    // The name is taken: link under a temporary name, then rename over it.
+                    dir.link_tmpfile(f, tmp).map_err(|x| io_err("cannot create", x))?;
+                    self.finish_tmp(dir, tmp, name, Ok(()), path)
+                }
+                Err(x) => Err(io_err("cannot link into place", x)),
+            };
+        }
+        self.finish_tmp(dir, tmp, name, r, path)
     }
 
     /// The directory holding `comps`' last component, created as needed.
@@ -303,47 +431,12 @@ impl Worker {
                 let mode = self.sink.mode(a);
                 let direct = mode & 0o7000 == 0 && mode & self.umask == 0 && !label && self.sink.xattrs(a).is_empty();
                 let create_mode = if direct { mode } else { 0o600 };
-                let (mut f, unnamed) = match dir.create_tmpfile(create_mode).map_err(|x| io_err("cannot create", x))? {
-                    Some(f) => (f, true),
-                    None => (dir.create_file(&tmp, create_mode).map_err(|x| io_err("cannot create", x))?, false),
+                let (mut f, unnamed) = create_unnamed(&dir, &tmp, create_mode).map_err(|x| io_err("cannot create", x))?;
+                let r = match data {
+                    Data::None => Ok(()),
+                    Data::Whole(b) => f.write_all(&b).map_err(|x| io_err("cannot write", x)),
                 };
-                let r = (|| -> Result<()> {
-                    match data {
-                        Data::None => {}
-                        Data::Whole(b) => f.write_all(&b).map_err(|x| io_err("cannot write", x))?,
-                        Data::Chunks(rx) => {
-                            let mut got = 0u64;
-                            for chunk in rx {
-                                let chunk = chunk.map_err(|x| {
-                                    Error::format(format!("archive ended or failed inside this member's data: {x}")).with_path(&path)
-                                })?;
-                                f.write_all(&chunk).map_err(|x| io_err("cannot write", x))?;
-                                got += chunk.len() as u64;
-                            }
-                            if got != e.size {
-                                return Err(Error::format("archive ended inside this member's data").with_path(&path));
-                            }
-                        }
-                    }
-                    Ok(())
-                })();
-                let r =
-                    r.and_then(|()| self.apply_fd_with(&f, a, label, !direct).map_err(|x| io_err("cannot set metadata of", x)));
-                if unnamed {
-                    r?;
-                    match dir.link_tmpfile(&f, name) {
-                        Ok(()) => return Ok(()),
-                        Err(x) if x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
-                            // The name is taken: link under a temporary name, then rename over it.
-                            dir.link_tmpfile(&f, &tmp).map_err(|x| io_err("cannot create", x))?;
-                            drop(f);
-                            return self.finish_tmp(&dir, &tmp, name, Ok(()), &path);
-                        }
-                        Err(x) => return Err(io_err("cannot link into place", x)),
-                    }
-                }
-                drop(f);
-                self.finish_tmp(&dir, &tmp, name, r, &path)
+                self.seal(&f, unnamed, &dir, &tmp, name, a, label, !direct, r, &path)
             }
             Kind::Symlink => {
                 if self.sink.records_in_xattrs() && (e.uid, e.gid) != (0, 0) {
@@ -431,6 +524,15 @@ impl Worker {
             self.cache = None;
         }
         r.map(|_| ())
+    }
+}
+
+/// A new file in `dir`: unnamed (`O_TMPFILE`) where the filesystem allows,
+/// else under the temporary name `tmp`. Returns it and whether it is unnamed.
+fn create_unnamed(dir: &Dir, tmp: &[u8], mode: u32) -> io::Result<(std::fs::File, bool)> {
+    match dir.create_tmpfile(mode)? {
+        Some(f) => Ok((f, true)),
+        None => Ok((dir.create_file(tmp, mode)?, false)),
     }
 }
 
@@ -566,10 +668,10 @@ pub fn extract(
     let creds = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
     // Workers.
     let n = worker_count();
-    let mut txs: Vec<Sender<Vec<Task>>> = Vec::with_capacity(n);
+    let mut txs: Vec<Sender<Vec<Job>>> = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
     for id in 0..n {
-        let (tx, rx) = bounded::<Vec<Task>>(4);
+        let (tx, rx) = bounded::<Vec<Job>>(4);
         let root = Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
         let w = Worker { id, pid: std::process::id(), umask, creds, root, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
         handles.push(
@@ -589,7 +691,21 @@ pub fn extract(
         (h % n as u64) as usize
     };
 
-    let mut batches: Vec<(Vec<Task>, usize)> = (0..n).map(|_| (Vec::new(), 0)).collect();
+    let mut batches: Vec<(Vec<Job>, usize)> = (0..n).map(|_| (Vec::new(), 0)).collect();
+    let n_workers = n;
+    // The reading thread's own worker: it creates big files and makes the
+    // hard links at the end.
+    let mut planner = Worker {
+        id: n,
+        pid: std::process::id(),
+        umask,
+        creds,
+        root: Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?,
+        sink: sink.clone(),
+        cache: None,
+        tmp_counter: 0,
+        left: Leftovers::default(),
+    };
     let mut labels = Labels(HashMap::new());
     let mut replaced_dirs: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
     let mut links: Vec<(u64, Vec<u8>, Entry, Entry)> = Vec::new();
@@ -709,11 +825,58 @@ pub fn extract(
         on_entry(&ctx.path);
         let w = worker_for(&key);
         let size = ctx.size;
-        let file = ctx.kind == Kind::File;
-        let mut chunk_tx = None;
-        let data = if !file || size == 0 {
+        if ctx.kind == Kind::File && size > CHUNK as u64 {
+            // A big file: created here, its pieces written at their offsets
+            // by all the workers in turn.
+            let big = match planner.create_big(&key, ctx, host, label, seq) {
+                Ok(b) => b,
+                Err(e) => {
+                    early.push((seq, e));
+                    continue; // its data is skipped by the next read
+                }
+            };
+            let mut offset = 0u64;
+            let mut turn = w;
+            while offset < size {
+                let mut b = vec![0u8; (size - offset).min(BIG_CHUNK) as usize];
+                let mut got = 0;
+                while got < b.len() {
+                    match rd.read_data(&mut b[got..]) {
+                        Ok(0) => break,
+                        Ok(k) => got += k,
+                        Err(err) => {
+                            fatal = Some(err.with_context(format!("reading {archive}")));
+                            break;
+                        }
+                    }
+                }
+                if fatal.is_some() || got == 0 {
+                    break;
+                }
+                b.truncate(got);
+                progress.add_bytes(got as u64);
+                let n = got as u64;
+                turn = (turn + 1) % n_workers;
+                if txs[turn].send(vec![Job::Piece(big.clone(), offset, b)]).is_err() {
+                    big.fail(Error::io_nopath("extraction worker stopped", io::Error::other("worker gone")));
+                    planner.piece_done(&big, n);
+                    break;
+                }
+                offset += n;
+            }
+            if offset < size {
+                big.fail(Error::format("archive ended inside this member's data").with_path(&big.path));
+                planner.piece_done(&big, size - offset);
+            }
+            planner.piece_done(&big, 1); // the reader's guard
+            if fatal.is_some() {
+                break;
+            }
+            continue;
+        }
+        let data = if ctx.kind != Kind::File || size == 0 {
             Data::None
-        } else if size <= CHUNK as u64 {
+        } else {
             let mut b = vec![0u8; size as usize];
             let mut got = 0;
             while got < b.len() {
@@ -731,59 +894,17 @@ pub fn extract(
             }
             progress.add_bytes(size);
             Data::Whole(b)
-        } else {
-            let (ctx_tx, ctx_rx) = bounded(4);
-            chunk_tx = Some(ctx_tx);
-            Data::Chunks(ctx_rx)
         };
-        // Tasks travel in batches (one wake-up per batch, not per file); a
-        // streamed file goes at once, since its data follows.
-        let streamed = matches!(data, Data::Chunks(_));
-        batches[w].1 += size.min(CHUNK as u64) as usize + 512;
-        batches[w].0.push(Task { seq, key, ctx, host, label, data });
-        if (streamed || batches[w].0.len() >= 64 || batches[w].1 >= 1 << 20)
-            && txs[w].send(std::mem::take(&mut batches[w].0)).is_err()
+        // Tasks travel in batches: one wake-up per batch, not per file.
+        batches[w].1 += size as usize + 512;
+        batches[w].0.push(Job::Entry(Task { seq, key, ctx, host, label, data }));
+        if (batches[w].0.len() >= 64 || batches[w].1 >= 1 << 20) && txs[w].send(std::mem::take(&mut batches[w].0)).is_err()
         {
             fatal = Some(Error::io_nopath("extraction worker stopped", io::Error::other("worker gone")));
             break;
         }
         if batches[w].0.is_empty() {
             batches[w].1 = 0;
-        }
-        if let Some(ctx_tx) = chunk_tx {
-            let mut left = size;
-            while left > 0 {
-                let mut b = vec![0u8; left.min(BIG_CHUNK) as usize];
-                let mut got = 0;
-                let mut failed = None;
-                while got < b.len() {
-                    match rd.read_data(&mut b[got..]) {
-                        Ok(0) => break,
-                        Ok(k) => got += k,
-                        Err(err) => {
-                            failed = Some(err);
-                            break;
-                        }
-                    }
-                }
-                if let Some(err) = failed {
-                    let _ = ctx_tx.send(Err(io::Error::other(err.to_string())));
-                    fatal = Some(err.with_context(format!("reading {archive}")));
-                    break;
-                }
-                b.truncate(got);
-                left -= got as u64;
-                progress.add_bytes(got as u64);
-                if ctx_tx.send(Ok(b)).is_err() {
-                    break; // the worker gave up on this file; it reports why
-                }
-                if got == 0 {
-                    break;
-                }
-            }
-            if fatal.is_some() {
-                break;
-            }
         }
     }
     for (w, (b, _)) in batches.into_iter().enumerate() {
@@ -808,7 +929,7 @@ pub fn extract(
     left.errors.extend(early);
 
     // Hard links, in archive order, once their targets exist.
-    let mut main = Worker { id: n, pid: std::process::id(), umask, creds, root: Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
+    let mut main = planner;
     for (lseq, key, ctx, _host) in links {
         if link_names.get(&key) != Some(&(lseq, false)) {
             continue; // a later entry of the same name wins
@@ -823,9 +944,11 @@ pub fn extract(
     }
     left.deferred.retain(|d| !replaced_dirs.contains(&d.1));
     finish_dirs(&mut main, &opts.dest, left.deferred, std::mem::take(&mut left.symlink_owners), &mut left.errors);
-    for (k, v) in main.left.warnings {
+    for (k, v) in std::mem::take(&mut main.left.warnings) {
         *left.warnings.entry(k).or_insert(0) += v;
     }
+    left.done.append(&mut main.left.done);
+    left.errors.append(&mut main.left.errors);
     for (k, v) in warnings {
         *left.warnings.entry(k).or_insert(0) += v;
     }
