@@ -11,12 +11,14 @@
 # OUT/rootfs-shifted is always rebuilt from OUT/rootfs.
 set -euo pipefail
 
-usage() { echo "usage: $0 OUT [UID=1001] [SUBUID_START=100000]" >&2; exit 2; }
-[ $# -ge 1 ] && [ $# -le 3 ] || usage
+usage() { echo "usage: $0 OUT [UID=1001] [SUBUID_START=100000] [GID=UID] [SUBGID_START=SUBUID_START]" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 5 ] || usage
 
 OUT=$1
 SHIFT_UID=${2:-1001}
 SHIFT_START=${3:-100000}
+SHIFT_GID=${4:-$SHIFT_UID}
+SHIFT_GSTART=${5:-$SHIFT_START}
 MIRROR=http://deb.debian.org/debian
 SUITE=bookworm
 
@@ -85,15 +87,18 @@ echo "== copying $ROOTFS -> $SHIFTED"
 rm -rf "$SHIFTED" "$SHIFTED.tmp"
 cp -a "$ROOTFS" "$SHIFTED.tmp"
 
-echo "== shifting ownership: 0 -> $SHIFT_UID, N -> $SHIFT_START+N-1"
-python3 - "$SHIFTED.tmp" "$SHIFT_UID" "$SHIFT_START" <<'PY'
+echo "== shifting ownership: uid 0 -> $SHIFT_UID, N -> $SHIFT_START+N-1; gid 0 -> $SHIFT_GID, N -> $SHIFT_GSTART+N-1"
+python3 - "$SHIFTED.tmp" "$SHIFT_UID" "$SHIFT_START" "$SHIFT_GID" "$SHIFT_GSTART" <<'PY'
 import os, stat, sys
 
-root, U, S = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+root, U, S, G, GS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 CAP = "security.capability"
 
 def shift(i):
     return U if i == 0 else S + i - 1
+
+def gshift(i):
+    return G if i == 0 else GS + i - 1
 
 # Collect everything first (top-down), then apply bottom-up so that directory
 # mtimes are restored after their children have been processed.
@@ -117,7 +122,7 @@ for p in reversed(paths):
             cap = os.getxattr(p, CAP, follow_symlinks=False)
         except OSError:
             cap = None
-    os.lchown(p, shift(st.st_uid), shift(st.st_gid))
+    os.lchown(p, shift(st.st_uid), gshift(st.st_gid))
     if not is_link:
         # chown clears setuid/setgid on regular files
         os.chmod(p, stat.S_IMODE(st.st_mode))
@@ -128,6 +133,8 @@ for p in reversed(paths):
 print(f"shifted {n} inodes ({len(paths)} paths)")
 PY
 mv "$SHIFTED.tmp" "$SHIFTED"
+# The shift, for the tests: UID SUBUID_START GID SUBGID_START.
+echo "$SHIFT_UID $SHIFT_START $SHIFT_GID $SHIFT_GSTART" > "$OUT/shift.txt"
 
 echo "== done"
 echo "   $ROOTFS: $(find "$ROOTFS" | wc -l) entries"

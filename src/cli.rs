@@ -316,7 +316,10 @@ fn owner_options(a: &OwnerArgs, reg: &Registry, who: &Invoker) -> Result<OwnerOp
         }
     }
     if a.uid_map.is_some() || a.gid_map.is_some() {
+        // The other half comes from --map or the context, only when missing.
+        let both = a.uid_map.is_some() && a.gid_map.is_some();
         let base = match (&maps, &context) {
+            _ if both => None,
             (Some(m), _) => Some(m.clone()),
             (None, Some(c)) => Some(reg.maps(c)?),
             (None, None) => None,

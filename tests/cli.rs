@@ -703,7 +703,15 @@ fn debian_rootfs() {
     std::fs::create_dir(&x).unwrap();
     ok(["extract", "-f", &a, "-C", &s(&x)]);
     assert_same(&snapshot(&dir.join("rootfs")), &snapshot(&x.join("rootfs")));
-    // The rootless-stored copy.
+    // The rootless-stored copy, made by make-rootfs.sh for some user; the
+    // shift it used is in shift.txt (UID SUBUID_START GID SUBGID_START).
+    let shift: Vec<u32> = std::fs::read_to_string(dir.join("shift.txt"))
+        .unwrap_or_else(|_| "1001 100000 1001 100000".into())
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let map_u = format!("0:{}:1,1:{}:65536", shift[0], shift[1]);
+    let map_g = format!("0:{}:1,1:{}:65536", shift[2], shift[3]);
     let s_a = s(&tmp.path().join("S.tar.zst"));
     ok([
         "create",
@@ -713,8 +721,10 @@ fn debian_rootfs() {
         &s(&dir.join("rootfs-shifted")),
         "--context",
         "rootless",
-        "--map",
-        "0:1001:1,1:100000:65536",
+        "--uid-map",
+        &map_u,
+        "--gid-map",
+        &map_g,
         ".",
     ]);
     let l = ok([
@@ -738,8 +748,10 @@ fn debian_rootfs() {
         &s_a,
         "-C",
         &s(&y),
-        "--map",
-        "0:1001:1,1:100000:65536",
+        "--uid-map",
+        &map_u,
+        "--gid-map",
+        &map_g,
     ]);
     let mut want = snapshot(&dir.join("rootfs-shifted"));
     let mut got = snapshot(&y);
