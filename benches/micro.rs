@@ -120,5 +120,9 @@ fn index_decode_1000(bencher: divan::Bencher) {
     }
     let frame = b.finish_at(es.len() as u64 * 1536).unwrap();
     let sizes = vec![1536 * 1000u32];
-    bencher.bench(|| alientar::frame::index::decode(black_box(&frame[8..]), &sizes).unwrap().len());
+    bencher.bench(|| {
+        alientar::frame::index::decode(black_box(&frame[8..]), &sizes)
+            .unwrap()
+            .len()
+    });
 }

@@ -54,10 +54,19 @@ fn ids_of(e: &Entry) -> (Vec<u64>, Vec<u64>) {
 
 /// Count `ids` (the first is the entry's owner, the rest come from ACLs and
 /// are recorded without counting) and note those `covered` says no to.
-fn tally(ids: Vec<u64>, counts: &mut BTreeMap<u64, u64>, uncovered: &mut BTreeSet<u64>, covered: impl Fn(u32) -> bool) {
+fn tally(
+    ids: Vec<u64>,
+    counts: &mut BTreeMap<u64, u64>,
+    uncovered: &mut BTreeSet<u64>,
+    covered: impl Fn(u32) -> bool,
+) {
     for (i, id) in ids.into_iter().enumerate() {
         *counts.entry(id).or_default() += u64::from(i == 0);
-        if !u32::try_from(id).ok().filter(|&v| v != u32::MAX).is_some_and(&covered) {
+        if !u32::try_from(id)
+            .ok()
+            .filter(|&v| v != u32::MAX)
+            .is_some_and(&covered)
+        {
             uncovered.insert(id);
         }
     }
@@ -95,10 +104,21 @@ pub fn check(
             }
         }
         let (us, gs) = ids_of(&e);
-        let Usage { maps, uids, gids, uncovered_uids, uncovered_gids, unresolved } = usage;
+        let Usage {
+            maps,
+            uids,
+            gids,
+            uncovered_uids,
+            uncovered_gids,
+            unresolved,
+        } = usage;
         let ok = unresolved.is_none();
-        tally(us, uids, uncovered_uids, |u| maps.as_ref().map_or(ok, |m| m.uid.to_host(u).is_some()));
-        tally(gs, gids, uncovered_gids, |g| maps.as_ref().map_or(ok, |m| m.gid.to_host(g).is_some()));
+        tally(us, uids, uncovered_uids, |u| {
+            maps.as_ref().map_or(ok, |m| m.uid.to_host(u).is_some())
+        });
+        tally(gs, gids, uncovered_gids, |g| {
+            maps.as_ref().map_or(ok, |m| m.gid.to_host(g).is_some())
+        });
     }
     Ok(out)
 }

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::context::{Maps, Registry, validate_label};
 use crate::entry::{Entry, Kind};
@@ -235,7 +235,11 @@ pub fn create(
         if let Some(spec) = pending_specs.remove(&norm_member(&s.entry.path)) {
             apply_spec(&mut s.entry, &spec);
         }
-        if let Some(n) = plan.names.as_ref().filter(|_| !(plan.host_names && (s.fixed || ns.is_some()))) {
+        if let Some(n) = plan
+            .names
+            .as_ref()
+            .filter(|_| !(plan.host_names && (s.fixed || ns.is_some())))
+        {
             let (u, g) = if (plan.maps.is_some() && plan.translate) || s.fixed || ns.is_some() {
                 (s.entry.uid, s.entry.gid)
             } else {
@@ -300,7 +304,11 @@ pub fn create(
     };
     let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
     let notes = Arc::new(Notes::default());
-    let mut planner = Planner::new(FramePipeline::new(writer, level), notes.clone(), progress.clone());
+    let mut planner = Planner::new(
+        FramePipeline::new(writer, level),
+        notes.clone(),
+        progress.clone(),
+    );
     let mut buf = Vec::with_capacity(4096);
     tw::encode_global(&globals, &mut buf);
     planner.bytes(&buf).map_err(werr)?;
@@ -468,7 +476,9 @@ impl Planner {
         self.done += len as u64;
         let notes = self.notes.clone();
         let progress = self.progress.clone();
-        self.pipe.submit(Box::new(move || Ok(build_frame(pieces, len, &notes, &progress))))
+        self.pipe.submit(Box::new(move || {
+            Ok(build_frame(pieces, len, &notes, &progress))
+        }))
     }
 
     /// Submit the last frame; `end` is where the entries end (the start of
@@ -486,7 +496,12 @@ impl Planner {
 }
 
 /// Build one frame's bytes: copy byte pieces, read file pieces.
-fn build_frame(pieces: Vec<Piece>, len: usize, notes: &Notes, progress: &crate::progress::Progress) -> Vec<u8> {
+fn build_frame(
+    pieces: Vec<Piece>,
+    len: usize,
+    notes: &Notes,
+    progress: &crate::progress::Progress,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     let mut open: Option<(Arc<PathBuf>, Option<File>)> = None;
     for p in pieces {
@@ -505,7 +520,11 @@ fn build_frame(pieces: Vec<Piece>, len: usize, notes: &Notes, progress: &crate::
                         Ok(f) => Some(f),
                         Err(e) => {
                             if offset == 0 {
-                                notes.push(Note::Error(Error::io("cannot open (zeros archived instead)", &*path, e)));
+                                notes.push(Note::Error(Error::io(
+                                    "cannot open (zeros archived instead)",
+                                    &*path,
+                                    e,
+                                )));
                             }
                             None
                         }
@@ -522,7 +541,11 @@ fn build_frame(pieces: Vec<Piece>, len: usize, notes: &Notes, progress: &crate::
                             Ok(n) => got += n,
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                             Err(e) => {
-                                notes.push(Note::Error(Error::io("read error (zeros archived for the rest)", &*path, e)));
+                                notes.push(Note::Error(Error::io(
+                                    "read error (zeros archived for the rest)",
+                                    &*path,
+                                    e,
+                                )));
                                 break;
                             }
                         }
@@ -536,10 +559,17 @@ fn build_frame(pieces: Vec<Piece>, len: usize, notes: &Notes, progress: &crate::
                     } else if last {
                         let changed = f
                             .metadata()
-                            .map(|m| m.len() != size || m.mtime() != mtime.sec || m.mtime_nsec() as u32 != mtime.nsec)
+                            .map(|m| {
+                                m.len() != size
+                                    || m.mtime() != mtime.sec
+                                    || m.mtime_nsec() as u32 != mtime.nsec
+                            })
                             .unwrap_or(false);
                         if changed {
-                            notes.push(Note::Warning(format!("{}: file changed as we read it", path.display())));
+                            notes.push(Note::Warning(format!(
+                                "{}: file changed as we read it",
+                                path.display()
+                            )));
                         }
                     }
                 }
@@ -628,7 +658,12 @@ fn symlink_owner_records(sources: &mut [Source]) -> HashMap<Vec<u8>, (u32, u32)>
     use crate::ondisk::{SYMLINK_OWNERS_XATTR, decode_symlink_owners};
     let mut out = HashMap::new();
     for s in sources.iter_mut().filter(|s| s.entry.kind == Kind::Dir) {
-        if let Some(i) = s.entry.xattrs.iter().position(|(n, _)| n == SYMLINK_OWNERS_XATTR) {
+        if let Some(i) = s
+            .entry
+            .xattrs
+            .iter()
+            .position(|(n, _)| n == SYMLINK_OWNERS_XATTR)
+        {
             let (_, v) = s.entry.xattrs.remove(i);
             for (name, u, g) in decode_symlink_owners(&v) {
                 let mut p = s.entry.path.clone();

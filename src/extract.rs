@@ -43,6 +43,7 @@ use crate::pattern::Patterns;
 use crate::sink::{Applied, Devices, Sink};
 use crate::sys::{self, Dir};
 use crate::tar::Reader;
+use crate::tar::read::Chunk;
 use crate::translate::{Direction, translate};
 
 /// How owners land on disk (see [`crate::sink`]).
@@ -106,7 +107,9 @@ fn join(comps: &[&[u8]]) -> Vec<u8> {
 }
 
 fn split(key: &[u8]) -> Vec<&[u8]> {
-    key.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect()
+    key.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .collect()
 }
 
 /// Files up to this size travel to a worker in one piece; larger ones are
@@ -153,6 +156,26 @@ impl BigFile {
 enum Job {
     Entry(Task),
     Piece(Arc<BigFile>, u64, Vec<u8>),
+    /// Answer when everything before this is done.
+    Barrier(Sender<()>),
+}
+
+/// Hand out every pending batch, then wait until all workers have done all
+/// they were given. False when a worker is gone.
+fn sync_workers(txs: &[Sender<Vec<Job>>], batches: &mut [(Vec<Job>, usize)]) -> bool {
+    for (w, b) in batches.iter_mut().enumerate() {
+        if !b.0.is_empty() && txs[w].send(std::mem::take(&mut b.0)).is_err() {
+            return false;
+        }
+        b.1 = 0;
+    }
+    let (tx, rx) = bounded(txs.len());
+    for t in txs {
+        if t.send(vec![Job::Barrier(tx.clone())]).is_err() {
+            return false;
+        }
+    }
+    (0..txs.len()).all(|_| rx.recv().is_ok())
 }
 
 /// One entry for a worker.
@@ -178,8 +201,26 @@ struct Leftovers {
     symlink_owners: SymlinkOwners,
     warnings: BTreeMap<String, u64>,
     errors: Vec<(u64, Error)>,
+    /// Errors not kept (beyond [`MAX_ERRORS`]).
+    dropped: u64,
     done: Vec<u64>,
+    deferred_bytes: usize,
 }
+
+impl Leftovers {
+    fn error(&mut self, seq: u64, e: Error) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push((seq, e));
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+/// Per-entry errors kept for the report (per worker); the rest are counted.
+const MAX_ERRORS: usize = 1000;
+/// Bytes of directory names held for their deferred metadata, per worker.
+const MAX_DEFERRED: usize = 32 << 20;
 
 /// A worker's state: its own handle on the destination and a cache of the
 /// last parent directory it resolved.
@@ -192,6 +233,8 @@ struct Worker {
     cache: Option<(Vec<u8>, Arc<Dir>, bool)>,
     /// Effective uid and gid: a file we create is born with them.
     creds: (u32, u32),
+    /// Directories already swept of stale temporaries.
+    swept: std::collections::HashSet<Vec<u8>>,
     tmp_counter: u64,
     left: Leftovers,
 }
@@ -200,6 +243,10 @@ impl Worker {
     fn tmp_name(&mut self) -> Vec<u8> {
         self.tmp_counter += 1;
         format!(".alientar-{}-{}-{}", self.pid, self.id, self.tmp_counter).into_bytes()
+    }
+
+    fn warn_n(&mut self, what: &str, n: u64) {
+        *self.left.warnings.entry(what.to_string()).or_insert(0) += n;
     }
 
     fn warn(&mut self, what: impl Into<String>) {
@@ -211,14 +258,24 @@ impl Worker {
             match job {
                 Job::Entry(t) => {
                     let comps = split(&t.key);
-                    let a = Applied { ctx: &t.ctx, host: &t.host };
+                    let a = Applied {
+                        ctx: &t.ctx,
+                        host: &t.host,
+                    };
                     match self.extract_one(t.data, &comps, &a, t.label, t.seq) {
                         Ok(()) => self.left.done.push(t.seq),
-                        Err(e) => self.left.errors.push((t.seq, e)),
+                        Err(e) => self.left.error(t.seq, e),
                     }
                 }
+                Job::Barrier(done) => {
+                    let _ = done.send(());
+                }
                 Job::Piece(big, offset, data) => {
-                    let ok = big.failed.lock().unwrap_or_else(|p| p.into_inner()).is_none();
+                    let ok = big
+                        .failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .is_none();
                     if ok && let Err(x) = big.file.write_all_at(&data, offset) {
                         big.fail(Error::io("cannot write", &big.path, x));
                     }
@@ -230,14 +287,29 @@ impl Worker {
     }
 
     /// Create the file for a big entry (see [`BigFile`]).
-    fn create_big(&mut self, key: &[u8], ctx: Entry, host: Entry, label: bool, seq: u64) -> Result<Arc<BigFile>> {
+    fn create_big(
+        &mut self,
+        key: &[u8],
+        ctx: Entry,
+        host: Entry,
+        label: bool,
+        seq: u64,
+    ) -> Result<Arc<BigFile>> {
         let comps = split(key);
         let path = String::from_utf8_lossy(key).into_owned();
-        let dir = self.parent(&comps).map_err(|x| Error::io("cannot create parent directory", &path, x))?;
+        let dir = self
+            .parent(&comps)
+            .map_err(|x| Error::io("cannot create parent directory", &path, x))?;
         let tmp = self.tmp_name();
-        let a = Applied { ctx: &ctx, host: &host };
+        let a = Applied {
+            ctx: &ctx,
+            host: &host,
+        };
         let mode = self.sink.mode(&a);
-        let direct = mode & 0o7000 == 0 && mode & self.umask == 0 && !label && self.sink.xattrs(&a).is_empty();
+        let direct = mode & 0o7000 == 0
+            && mode & self.umask == 0
+            && !label
+            && self.sink.xattrs(&a).is_empty();
         let (file, unnamed) = create_unnamed(&dir, &tmp, if direct { mode } else { 0o600 })
             .map_err(|x| Error::io("cannot create", &path, x))?;
         let size = ctx.size;
@@ -266,14 +338,32 @@ impl Worker {
         let failed = big.failed.lock().unwrap_or_else(|p| p.into_inner()).take();
         let r = match failed {
             Some(e) => Err(e),
-            None => Ok(()),
+            // The length covers trailing holes of a sparse member.
+            None => big
+                .file
+                .set_len(big.ctx.size)
+                .map_err(|x| Error::io("cannot set the length of", &big.path, x)),
         };
-        let a = Applied { ctx: &big.ctx, host: &big.host };
+        let a = Applied {
+            ctx: &big.ctx,
+            host: &big.host,
+        };
         // chmod (and so chown) always: the sealing worker's cached parent is
         // not this file's, so "born with the right owner" cannot be judged.
-        match self.seal(&big.file, big.unnamed, &big.dir, &big.tmp, &big.name, &a, big.label, true, r, &big.path) {
+        match self.seal(
+            &big.file,
+            big.unnamed,
+            &big.dir,
+            &big.tmp,
+            &big.name,
+            &a,
+            big.label,
+            true,
+            r,
+            &big.path,
+        ) {
             Ok(()) => self.left.done.push(big.seq),
-            Err(e) => self.left.errors.push((big.seq, e)),
+            Err(e) => self.left.error(big.seq, e),
         }
     }
 
@@ -294,14 +384,18 @@ impl Worker {
         path: &str,
     ) -> Result<()> {
         let io_err = |op: &str, err: io::Error| Error::io(op, path, err);
-        let r = r.and_then(|()| self.apply_fd_with(f, a, label, chmod).map_err(|x| io_err("cannot set metadata of", x)));
+        let r = r.and_then(|()| {
+            self.apply_fd_with(f, a, label, chmod)
+                .map_err(|x| io_err("cannot set metadata of", x))
+        });
         if unnamed {
             r?;
             return match dir.link_tmpfile(f, name) {
                 Ok(()) => Ok(()),
                 Err(x) if x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
                     // The name is taken: link under a temporary name, then rename over it.
-                    dir.link_tmpfile(f, tmp).map_err(|x| io_err("cannot create", x))?;
+                    dir.link_tmpfile(f, tmp)
+                        .map_err(|x| io_err("cannot create", x))?;
                     self.finish_tmp(dir, tmp, name, Ok(()), path)
                 }
                 Err(x) => Err(io_err("cannot link into place", x)),
@@ -320,6 +414,17 @@ impl Worker {
             return Ok(d.clone());
         }
         let d = Arc::new(walk_dirs(&self.root, parent, true)?);
+        // The first visit to a directory removes what a killed earlier run
+        // left there (a new directory costs one empty read).
+        if self.swept.insert(key.clone()) {
+            let n = d.sweep_stale_temporaries();
+            if n > 0 {
+                self.warn_n(
+                    "removed temporaries left by an interrupted extraction",
+                    n as u64,
+                );
+            }
+        }
         let setgid = d.is_setgid().unwrap_or(true);
         self.cache = Some((key, d.clone(), setgid));
         Ok(d)
@@ -334,13 +439,24 @@ impl Worker {
     /// Owner, xattrs, mode and mtime on an open file or directory, in that
     /// order (chown clears setuid bits and capabilities; user xattrs need
     /// write permission, so they come before the final mode).
-    fn apply_fd(&mut self, fd: &impl std::os::fd::AsFd, a: &Applied, label: bool) -> io::Result<()> {
+    fn apply_fd(
+        &mut self,
+        fd: &impl std::os::fd::AsFd,
+        a: &Applied,
+        label: bool,
+    ) -> io::Result<()> {
         self.apply_fd_with(fd, a, label, true)
     }
 
     /// As [`Worker::apply_fd`]; `chmod` false when the file was created with
     /// its final mode (no special bits, nothing the umask removed).
-    fn apply_fd_with(&mut self, fd: &impl std::os::fd::AsFd, a: &Applied, label: bool, chmod: bool) -> io::Result<()> {
+    fn apply_fd_with(
+        &mut self,
+        fd: &impl std::os::fd::AsFd,
+        a: &Applied,
+        label: bool,
+        chmod: bool,
+    ) -> io::Result<()> {
         if let Some((u, g)) = self.sink.owner(a)
             && (chmod || !self.born_with((u, g)))
         {
@@ -383,7 +499,14 @@ impl Worker {
         dir.set_mtime(name, a.ctx.mtime)
     }
 
-    fn extract_one(&mut self, data: Data, comps: &[&[u8]], a: &Applied, label: bool, seq: u64) -> Result<()> {
+    fn extract_one(
+        &mut self,
+        data: Data,
+        comps: &[&[u8]],
+        a: &Applied,
+        label: bool,
+        seq: u64,
+    ) -> Result<()> {
         let e = a.ctx;
         let path = String::from_utf8_lossy(&join(comps)).into_owned();
         let io_err = |op: &str, err: io::Error| Error::io(op, &path, err);
@@ -408,17 +531,64 @@ impl Worker {
                 match dir.lstat(name) {
                     Ok(st) if st.kind == FileType::Directory => {}
                     Ok(_) => {
-                        dir.unlink(name, false).map_err(|x| io_err("cannot replace with a directory", x))?;
-                        dir.mkdir(name, 0o700).map_err(|x| io_err("cannot create directory", x))?;
+                        dir.unlink(name, false)
+                            .map_err(|x| io_err("cannot replace with a directory", x))?;
+                        dir.mkdir(name, 0o700)
+                            .map_err(|x| io_err("cannot create directory", x))?;
                     }
                     Err(_) => match dir.mkdir(name, 0o700) {
                         Ok(()) => {}
                         // Made meanwhile by another worker for a child entry.
-                        Err(x) if x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
+                        Err(x)
+                            if x.raw_os_error()
+                                == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
                         Err(x) => return Err(io_err("cannot create directory", x)),
                     },
                 }
-                self.left.deferred.push((seq, join(comps), a.ctx.clone(), a.host.clone(), label));
+                // xattrs (and the label) now, so the deferred metadata is small;
+                // owner, mode and times at the end.
+                let xattrs = self.sink.xattrs(a);
+                if !xattrs.is_empty() || label {
+                    let d = dir
+                        .open_dir(name)
+                        .map_err(|x| io_err("cannot open directory", x))?;
+                    for (k, v) in xattrs {
+                        if let Err(err) = sys::fsetxattr(d.fd(), &k, &v) {
+                            self.warn(format!("cannot set xattr {k}: {err}"));
+                        }
+                    }
+                    if label
+                        && let Some(l) = &a.ctx.label
+                        && let Err(err) = sys::fsetxattr(d.fd(), LABEL_XATTR, l.as_bytes())
+                    {
+                        self.warn(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
+                    }
+                }
+                let slim = |e: &Entry| {
+                    let mut e = e.clone();
+                    e.path = Vec::new();
+                    e.xattrs = Vec::new();
+                    e.uname = None;
+                    e.gname = None;
+                    e
+                };
+                let key = join(comps);
+                self.left.deferred_bytes += key.len() + 256;
+                if self.left.deferred_bytes > MAX_DEFERRED {
+                    // Pathological numbers of (long-named) directories: apply
+                    // now rather than hold them all.
+                    self.warn("too many directories to defer their metadata; some directory times may be those of the extraction".to_string());
+                    let d = dir
+                        .open_dir(name)
+                        .map_err(|x| io_err("cannot open directory", x))?;
+                    let (c, h) = (slim(a.ctx), slim(a.host));
+                    return self
+                        .apply_fd_with(&d.fd(), &Applied { ctx: &c, host: &h }, false, true)
+                        .map_err(|x| io_err("cannot set directory metadata of", x));
+                }
+                self.left
+                    .deferred
+                    .push((seq, key, slim(a.ctx), slim(a.host), false));
                 Ok(())
             }
             Kind::File => {
@@ -429,9 +599,13 @@ impl Worker {
                 // umask removes, no xattr to set (user xattrs need write
                 // permission). Else 0600 now and the mode after the rest.
                 let mode = self.sink.mode(a);
-                let direct = mode & 0o7000 == 0 && mode & self.umask == 0 && !label && self.sink.xattrs(a).is_empty();
+                let direct = mode & 0o7000 == 0
+                    && mode & self.umask == 0
+                    && !label
+                    && self.sink.xattrs(a).is_empty();
                 let create_mode = if direct { mode } else { 0o600 };
-                let (mut f, unnamed) = create_unnamed(&dir, &tmp, create_mode).map_err(|x| io_err("cannot create", x))?;
+                let (mut f, unnamed) = create_unnamed(&dir, &tmp, create_mode)
+                    .map_err(|x| io_err("cannot create", x))?;
                 let r = match data {
                     Data::None => Ok(()),
                     Data::Whole(b) => f.write_all(&b).map_err(|x| io_err("cannot write", x)),
@@ -447,14 +621,27 @@ impl Worker {
                         .push((name.to_vec(), e.uid as u32, e.gid as u32));
                 }
                 let target = e.link.clone().unwrap_or_default();
-                dir.symlink(&target, &tmp).map_err(|x| io_err("cannot create symlink", x))?;
+                // A symlink is whole the moment it exists: make it under its
+                // own name; only replacing something goes through a temporary.
+                let at: &[u8] = match dir.symlink(&target, name) {
+                    Ok(()) => name,
+                    Err(x) if x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
+                        dir.symlink(&target, &tmp)
+                            .map_err(|x| io_err("cannot create symlink", x))?;
+                        &tmp
+                    }
+                    Err(x) => return Err(io_err("cannot create symlink", x)),
+                };
                 let r = (|| -> io::Result<()> {
                     if let Some((u, g)) = self.sink.owner(a) {
-                        dir.lchown(&tmp, u, g)?;
+                        dir.lchown(at, u, g)?;
                     }
-                    dir.set_mtime(&tmp, e.mtime)
+                    dir.set_mtime(at, e.mtime)
                 })()
                 .map_err(|x| io_err("cannot set metadata of", x));
+                if at == name {
+                    return r;
+                }
                 self.finish_tmp(&dir, &tmp, name, r, &path)
             }
             Kind::HardLink => unreachable!("hard links are made after the workers finish"),
@@ -468,11 +655,22 @@ impl Worker {
                     // A FIFO cannot carry user xattrs: record it like a device.
                     return self.placeholder(&dir, &tmp, name, a, label, &path);
                 }
-                if let Err(x) = dir.mknod(&tmp, ft, 0o600, e.dev_major, e.dev_minor) {
+                // Like a symlink, a node is whole the moment it exists.
+                let mut at: &[u8] = name;
+                let mut made = dir.mknod(name, ft, 0o600, e.dev_major, e.dev_minor);
+                if matches!(&made, Err(x) if x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()))
+                {
+                    at = &tmp;
+                    made = dir.mknod(&tmp, ft, 0o600, e.dev_major, e.dev_minor);
+                }
+                if let Err(x) = made {
                     let eperm = x.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error());
                     match self.sink.devices() {
                         Devices::CreateOrSkip if e.kind.is_device() && eperm => {
-                            self.warn("device nodes not created: creating them needs root (CAP_MKNOD)".to_string());
+                            self.warn(
+                                "device nodes not created: creating them needs root (CAP_MKNOD)"
+                                    .to_string(),
+                            );
                             return Ok(());
                         }
                         Devices::CreateOrPlaceholder if e.kind.is_device() && eperm => {
@@ -481,7 +679,12 @@ impl Worker {
                         _ => return Err(io_err("cannot create", x)),
                     }
                 }
-                let r = self.apply_at(&dir, &tmp, a, label).map_err(|x| io_err("cannot set metadata of", x));
+                let r = self
+                    .apply_at(&dir, at, a, label)
+                    .map_err(|x| io_err("cannot set metadata of", x));
+                if at == name {
+                    return r;
+                }
                 self.finish_tmp(&dir, &tmp, name, r, &path)
             }
         }
@@ -489,7 +692,15 @@ impl Worker {
 
     /// An entry the sink cannot create for real: an empty file with mode 0
     /// whose override xattr holds the true owner, mode and type.
-    fn placeholder(&mut self, dir: &Dir, tmp: &[u8], name: &[u8], a: &Applied, label: bool, path: &str) -> Result<()> {
+    fn placeholder(
+        &mut self,
+        dir: &Dir,
+        tmp: &[u8],
+        name: &[u8],
+        a: &Applied,
+        label: bool,
+        path: &str,
+    ) -> Result<()> {
         if a.ctx.kind.is_device() {
             self.warn(
                 "device nodes recorded as empty placeholder files with user.containers.override_stat (creating them needs CAP_MKNOD in the initial namespace)"
@@ -497,12 +708,18 @@ impl Worker {
             );
         }
         let io_err = |op: &str, err: io::Error| Error::io(op, path, err);
-        let f = dir.create_file(tmp, 0o600).map_err(|x| io_err("cannot create placeholder", x))?;
+        let f = dir
+            .create_file(tmp, 0o600)
+            .map_err(|x| io_err("cannot create placeholder", x))?;
         let r = (|| -> io::Result<()> {
             if let Some((u, g)) = self.sink.owner(a) {
                 sys::fchown(&f, u, g)?;
             }
-            sys::fsetxattr(&f, OVERRIDE_XATTR, crate::sink::override_of(a.ctx).encode().as_bytes())?;
+            sys::fsetxattr(
+                &f,
+                OVERRIDE_XATTR,
+                crate::sink::override_of(a.ctx).encode().as_bytes(),
+            )?;
             if label && let Some(l) = &a.ctx.label {
                 sys::fsetxattr(&f, LABEL_XATTR, l.as_bytes())?;
             }
@@ -515,8 +732,17 @@ impl Worker {
     }
 
     /// Rename a finished temporary into place, or remove it on error.
-    fn finish_tmp(&mut self, dir: &Dir, tmp: &[u8], name: &[u8], r: Result<()>, path: &str) -> Result<()> {
-        let r = r.and_then(|()| place(dir, tmp, name).map_err(|x| Error::io("cannot rename into place", path, x)));
+    fn finish_tmp(
+        &mut self,
+        dir: &Dir,
+        tmp: &[u8],
+        name: &[u8],
+        r: Result<()>,
+        path: &str,
+    ) -> Result<()> {
+        let r = r.and_then(|()| {
+            place(dir, tmp, name).map_err(|x| Error::io("cannot rename into place", path, x))
+        });
         if r.is_err() {
             let _ = dir.unlink(tmp, false);
         }
@@ -557,26 +783,49 @@ fn place(dir: &Dir, tmp: &[u8], name: &[u8]) -> io::Result<bool> {
 /// Open `comps` under `root` one component at a time without following
 /// symlinks, creating missing directories (mode 0755) when `create`.
 fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
-    // One openat2 call resolves the whole path beneath the root, refusing
-    // symlinks; a missing component (to be created) or an old kernel falls
-    // back to the component walk, which refuses symlinks the same way.
-    if !comps.is_empty() {
-        match root.open_dir_beneath(&join(comps)) {
-            Ok(Some(d)) => return Ok(d),
-            Ok(None) => {}
-            Err(e) if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    // openat2 resolves many components per call beneath the directory,
+    // refusing symlinks; paths longer than PATH_MAX go in segments. A
+    // missing component (to be created) or a kernel without openat2 falls
+    // back to one openat(O_NOFOLLOW) per component, which refuses symlinks
+    // the same way.
     let mut cur: Option<Dir> = None;
-    for c in comps {
+    let mut i = 0;
+    let mut fast = true;
+    while i < comps.len() {
         let base = cur.as_ref().unwrap_or(root);
+        if fast {
+            let mut end = i;
+            let mut len = 0;
+            while end < comps.len() && (end == i || len + comps[end].len() + 1 <= 4000) {
+                len += comps[end].len() + 1;
+                end += 1;
+            }
+            match base.open_dir_beneath(&join(&comps[i..end])) {
+                Ok(Some(d)) => {
+                    cur = Some(d);
+                    i = end;
+                    continue;
+                }
+                Ok(None) => fast = false,
+                Err(e)
+                    if create
+                        && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) =>
+                {
+                    fast = false
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let c = comps[i];
         let next = match base.open_dir(c) {
             Ok(d) => d,
-            Err(e) if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+            Err(e)
+                if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) =>
+            {
                 match base.mkdir(c, 0o755) {
                     Ok(()) => {}
-                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
+                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
+                    }
                     Err(e) => return Err(e),
                 }
                 base.open_dir(c)?
@@ -584,6 +833,7 @@ fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
             Err(e) => return Err(e),
         };
         cur = Some(next);
+        i += 1;
     }
     match cur {
         Some(d) => Ok(d),
@@ -591,8 +841,45 @@ fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
     }
 }
 
+/// A 64-bit digest of a name: the reading thread remembers names by it, so
+/// its memory does not grow with their length (a collision, at odds of
+/// 2^-64, costs a label xattr or a hard link's order, never safety).
+#[derive(Clone)]
+struct NameHash(u64);
+
+impl NameHash {
+    /// A seeded FNV-1a: the hash of every prefix of a name comes in one
+    /// pass ([`NameHash::prefixes`]), so deep paths cost their length, not
+    /// its square.
+    fn new() -> NameHash {
+        use std::hash::BuildHasher;
+        NameHash(std::hash::RandomState::new().hash_one(0u8) | 1)
+    }
+
+    fn step(h: u64, b: u8) -> u64 {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }
+
+    fn of(&self, key: &[u8]) -> u64 {
+        key.iter().fold(self.0, |h, &b| Self::step(h, b))
+    }
+
+    /// The hash of each parent prefix of `key` (`a`, `a/b` for `a/b/c`).
+    fn prefixes(&self, key: &[u8]) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut h = self.0;
+        for &b in key {
+            if b == b'/' {
+                out.push(h);
+            }
+            h = Self::step(h, b);
+        }
+        out
+    }
+}
+
 /// The label xattr goes where an entry's label differs from its parent's.
-struct Labels(HashMap<Vec<u8>, Option<String>>);
+struct Labels(HashMap<u64, Option<String>>, NameHash);
 
 impl Labels {
     fn wants(&self, key: &[u8], e: &Entry) -> bool {
@@ -602,8 +889,11 @@ impl Labels {
         if key.is_empty() {
             return true;
         }
-        let parent = key.iter().rposition(|&b| b == b'/').map_or(&key[..0], |i| &key[..i]);
-        match self.0.get(parent) {
+        let parent = key
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(&key[..0], |i| &key[..i]);
+        match self.0.get(&self.1.of(parent)) {
             Some(l) => *l != e.label,
             None => true,
         }
@@ -613,7 +903,10 @@ impl Labels {
 /// Number of extraction workers: syscalls block on I/O, so more than the
 /// cores, within reason.
 fn worker_count() -> usize {
-    if let Some(n) = std::env::var("ALIENTAR_EXTRACT_WORKERS").ok().and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(n) = std::env::var("ALIENTAR_EXTRACT_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         return n.clamp(1, 64);
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -650,13 +943,17 @@ pub fn extract(
         sys::userns::enter(maps)?;
         owners.maps = Some(maps.clone());
     }
-    let root = Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
+    let root = Dir::open(&opts.dest)
+        .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
     drop(root);
     let (_, r) = crate::input::open(&opts.archive)?;
     let mut rd = Reader::new(r);
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
     let mut chooser = MapChooser::new(reg, &owners)?;
-    let me = (u64::from(rustix::process::getuid().as_raw()), u64::from(rustix::process::getgid().as_raw()));
+    let me = (
+        u64::from(rustix::process::getuid().as_raw()),
+        u64::from(rustix::process::getgid().as_raw()),
+    );
     let archive = opts.archive.display().to_string();
 
     // The umask, to know when a file's creation mode is already its final mode.
@@ -665,15 +962,30 @@ pub fn extract(
         rustix::process::umask(m);
         m.as_raw_mode()
     };
-    let creds = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
+    let creds = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
     // Workers.
     let n = worker_count();
     let mut txs: Vec<Sender<Vec<Job>>> = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
     for id in 0..n {
         let (tx, rx) = bounded::<Vec<Job>>(4);
-        let root = Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
-        let w = Worker { id, pid: std::process::id(), umask, creds, root, sink: sink.clone(), cache: None, tmp_counter: 0, left: Leftovers::default() };
+        let root = Dir::open(&opts.dest)
+            .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
+        let w = Worker {
+            id,
+            pid: std::process::id(),
+            umask,
+            creds,
+            root,
+            sink: sink.clone(),
+            cache: None,
+            swept: Default::default(),
+            tmp_counter: 0,
+            left: Leftovers::default(),
+        };
         handles.push(
             std::thread::Builder::new()
                 .name(format!("alientar-x{id}"))
@@ -687,7 +999,9 @@ pub fn extract(
     // since archives are sorted and a directory's files come together.
     let worker_for = |key: &[u8]| -> usize {
         // FNV-1a: cheap, and nothing here needs to resist collisions.
-        let h = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let h = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
         (h % n as u64) as usize
     };
 
@@ -700,20 +1014,30 @@ pub fn extract(
         pid: std::process::id(),
         umask,
         creds,
-        root: Dir::open(&opts.dest).map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?,
+        root: Dir::open(&opts.dest)
+            .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?,
         sink: sink.clone(),
         cache: None,
+        swept: Default::default(),
         tmp_counter: 0,
         left: Leftovers::default(),
     };
-    let mut labels = Labels(HashMap::new());
-    let mut replaced_dirs: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+    let hasher = NameHash::new();
+    let mut labels = Labels(HashMap::new(), hasher.clone());
+    let mut replaced_dirs: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    // Names handed out as non-directories, and names known as directories
+    // (entries' own or their parents), by hash; and whether the next entry
+    // must wait for the workers.
+    let mut nondirs: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let mut seen_dirs: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let mut sync_next = false;
     let mut links: Vec<(u64, Vec<u8>, Entry, Entry)> = Vec::new();
     // Hard links by name → the seq of the last hard link of that name, and
     // whether a later entry of the same name replaced it.
-    let mut link_names: HashMap<Vec<u8>, (u64, bool)> = HashMap::new();
+    let mut link_names: HashMap<u64, (u64, bool)> = HashMap::new();
     let mut root_dir: Option<(Entry, Entry, bool)> = None;
-    let mut early: Vec<(u64, Error)> = Vec::new();
+    // Errors found by the reading thread (names, maps), kept like a worker's.
+    let mut early = Leftovers::default();
     let mut warnings: BTreeMap<String, u64> = BTreeMap::new();
     let mut fatal = None;
     let mut seq: u64 = 0;
@@ -733,31 +1057,35 @@ pub fn extract(
         let (key, stripped) = match safe_components(&ctx.path) {
             Ok((c, s)) => (join(&c), s),
             Err(m) => {
-                early.push((seq, Error::unsafe_path(m).with_path(ctx.display_path())));
+                early.error(seq, Error::unsafe_path(m).with_path(ctx.display_path()));
                 continue;
             }
         };
         if stripped {
-            *warnings.entry("Removing leading '/' from member names".to_string()).or_insert(0) += 1;
+            *warnings
+                .entry("Removing leading '/' from member names".to_string())
+                .or_insert(0) += 1;
         }
         let mut host = ctx.clone();
         match chooser.for_entry(&ctx) {
-            Ok(Some((maps, what))) => match translate(&mut host, &maps, Direction::ToHost, owners.unmapped, &what) {
-                Ok(o) => {
-                    // What was squashed is squashed in both views.
-                    ctx.mode = host.mode;
-                    if o.uid_squashed {
-                        ctx.uid = u64::from(crate::idmap::OVERFLOW_ID);
+            Ok(Some((maps, what))) => {
+                match translate(&mut host, &maps, Direction::ToHost, owners.unmapped, &what) {
+                    Ok(o) => {
+                        // What was squashed is squashed in both views.
+                        ctx.mode = host.mode;
+                        if o.uid_squashed {
+                            ctx.uid = u64::from(crate::idmap::OVERFLOW_ID);
+                        }
+                        if o.gid_squashed {
+                            ctx.gid = u64::from(crate::idmap::OVERFLOW_ID);
+                        }
                     }
-                    if o.gid_squashed {
-                        ctx.gid = u64::from(crate::idmap::OVERFLOW_ID);
+                    Err(err) => {
+                        early.error(seq, err);
+                        continue;
                     }
                 }
-                Err(err) => {
-                    early.push((seq, err));
-                    continue;
-                }
-            },
+            }
             Ok(None) => {}
             Err(err) => {
                 fatal = Some(err);
@@ -765,11 +1093,14 @@ pub fn extract(
             }
         }
         if host.uid >= u64::from(u32::MAX) || host.gid >= u64::from(u32::MAX) {
-            early.push((
+            early.error(
                 seq,
-                Error::unmapped(format!("owner {}:{} is not a valid pair of IDs", host.uid, host.gid))
-                    .with_path(ctx.display_path()),
-            ));
+                Error::unmapped(format!(
+                    "owner {}:{} is not a valid pair of IDs",
+                    host.uid, host.gid
+                ))
+                .with_path(ctx.display_path()),
+            );
             continue;
         }
         if let Some(why) = &strict
@@ -786,22 +1117,26 @@ pub fn extract(
             );
             break;
         }
-        let a = Applied { ctx: &ctx, host: &host };
+        let a = Applied {
+            ctx: &ctx,
+            host: &host,
+        };
         if let Err(err) = sink.record(&a) {
             fatal = Some(err);
             break;
         }
         let label = sink.writes_label() && labels.wants(&key, &ctx);
+        let h = hasher.of(&key);
         if ctx.kind == Kind::Dir {
-            labels.0.insert(key.clone(), ctx.label.clone());
-            replaced_dirs.remove(&key);
-        } else if labels.0.contains_key(&key) {
+            labels.0.insert(h, ctx.label.clone());
+            replaced_dirs.remove(&h);
+        } else if labels.0.contains_key(&h) {
             // A directory of this name is replaced: its metadata must not
             // be applied to whatever now stands there.
-            replaced_dirs.insert(key.clone());
+            replaced_dirs.insert(h);
         }
         if !link_names.is_empty()
-            && let Some(l) = link_names.get_mut(&key)
+            && let Some(l) = link_names.get_mut(&h)
         {
             *l = (seq, ctx.kind != Kind::HardLink);
         }
@@ -809,18 +1144,47 @@ pub fn extract(
             if ctx.kind == Kind::Dir {
                 root_dir = Some((ctx, host, label));
             } else {
-                early.push((seq, Error::unsafe_path("member has an empty name").with_path(ctx.display_path())));
+                early.error(
+                    seq,
+                    Error::unsafe_path("member has an empty name").with_path(ctx.display_path()),
+                );
             }
             continue;
         }
         if ctx.kind == Kind::HardLink {
             on_entry(&ctx.path);
-            link_names.insert(key.clone(), (seq, false));
+            link_names.insert(h, (seq, false));
             links.push((seq, key, ctx, host));
             continue;
         }
         if ctx.kind.is_device() && sink.devices() == Devices::RecordOnly {
             continue;
+        }
+        // Entries of different names run on different workers. Where the
+        // order between them matters — a name that was a file becomes a
+        // directory, or the reverse, or an entry lies beneath a name that is
+        // not a directory — wait for the workers, as archive order says.
+        let mut wait = std::mem::take(&mut sync_next);
+        for ph in hasher.prefixes(&key) {
+            wait |= nondirs.contains(&ph);
+            seen_dirs.insert(ph);
+        }
+        if ctx.kind == Kind::Dir {
+            sync_next = nondirs.remove(&h);
+            seen_dirs.insert(h);
+        } else {
+            if seen_dirs.remove(&h) {
+                wait = true;
+                sync_next = true;
+            }
+            nondirs.insert(h);
+        }
+        if wait && !sync_workers(&txs, &mut batches) {
+            fatal = Some(Error::io_nopath(
+                "extraction worker stopped",
+                io::Error::other("worker gone"),
+            ));
+            break;
         }
         on_entry(&ctx.path);
         let w = worker_for(&key);
@@ -831,7 +1195,7 @@ pub fn extract(
             let big = match planner.create_big(&key, ctx, host, label, seq) {
                 Ok(b) => b,
                 Err(e) => {
-                    early.push((seq, e));
+                    early.error(seq, e);
                     continue; // its data is skipped by the next read
                 }
             };
@@ -840,32 +1204,63 @@ pub fn extract(
             while offset < size {
                 let mut b = vec![0u8; (size - offset).min(BIG_CHUNK) as usize];
                 let mut got = 0;
+                let mut hole = 0;
                 while got < b.len() {
-                    match rd.read_data(&mut b[got..]) {
-                        Ok(0) => break,
-                        Ok(k) => got += k,
+                    match rd.read_chunk(&mut b[got..]) {
+                        Ok(Chunk::Data(0)) => break,
+                        Ok(Chunk::Data(k)) => got += k,
+                        // A hole of a sparse member: not written (the file's
+                        // length is set when it is sealed).
+                        Ok(Chunk::Hole(h)) if got == 0 => {
+                            hole = h;
+                            break;
+                        }
+                        Ok(Chunk::Hole(h)) => {
+                            // Send what we have first; the hole follows.
+                            hole = h;
+                            break;
+                        }
                         Err(err) => {
                             fatal = Some(err.with_context(format!("reading {archive}")));
                             break;
                         }
                     }
                 }
-                if fatal.is_some() || got == 0 {
+                if fatal.is_some() || (got == 0 && hole == 0) {
                     break;
+                }
+                if got == 0 {
+                    let h = hole.min(size - offset);
+                    planner.piece_done(&big, h);
+                    offset += h;
+                    continue;
                 }
                 b.truncate(got);
                 progress.add_bytes(got as u64);
                 let n = got as u64;
                 turn = (turn + 1) % n_workers;
-                if txs[turn].send(vec![Job::Piece(big.clone(), offset, b)]).is_err() {
-                    big.fail(Error::io_nopath("extraction worker stopped", io::Error::other("worker gone")));
+                if txs[turn]
+                    .send(vec![Job::Piece(big.clone(), offset, b)])
+                    .is_err()
+                {
+                    big.fail(Error::io_nopath(
+                        "extraction worker stopped",
+                        io::Error::other("worker gone"),
+                    ));
                     planner.piece_done(&big, n);
                     break;
                 }
                 offset += n;
+                if hole > 0 {
+                    let h = hole.min(size - offset);
+                    planner.piece_done(&big, h);
+                    offset += h;
+                }
             }
             if offset < size {
-                big.fail(Error::format("archive ended inside this member's data").with_path(&big.path));
+                big.fail(
+                    Error::format("archive ended inside this member's data").with_path(&big.path),
+                );
                 planner.piece_done(&big, size - offset);
             }
             planner.piece_done(&big, 1); // the reader's guard
@@ -896,11 +1291,29 @@ pub fn extract(
             Data::Whole(b)
         };
         // Tasks travel in batches: one wake-up per batch, not per file.
-        batches[w].1 += size as usize + 512;
-        batches[w].0.push(Job::Entry(Task { seq, key, ctx, host, label, data }));
-        if (batches[w].0.len() >= 64 || batches[w].1 >= 1 << 20) && txs[w].send(std::mem::take(&mut batches[w].0)).is_err()
+        batches[w].1 += size as usize
+            + 512
+            + 2 * (ctx.path.len()
+                + ctx
+                    .xattrs
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>());
+        batches[w].0.push(Job::Entry(Task {
+            seq,
+            key,
+            ctx,
+            host,
+            label,
+            data,
+        }));
+        if (batches[w].0.len() >= 64 || batches[w].1 >= 1 << 20)
+            && txs[w].send(std::mem::take(&mut batches[w].0)).is_err()
         {
-            fatal = Some(Error::io_nopath("extraction worker stopped", io::Error::other("worker gone")));
+            fatal = Some(Error::io_nopath(
+                "extraction worker stopped",
+                io::Error::other("worker gone"),
+            ));
             break;
         }
         if batches[w].0.is_empty() {
@@ -915,7 +1328,9 @@ pub fn extract(
     drop(txs);
     let mut left = Leftovers::default();
     for h in handles {
-        let l = h.join().map_err(|_| Error::io_nopath("extraction worker panicked", io::Error::other("panic")))?;
+        let l = h.join().map_err(|_| {
+            Error::io_nopath("extraction worker panicked", io::Error::other("panic"))
+        })?;
         left.deferred.extend(l.deferred);
         for (k, v) in l.symlink_owners {
             left.symlink_owners.entry(k).or_default().extend(v);
@@ -924,14 +1339,16 @@ pub fn extract(
             *left.warnings.entry(k).or_insert(0) += v;
         }
         left.errors.extend(l.errors);
+        left.dropped += l.dropped;
         left.done.extend(l.done);
     }
-    left.errors.extend(early);
+    left.errors.extend(early.errors);
+    left.dropped += early.dropped;
 
     // Hard links, in archive order, once their targets exist.
     let mut main = planner;
     for (lseq, key, ctx, _host) in links {
-        if link_names.get(&key) != Some(&(lseq, false)) {
+        if link_names.get(&hasher.of(&key)) != Some(&(lseq, false)) {
             continue; // a later entry of the same name wins
         }
         match hardlink(&mut main, &key, &ctx) {
@@ -942,8 +1359,15 @@ pub fn extract(
     if let Some((ctx, host, label)) = root_dir {
         left.deferred.push((0, Vec::new(), ctx, host, label));
     }
-    left.deferred.retain(|d| !replaced_dirs.contains(&d.1));
-    finish_dirs(&mut main, &opts.dest, left.deferred, std::mem::take(&mut left.symlink_owners), &mut left.errors);
+    left.deferred
+        .retain(|d| !replaced_dirs.contains(&hasher.of(&d.1)));
+    finish_dirs(
+        &mut main,
+        &opts.dest,
+        left.deferred,
+        std::mem::take(&mut left.symlink_owners),
+        &mut left.errors,
+    );
     for (k, v) in std::mem::take(&mut main.left.warnings) {
         *left.warnings.entry(k).or_insert(0) += v;
     }
@@ -958,15 +1382,27 @@ pub fn extract(
     report.entries = left.done.len() as u64;
     left.errors.sort_by_key(|(s, _)| *s);
     report.errors = left.errors.into_iter().map(|(_, e)| e).collect();
+    if left.dropped > 0 {
+        report.errors.push(Error::usage(format!(
+            "... and {} more errors like those above",
+            left.dropped
+        )));
+    }
     for (w, n) in left.warnings {
-        report.warnings.push(if n > 1 { format!("{w} ({n} entries)") } else { w });
+        report.warnings.push(if n > 1 {
+            format!("{w} ({n} entries)")
+        } else {
+            w
+        });
     }
     if let Some(f) = fatal {
         report.fatal = Some(f);
         return Ok(report);
     }
     for p in pats.unmatched() {
-        report.errors.push(Error::usage(format!("{p}: not found in archive")));
+        report
+            .errors
+            .push(Error::usage(format!("{p}: not found in archive")));
     }
     Ok(report)
 }
@@ -978,21 +1414,36 @@ fn hardlink(w: &mut Worker, key: &[u8], ctx: &Entry) -> Result<()> {
     let path = String::from_utf8_lossy(key).into_owned();
     let io_err = |op: &str, err: io::Error| Error::io(op, &path, err);
     let target = ctx.link.clone().unwrap_or_default();
-    let (tcomps, _) =
-        safe_components(&target).map_err(|m| Error::unsafe_path(format!("hard link target: {m}")).with_path(&path))?;
+    let (tcomps, _) = safe_components(&target)
+        .map_err(|m| Error::unsafe_path(format!("hard link target: {m}")).with_path(&path))?;
     if tcomps.is_empty() {
         return Err(Error::unsafe_path("hard link to an empty name").with_path(&path));
     }
     if tcomps == comps {
         return Ok(());
     }
-    let tdir = walk_dirs(&w.root, &tcomps[..tcomps.len() - 1], false)
-        .map_err(|x| io_err(&format!("cannot find hard link target {}", String::from_utf8_lossy(&target)), x))?;
-    let dir = w.parent(&comps).map_err(|x| io_err("cannot create parent directory", x))?;
+    let tdir = walk_dirs(&w.root, &tcomps[..tcomps.len() - 1], false).map_err(|x| {
+        io_err(
+            &format!(
+                "cannot find hard link target {}",
+                String::from_utf8_lossy(&target)
+            ),
+            x,
+        )
+    })?;
+    let dir = w
+        .parent(&comps)
+        .map_err(|x| io_err("cannot create parent directory", x))?;
     let tmp = w.tmp_name();
     dir.hardlink(&tdir, tcomps[tcomps.len() - 1], &tmp)
-        .map_err(|x| io_err(&format!("cannot hard-link to {}", String::from_utf8_lossy(&target)), x))?;
-    let r = place(&dir, &tmp, comps[comps.len() - 1]).map_err(|x| io_err("cannot rename into place", x));
+        .map_err(|x| {
+            io_err(
+                &format!("cannot hard-link to {}", String::from_utf8_lossy(&target)),
+                x,
+            )
+        })?;
+    let r = place(&dir, &tmp, comps[comps.len() - 1])
+        .map_err(|x| io_err("cannot rename into place", x));
     // Renaming over another link to the same inode is a no-op that leaves tmp.
     let _ = dir.unlink(&tmp, false);
     if matches!(r, Ok(true)) {
@@ -1013,7 +1464,11 @@ fn finish_dirs(
     for (key, recs) in symlink_owners {
         let comps = split(&key);
         let r = walk_dirs(&w.root, &comps, false).and_then(|d| {
-            sys::fsetxattr(d.fd(), crate::ondisk::SYMLINK_OWNERS_XATTR, &crate::ondisk::encode_symlink_owners(&recs))
+            sys::fsetxattr(
+                d.fd(),
+                crate::ondisk::SYMLINK_OWNERS_XATTR,
+                &crate::ondisk::encode_symlink_owners(&recs),
+            )
         });
         if let Err(x) = r {
             w.warn(format!("cannot record symlink owners: {x}"));
@@ -1031,17 +1486,33 @@ fn finish_dirs(
     let mut order: Vec<usize> = last.into_values().collect();
     order.sort_by_key(|&i| {
         let k = &deferred[i].1;
-        (std::cmp::Reverse(k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty())), deferred[i].0)
+        (
+            std::cmp::Reverse(
+                k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty()),
+            ),
+            deferred[i].0,
+        )
     });
     w.cache = None;
     for i in order {
         let (seq, key, ctx, host, label) = &deferred[i];
         let comps = split(key);
-        let shown = if key.is_empty() { dest.display().to_string() } else { String::from_utf8_lossy(key).into_owned() };
-        let d = if comps.is_empty() { Dir::open(dest) } else { walk_dirs(&w.root, &comps, false) };
+        let shown = if key.is_empty() {
+            dest.display().to_string()
+        } else {
+            String::from_utf8_lossy(key).into_owned()
+        };
+        let d = if comps.is_empty() {
+            Dir::open(dest)
+        } else {
+            walk_dirs(&w.root, &comps, false)
+        };
         let a = Applied { ctx, host };
         if let Err(x) = d.and_then(|d| w.apply_fd(&d.fd(), &a, *label)) {
-            errors.push((*seq, Error::io("cannot set directory metadata of", shown, x)));
+            errors.push((
+                *seq,
+                Error::io("cannot set directory metadata of", shown, x),
+            ));
         }
     }
 }

@@ -132,11 +132,10 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn
     let stream = BufReader::with_capacity(256 << 10, Cursor::new(head).chain(raw));
     let r: Box<dyn Read + Send> = match c {
         Compression::None => Box::new(stream),
-        Compression::Zstd => Box::new(BufReader::with_capacity(
-            256 << 10,
-            zstd::stream::read::Decoder::with_buffer(stream)
+        Compression::Zstd => Box::new(
+            CheckedZstd::new(stream)
                 .map_err(|e| Error::io_nopath("cannot start zstd decoder", e))?,
-        )),
+        ),
         Compression::Gzip => Box::new(BufReader::with_capacity(
             256 << 10,
             flate2::bufread::MultiGzDecoder::new(stream),
@@ -151,6 +150,101 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn
         )),
     };
     Ok((c, r))
+}
+
+/// A frame's decompressed bytes are held back until its checksum has been
+/// verified, up to this many; beyond, a frame's bytes are passed on as they
+/// are decoded (alientar's frames hold at most 4 MiB; `zstd file.tar`
+/// makes one frame of the whole archive).
+pub const MAX_CHECKED_FRAME: usize = 16 << 20;
+
+/// Streaming zstd decompression that hands out a frame's bytes only once
+/// the frame is complete and its checksum matches (for frames up to
+/// [`MAX_CHECKED_FRAME`]), so a corrupt frame never reaches a file. The
+/// end of the input inside a frame is an error, and that frame's bytes are
+/// not handed out: a corrupt block size looks just like a truncation.
+struct CheckedZstd<R> {
+    r: R,
+    d: zstd::stream::raw::Decoder<'static>,
+    /// Decoded bytes; `out[pos..ready]` may be handed out.
+    out: Vec<u8>,
+    pos: usize,
+    ready: usize,
+    /// The current frame outgrew MAX_CHECKED_FRAME: pass bytes on as decoded.
+    unchecked: bool,
+    /// Input consumed since the last frame ended.
+    in_frame: bool,
+}
+
+impl<R: io::BufRead> CheckedZstd<R> {
+    fn new(r: R) -> io::Result<Self> {
+        Ok(CheckedZstd {
+            r,
+            d: zstd::stream::raw::Decoder::new()?,
+            out: Vec::new(),
+            pos: 0,
+            ready: 0,
+            unchecked: false,
+            in_frame: false,
+        })
+    }
+
+    /// Decode one step of input into `out`; false at the end of the input.
+    fn step(&mut self) -> io::Result<bool> {
+        use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+        if self.pos == self.ready && self.ready > 0 {
+            self.out.drain(..self.ready);
+            (self.pos, self.ready) = (0, 0);
+        }
+        let input = self.r.fill_buf()?;
+        if input.is_empty() {
+            return Ok(false);
+        }
+        if self.out.capacity() - self.out.len() < 128 << 10 {
+            self.out.reserve(256 << 10);
+        }
+        let mut inb = InBuffer::around(input);
+        let at = self.out.len();
+        let mut outb = OutBuffer::around_pos(&mut self.out, at);
+        let hint = self.d.run(&mut inb, &mut outb)?;
+        let used = inb.pos();
+        self.r.consume(used);
+        if used > 0 {
+            self.in_frame = true;
+        }
+        if hint == 0 {
+            // The frame is complete and its checksum verified.
+            self.ready = self.out.len();
+            self.unchecked = false;
+            self.in_frame = false;
+        } else if self.unchecked || self.out.len() - self.ready > MAX_CHECKED_FRAME {
+            self.unchecked = true;
+            self.ready = self.out.len();
+        }
+        Ok(true)
+    }
+}
+
+impl<R: io::BufRead> Read for CheckedZstd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos < self.ready {
+                let n = buf.len().min(self.ready - self.pos);
+                buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            if !self.step()? {
+                if !self.in_frame && self.ready == self.out.len() {
+                    return Ok(0);
+                }
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "zstd data ends inside a frame (truncated or corrupt); its data is not used",
+                ));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +278,90 @@ mod tests {
                 assert!(msg.contains("does not read"), "{msg}");
             }
         }
+    }
+
+    /// Three frames of `n` bytes each (b'a', b'b', b'c'), with checksums,
+    /// a skippable frame between the first two.
+    fn frames(n: usize) -> (Vec<u8>, Vec<usize>) {
+        let mut out = Vec::new();
+        let mut starts = Vec::new();
+        for (i, c) in [b'a', b'b', b'c'].into_iter().enumerate() {
+            starts.push(out.len());
+            let mut z = zstd::bulk::Compressor::new(1).unwrap();
+            z.include_checksum(true).unwrap();
+            let data: Vec<u8> = (0..n).map(|k| c ^ (k as u8 & 3)).collect();
+            out.extend_from_slice(&z.compress(&data).unwrap());
+            if i == 0 {
+                out.extend_from_slice(&0x184D_2A50u32.to_le_bytes());
+                out.extend_from_slice(&4u32.to_le_bytes());
+                out.extend_from_slice(b"skip");
+            }
+        }
+        (out, starts)
+    }
+
+    fn read_all(z: Vec<u8>) -> (Vec<u8>, Option<io::Error>) {
+        let mut r =
+            CheckedZstd::new(std::io::BufReader::with_capacity(100, Cursor::new(z))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 777];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => return (got, None),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => return (got, Some(e)),
+            }
+        }
+    }
+
+    /// Regression: through a pipe (no seek table), a member whose frame
+    /// failed its checksum only at the frame's end was already extracted
+    /// with the corrupt bytes, and the error named a later member.
+    #[test]
+    fn corrupt_frames_are_never_handed_out() {
+        let n = 300_000;
+        let (z, starts) = frames(n);
+        let (got, err) = read_all(z.clone());
+        assert!(err.is_none());
+        assert_eq!(got.len(), 3 * n);
+        // Flip a literal byte in the middle frame: its bytes never come out.
+        let mut bad = z.clone();
+        let at = (starts[1] + starts[2]) / 2;
+        bad[at] ^= 0x01;
+        let (got, err) = read_all(bad);
+        assert!(err.is_some(), "corruption is an error");
+        assert_eq!(got.len(), n, "only the first frame's bytes");
+        assert!(got.iter().all(|&b| b & !3 == b'a' & !3));
+        // Truncated inside the last frame: the frames before it, then an
+        // error (a truncation and a corrupt block size look the same).
+        let (got, err) = read_all(z[..starts[2] + 40].to_vec());
+        assert_eq!(err.unwrap().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(got, read_all(z.clone()).0[..2 * n]);
+        // A flip anywhere in the later frames: never more than the frames
+        // before the flip.
+        for at in (starts[1]..z.len()).step_by(3) {
+            let mut bad = z.clone();
+            bad[at] ^= 0x10;
+            let (got, err) = read_all(bad);
+            if err.is_some() {
+                assert!(
+                    got.len() <= 2 * n && got.len() % n == 0,
+                    "flip at {at}: {}",
+                    got.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn frames_over_the_limit_stream() {
+        let n = MAX_CHECKED_FRAME + (1 << 20);
+        let mut z = zstd::bulk::Compressor::new(1).unwrap();
+        z.include_checksum(true).unwrap();
+        let c = z.compress(&vec![7u8; n]).unwrap();
+        let (got, err) = read_all(c);
+        assert!(err.is_none());
+        assert_eq!(got.len(), n);
     }
 
     #[test]

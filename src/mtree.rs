@@ -200,6 +200,9 @@ fn apply(spec: &mut Spec, kw: &str, val: Option<&str>, lineno: usize) -> Result<
 /// The first malformed line, by number.
 pub fn parse(text: &str) -> Result<Vec<Spec>, String> {
     let mut out: Vec<Spec> = Vec::new();
+    // Position of each path in `out` (a linear search made 100 000 lines
+    // take 40 s).
+    let mut index: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
     let mut defaults = Spec::default();
     let mut cwd: Vec<Vec<u8>> = Vec::new();
     let mut logical = String::new();
@@ -280,10 +283,12 @@ pub fn parse(text: &str) -> Result<Vec<Spec>, String> {
         if !full && spec.kind == Some(Kind::Dir) && name != b"." {
             cwd.push(name);
         }
-        if let Some(prev) = out.iter_mut().find(|s| s.path == path) {
-            *prev = spec;
-        } else {
-            out.push(spec);
+        match index.get(&path) {
+            Some(&i) => out[i] = spec,
+            None => {
+                index.insert(path, out.len());
+                out.push(spec);
+            }
         }
     }
     Ok(out)
@@ -340,6 +345,29 @@ mod tests {
         assert_eq!(s[4].path, b"a b");
         assert!(parse("./x mode=999\n").unwrap_err().contains("line 1"));
         assert!(parse("./x type=door\n").is_err());
+        // A later line for the same path replaces the earlier one, in place.
+        let s = parse("./a mode=0600\n./b mode=0600\n./a mode=0644\n").unwrap();
+        assert_eq!(
+            s.iter()
+                .map(|x| (x.path.clone(), x.mode))
+                .collect::<Vec<_>>(),
+            vec![(b"a".to_vec(), Some(0o644)), (b"b".to_vec(), Some(0o600))]
+        );
+    }
+
+    #[test]
+    fn many_lines_parse_in_linear_time() {
+        let mut text = String::from("#mtree\n");
+        for i in 0..100_000 {
+            text.push_str(&format!("./d/f{i} type=file mode=0644\n"));
+        }
+        let start = std::time::Instant::now();
+        assert_eq!(parse(&text).unwrap().len(), 100_000);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

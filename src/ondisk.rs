@@ -34,7 +34,11 @@ pub fn decode_symlink_owners(v: &[u8]) -> Vec<(Vec<u8>, u32, u32)> {
         .filter_map(|l| {
             let (ids, name) = l.split_once(' ')?;
             let (u, g) = ids.split_once(':')?;
-            Some((crate::mtree::unescape(name), u.parse().ok()?, g.parse().ok()?))
+            Some((
+                crate::mtree::unescape(name),
+                u.parse().ok()?,
+                g.parse().ok()?,
+            ))
         })
         .collect()
 }

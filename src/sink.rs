@@ -213,7 +213,10 @@ impl Sink for Manifest {
         Devices::RecordOnly
     }
     fn record(&self, a: &Applied) -> Result<()> {
-        self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(crate::mtree::line(a.ctx));
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(crate::mtree::line(a.ctx));
         Ok(())
     }
     fn finish(&self) -> Result<()> {

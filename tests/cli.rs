@@ -842,15 +842,33 @@ fn index_listing_equals_streaming() {
     let tmp = tempfile::tempdir().unwrap();
     make_tree(tmp.path());
     let a = s(&tmp.path().join("a.tar.zst"));
-    ok(["create", "-f", &a, "-C", &s(tmp.path()), "--context", "rootless", "--map", "0:0:4294967295", "t"]);
-    let streamed = sh_ok(&format!("zstd -dc {a} | {} list --json -f -", bin().display()));
+    ok([
+        "create",
+        "-f",
+        &a,
+        "-C",
+        &s(tmp.path()),
+        "--context",
+        "rootless",
+        "--map",
+        "0:0:4294967295",
+        "t",
+    ]);
+    let streamed = sh_ok(&format!(
+        "zstd -dc {a} | {} list --json -f -",
+        bin().display()
+    ));
     for args in [vec!["list", "--json"], vec!["list", "-v"], vec!["list"]] {
         let mut full = args.clone();
         full.extend(["-f", &a]);
         let via_index = ok(&full);
         let mut st = args.clone();
         st.extend(["-f", "-"]);
-        let via_stream = sh_ok(&format!("zstd -dc {a} | {} {}", bin().display(), st.join(" ")));
+        let via_stream = sh_ok(&format!(
+            "zstd -dc {a} | {} {}",
+            bin().display(),
+            st.join(" ")
+        ));
         assert_eq!(via_index, via_stream, "{args:?}");
     }
     assert!(streamed.lines().count() > 10);
@@ -861,6 +879,10 @@ fn index_listing_equals_streaming() {
     bytes[n - table - 5] ^= 0x55;
     let b = s(&tmp.path().join("b.tar.zst"));
     std::fs::write(&b, &bytes).unwrap();
-    assert_eq!(ok(["list", "--json", "-f", &b]), streamed, "a damaged index falls back to streaming");
+    assert_eq!(
+        ok(["list", "--json", "-f", &b]),
+        streamed,
+        "a damaged index falls back to streaming"
+    );
     sh_ok(&format!("zstd -qt {b}"));
 }

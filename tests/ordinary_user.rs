@@ -28,7 +28,10 @@ fn user(test: &str) -> Option<User> {
     }
     let id = sh(&format!("id -u {U} && id -g {U}"));
     if !id.status.success() {
-        skip(test, "no user alientar-test with /etc/subuid ranges (.ci/run creates it)");
+        skip(
+            test,
+            "no user alientar-test with /etc/subuid ranges (.ci/run creates it)",
+        );
         return None;
     }
     if !have("newuidmap") {
@@ -41,14 +44,24 @@ fn user(test: &str) -> Option<User> {
     let first = |file: &str| -> Option<u32> {
         std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            (f.len() == 3 && (f[0] == U || f[0] == uid.to_string())).then(|| f[1].parse().ok()).flatten()
+            (f.len() == 3 && (f[0] == U || f[0] == uid.to_string()))
+                .then(|| f[1].parse().ok())
+                .flatten()
         })
     };
     let (Some(sub_uid), Some(sub_gid)) = (first("/etc/subuid"), first("/etc/subgid")) else {
-        skip(test, "alientar-test has no /etc/subuid or /etc/subgid range");
+        skip(
+            test,
+            "alientar-test has no /etc/subuid or /etc/subgid range",
+        );
         return None;
     };
-    Some(User { uid, gid, sub_uid, sub_gid })
+    Some(User {
+        uid,
+        gid,
+        sub_uid,
+        sub_gid,
+    })
 }
 
 fn s(p: &Path) -> String {
@@ -57,7 +70,10 @@ fn s(p: &Path) -> String {
 
 /// Run alientar as U; returns the output.
 fn as_user(args: &str) -> std::process::Output {
-    sh(&format!("cd /tmp && runuser -u {U} -- {} {args}", bin().display()))
+    sh(&format!(
+        "cd /tmp && runuser -u {U} -- {} {args}",
+        bin().display()
+    ))
 }
 
 fn as_user_ok(args: &str) -> String {
@@ -143,8 +159,16 @@ fn listing(archive: &str) -> BTreeMap<String, serde_json::Value> {
         .collect()
 }
 
-fn assert_listing_eq(a: &BTreeMap<String, serde_json::Value>, b: &BTreeMap<String, serde_json::Value>, keys: &[&str]) {
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "entry sets differ");
+fn assert_listing_eq(
+    a: &BTreeMap<String, serde_json::Value>,
+    b: &BTreeMap<String, serde_json::Value>,
+    keys: &[&str],
+) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "entry sets differ"
+    );
     let mut diffs = Vec::new();
     for (p, x) in a {
         for k in keys {
@@ -153,57 +177,107 @@ fn assert_listing_eq(a: &BTreeMap<String, serde_json::Value>, b: &BTreeMap<Strin
             }
         }
     }
-    assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs[..diffs.len().min(20)].join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs[..diffs.len().min(20)].join("\n")
+    );
 }
 
-const META: &[&str] = &["type", "mode", "uid", "gid", "size", "mtime", "link", "devmajor", "devminor"];
+const META: &[&str] = &[
+    "type", "mode", "uid", "gid", "size", "mtime", "link", "devmajor", "devminor",
+];
 
 /// U backs up the podman-layout copy (some files unreadable to U) with
 /// `create --map rootless`: the archive equals the original image's, entry
 /// for entry; as root with the explicit map and no namespace, too.
 #[test]
 fn user_backs_up_rootless_storage() {
-    let Some(u) = user("user_backs_up_rootless_storage") else { return };
+    let Some(u) = user("user_backs_up_rootless_storage") else {
+        return;
+    };
     let tmp = shared_tmp();
     let t = image(tmp.path());
     let store = tmp.path().join("store");
     podman_layout(&u, &t, &store);
     // U cannot read this outside a namespace.
-    assert!(sh(&format!("runuser -u {U} -- cat {}/etc/unreadable", s(&store))).status.code() != Some(0));
+    assert!(
+        sh(&format!(
+            "runuser -u {U} -- cat {}/etc/unreadable",
+            s(&store)
+        ))
+        .status
+        .code()
+            != Some(0)
+    );
     let want = s(&tmp.path().join("want.tar"));
     ok(["create", "-f", &want, "-C", &s(&t), "--numeric-owner", "."]);
     let got = s(&tmp.path().join("got.tar.zst"));
     user_dir(&u, &tmp.path().join("out"));
     let got = got.replace("got.tar.zst", "out/got.tar.zst");
-    as_user_ok(&format!("create -f {got} -C {} --map rootless .", s(&store)));
+    as_user_ok(&format!(
+        "create -f {got} -C {} --map rootless .",
+        s(&store)
+    ));
     let (w, g) = (listing(&want), listing(&got));
     assert_listing_eq(&w, &g, META);
-    assert!(g.values().all(|v| v["context"] == "rootless"), "labelled rootless");
+    assert!(
+        g.values().all(|v| v["context"] == "rootless"),
+        "labelled rootless"
+    );
     // Contents too.
     assert_eq!(
         sh_ok(&format!("tar -xOf {want} ./etc/unreadable")),
         sh_ok(&format!("tar --zstd -xOf {got} ./etc/unreadable"))
     );
     // GNU tar run inside U's namespace stores the same owners.
-    if have("unshare") && sh(&format!("runuser -u {U} -- unshare --map-auto --map-root-user true")).status.success() {
+    if have("unshare")
+        && sh(&format!(
+            "runuser -u {U} -- unshare --map-auto --map-root-user true"
+        ))
+        .status
+        .success()
+    {
         let gnu = s(&tmp.path().join("out/gnu.tar"));
         sh_ok(&format!(
             "cd {} && runuser -u {U} -- unshare --map-auto --map-root-user tar --numeric-owner -cf {gnu} .",
             s(&store)
         ));
-        let gl = sh_ok(&format!("tar --numeric-owner -tvf {gnu} | grep -v -e ' link to ' -e 'usr/bin/su' | awk '{{print substr($1, 2), $2, $NF}}' | sort"));
-        let ol = sh_ok(&format!("tar --numeric-owner -tvf {got} | grep -v -e ' link to ' -e 'usr/bin/su' | awk '{{print substr($1, 2), $2, $NF}}' | sort"));
+        let gl = sh_ok(&format!(
+            "tar --numeric-owner -tvf {gnu} | grep -v -e ' link to ' -e 'usr/bin/su' | awk '{{print substr($1, 2), $2, $NF}}' | sort"
+        ));
+        let ol = sh_ok(&format!(
+            "tar --numeric-owner -tvf {got} | grep -v -e ' link to ' -e 'usr/bin/su' | awk '{{print substr($1, 2), $2, $NF}}' | sort"
+        ));
         let gl: Vec<&str> = gl.lines().collect();
         let ol: Vec<&str> = ol.lines().collect();
         let only_gnu: Vec<_> = gl.iter().filter(|l| !ol.contains(l)).collect();
         let only_ours: Vec<_> = ol.iter().filter(|l| !gl.contains(l)).collect();
-        assert!(only_gnu.is_empty() && only_ours.is_empty(), "owners as `podman unshare tar -c` stores them: GNU only {only_gnu:?}, ours only {only_ours:?}");
+        assert!(
+            only_gnu.is_empty() && only_ours.is_empty(),
+            "owners as `podman unshare tar -c` stores them: GNU only {only_gnu:?}, ours only {only_ours:?}"
+        );
     } else {
-        skip("podman-unshare comparison", "unshare --map-auto not available");
+        skip(
+            "podman-unshare comparison",
+            "unshare --map-auto not available",
+        );
     }
     // As root with the explicit map, no namespace: the same archive.
     let r = s(&tmp.path().join("root.tar"));
-    ok(["create", "-f", &r, "-C", &s(&store), "--context", "rootless", "--map", &rootless(&u), "."]);
+    ok([
+        "create",
+        "-f",
+        &r,
+        "-C",
+        &s(&store),
+        "--context",
+        "rootless",
+        "--map",
+        &rootless(&u),
+        ".",
+    ]);
     assert_listing_eq(&w, &listing(&r), META);
 }
 
@@ -212,24 +286,47 @@ fn user_backs_up_rootless_storage() {
 /// fails on device nodes); ours records them and exits 0.
 #[test]
 fn user_restores_with_userns_like_gnu_tar_in_unshare() {
-    let Some(u) = user("user_restores_with_userns_like_gnu_tar_in_unshare") else { return };
+    let Some(u) = user("user_restores_with_userns_like_gnu_tar_in_unshare") else {
+        return;
+    };
     let tmp = shared_tmp();
     let t = image(tmp.path());
     let a = s(&tmp.path().join("img.tar.zst"));
     ok(["create", "-f", &a, "-C", &s(&t), "."]);
     chmod(Path::new(&a), 0o644);
     let ours = user_dir(&u, &tmp.path().join("ours"));
-    let err = as_user_ok(&format!("extract -f {a} -C {} --owners userns --map rootless", s(&ours)));
-    assert_eq!(err.matches("device nodes recorded").count(), 1, "one warning for all devices: {err}");
-    let o = snapshot(&ours);
-    assert_eq!((o["etc/shadow"].uid, o["etc/shadow"].gid), (u.uid, u.sub_gid + 41));
-    assert_eq!((o["usr/bin/su"].uid, o["usr/bin/su"].mode), (u.uid, 0o4755));
-    assert_eq!(o["dev/null"].mode, 0, "device recorded as a mode-0 placeholder");
+    let err = as_user_ok(&format!(
+        "extract -f {a} -C {} --owners userns --map rootless",
+        s(&ours)
+    ));
     assert_eq!(
-        xattr::get(ours.join("dev/null"), "user.containers.override_stat").unwrap().as_deref(),
+        err.matches("device nodes recorded").count(),
+        1,
+        "one warning for all devices: {err}"
+    );
+    let o = snapshot(&ours);
+    assert_eq!(
+        (o["etc/shadow"].uid, o["etc/shadow"].gid),
+        (u.uid, u.sub_gid + 41)
+    );
+    assert_eq!((o["usr/bin/su"].uid, o["usr/bin/su"].mode), (u.uid, 0o4755));
+    assert_eq!(
+        o["dev/null"].mode, 0,
+        "device recorded as a mode-0 placeholder"
+    );
+    assert_eq!(
+        xattr::get(ours.join("dev/null"), "user.containers.override_stat")
+            .unwrap()
+            .as_deref(),
         Some(&b"0:0:0666:char-1-3"[..])
     );
-    if !(have("unshare") && sh(&format!("runuser -u {U} -- unshare --map-auto --map-root-user true")).status.success()) {
+    if !(have("unshare")
+        && sh(&format!(
+            "runuser -u {U} -- unshare --map-auto --map-root-user true"
+        ))
+        .status
+        .success())
+    {
         return skip("GNU tar comparison", "unshare --map-auto not available");
     }
     let gnu = user_dir(&u, &tmp.path().join("gnu"));
@@ -237,7 +334,11 @@ fn user_restores_with_userns_like_gnu_tar_in_unshare() {
         "runuser -u {U} -- unshare --map-auto --map-root-user tar --zstd --xattrs -xpf {a} -C {}",
         s(&gnu)
     ));
-    assert_eq!(out.status.code(), Some(2), "GNU tar fails on the device nodes");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "GNU tar fails on the device nodes"
+    );
     let mut g = snapshot(&gnu);
     let mut o = o;
     for m in [&mut g, &mut o] {
@@ -251,23 +352,44 @@ fn user_restores_with_userns_like_gnu_tar_in_unshare() {
 /// `create --from-xattrs` as U with no namespace reproduces the archive.
 #[test]
 fn xattr_sink_roundtrip_as_user() {
-    let Some(u) = user("xattr_sink_roundtrip_as_user") else { return };
+    let Some(u) = user("xattr_sink_roundtrip_as_user") else {
+        return;
+    };
     let tmp = shared_tmp();
     let t = image(tmp.path());
     let a = s(&tmp.path().join("img.tar.zst"));
-    ok(["create", "-f", &a, "-C", &s(&t), "--context", "rootless", "--map", "host", "."]);
+    ok([
+        "create",
+        "-f",
+        &a,
+        "-C",
+        &s(&t),
+        "--context",
+        "rootless",
+        "--map",
+        "host",
+        ".",
+    ]);
     chmod(Path::new(&a), 0o644);
     let d = user_dir(&u, &tmp.path().join("x"));
     as_user_ok(&format!("extract -f {a} -C {} --owners xattr", s(&d)));
     let snap = snapshot(&d);
-    assert!(snap.values().all(|m| m.uid == u.uid), "every file owned by U");
+    assert!(
+        snap.values().all(|m| m.uid == u.uid),
+        "every file owned by U"
+    );
     assert_eq!(
-        xattr::get(d.join("etc/shadow"), "user.containers.override_stat").unwrap().as_deref(),
+        xattr::get(d.join("etc/shadow"), "user.containers.override_stat")
+            .unwrap()
+            .as_deref(),
         Some(&b"0:42:0640:file"[..])
     );
     user_dir(&u, &tmp.path().join("out"));
     let back = s(&tmp.path().join("out/back.tar.zst"));
-    as_user_ok(&format!("create --no-userns -f {back} --from-xattrs -C {} .", s(&d)));
+    as_user_ok(&format!(
+        "create --no-userns -f {back} --from-xattrs -C {} .",
+        s(&d)
+    ));
     let mut keys = META.to_vec();
     keys.push("context");
     // Symlinks cannot carry user xattrs: their owners come from the map (0:0 here).
@@ -278,7 +400,9 @@ fn xattr_sink_roundtrip_as_user() {
 /// destination gives the image's owners, modes, types and times.
 #[test]
 fn manifest_sink_rebuilds_with_bsdtar() {
-    let Some(u) = user("manifest_sink_rebuilds_with_bsdtar") else { return };
+    let Some(u) = user("manifest_sink_rebuilds_with_bsdtar") else {
+        return;
+    };
     if !have("bsdtar") {
         return skip("manifest_sink_rebuilds_with_bsdtar", "bsdtar missing");
     }
@@ -290,10 +414,19 @@ fn manifest_sink_rebuilds_with_bsdtar() {
     let d = user_dir(&u, &tmp.path().join("m"));
     let out = user_dir(&u, &tmp.path().join("out"));
     let m = s(&out.join("m.mtree"));
-    as_user_ok(&format!("extract -f {a} -C {} --owners manifest={m}", s(&d)));
-    assert!(!d.join("dev/null").exists(), "devices are only in the manifest");
+    as_user_ok(&format!(
+        "extract -f {a} -C {} --owners manifest={m}",
+        s(&d)
+    ));
+    assert!(
+        !d.join("dev/null").exists(),
+        "devices are only in the manifest"
+    );
     let x = s(&out.join("x.tar"));
-    sh_ok(&format!("cd {} && runuser -u {U} -- bsdtar --format=pax -cf {x} @{m}", s(&d)));
+    sh_ok(&format!(
+        "cd {} && runuser -u {U} -- bsdtar --format=pax -cf {x} @{m}",
+        s(&d)
+    ));
     let (w, g) = (listing(&a), listing(&x));
     let mut w2 = w.clone();
     for v in w2.values_mut() {
@@ -322,7 +455,9 @@ fn manifest_sink_rebuilds_with_bsdtar() {
 /// `remap` gives host owners with identical contents.
 #[test]
 fn check_and_remap() {
-    let Some(u) = user("check_and_remap") else { return };
+    let Some(u) = user("check_and_remap") else {
+        return;
+    };
     let tmp = shared_tmp();
     let t = image(tmp.path());
     let a = s(&tmp.path().join("img.tar.zst"));
@@ -331,19 +466,53 @@ fn check_and_remap() {
     let out = as_user(&format!("check -f {a} --map 0:{}:1", u.uid));
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("not covered") && text.contains("42"), "{text}");
+    assert!(
+        text.contains("not covered") && text.contains("42"),
+        "{text}"
+    );
     let out = as_user(&format!("check -f {a} --map rootless"));
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = s(&tmp.path().join("r.tar"));
     ok(["remap", "-f", &a, "-o", &r, "--map", &rootless(&u)]);
     let l = listing(&r);
-    assert_eq!((l["etc/shadow"]["uid"].as_u64(), l["etc/shadow"]["gid"].as_u64()), (Some(u64::from(u.uid)), Some(u64::from(u.sub_gid + 41))));
-    assert_eq!(sh_ok(&format!("tar -xOf {r} ./usr/bin/su | sha256sum")), sh_ok(&format!("sha256sum < {}/usr/bin/su", s(&t))));
+    assert_eq!(
+        (
+            l["etc/shadow"]["uid"].as_u64(),
+            l["etc/shadow"]["gid"].as_u64()
+        ),
+        (Some(u64::from(u.uid)), Some(u64::from(u.sub_gid + 41)))
+    );
+    assert_eq!(
+        sh_ok(&format!("tar -xOf {r} ./usr/bin/su | sha256sum")),
+        sh_ok(&format!("sha256sum < {}/usr/bin/su", s(&t)))
+    );
     // And back with --inverse.
     let back = s(&tmp.path().join("back.tar"));
-    ok(["remap", "-f", &r, "-o", &back, "--map", &rootless(&u), "--inverse", "--context", "img"]);
+    ok([
+        "remap",
+        "-f",
+        &r,
+        "-o",
+        &back,
+        "--map",
+        &rootless(&u),
+        "--inverse",
+        "--context",
+        "img",
+    ]);
     let b = listing(&back);
-    assert_eq!((b["etc/shadow"]["uid"].as_u64(), b["etc/shadow"]["gid"].as_u64()), (Some(0), Some(42)));
+    assert_eq!(
+        (
+            b["etc/shadow"]["uid"].as_u64(),
+            b["etc/shadow"]["gid"].as_u64()
+        ),
+        (Some(0), Some(42))
+    );
     assert_eq!(b["etc/shadow"]["context"], "img");
 }
 
@@ -352,12 +521,25 @@ fn check_and_remap() {
 /// what GNU tar --xattrs stores inside the namespace: ACL id 6, v2 capability.
 #[test]
 fn acl_and_capability_ids_like_gnu_tar_in_namespace() {
-    let Some(u) = user("acl_and_capability_ids_like_gnu_tar_in_namespace") else { return };
+    let Some(u) = user("acl_and_capability_ids_like_gnu_tar_in_namespace") else {
+        return;
+    };
     if !have("setfacl") || !have("setcap") || !have("unshare") {
-        return skip("acl_and_capability_ids_like_gnu_tar_in_namespace", "setfacl, setcap or unshare missing");
+        return skip(
+            "acl_and_capability_ids_like_gnu_tar_in_namespace",
+            "setfacl, setcap or unshare missing",
+        );
     }
-    if !sh(&format!("runuser -u {U} -- unshare --map-auto --map-root-user true")).status.success() {
-        return skip("acl_and_capability_ids_like_gnu_tar_in_namespace", "unshare --map-auto not available");
+    if !sh(&format!(
+        "runuser -u {U} -- unshare --map-auto --map-root-user true"
+    ))
+    .status
+    .success()
+    {
+        return skip(
+            "acl_and_capability_ids_like_gnu_tar_in_namespace",
+            "unshare --map-auto not available",
+        );
     }
     let tmp = shared_tmp();
     let d = user_dir(&u, &tmp.path().join("w"));
@@ -369,27 +551,59 @@ fn acl_and_capability_ids_like_gnu_tar_in_namespace() {
         let out = sh_ok(&format!(
             "python3 -c \"import tarfile,sys; m=[x for x in tarfile.open('{archive}') if x.name.endswith('t/ping')][0]; [print(k, v.encode('utf-8','surrogateescape').hex()) for k,v in sorted(m.pax_headers.items()) if k.startswith('SCHILY.xattr.s')]\""
         ));
-        out.lines().map(|l| {
-            let (k, v) = l.split_once(' ').unwrap();
-            (k.to_string(), (0..v.len()).step_by(2).map(|i| u8::from_str_radix(&v[i..i + 2], 16).unwrap()).collect())
-        }).collect()
+        out.lines()
+            .map(|l| {
+                let (k, v) = l.split_once(' ').unwrap();
+                (
+                    k.to_string(),
+                    (0..v.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&v[i..i + 2], 16).unwrap())
+                        .collect(),
+                )
+            })
+            .collect()
     };
     if !have("python3") {
         return skip("acl comparison", "python3 missing");
     }
     let gnu = pax(&s(&d.join("gnu.tar")));
-    assert_eq!(gnu.len(), 2, "GNU tar stored the ACL and the capability: {gnu:?}");
-    as_user_ok(&format!("create -f {}/u.tar -C {} --map rootless t", s(&d), s(&d)));
-    ok(["create", "-f", &s(&d.join("r.tar")), "-C", &s(&d), "--context", "rootless", "--map", &rootless(&u), "t"]);
+    assert_eq!(
+        gnu.len(),
+        2,
+        "GNU tar stored the ACL and the capability: {gnu:?}"
+    );
+    as_user_ok(&format!(
+        "create -f {}/u.tar -C {} --map rootless t",
+        s(&d),
+        s(&d)
+    ));
+    ok([
+        "create",
+        "-f",
+        &s(&d.join("r.tar")),
+        "-C",
+        &s(&d),
+        "--context",
+        "rootless",
+        "--map",
+        &rootless(&u),
+        "t",
+    ]);
     for f in ["u.tar", "r.tar"] {
         let ours = pax(&s(&d.join(f)));
-        assert_eq!(ours, gnu, "{f}: ACL and capability as GNU tar stores them in the namespace");
+        assert_eq!(
+            ours, gnu,
+            "{f}: ACL and capability as GNU tar stores them in the namespace"
+        );
     }
     let cap = &gnu["SCHILY.xattr.security.capability"];
     assert_eq!(cap.len(), 20, "v2 capability");
     let acl = &gnu["SCHILY.xattr.system.posix_acl_access"];
     assert!(
-        acl[4..].chunks(8).any(|c| c[0] == 2 && u32::from_le_bytes(c[4..8].try_into().unwrap()) == 6),
+        acl[4..]
+            .chunks(8)
+            .any(|c| c[0] == 2 && u32::from_le_bytes(c[4..8].try_into().unwrap()) == 6),
         "ACL_USER entry with id 6"
     );
 }
@@ -398,7 +612,9 @@ fn acl_and_capability_ids_like_gnu_tar_in_namespace() {
 /// holds exactly what the spec says, including a device that cannot exist.
 #[test]
 fn user_builds_image_from_tree_and_manifest() {
-    let Some(u) = user("user_builds_image_from_tree_and_manifest") else { return };
+    let Some(u) = user("user_builds_image_from_tree_and_manifest") else {
+        return;
+    };
     let tmp = shared_tmp();
     let w = user_dir(&u, &tmp.path().join("w"));
     sh_ok(&format!(
@@ -416,16 +632,44 @@ fn user_builds_image_from_tree_and_manifest() {
         w = s(&w)
     ));
     let l = listing(&s(&w.join("img.tar")));
-    let get = |p: &str| (&l[p]["type"], l[p]["uid"].as_u64(), l[p]["gid"].as_u64(), l[p]["mode"].as_str().unwrap());
-    assert_eq!(get("etc/shadow"), (&"file".into(), Some(0), Some(42), "0640"));
-    assert_eq!(get("usr/bin/su"), (&"file".into(), Some(0), Some(0), "4755"));
+    let get = |p: &str| {
+        (
+            &l[p]["type"],
+            l[p]["uid"].as_u64(),
+            l[p]["gid"].as_u64(),
+            l[p]["mode"].as_str().unwrap(),
+        )
+    };
+    assert_eq!(
+        get("etc/shadow"),
+        (&"file".into(), Some(0), Some(42), "0640")
+    );
+    assert_eq!(
+        get("usr/bin/su"),
+        (&"file".into(), Some(0), Some(0), "4755")
+    );
     assert_eq!(get("dev/null"), (&"char".into(), Some(0), Some(0), "0666"));
-    assert_eq!((l["dev/null"]["devmajor"].as_u64(), l["dev/null"]["devminor"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(
+        (
+            l["dev/null"]["devmajor"].as_u64(),
+            l["dev/null"]["devminor"].as_u64()
+        ),
+        (Some(1), Some(3))
+    );
     // Everything else U owns maps to root.
-    assert_eq!((l["etc"]["uid"].as_u64(), l["etc"]["gid"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (l["etc"]["uid"].as_u64(), l["etc"]["gid"].as_u64()),
+        (Some(0), Some(0))
+    );
     // GNU tar sees the same.
-    let gnu = sh_ok(&format!("tar --numeric-owner -tvf {}/img.tar ./dev/null ./etc/shadow", s(&w)));
-    assert!(gnu.contains("crw-rw-rw- 0/0") && gnu.contains("-rw-r----- 0/42"), "{gnu}");
+    let gnu = sh_ok(&format!(
+        "tar --numeric-owner -tvf {}/img.tar ./dev/null ./etc/shadow",
+        s(&w)
+    ));
+    assert!(
+        gnu.contains("crw-rw-rw- 0/0") && gnu.contains("-rw-r----- 0/42"),
+        "{gnu}"
+    );
 }
 
 /// The acceptance on a real Debian root filesystem
@@ -434,23 +678,42 @@ fn user_builds_image_from_tree_and_manifest() {
 /// the userns sink, round-trips it through the xattr sink, and checks it.
 #[test]
 fn debian_rootfs_as_user() {
-    let Some(u) = user("debian_rootfs_as_user") else { return };
+    let Some(u) = user("debian_rootfs_as_user") else {
+        return;
+    };
     let Some(dir) = std::env::var_os("ALIENTAR_TEST_ROOTFS") else {
-        return skip("debian_rootfs_as_user", "set ALIENTAR_TEST_ROOTFS to the output of scripts/make-rootfs.sh");
+        return skip(
+            "debian_rootfs_as_user",
+            "set ALIENTAR_TEST_ROOTFS to the output of scripts/make-rootfs.sh",
+        );
     };
     let dir = PathBuf::from(dir);
     let shifted = dir.join("rootfs-shifted");
     let md = std::fs::symlink_metadata(&shifted).unwrap();
     if md.uid() != u.uid {
-        return skip("debian_rootfs_as_user", "rootfs-shifted was made for another uid (make-rootfs.sh OUT UID SUBUID)");
+        return skip(
+            "debian_rootfs_as_user",
+            "rootfs-shifted was made for another uid (make-rootfs.sh OUT UID SUBUID)",
+        );
     }
     let tmp = shared_tmp();
     let out = user_dir(&u, &tmp.path().join("out"));
     let want = s(&tmp.path().join("want.tar.zst"));
-    ok(["create", "-f", &want, "-C", &s(&dir.join("rootfs")), "--numeric-owner", "."]);
+    ok([
+        "create",
+        "-f",
+        &want,
+        "-C",
+        &s(&dir.join("rootfs")),
+        "--numeric-owner",
+        ".",
+    ]);
     chmod(Path::new(&want), 0o644);
     let got = s(&out.join("got.tar.zst"));
-    as_user_ok(&format!("create -f {got} -C {} --map rootless .", s(&shifted)));
+    as_user_ok(&format!(
+        "create -f {got} -C {} --map rootless .",
+        s(&shifted)
+    ));
     let w = listing(&want);
     assert!(w.len() > 5000);
     assert_listing_eq(&w, &listing(&got), META);
@@ -459,7 +722,11 @@ fn debian_rootfs_as_user() {
     as_user_ok(&format!("extract -f {got} -C {} --owners userns", s(&x)));
     let mut a = snapshot(&shifted);
     let mut b = snapshot(&x);
-    let devs: Vec<String> = a.iter().filter(|(_, m)| m.kind == 0o020000 || m.kind == 0o060000).map(|(k, _)| k.clone()).collect();
+    let devs: Vec<String> = a
+        .iter()
+        .filter(|(_, m)| m.kind == 0o020000 || m.kind == 0o060000)
+        .map(|(k, _)| k.clone())
+        .collect();
     assert!(!devs.is_empty());
     for k in &devs {
         assert_eq!(b[k].mode, 0, "{k} recorded as a placeholder");
@@ -472,15 +739,30 @@ fn debian_rootfs_as_user() {
     let xs = user_dir(&u, &tmp.path().join("xs"));
     as_user_ok(&format!("extract -f {got} -C {} --owners xattr", s(&xs)));
     assert_eq!(
-        xattr::get(xs.join("etc/shadow"), "user.containers.override_stat").unwrap().as_deref(),
+        xattr::get(xs.join("etc/shadow"), "user.containers.override_stat")
+            .unwrap()
+            .as_deref(),
         Some(&b"0:42:0640:file"[..])
     );
     let back = s(&out.join("back.tar.zst"));
-    as_user_ok(&format!("create --no-userns -f {back} --from-xattrs -C {} .", s(&xs)));
+    as_user_ok(&format!(
+        "create --no-userns -f {back} --from-xattrs -C {} .",
+        s(&xs)
+    ));
     let mut keys = META.to_vec();
     keys.push("context");
     assert_listing_eq(&listing(&got), &listing(&back), &keys);
     // check.
-    assert_eq!(as_user(&format!("check -f {got} --map 0:{}:1", u.uid)).status.code(), Some(1));
-    assert_eq!(as_user(&format!("check -f {got} --map rootless")).status.code(), Some(0));
+    assert_eq!(
+        as_user(&format!("check -f {got} --map 0:{}:1", u.uid))
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        as_user(&format!("check -f {got} --map rootless"))
+            .status
+            .code(),
+        Some(0)
+    );
 }

@@ -37,6 +37,11 @@ const VERSION: u16 = 1;
 /// bytes per entry this bounds a decoded index to about half a million
 /// entries (~130 MiB); archives with a larger index are listed by streaming.
 pub const MAX_INDEX: u64 = 8 << 20;
+/// Most bytes of paths and labels a decoded index may hold: front-coded
+/// paths and label references let a small body describe far more.
+pub const MAX_EXPANDED: u64 = 64 << 20;
+/// Longest label (the format allows 1 to 255 characters).
+const MAX_LABEL: usize = 255;
 
 /// One indexed entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,7 +116,12 @@ impl IndexBuilder {
         }
         self.prev_pos = Some(pos);
         let b = &mut self.body;
-        let shared = e.path.iter().zip(&self.prev_path).take_while(|(a, b)| a == b).count();
+        let shared = e
+            .path
+            .iter()
+            .zip(&self.prev_path)
+            .take_while(|(a, b)| a == b)
+            .count();
         put_var(b, shared as u64);
         put_bytes(b, &e.path[shared..]);
         self.prev_path.clone_from(&e.path);
@@ -215,7 +225,11 @@ impl Cur<'_> {
     }
     fn take(&mut self, n: u64) -> Result<&[u8], String> {
         let n = usize::try_from(n).map_err(|_| "index length too large")?;
-        let end = self.i.checked_add(n).filter(|&e| e <= self.b.len()).ok_or("index ends inside a field")?;
+        let end = self
+            .i
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or("index ends inside a field")?;
         let s = &self.b[self.i..end];
         self.i = end;
         Ok(s)
@@ -253,7 +267,8 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
     if limit > MAX_INDEX {
         return Err(format!("index of {limit} bytes is larger than allowed"));
     }
-    let body = zstd::bulk::decompress(z, limit as usize).map_err(|e| format!("index does not decompress: {e}"))?;
+    let body = zstd::bulk::decompress(z, limit as usize)
+        .map_err(|e| format!("index does not decompress: {e}"))?;
     let mut c = Cur { b: &body, i: 0 };
     // Every entry takes at least 16 bytes of the body and starts with a
     // 512-byte header block in the data: counts above either are lies.
@@ -263,8 +278,17 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
     let nlabels = c.small(count, "label count")?;
     let mut labels = Vec::with_capacity(nlabels.min(1024) as usize);
     for _ in 0..nlabels {
-        labels.push(String::from_utf8_lossy(&c.bytes()?).into_owned());
+        let l = c.bytes()?;
+        if l.len() > MAX_LABEL {
+            return Err(format!(
+                "index label of {} bytes is longer than {MAX_LABEL}",
+                l.len()
+            ));
+        }
+        labels.push(String::from_utf8_lossy(&l).into_owned());
     }
+    // What decoding copies out of shared data (path prefixes, labels).
+    let mut expanded: u64 = 0;
     let total: u64 = frame_sizes.iter().map(|&s| u64::from(s)).sum();
     let mut pos = if count > 0 { c.var()? } else { 0 };
     let mut prev_path: Vec<u8> = Vec::new();
@@ -275,10 +299,15 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
     for i in 0..count {
         if i > 0 {
             let blocks = c.var()?;
-            pos = blocks.checked_mul(512).and_then(|d| pos.checked_add(d)).ok_or("index position overflows")?;
+            pos = blocks
+                .checked_mul(512)
+                .and_then(|d| pos.checked_add(d))
+                .ok_or("index position overflows")?;
         }
         if pos % 512 != 0 || pos >= total {
-            return Err(format!("index entry {i} starts at {pos}, outside the {total} bytes of data"));
+            return Err(format!(
+                "index entry {i} starts at {pos}, outside the {total} bytes of data"
+            ));
         }
         while frame_start + u64::from(frame_sizes[frame]) <= pos {
             frame_start += u64::from(frame_sizes[frame]);
@@ -287,6 +316,7 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
         let shared = c.small(prev_path.len() as u64, "shared path length")? as usize;
         let mut path = prev_path[..shared].to_vec();
         path.extend_from_slice(&c.bytes()?);
+        expanded += path.len() as u64;
         prev_path.clone_from(&path);
         let kind = match c.take(1)?[0] {
             0 => Kind::File,
@@ -318,19 +348,35 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
         }
         let label = c.small(labels.len() as u64, "label")?;
         e.label = (label > 0).then(|| labels[label as usize - 1].clone());
+        expanded += e.label.as_ref().map_or(0, |l| l.len() as u64);
+        if expanded > MAX_EXPANDED {
+            return Err(format!(
+                "index expands to more than {} MiB of paths and labels",
+                MAX_EXPANDED >> 20
+            ));
+        }
         let nx = c.small(body.len() as u64, "xattr count")?;
         for _ in 0..nx {
             let n = String::from_utf8_lossy(&c.bytes()?).into_owned();
             let v = c.opt()?.unwrap_or_default();
             e.xattrs.push((n, v));
         }
-        out.push(Indexed { entry: e, frame: frame as u32, offset: (pos - frame_start) as u32 });
+        out.push(Indexed {
+            entry: e,
+            frame: frame as u32,
+            offset: (pos - frame_start) as u32,
+        });
     }
     if count > 0 {
         let blocks = c.var()?;
-        let end = blocks.checked_mul(512).and_then(|d| pos.checked_add(d)).ok_or("index position overflows")?;
+        let end = blocks
+            .checked_mul(512)
+            .and_then(|d| pos.checked_add(d))
+            .ok_or("index position overflows")?;
         if end > total {
-            return Err(format!("index runs to {end}, past the {total} bytes of data"));
+            return Err(format!(
+                "index runs to {end}, past the {total} bytes of data"
+            ));
         }
     }
     if c.i != body.len() {
@@ -352,15 +398,24 @@ mod tests {
         e.size = 474;
         e.mtime = Time { sec: -5, nsec: 7 };
         e.label = Some("rootless".into());
-        e.xattrs = vec![(ACL_ACCESS.into(), vec![2, 0, 0, 0]), ("user.x".into(), b"dropped".to_vec())];
+        e.xattrs = vec![
+            (ACL_ACCESS.into(), vec![2, 0, 0, 0]),
+            ("user.x".into(), b"dropped".to_vec()),
+        ];
         b.push(&e, 1024);
         let mut d = Entry::new("etc/skel", Kind::Char);
         d.dev_major = 1;
         d.dev_minor = 3;
-        d.mtime = Time { sec: 1_700_000_000, nsec: 0 };
+        d.mtime = Time {
+            sec: 1_700_000_000,
+            nsec: 0,
+        };
         b.push(&d, 4096);
         let frame = b.finish_at(4608).unwrap();
-        assert_eq!(u32::from_le_bytes(frame[..4].try_into().unwrap()), INDEX_MAGIC);
+        assert_eq!(
+            u32::from_le_bytes(frame[..4].try_into().unwrap()),
+            INDEX_MAGIC
+        );
         let got = decode(&frame[8..], &[4096, 1024]).unwrap();
         let mut want = e.clone();
         want.xattrs[1].1.clear();
@@ -399,5 +454,53 @@ mod tests {
         payload.extend_from_slice(&zstd::bulk::compress(&body, 1).unwrap());
         let err = decode(&payload, &[4 << 20]).unwrap_err();
         assert!(err.contains("label count"), "{err}");
+    }
+
+    /// Regression: front-coded paths let each entry of a small body share a
+    /// long prefix (one 4 MiB path, then 200 000 entries sharing it: 800 GB),
+    /// and label references cloned a label of any length per entry.
+    #[test]
+    fn shared_prefixes_and_labels_are_bounded() {
+        let payload = |body: &[u8]| {
+            let mut p = TAG.to_vec();
+            p.extend_from_slice(&VERSION.to_le_bytes());
+            p.extend_from_slice(&zstd::bulk::compress(body, 1).unwrap());
+            p
+        };
+        // (shared, new path bytes, label) for one minimal file entry.
+        let entry = |b: &mut Vec<u8>, shared: u64, new: &[u8], label: u64| {
+            put_var(b, shared);
+            put_bytes(b, new);
+            b.push(0);
+            for _ in 0..5 {
+                put_var(b, 0); // mode uid gid size mtime
+            }
+            put_var(b, 0); // nsec
+            for _ in 0..3 {
+                put_var(b, 0); // uname gname link
+            }
+            put_var(b, label);
+            put_var(b, 0); // xattrs
+        };
+        let n = 200_000u64;
+        let mut b = Vec::new();
+        put_var(&mut b, n);
+        put_var(&mut b, 0);
+        put_var(&mut b, 0); // first position
+        entry(&mut b, 0, &vec![b'p'; 4 << 20], 0);
+        for _ in 1..n {
+            put_var(&mut b, 1);
+            entry(&mut b, 4 << 20, b"", 0);
+        }
+        put_var(&mut b, 1);
+        let err = decode(&payload(&b), &[u32::MAX, u32::MAX]).unwrap_err();
+        assert!(err.contains("expands"), "{err}");
+        // A label longer than any valid label.
+        let mut b = Vec::new();
+        put_var(&mut b, 1);
+        put_var(&mut b, 1);
+        put_bytes(&mut b, &[b'l'; 256]);
+        let err = decode(&payload(&b), &[4 << 20]).unwrap_err();
+        assert!(err.contains("longer than 255"), "{err}");
     }
 }

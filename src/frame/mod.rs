@@ -101,10 +101,15 @@ impl FramePipeline {
         let pool = self.pool.clone();
         rayon::spawn(move || {
             let r = job().and_then(|raw| {
-                let len = u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))?;
+                let len =
+                    u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))?;
                 match level {
                     Some(l) => {
-                        let mut out = pool.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+                        let mut out = pool
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .pop()
+                            .unwrap_or_default();
                         compress_frame_into(&raw, l, &mut out)?;
                         Ok((out, len))
                     }

@@ -35,6 +35,10 @@ pub fn index_of(path: &std::path::Path) -> Option<Vec<Indexed>> {
 /// most 4 MiB; the reader holds a few frames per thread in memory).
 pub const MAX_FRAME_SIZE: u32 = 16 << 20;
 
+/// Bytes of frames decompressed ahead of the reader at most (beyond two
+/// frames): with alientar's 4 MiB frames, 16 frames.
+pub const READ_AHEAD_BYTES: u64 = 64 << 20;
+
 /// A zstd archive with a valid seek table.
 #[derive(Debug)]
 pub struct Seekable {
@@ -125,9 +129,22 @@ impl Seekable {
     }
 
     /// A reader of the uncompressed tar stream that decompresses up to
-    /// `ahead` frames in parallel.
+    /// `ahead` frames in parallel — fewer when the frames are large, so that
+    /// at most about [`READ_AHEAD_BYTES`] are decompressed ahead.
     pub fn reader(&self, ahead: usize) -> ParallelFrames {
-        ParallelFrames::new(self.file.clone(), self.frames.clone(), ahead.max(1))
+        let ahead = ahead.min(self.max_ahead()).max(1);
+        ParallelFrames::new(self.file.clone(), self.frames.clone(), ahead)
+    }
+
+    /// How many frames fit in [`READ_AHEAD_BYTES`] (at least 2).
+    fn max_ahead(&self) -> usize {
+        let largest = self
+            .frames
+            .iter()
+            .map(|f| u64::from(f.1.max(f.2)))
+            .max()
+            .unwrap_or(1);
+        (READ_AHEAD_BYTES / largest.max(1)).max(2) as usize
     }
 }
 
@@ -182,7 +199,11 @@ impl ParallelFrames {
             let pool = self.pool.clone();
             rayon::spawn(move || {
                 let r = (|| {
-                    let mut out = pool.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+                    let mut out = pool
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .pop()
+                        .unwrap_or_default();
                     out.clear();
                     out.reserve(d as usize);
                     DECODER.with(|dec| -> io::Result<()> {
@@ -195,13 +216,21 @@ impl ParallelFrames {
                         }
                         let ctx = ctx.as_mut().expect("set above");
                         ctx.decompress_to_buffer(z.as_slice(), &mut out)
-                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd frame {i}: {e}")))?;
+                            .map_err(|e| {
+                                io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    format!("zstd frame {i}: {e}"),
+                                )
+                            })?;
                         Ok(())
                     })?;
                     if out.len() != d as usize {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
-                            format!("zstd frame {i} holds {} bytes, the seek table says {d}", out.len()),
+                            format!(
+                                "zstd frame {i} holds {} bytes, the seek table says {d}",
+                                out.len()
+                            ),
                         ));
                     }
                     Ok(out)
@@ -225,12 +254,18 @@ impl Read for ParallelFrames {
                 if let Some(r) = self.got.remove(&want) {
                     break r;
                 }
-                let (i, r) = self.rx.recv().map_err(|_| io::Error::other("frame decoder stopped"))?;
+                let (i, r) = self
+                    .rx
+                    .recv()
+                    .map_err(|_| io::Error::other("frame decoder stopped"))?;
                 self.got.insert(i, r);
             };
             let old = std::mem::replace(&mut self.cur, data?);
             if old.capacity() > 0 {
-                self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(old);
+                self.pool
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(old);
             }
             self.pos = 0;
             self.next_use += 1;
@@ -276,7 +311,9 @@ mod tests {
         assert_eq!(out.len(), 1536);
         assert!(out[..1024].iter().all(|&b| b == 1));
         // Compressed sizes past the table's start, or short of it.
-        assert!(Seekable::probe(file_with(|f| table(&[(f[0].0, 1024), (f[1].0 + 1, 512)]))).is_none());
+        assert!(
+            Seekable::probe(file_with(|f| table(&[(f[0].0, 1024), (f[1].0 + 1, 512)]))).is_none()
+        );
         assert!(Seekable::probe(file_with(|f| table(&[(f[0].0, 1024)]))).is_none());
         // Regression: a decompressed size of 4 GiB sized a buffer per frame
         // in flight; over MAX_FRAME_SIZE the archive is streamed instead.
@@ -291,8 +328,17 @@ mod tests {
             }))
             .is_none()
         );
+        // Read-ahead is bounded by bytes: 4 frames of 16 MiB, 16 of 4 MiB.
+        let s = Seekable::probe(file_with(table)).unwrap();
+        assert_eq!(s.max_ahead(), (READ_AHEAD_BYTES / 1024) as usize);
+        let big = Seekable {
+            frames: vec![(0, 100, MAX_FRAME_SIZE); 3],
+            ..s
+        };
+        assert_eq!(big.max_ahead(), 4);
         // Wrong decompressed size: the table is accepted, reading fails cleanly.
-        let s = Seekable::probe(file_with(|f| table(&[(f[0].0, 1000), f[1]]))).expect("plausible table");
+        let s = Seekable::probe(file_with(|f| table(&[(f[0].0, 1000), f[1]])))
+            .expect("plausible table");
         let err = s.reader(2).read_to_end(&mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains("zstd frame 0"), "{err}");
         // An index frame in front of the table that does not fill the gap.

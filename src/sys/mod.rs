@@ -104,6 +104,44 @@ impl Dir {
         }
     }
 
+    /// Remove what a killed earlier run left here: names
+    /// `.alientar-PID-...` whose process no longer exists (never our own).
+    /// Returns how many were removed.
+    pub fn sweep_stale_temporaries(&self) -> usize {
+        let Ok(rd) = rustix::fs::Dir::read_from(&self.fd) else {
+            return 0;
+        };
+        let me = std::process::id();
+        let mut removed = 0;
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_bytes();
+            let Some(rest) = name.strip_prefix(b".alientar-") else {
+                continue;
+            };
+            let pid = rest
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .fold(0u32, |p, &b| {
+                    p.saturating_mul(10).saturating_add(u32::from(b - b'0'))
+                });
+            if pid == 0 || pid == me {
+                continue;
+            }
+            let alive = rustix::process::Pid::from_raw(pid as i32).is_some_and(|p| {
+                rustix::process::test_kill_process(p)
+                    .map_or_else(|e| e != rustix::io::Errno::SRCH, |()| true)
+            });
+            if alive {
+                continue;
+            }
+            let dir = ent.file_type() == FileType::Directory;
+            if self.unlink(name, dir).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+
     /// Does this directory have the setgid bit (new files then take its group)?
     ///
     /// # Errors
@@ -380,7 +418,13 @@ pub fn fsetxattr(fd: impl AsFd, key: &str, value: &[u8]) -> io::Result<()> {
 
 /// Can this process read `path` (`faccessat` with the effective IDs)?
 pub fn readable(path: &Path) -> bool {
-    rustix::fs::accessat(rustix::fs::CWD, path, rustix::fs::Access::READ_OK, AtFlags::EACCESS).is_ok()
+    rustix::fs::accessat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Access::READ_OK,
+        AtFlags::EACCESS,
+    )
+    .is_ok()
 }
 
 /// True when the process may chown to arbitrary IDs (root or `CAP_CHOWN`

@@ -168,8 +168,14 @@ pub fn coverable(maps: &Maps, who: &crate::idmap::Invoker) -> bool {
     fn outside<K: IdKind>(m: &IdMap<K>) -> Vec<(u64, u64)> {
         m.extents()
             .iter()
-            .map(|e| (u64::from(e.outside), u64::from(e.outside) + u64::from(e.count)))
+            .map(|e| {
+                (
+                    u64::from(e.outside),
+                    u64::from(e.outside) + u64::from(e.count),
+                )
+            })
             .collect()
     }
-    ok(outside(&maps.uid), who.uid, &sub(&who.subuid_file)) && ok(outside(&maps.gid), who.gid, &sub(&who.subgid_file))
+    ok(outside(&maps.uid), who.uid, &sub(&who.subuid_file))
+        && ok(outside(&maps.gid), who.gid, &sub(&who.subgid_file))
 }

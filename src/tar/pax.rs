@@ -142,6 +142,36 @@ pub fn parse_u64(v: &[u8]) -> Option<u64> {
     s.parse().ok()
 }
 
+/// Encode a name for a `LIBARCHIVE.xattr.` key: `%`, `=` and bytes outside
+/// `!`..`~` as `%XX` (the inverse of [`percent_decode`]).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if (0x21..=0x7e).contains(&b) && b != b'%' && b != b'=' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Standard base64 without padding, as libarchive writes xattr values
+/// (the inverse of [`base64_decode`]).
+pub fn base64_encode(v: &[u8]) -> Vec<u8> {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(v.len().div_ceil(3) * 4);
+    for c in v.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..=c.len() {
+            out.push(ABC[(n >> (18 - 6 * i) & 63) as usize]);
+        }
+    }
+    out
+}
+
 /// Decode `%XX` escapes (libarchive's xattr names); `None` if malformed or not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
@@ -260,6 +290,22 @@ mod tests {
         assert_eq!(percent_decode("user.%zz"), None);
         assert_eq!(percent_decode("user.%4"), None);
         assert_eq!(percent_decode("user.%ff"), None);
+        for name in ["user.a=b", "user.=", "user.100%", "user.é x", "user.plain"] {
+            assert_eq!(percent_decode(&percent_encode(name)).as_deref(), Some(name));
+            assert!(!percent_encode(name).contains('='));
+        }
+        assert_eq!(percent_encode("user.a=b"), "user.a%3Db");
+        for v in [
+            &b""[..],
+            b"A",
+            b"AB",
+            b"ABC",
+            b"ABCDEFG",
+            &[0, 0xff, 0xef, 0x80],
+        ] {
+            assert_eq!(base64_decode(&base64_encode(v)).as_deref(), Some(v));
+        }
+        assert_eq!(base64_encode(b"ABCDEFG"), b"QUJDREVGRw");
     }
 
     #[test]

@@ -69,7 +69,15 @@ pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
         recs.push(("mtime".into(), e.mtime.to_string().into_bytes()));
     }
     for (k, v) in &e.xattrs {
-        recs.push((format!("SCHILY.xattr.{k}"), v.clone()));
+        if k.contains('=') {
+            // A pax key cannot hold '=': libarchive's encoded form instead.
+            recs.push((
+                format!("LIBARCHIVE.xattr.{}", super::pax::percent_encode(k)),
+                super::pax::base64_encode(v),
+            ));
+        } else {
+            recs.push((format!("SCHILY.xattr.{k}"), v.clone()));
+        }
     }
     if let Some(l) = &e.label {
         recs.push((format!("SCHILY.xattr.{LABEL_XATTR}"), l.as_bytes().to_vec()));
@@ -228,6 +236,15 @@ mod tests {
         let mut d = Entry::new(format!("{}/{}", "p".repeat(150), "n".repeat(90)), Kind::Dir);
         d.mode = 0o1777;
         cases.push((d, vec![]));
+        // Regression (tests/props.rs): an xattr name with '=' came back
+        // split at it ("user.=" read as "user." with value "=").
+        let mut x = Entry::new("x", Kind::File);
+        x.xattrs = vec![
+            ("user.=".into(), vec![]),
+            ("user.a=b".into(), b"v=1\0".to_vec()),
+            ("user.plain".into(), b"p".to_vec()),
+        ];
+        cases.push((x, vec![]));
         let mut c = Entry::new("dev/null", Kind::Char);
         c.mode = 0o666;
         c.dev_major = 1;

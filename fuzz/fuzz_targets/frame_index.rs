@@ -1,0 +1,54 @@
+//! The seekable-archive trailer: `SeekTable::decode_tail` on the input's
+//! tail, `index::decode` on its payload (with frame sizes from the first
+//! bytes), and `Seekable::probe` on the input written to a file — reading
+//! the frames and the index when the probe accepts them.
+#![no_main]
+
+use std::io::{Read, Write};
+
+use alientar::frame::index;
+use alientar::frame::read::Seekable;
+use alientar::frame::seek::SeekTable;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Some((t, used)) = SeekTable::decode_tail(data) {
+        assert!(used <= data.len());
+        // What decodes re-encodes to the same bytes (no checksums written).
+        if data[data.len() - 5] == 0 {
+            assert_eq!(t.encode(), &data[data.len() - used..]);
+        }
+    }
+
+    // Index payload: up to 4 frame sizes from the first byte's count.
+    if let Some((&n, rest)) = data.split_first() {
+        let n = usize::from(n % 5);
+        if rest.len() >= 4 * n {
+            let sizes: Vec<u32> = rest[..4 * n]
+                .chunks(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            if let Ok(entries) = index::decode(&rest[4 * n..], &sizes) {
+                for i in entries {
+                    assert!((i.frame as usize) < sizes.len());
+                    assert!(i.offset < sizes[i.frame as usize] && i.offset % 512 == 0);
+                }
+            }
+        }
+    }
+
+    let mut f = tempfile::tempfile().expect("temporary file");
+    f.write_all(data).expect("write");
+    if let Some(s) = Seekable::probe(f) {
+        let _ = s.index();
+        let mut r = s.reader(2);
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total = 0usize;
+        while let Ok(n) = r.read(&mut buf) {
+            total += n;
+            if n == 0 || total > 64 << 20 {
+                break;
+            }
+        }
+    }
+});
