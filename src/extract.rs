@@ -1006,7 +1006,6 @@ pub fn extract(
     };
 
     let mut batches: Vec<(Vec<Job>, usize)> = (0..n).map(|_| (Vec::new(), 0)).collect();
-    let n_workers = n;
     // The reading thread's own worker: it creates big files and makes the
     // hard links at the end.
     let mut planner = Worker {
@@ -1200,7 +1199,7 @@ pub fn extract(
                 }
             };
             let mut offset = 0u64;
-            let mut turn = w;
+            let turn = w;
             while offset < size {
                 let mut b = vec![0u8; (size - offset).min(BIG_CHUNK) as usize];
                 let mut got = 0;
@@ -1238,7 +1237,11 @@ pub fn extract(
                 b.truncate(got);
                 progress.add_bytes(got as u64);
                 let n = got as u64;
-                turn = (turn + 1) % n_workers;
+                // One worker writes a file's pieces: ext4 serializes writers of one
+                // inode, and several of them spin on its lock (measured: 2.5 s of
+                // system time instead of 1.0 for 630 MiB). Decompression stays
+                // parallel, and different files go to different workers.
+
                 if txs[turn]
                     .send(vec![Job::Piece(big.clone(), offset, b)])
                     .is_err()
