@@ -154,7 +154,7 @@ impl BigFile {
 
 /// What a worker is handed.
 enum Job {
-    Entry(Task),
+    Entry(Box<Task>),
     Piece(Arc<BigFile>, u64, Vec<u8>),
     /// Answer when everything before this is done.
     Barrier(Sender<()>),
@@ -257,6 +257,7 @@ impl Worker {
         for job in rx.into_iter().flatten() {
             match job {
                 Job::Entry(t) => {
+                    let t = *t;
                     let comps = split(&t.key);
                     let a = Applied {
                         ctx: &t.ctx,
@@ -796,7 +797,7 @@ fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
         if fast {
             let mut end = i;
             let mut len = 0;
-            while end < comps.len() && (end == i || len + comps[end].len() + 1 <= 4000) {
+            while end < comps.len() && (end == i || len + comps[end].len() < 4000) {
                 len += comps[end].len() + 1;
                 end += 1;
             }
@@ -1302,14 +1303,14 @@ pub fn extract(
                     .iter()
                     .map(|(k, v)| k.len() + v.len())
                     .sum::<usize>());
-        batches[w].0.push(Job::Entry(Task {
+        batches[w].0.push(Job::Entry(Box::new(Task {
             seq,
             key,
             ctx,
             host,
             label,
             data,
-        }));
+        })));
         if (batches[w].0.len() >= 64 || batches[w].1 >= 1 << 20)
             && txs[w].send(std::mem::take(&mut batches[w].0)).is_err()
         {
