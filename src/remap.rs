@@ -13,6 +13,10 @@ use crate::entry::Kind;
 use crate::error::{Error, Result};
 use crate::frame::{PlainSink, TarSink, ZstdSink};
 use crate::tar::Reader;
+use crate::tar::read::Chunk;
+
+/// Zeros written for the holes of one sparse member at most.
+const MAX_HOLES: u64 = 1 << 30;
 use crate::tar::write as tw;
 use crate::translate::{Direction, Unmapped, translate};
 
@@ -94,16 +98,40 @@ pub fn remap(opts: &RemapOptions, progress: &crate::progress::Progress) -> Resul
         sink.write(&buf).map_err(werr)?;
         if e.kind == Kind::File {
             let mut left = e.size;
+            let mut holes = 0u64;
             while left > 0 {
                 let want = left.min(data.len() as u64) as usize;
-                let n = rd.read_data(&mut data[..want])?;
-                if n == 0 {
-                    return Err(Error::format("archive ended inside member data")
-                        .with_path(e.display_path()));
+                match rd.read_chunk(&mut data[..want])? {
+                    Chunk::Data(0) => {
+                        return Err(Error::format("archive ended inside member data")
+                            .with_path(e.display_path()));
+                    }
+                    Chunk::Data(n) => {
+                        sink.write(&data[..n]).map_err(werr)?;
+                        progress.add_bytes(n as u64);
+                        left -= n as u64;
+                    }
+                    Chunk::Hole(h) => {
+                        // The output holds members whole: holes become zeros,
+                        // within reason (no output is left on error).
+                        holes += h;
+                        if holes > MAX_HOLES {
+                            return Err(Error::format(format!(
+                                "sparse member with more than {} GiB of holes: remap writes members whole, not sparse",
+                                MAX_HOLES >> 30
+                            ))
+                            .with_path(e.display_path()));
+                        }
+                        let zeros = vec![0u8; data.len()];
+                        let mut z = h.min(left);
+                        while z > 0 {
+                            let k = z.min(zeros.len() as u64) as usize;
+                            sink.write(&zeros[..k]).map_err(werr)?;
+                            z -= k as u64;
+                        }
+                        left -= h.min(left);
+                    }
                 }
-                sink.write(&data[..n]).map_err(werr)?;
-                progress.add_bytes(n as u64);
-                left -= n as u64;
             }
             buf.clear();
             tw::pad(&mut buf, e.size);
