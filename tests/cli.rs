@@ -178,28 +178,6 @@ fn reads_gnu_tar_and_bsdtar_archives() {
     }
 }
 
-/// Make a copy of `t` stored the way rootless podman stores it: uid 0 →
-/// 1001, uid N → 100000 + N - 1 (same for gids).
-fn shift_copy(t: &Path, dst: &Path) {
-    sh_ok(&format!("cp -a {} {}", s(t), s(dst)));
-    let shift = |id: u32| if id == 0 { 1001 } else { 100_000 + id - 1 };
-    let mut all = walk(dst);
-    all.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    let mut seen = std::collections::HashSet::new();
-    for p in all {
-        use std::os::unix::fs::MetadataExt;
-        let md = std::fs::symlink_metadata(&p).unwrap();
-        if !seen.insert(md.ino()) {
-            continue;
-        }
-        lchown(&p, shift(md.uid()), shift(md.gid()));
-        if !md.file_type().is_symlink() {
-            chmod(&p, md.mode() & 0o7777);
-        }
-        set_mtime(&p, md.mtime(), md.mtime_nsec());
-    }
-}
-
 /// The foundation's main job: a rootless-stored tree archived in the
 /// context view with a label, restored through the map or in host view.
 #[test]
@@ -213,7 +191,7 @@ fn rootless_context_create_and_extract() {
     let tmp = tempfile::tempdir().unwrap();
     let t = make_tree(tmp.path());
     let shifted = tmp.path().join("shifted");
-    shift_copy(&t, &shifted);
+    shifted_copy(&t, &shifted, (1001, 100_000), (1001, 100_000));
     let a = s(&tmp.path().join("r.tar.zst"));
     let map = "0:1001:1,1:100000:65536";
     // The fifo's 3000000:4000000 is outside this map: it must fail, naming the ID, and write nothing.
@@ -760,9 +738,6 @@ fn debian_rootfs() {
     }
     assert_same(&want, &got);
 }
-
-/// The dedicated test user `.ci/run` creates.
-const TEST_USER: &str = "alientar-test";
 
 /// As an ordinary user: list and extract with `--owners none` (owners
 /// dropped, setuid dropped with them, device nodes skipped with one warning,

@@ -16,7 +16,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const U: &str = "alientar-test";
+const U: &str = TEST_USER;
 
 /// The guide's tested blocks: name → (who, script).
 fn blocks() -> HashMap<String, (String, String)> {
@@ -80,53 +80,6 @@ fn guide_blocks_are_tagged() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     assert!(readme.contains("docs/guide.md") && readme.contains("docs/format.md"));
-}
-
-struct User {
-    uid: u32,
-    gid: u32,
-    sub_uid: u32,
-    sub_gid: u32,
-}
-
-fn user(test: &str) -> Option<User> {
-    if !is_root() {
-        skip(test, "needs root (to set up and to drop to the test user)");
-        return None;
-    }
-    let id = sh(&format!("id -u {U} && id -g {U}"));
-    if !id.status.success() {
-        skip(test, "no user alientar-test (.ci/run creates it)");
-        return None;
-    }
-    if !have("newuidmap") {
-        skip(test, "newuidmap missing (apt-get install uidmap)");
-        return None;
-    }
-    let out = String::from_utf8_lossy(&id.stdout).into_owned();
-    let mut it = out.split_whitespace().map(|s| s.parse::<u32>().unwrap());
-    let (uid, gid) = (it.next().unwrap(), it.next().unwrap());
-    let first = |file: &str| -> Option<u32> {
-        std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() == 3 && (f[0] == U || f[0] == uid.to_string()))
-                .then(|| f[1].parse().ok())
-                .flatten()
-        })
-    };
-    let (Some(sub_uid), Some(sub_gid)) = (first("/etc/subuid"), first("/etc/subgid")) else {
-        skip(
-            test,
-            "alientar-test has no /etc/subuid or /etc/subgid range",
-        );
-        return None;
-    };
-    Some(User {
-        uid,
-        gid,
-        sub_uid,
-        sub_gid,
-    })
 }
 
 fn s(p: &Path) -> String {
@@ -214,7 +167,7 @@ fn rootless_storage(u: &User, home: &Path) {
 /// and, as root, through another subordinate range, checked with `diff`.
 #[test]
 fn guide_a_backup_and_restore_rootless_storage() {
-    let Some(u) = user("guide_a_backup_and_restore_rootless_storage") else {
+    let Some(u) = test_user("guide_a_backup_and_restore_rootless_storage") else {
         return;
     };
     if !have("zstd") {
@@ -304,7 +257,7 @@ fn guide_a_backup_and_restore_rootless_storage() {
 /// and archived back from the xattrs unchanged.
 #[test]
 fn guide_b_image_and_c_restore_into_rootless_storage() {
-    let Some(u) = user("guide_b_image_and_c_restore_into_rootless_storage") else {
+    let Some(u) = test_user("guide_b_image_and_c_restore_into_rootless_storage") else {
         return;
     };
     if !have("tar") || !have("zstd") {

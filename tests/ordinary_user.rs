@@ -12,57 +12,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-const U: &str = "alientar-test";
-
-struct User {
-    uid: u32,
-    gid: u32,
-    sub_uid: u32,
-    sub_gid: u32,
-}
-
-fn user(test: &str) -> Option<User> {
-    if !is_root() {
-        skip(test, "needs root to drop privileges to the test user");
-        return None;
-    }
-    let id = sh(&format!("id -u {U} && id -g {U}"));
-    if !id.status.success() {
-        skip(
-            test,
-            "no user alientar-test with /etc/subuid ranges (.ci/run creates it)",
-        );
-        return None;
-    }
-    if !have("newuidmap") {
-        skip(test, "newuidmap missing (apt-get install uidmap)");
-        return None;
-    }
-    let out = String::from_utf8_lossy(&id.stdout).into_owned();
-    let mut it = out.split_whitespace().map(|s| s.parse::<u32>().unwrap());
-    let (uid, gid) = (it.next().unwrap(), it.next().unwrap());
-    let first = |file: &str| -> Option<u32> {
-        std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() == 3 && (f[0] == U || f[0] == uid.to_string()))
-                .then(|| f[1].parse().ok())
-                .flatten()
-        })
-    };
-    let (Some(sub_uid), Some(sub_gid)) = (first("/etc/subuid"), first("/etc/subgid")) else {
-        skip(
-            test,
-            "alientar-test has no /etc/subuid or /etc/subgid range",
-        );
-        return None;
-    };
-    Some(User {
-        uid,
-        gid,
-        sub_uid,
-        sub_gid,
-    })
-}
+const U: &str = TEST_USER;
 
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_owned()
@@ -113,28 +63,6 @@ fn image(root: &Path) -> PathBuf {
     set_mtime(&t.join("etc"), 1_650_000_001, 6);
     set_mtime(&t.join("run"), 1_650_000_002, 7);
     t
-}
-
-/// Copy `t` to `dst` stored the way rootless podman stores it for U:
-/// 0 → U, N → subordinate start + N - 1.
-fn podman_layout(u: &User, t: &Path, dst: &Path) {
-    sh_ok(&format!("cp -a {} {}", s(t), s(dst)));
-    let su = |id: u32| if id == 0 { u.uid } else { u.sub_uid + id - 1 };
-    let sg = |id: u32| if id == 0 { u.gid } else { u.sub_gid + id - 1 };
-    let mut all = walk(dst);
-    all.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    let mut seen = std::collections::HashSet::new();
-    for p in all {
-        let md = std::fs::symlink_metadata(&p).unwrap();
-        if !seen.insert(md.ino()) {
-            continue;
-        }
-        lchown(&p, su(md.uid()), sg(md.gid()));
-        if !md.file_type().is_symlink() {
-            chmod(&p, md.mode() & 0o7777);
-        }
-        set_mtime(&p, md.mtime(), md.mtime_nsec());
-    }
 }
 
 fn rootless(u: &User) -> String {
@@ -194,13 +122,13 @@ const META: &[&str] = &[
 /// for entry; as root with the explicit map and no namespace, too.
 #[test]
 fn user_backs_up_rootless_storage() {
-    let Some(u) = user("user_backs_up_rootless_storage") else {
+    let Some(u) = test_user("user_backs_up_rootless_storage") else {
         return;
     };
     let tmp = shared_tmp();
     let t = image(tmp.path());
     let store = tmp.path().join("store");
-    podman_layout(&u, &t, &store);
+    shifted_copy(&t, &store, (u.uid, u.sub_uid), (u.gid, u.sub_gid));
     // U cannot read this outside a namespace.
     assert!(
         sh(&format!(
@@ -286,7 +214,7 @@ fn user_backs_up_rootless_storage() {
 /// fails on device nodes); ours records them and exits 0.
 #[test]
 fn user_restores_with_userns_like_gnu_tar_in_unshare() {
-    let Some(u) = user("user_restores_with_userns_like_gnu_tar_in_unshare") else {
+    let Some(u) = test_user("user_restores_with_userns_like_gnu_tar_in_unshare") else {
         return;
     };
     let tmp = shared_tmp();
@@ -352,7 +280,7 @@ fn user_restores_with_userns_like_gnu_tar_in_unshare() {
 /// `create --from-xattrs` as U with no namespace reproduces the archive.
 #[test]
 fn xattr_sink_roundtrip_as_user() {
-    let Some(u) = user("xattr_sink_roundtrip_as_user") else {
+    let Some(u) = test_user("xattr_sink_roundtrip_as_user") else {
         return;
     };
     let tmp = shared_tmp();
@@ -400,7 +328,7 @@ fn xattr_sink_roundtrip_as_user() {
 /// destination gives the image's owners, modes, types and times.
 #[test]
 fn manifest_sink_rebuilds_with_bsdtar() {
-    let Some(u) = user("manifest_sink_rebuilds_with_bsdtar") else {
+    let Some(u) = test_user("manifest_sink_rebuilds_with_bsdtar") else {
         return;
     };
     if !have("bsdtar") {
@@ -455,7 +383,7 @@ fn manifest_sink_rebuilds_with_bsdtar() {
 /// `remap` gives host owners with identical contents.
 #[test]
 fn check_and_remap() {
-    let Some(u) = user("check_and_remap") else {
+    let Some(u) = test_user("check_and_remap") else {
         return;
     };
     let tmp = shared_tmp();
@@ -521,7 +449,7 @@ fn check_and_remap() {
 /// what GNU tar --xattrs stores inside the namespace: ACL id 6, v2 capability.
 #[test]
 fn acl_and_capability_ids_like_gnu_tar_in_namespace() {
-    let Some(u) = user("acl_and_capability_ids_like_gnu_tar_in_namespace") else {
+    let Some(u) = test_user("acl_and_capability_ids_like_gnu_tar_in_namespace") else {
         return;
     };
     if !have("setfacl") || !have("setcap") || !have("unshare") {
@@ -612,7 +540,7 @@ fn acl_and_capability_ids_like_gnu_tar_in_namespace() {
 /// holds exactly what the spec says, including a device that cannot exist.
 #[test]
 fn user_builds_image_from_tree_and_manifest() {
-    let Some(u) = user("user_builds_image_from_tree_and_manifest") else {
+    let Some(u) = test_user("user_builds_image_from_tree_and_manifest") else {
         return;
     };
     let tmp = shared_tmp();
@@ -678,7 +606,7 @@ fn user_builds_image_from_tree_and_manifest() {
 /// the userns sink, round-trips it through the xattr sink, and checks it.
 #[test]
 fn debian_rootfs_as_user() {
-    let Some(u) = user("debian_rootfs_as_user") else {
+    let Some(u) = test_user("debian_rootfs_as_user") else {
         return;
     };
     let Some(dir) = std::env::var_os("ALIENTAR_TEST_ROOTFS") else {

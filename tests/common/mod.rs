@@ -291,3 +291,81 @@ pub fn assert_same(a: &BTreeMap<String, Meta>, b: &BTreeMap<String, Meta>) {
         diffs[..diffs.len().min(15)].join("\n")
     );
 }
+
+/// The dedicated ordinary user `.ci/run` creates, with subordinate ranges.
+pub const TEST_USER: &str = "alientar-test";
+
+/// The test user's IDs and first subordinate IDs.
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    pub sub_uid: u32,
+    pub sub_gid: u32,
+}
+
+/// The test user, or `None` after saying loudly why `test` is skipped (not
+/// root, no such user, no subordinate ranges, no newuidmap).
+pub fn test_user(test: &str) -> Option<User> {
+    if !is_root() {
+        skip(test, "needs root to drop privileges to the test user");
+        return None;
+    }
+    let id = sh(&format!("id -u {TEST_USER} && id -g {TEST_USER}"));
+    if !id.status.success() {
+        skip(
+            test,
+            "no user alientar-test with /etc/subuid ranges (.ci/run creates it)",
+        );
+        return None;
+    }
+    if !have("newuidmap") {
+        skip(test, "newuidmap missing (apt-get install uidmap)");
+        return None;
+    }
+    let out = String::from_utf8_lossy(&id.stdout).into_owned();
+    let mut it = out.split_whitespace().map(|s| s.parse::<u32>().unwrap());
+    let (uid, gid) = (it.next().unwrap(), it.next().unwrap());
+    let first = |file: &str| -> Option<u32> {
+        std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() == 3 && (f[0] == TEST_USER || f[0] == uid.to_string()))
+                .then(|| f[1].parse().ok())
+                .flatten()
+        })
+    };
+    let (Some(sub_uid), Some(sub_gid)) = (first("/etc/subuid"), first("/etc/subgid")) else {
+        skip(
+            test,
+            "alientar-test has no /etc/subuid or /etc/subgid range",
+        );
+        return None;
+    };
+    Some(User {
+        uid,
+        gid,
+        sub_uid,
+        sub_gid,
+    })
+}
+
+/// Copy `t` to `dst` stored the way rootless podman stores it: id 0 →
+/// `own`, id N → `sub` + N − 1, for uids and gids (each a pair (own, sub));
+/// modes (setuid) and nanosecond mtimes kept, hard links shifted once.
+pub fn shifted_copy(t: &Path, dst: &Path, uids: (u32, u32), gids: (u32, u32)) {
+    sh_ok(&format!("cp -a {} {}", t.display(), dst.display()));
+    let shift = |(own, sub): (u32, u32), id: u32| if id == 0 { own } else { sub + id - 1 };
+    let mut all = walk(dst);
+    all.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    let mut seen = std::collections::HashSet::new();
+    for p in all {
+        let md = std::fs::symlink_metadata(&p).unwrap();
+        if !seen.insert(md.ino()) {
+            continue;
+        }
+        lchown(&p, shift(uids, md.uid()), shift(gids, md.gid()));
+        if !md.file_type().is_symlink() {
+            chmod(&p, md.mode() & 0o7777);
+        }
+        set_mtime(&p, md.mtime(), md.mtime_nsec());
+    }
+}
