@@ -183,7 +183,8 @@ struct Task {
     seq: u64,
     key: Vec<u8>,
     ctx: Entry,
-    host: Entry,
+    /// The host view when it differs from `ctx` (a map applied).
+    host: Option<Entry>,
     label: bool,
     data: Data,
 }
@@ -261,7 +262,7 @@ impl Worker {
                     let comps = split(&t.key);
                     let a = Applied {
                         ctx: &t.ctx,
-                        host: &t.host,
+                        host: t.host.as_ref().unwrap_or(&t.ctx),
                     };
                     match self.extract_one(t.data, &comps, &a, t.label, t.seq) {
                         Ok(()) => self.left.done.push(t.seq),
@@ -1031,6 +1032,10 @@ pub fn extract(
     let mut nondirs: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let mut seen_dirs: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let mut sync_next = false;
+    // The parent of the previous entry handed out, and whether none of its
+    // ancestors was a non-directory name.
+    let mut last_parent: Vec<u8> = Vec::new();
+    let mut clear_parent = false;
     let mut links: Vec<(u64, Vec<u8>, Entry, Entry)> = Vec::new();
     // Hard links by name → the seq of the last hard link of that name, and
     // whether a later entry of the same name replaced it.
@@ -1066,9 +1071,10 @@ pub fn extract(
                 .entry("Removing leading '/' from member names".to_string())
                 .or_insert(0) += 1;
         }
-        let mut host = ctx.clone();
-        match chooser.for_entry(&ctx) {
+        // The host view, when a map makes it differ from the context view.
+        let mapped: Option<Entry> = match chooser.for_entry(&ctx) {
             Ok(Some((maps, what))) => {
+                let mut host = ctx.clone();
                 match translate(&mut host, &maps, Direction::ToHost, owners.unmapped, &what) {
                     Ok(o) => {
                         // What was squashed is squashed in both views.
@@ -1079,6 +1085,7 @@ pub fn extract(
                         if o.gid_squashed {
                             ctx.gid = u64::from(crate::idmap::OVERFLOW_ID);
                         }
+                        Some(host)
                     }
                     Err(err) => {
                         early.error(seq, err);
@@ -1086,12 +1093,13 @@ pub fn extract(
                     }
                 }
             }
-            Ok(None) => {}
+            Ok(None) => None,
             Err(err) => {
                 fatal = Some(err);
                 break;
             }
-        }
+        };
+        let host = mapped.as_ref().unwrap_or(&ctx);
         if host.uid >= u64::from(u32::MAX) || host.gid >= u64::from(u32::MAX) {
             early.error(
                 seq,
@@ -1117,10 +1125,7 @@ pub fn extract(
             );
             break;
         }
-        let a = Applied {
-            ctx: &ctx,
-            host: &host,
-        };
+        let a = Applied { ctx: &ctx, host };
         if let Err(err) = sink.record(&a) {
             fatal = Some(err);
             break;
@@ -1142,6 +1147,7 @@ pub fn extract(
         }
         if key.is_empty() {
             if ctx.kind == Kind::Dir {
+                let host = mapped.unwrap_or_else(|| ctx.clone());
                 root_dir = Some((ctx, host, label));
             } else {
                 early.error(
@@ -1154,6 +1160,7 @@ pub fn extract(
         if ctx.kind == Kind::HardLink {
             on_entry(&ctx.path);
             link_names.insert(h, (seq, false));
+            let host = mapped.unwrap_or_else(|| ctx.clone());
             links.push((seq, key, ctx, host));
             continue;
         }
@@ -1165,9 +1172,20 @@ pub fn extract(
         // directory, or the reverse, or an entry lies beneath a name that is
         // not a directory — wait for the workers, as archive order says.
         let mut wait = std::mem::take(&mut sync_next);
-        for ph in hasher.prefixes(&key) {
-            wait |= nondirs.contains(&ph);
-            seen_dirs.insert(ph);
+        // Siblings come together in sorted archives: when the previous
+        // entry had the same parent and none of its ancestors was a
+        // non-directory, nothing about the ancestors has changed since.
+        let parent_len = key.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        if !(clear_parent && key[..parent_len] == last_parent[..]) {
+            let mut beneath_nondir = false;
+            for ph in hasher.prefixes(&key) {
+                beneath_nondir |= nondirs.contains(&ph);
+                seen_dirs.insert(ph);
+            }
+            wait |= beneath_nondir;
+            clear_parent = !beneath_nondir;
+            last_parent.clear();
+            last_parent.extend_from_slice(&key[..parent_len]);
         }
         if ctx.kind == Kind::Dir {
             sync_next = nondirs.remove(&h);
@@ -1192,6 +1210,7 @@ pub fn extract(
         if ctx.kind == Kind::File && size > CHUNK as u64 {
             // A big file: created here, its pieces written at their offsets
             // by all the workers in turn.
+            let host = mapped.unwrap_or_else(|| ctx.clone());
             let big = match planner.create_big(&key, ctx, host, label, seq) {
                 Ok(b) => b,
                 Err(e) => {
@@ -1307,7 +1326,7 @@ pub fn extract(
             seq,
             key,
             ctx,
-            host,
+            host: mapped,
             label,
             data,
         })));

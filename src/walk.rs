@@ -2,12 +2,11 @@
 //! every file in parallel. Owners come out in the host view.
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::entry::{Entry, Kind, LABEL_XATTR, Time};
+use crate::entry::{Entry, Kind, LABEL_XATTR};
 use crate::error::{Error, Result};
 
 /// One file found by the walk.
@@ -58,58 +57,122 @@ pub fn member_prefix(p: &Path) -> (Vec<u8>, bool) {
     (b.to_vec(), stripped)
 }
 
+/// Directories deeper than this are walked one at a time (walkdir, which
+/// keeps a bounded number of directories open and no recursion); above it,
+/// directories are read and their entries stat'ed in parallel.
+const PARALLEL_DEPTH: usize = 32;
+
 /// Walk `paths` (relative to `base`) in sorted order and stat everything.
 ///
 /// # Errors
 /// A path given on the command line that does not exist. Errors below it
 /// are collected in [`Walk::errors`].
 pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
-    let mut found: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut out = Walk::default();
     for p in paths {
         let root = base.join(p);
-        std::fs::symlink_metadata(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
+        crate::sys::lstat_path(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
         let (prefix, _) = member_prefix(p);
-        for item in walkdir::WalkDir::new(&root)
-            .follow_links(false)
-            .sort_by(|a, b| a.file_name().as_bytes().cmp(b.file_name().as_bytes()))
-        {
-            match item {
-                Ok(d) => {
-                    let rel = d.path().strip_prefix(&root).unwrap_or(Path::new(""));
-                    let mut name = prefix.clone();
-                    if !rel.as_os_str().is_empty() {
-                        name.push(b'/');
-                        name.extend_from_slice(rel.as_os_str().as_bytes());
-                    }
-                    found.push((d.into_path(), name));
-                }
-                Err(e) => {
-                    let path = e
-                        .path()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|| root.clone());
-                    let io = e
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-                    out.errors
-                        .push(Error::io("cannot read directory", path, io));
-                }
+        let top = stat_one(None, root, prefix);
+        let below = match &top {
+            Ok(Found::File(s)) if s.entry.kind == Kind::Dir => {
+                walk_dir(&s.fs_path, &s.entry.path, 1)
+            }
+            _ => Vec::new(),
+        };
+        for s in std::iter::once(top).chain(below) {
+            match s {
+                Ok(Found::File(src)) => out.sources.push(*src),
+                Ok(Found::Socket(p)) => out.sockets.push(p),
+                Err(e) => out.errors.push(e),
             }
         }
     }
-    let stats: Vec<Result<Found>> = found
-        .into_par_iter()
-        .map(|(path, name)| stat_one(path, name))
+    Ok(out)
+}
+
+/// Member name of `child` in the directory named `parent`.
+fn child_name(parent: &[u8], child: &[u8]) -> Vec<u8> {
+    let mut n = Vec::with_capacity(parent.len() + 1 + child.len());
+    n.extend_from_slice(parent);
+    n.push(b'/');
+    n.extend_from_slice(child);
+    n
+}
+
+/// Everything below the directory `path` (member name `name`), in archive
+/// order: each entry followed by what is below it, names sorted bytewise.
+/// Names are stat'ed relative to the open directory, in parallel; the
+/// directory is closed before its subdirectories are walked (in parallel
+/// too), so open descriptors stay few whatever the tree's width.
+fn walk_dir(path: &Path, name: &[u8], depth: usize) -> Vec<Result<Found>> {
+    if depth >= PARALLEL_DEPTH {
+        return walk_sequential(path, name);
+    }
+    let unreadable = |e| vec![Err(Error::io("cannot read directory", path, e))];
+    let dir = match crate::sys::WalkDir::open(path) {
+        Ok(d) => d,
+        Err(e) => return unreadable(e),
+    };
+    let mut names = match dir.names() {
+        Ok(n) => n,
+        Err(e) => return unreadable(e),
+    };
+    names.sort_unstable();
+    let found: Vec<Result<Found>> = names
+        .par_iter()
+        .map(|n| {
+            stat_one(
+                Some((&dir, n)),
+                path.join(std::ffi::OsStr::from_bytes(n)),
+                child_name(name, n),
+            )
+        })
         .collect();
-    for s in stats {
-        match s {
-            Ok(Found::File(src)) => out.sources.push(*src),
-            Ok(Found::Socket(p)) => out.sockets.push(p),
-            Err(e) => out.errors.push(e),
+    drop(dir);
+    let below: Vec<Vec<Result<Found>>> = found
+        .par_iter()
+        .map(|f| match f {
+            Ok(Found::File(s)) if s.entry.kind == Kind::Dir => {
+                walk_dir(&s.fs_path, &s.entry.path, depth + 1)
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut out = Vec::with_capacity(found.len() + below.iter().map(Vec::len).sum::<usize>());
+    for (f, b) in found.into_iter().zip(below) {
+        out.push(f);
+        out.extend(b);
+    }
+    out
+}
+
+/// As [`walk_dir`], one name at a time, for very deep trees.
+fn walk_sequential(path: &Path, name: &[u8]) -> Vec<Result<Found>> {
+    let mut out = Vec::new();
+    for item in walkdir::WalkDir::new(path)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by(|a, b| a.file_name().as_bytes().cmp(b.file_name().as_bytes()))
+    {
+        match item {
+            Ok(d) => {
+                let rel = d.path().strip_prefix(path).unwrap_or(Path::new(""));
+                let n = child_name(name, rel.as_os_str().as_bytes());
+                out.push(stat_one(None, d.into_path(), n));
+            }
+            Err(e) => {
+                let p = e
+                    .path()
+                    .map_or_else(|| path.to_path_buf(), Path::to_path_buf);
+                let io = e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+                out.push(Err(Error::io("cannot read directory", p, io)));
+            }
         }
     }
-    Ok(out)
+    out
 }
 
 /// Read the xattrs of `path` (not following a symlink), sorted by name.
@@ -141,13 +204,13 @@ pub fn read_xattrs(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
 /// us for the moment it takes to read them, then given its mode back.
 fn read_xattrs_of_unreadable(
     path: &Path,
-    md: &std::fs::Metadata,
+    md: &crate::sys::Meta,
 ) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     use std::os::unix::fs::PermissionsExt;
-    if md.uid() != rustix::process::geteuid().as_raw() {
+    if md.uid != rustix::process::geteuid().as_raw() {
         return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
     }
-    let mode = md.mode() & 0o7777;
+    let mode = md.mode & 0o7777;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o400))?;
     let r = read_xattrs(path);
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
@@ -159,34 +222,35 @@ enum Found {
     Socket(PathBuf),
 }
 
-fn stat_one(path: PathBuf, name: Vec<u8>) -> Result<Found> {
-    let md = std::fs::symlink_metadata(&path).map_err(|e| Error::io("cannot stat", &path, e))?;
-    let ft = md.file_type();
-    let kind = if ft.is_file() {
-        Kind::File
-    } else if ft.is_dir() {
-        Kind::Dir
-    } else if ft.is_symlink() {
-        Kind::Symlink
-    } else if ft.is_char_device() {
-        Kind::Char
-    } else if ft.is_block_device() {
-        Kind::Block
-    } else if ft.is_fifo() {
-        Kind::Fifo
-    } else {
-        return Ok(Found::Socket(path));
+/// Stat one file: relative to its open directory when `at` is given
+/// (directory and name), else by `path`.
+fn stat_one(
+    at: Option<(&crate::sys::WalkDir, &[u8])>,
+    path: PathBuf,
+    name: Vec<u8>,
+) -> Result<Found> {
+    use rustix::fs::FileType;
+    let md = match at {
+        Some((d, n)) => d.lstat(n),
+        None => crate::sys::lstat_path(&path),
+    }
+    .map_err(|e| Error::io("cannot stat", &path, e))?;
+    let kind = match md.kind() {
+        FileType::RegularFile => Kind::File,
+        FileType::Directory => Kind::Dir,
+        FileType::Symlink => Kind::Symlink,
+        FileType::CharacterDevice => Kind::Char,
+        FileType::BlockDevice => Kind::Block,
+        FileType::Fifo => Kind::Fifo,
+        _ => return Ok(Found::Socket(path)),
     };
     let mut e = Entry::new(name, kind);
-    e.mode = md.mode() & 0o7777;
-    e.uid = u64::from(md.uid());
-    e.gid = u64::from(md.gid());
-    e.mtime = Time {
-        sec: md.mtime(),
-        nsec: md.mtime_nsec() as u32,
-    };
+    e.mode = md.mode & 0o7777;
+    e.uid = u64::from(md.uid);
+    e.gid = u64::from(md.gid);
+    e.mtime = md.mtime;
     if kind == Kind::File {
-        e.size = md.len();
+        e.size = md.size;
         // An unreadable file is left out (as GNU tar does), not archived as
         // zeros: the archive's layout is planned before data is read.
         if e.size > 0 && !crate::sys::privileged() && !crate::sys::readable(&path) {
@@ -198,12 +262,15 @@ fn stat_one(path: PathBuf, name: Vec<u8>) -> Result<Found> {
         }
     }
     if kind == Kind::Symlink {
-        let t =
-            std::fs::read_link(&path).map_err(|e| Error::io("cannot read symlink", &path, e))?;
-        e.link = Some(t.into_os_string().into_vec());
+        let t = match at {
+            Some((d, n)) => d.read_link(n),
+            None => std::fs::read_link(&path).map(|t| t.into_os_string().into_vec()),
+        }
+        .map_err(|e| Error::io("cannot read symlink", &path, e))?;
+        e.link = Some(t);
     }
     if kind.is_device() {
-        let rdev = md.rdev();
+        let rdev = md.rdev;
         e.dev_major = rustix::fs::major(rdev);
         e.dev_minor = rustix::fs::minor(rdev);
     }
@@ -224,9 +291,9 @@ fn stat_one(path: PathBuf, name: Vec<u8>) -> Result<Found> {
     Ok(Found::File(Box::new(Source {
         fs_path: path,
         entry: e,
-        dev: md.dev(),
-        ino: md.ino(),
-        nlink: md.nlink(),
+        dev: md.dev,
+        ino: md.ino,
+        nlink: md.nlink,
         fixed: false,
     })))
 }

@@ -861,3 +861,56 @@ fn index_listing_equals_streaming() {
     );
     sh_ok(&format!("zstd -qt {b}"));
 }
+
+/// Archive order is the sorted pre-order walk GNU tar makes with
+/// `--sort=name` (names compared bytewise, each directory followed by what
+/// is below it), for wide directories read in parallel and for a chain
+/// deeper than the parallel walk goes (walked one directory at a time).
+#[test]
+fn create_order_is_gnu_tar_sort_name_order() {
+    if !have("tar") {
+        skip("create_order_is_gnu_tar_sort_name_order", "GNU tar missing");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().join("t");
+    // Names whose bytewise order differs from a locale's: upper case, dots,
+    // dashes, a name that is a prefix of another, UTF-8.
+    let names = ["B", "a", "a.b", "a-b", "ab", "Z9", "é", "a0", "_x"];
+    for d in ["", "a", "a/a.b", "ab"] {
+        for n in names {
+            let p = t.join(d).join(n);
+            if n.starts_with('a') && d.len() < 4 {
+                std::fs::create_dir_all(&p).unwrap();
+            } else {
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(&p, n).unwrap();
+            }
+        }
+    }
+    // A 40-deep chain with a file and a symlink at every level.
+    let mut p = t.join("deep");
+    for i in 0..40 {
+        p = p.join(format!("d{i}"));
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::write(p.join("f"), "x").unwrap();
+        std::os::unix::fs::symlink("f", p.join("l")).unwrap();
+    }
+    let archive = tmp.path().join("o.tar.zst");
+    ok(["create", "-f", &s(&archive), "-C", &s(&t), "."]);
+    let ours = ok(["list", "-f", &s(&archive)]);
+    let ours: Vec<&str> = ours
+        .lines()
+        .map(|l| l.split(" [").next().unwrap().trim_end_matches('/'))
+        .collect();
+    let gnu = sh_ok(&format!(
+        "tar --sort=name -cf - -C '{}' . | tar -tf - | sed 's,/$,,'",
+        t.display()
+    ));
+    let gnu: Vec<&str> = gnu.lines().collect();
+    assert_eq!(ours.len(), gnu.len(), "entry counts");
+    assert!(ours.len() > 150, "the tree has {} entries", ours.len());
+    for (i, (a, b)) in ours.iter().zip(&gnu).enumerate() {
+        assert_eq!(a, b, "entry {i} differs: alientar {a}, GNU tar {b}");
+    }
+}

@@ -366,6 +366,123 @@ impl Dir {
     }
 }
 
+/// What `lstat` says about a file, as the create walk needs it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// `st_mode`: type and permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time.
+    pub mtime: Time,
+    /// Device number of a device node.
+    pub rdev: u64,
+    /// Device holding the file.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Link count.
+    pub nlink: u64,
+}
+
+impl Meta {
+    fn of(st: &rustix::fs::Stat) -> Meta {
+        Meta {
+            mode: st.st_mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            size: st.st_size as u64,
+            mtime: Time {
+                sec: st.st_mtime,
+                nsec: st.st_mtime_nsec as u32,
+            },
+            rdev: st.st_rdev,
+            dev: st.st_dev,
+            ino: st.st_ino,
+            nlink: st.st_nlink,
+        }
+    }
+
+    /// The file type.
+    pub fn kind(&self) -> FileType {
+        FileType::from_raw_mode(self.mode)
+    }
+}
+
+/// `lstat` by path.
+///
+/// # Errors
+/// As lstat(2).
+pub fn lstat_path(path: &Path) -> io::Result<Meta> {
+    rustix::fs::statat(rustix::fs::CWD, path, AtFlags::SYMLINK_NOFOLLOW)
+        .map(|st| Meta::of(&st))
+        .map_err(err)
+}
+
+/// A directory being read by the create walk.
+#[derive(Debug)]
+pub struct WalkDir {
+    fd: OwnedFd,
+}
+
+impl WalkDir {
+    /// Open the directory at `path` for reading, refusing a symlink as its
+    /// last component (it was a directory when the walk saw it).
+    ///
+    /// # Errors
+    /// As open(2).
+    pub fn open(path: &Path) -> io::Result<WalkDir> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(err)?;
+        Ok(WalkDir { fd })
+    }
+
+    /// The names in the directory (without `.` and `..`), unsorted.
+    ///
+    /// # Errors
+    /// As getdents64(2).
+    pub fn names(&self) -> io::Result<Vec<Vec<u8>>> {
+        let mut d = rustix::fs::Dir::read_from(&self.fd).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(e) = d.read() {
+            let e = e.map_err(err)?;
+            let n = e.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                out.push(n.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
+    ///
+    /// # Errors
+    /// As fstatat(2).
+    pub fn lstat(&self, name: &[u8]) -> io::Result<Meta> {
+        rustix::fs::statat(&self.fd, os(name), AtFlags::SYMLINK_NOFOLLOW)
+            .map(|st| Meta::of(&st))
+            .map_err(err)
+    }
+
+    /// `readlinkat(dir, name)`.
+    ///
+    /// # Errors
+    /// As readlinkat(2).
+    pub fn read_link(&self, name: &[u8]) -> io::Result<Vec<u8>> {
+        rustix::fs::readlinkat(&self.fd, os(name), Vec::new())
+            .map(std::ffi::CString::into_bytes)
+            .map_err(err)
+    }
+}
+
 fn timestamps(t: Time) -> Timestamps {
     Timestamps {
         last_access: Timespec {
