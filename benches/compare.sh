@@ -8,14 +8,15 @@
 #   WORKDIR  where workloads and outputs go (default /var/tmp/alientar-bench, on ext4)
 #   EXT4DIR  where the "extract ext4" rows extract to. Default: a fresh ext4
 #            filesystem (mkfs.ext4 defaults: journal, fully initialized)
-#            in a 40 GiB sparse file under WORKDIR, loop-mounted for the run.
-#            Why: on a heavily used ext4 *without* a journal (this project's
-#            CI machines), ext4 skips recently freed inodes when it
-#            allocates one (recently_deleted() in fs/ext4/ialloc.c), and in
-#            block groups where trees were deleted every file creation then
-#            costs ~0.3 ms instead of ~0.02 ms for minutes, for every tool:
-#            GNU tar took 1.0 s or 9.8 s for the same extraction depending on
-#            where its directory landed. A fresh filesystem measures the tools.
+#            in a 40 GiB sparse file under WORKDIR, on a loop device with
+#            direct I/O, mounted for the run.
+#            Why: on an ext4 *without* a journal (this project's machines'
+#            root filesystem), inode allocation skips recently freed inodes
+#            (recently_deleted() in fs/ext4/ialloc.c); in block groups where
+#            trees were deleted, every file creation then costs ~0.3 ms
+#            instead of ~0.02 ms, for every tool (perf: 26-36 % of an
+#            extraction's time in recently_deleted). Earlier runs' deletions
+#            would decide the result; a fresh filesystem measures the tools.
 #   ROOTFS   a Debian root filesystem (default: WORKDIR/rootfs, built with
 #            mmdebstrap --variant=minbase when missing and mmdebstrap exists;
 #            else a synthetic tree of similar shape)
@@ -64,15 +65,21 @@ mountpoint -q "$TMPFS" || mount -t tmpfs -o size=6g tmpfs "$TMPFS"
 E4MNT=$WORK/ext4
 cleanup() {
   umount "$TMPFS" 2>/dev/null || true
-  if mountpoint -q "$E4MNT"; then umount "$E4MNT" || true; rm -f "$WORK/ext4.img"; fi
+  if mountpoint -q "$E4MNT"; then umount "$E4MNT" || true; fi
+  if [ -n "${LOOPDEV:-}" ]; then losetup -d "$LOOPDEV" 2>/dev/null || true; rm -f "$WORK/ext4.img"; fi
 }
 trap cleanup EXIT
 if [ -z "$EXT4" ]; then
   mkdir -p "$E4MNT"
   mountpoint -q "$E4MNT" && umount "$E4MNT"
+  losetup -j "$WORK/ext4.img" 2>/dev/null | cut -d: -f1 | xargs -r -n1 losetup -d
   rm -f "$WORK/ext4.img"; truncate -s 40G "$WORK/ext4.img"
+  # Direct I/O on the loop device: the filesystem's writes go to the disk
+  # as they would from a partition, not a second time through the page
+  # cache of the image file.
   if mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$WORK/ext4.img" \
-     && mount -o loop "$WORK/ext4.img" "$E4MNT"; then
+     && LOOPDEV=$(losetup -f --show --direct-io=on "$WORK/ext4.img") \
+     && mount "$LOOPDEV" "$E4MNT"; then
     EXT4=$E4MNT
     echo "extract ext4: a fresh ext4 filesystem at $E4MNT" >&2
   else
@@ -151,7 +158,7 @@ if id "$USER_NAME" >/dev/null 2>&1 && grep -q "^$USER_NAME:" /etc/subuid && comm
   fi
   [ -d "$SHIFTED" ] || HAVE_USER=0
   chmod 755 "$WORK"
-  USCR=$WORK/uscratch; rm -rf "$USCR"; mkdir -p "$USCR"; chown "$USER_NAME:" "$USCR"
+  chmod 755 "$EXT4"; USCR=$EXT4/uscratch; rm -rf "$USCR"; mkdir -p "$USCR"; chown "$USER_NAME:" "$USCR"
 fi
 
 # ---------------------------------------------------------------- timing
@@ -169,7 +176,9 @@ time_it() {
 }
 
 n=0
-fresh() { n=$((n + 1)); local d=$1/x$n; mkdir -p "$d"; echo "$d"; }
+# fresh BASE: a new, empty directory in $D. (Not a command substitution:
+# the counter must survive the call, or every run extracts over the last.)
+fresh() { n=$((n + 1)); D=$1/x$n; mkdir "$D"; }
 
 for wl in rootfs small large; do
   case $wl in rootfs) SRC=$ROOTFS ;; small) SRC=$SMALL ;; large) SRC=$LARGE ;; esac
@@ -186,9 +195,9 @@ for wl in rootfs small large; do
     # extract to ext4 and tmpfs, each into a fresh directory
     for fs in ext4 tmpfs; do
       base=$EXT4; [ $fs = tmpfs ] && base=$TMPFS
-      time_it "$wl extract $fs" gnu tar -xf "$A.gnu.tar.zst" -C "$(fresh "$base")"
-      time_it "$wl extract $fs" alientar "$ALIENTAR" extract -f "$A.ali.tar.zst" -C "$(fresh "$base")"
-      time_it "$wl extract $fs" bsdtar bsdtar -xpf "$A.bsd.tar.zst" -C "$(fresh "$base")"
+      fresh "$base"; time_it "$wl extract $fs" gnu tar -xf "$A.gnu.tar.zst" -C "$D"
+      fresh "$base"; time_it "$wl extract $fs" alientar "$ALIENTAR" extract -f "$A.ali.tar.zst" -C "$D"
+      fresh "$base"; time_it "$wl extract $fs" bsdtar bsdtar -xpf "$A.bsd.tar.zst" -C "$D"
       if [ $fs = tmpfs ]; then rm -rf "${TMPFS:?}"/x*; fi
     done
   done
@@ -198,9 +207,9 @@ done
 if [ $HAVE_USER = 1 ]; then
   cp "$SCRATCH/rootfs.ali.tar.zst" "$SCRATCH/rootfs.gnu.tar.zst" "$USCR/"; chmod 644 "$USCR"/*.tar.zst
   for run in $(seq "$RUNS"); do
-    d=$(fresh "$USCR"); chown "$USER_NAME:" "$d"
+    fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
     time_it "rootfs userns extract" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user tar -xf "$USCR/rootfs.gnu.tar.zst" -C "$d"
-    d=$(fresh "$USCR"); chown "$USER_NAME:" "$d"
+    fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
     time_it "rootfs userns extract" alientar runuser -u $USER_NAME -- "$ALIENTAR" extract --owners userns --map rootless -f "$USCR/rootfs.ali.tar.zst" -C "$d"
     time_it "rootless-storage userns create" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user sh -c "tar -I 'zstd -3 -T0' -cf $USCR/s.gnu.tar.zst -C $SHIFTED ."
     time_it "rootless-storage userns create" alientar runuser -u $USER_NAME -- "$ALIENTAR" create --map rootless -f "$USCR/s.ali.tar.zst" -C "$SHIFTED" .

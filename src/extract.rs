@@ -392,10 +392,24 @@ impl Worker {
         });
         if unnamed {
             r?;
+            let exists =
+                |x: &io::Error| x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error());
             return match dir.link_tmpfile(f, name) {
                 Ok(()) => Ok(()),
-                Err(x) if x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
-                    // The name is taken: link under a temporary name, then rename over it.
+                // The name is taken by something that is not a directory:
+                // remove it, then link, as GNU tar and bsdtar replace files.
+                // (A rename over an existing file would make ext4 write the
+                // new file's data out first: auto_da_alloc.) The name is
+                // never a partial file: the old one, none, or the new one.
+                Err(x) if exists(&x) && dir.unlink(name, false).is_ok() => {
+                    match dir.link_tmpfile(f, name) {
+                        Ok(()) => Ok(()),
+                        Err(x) => Err(io_err("cannot link into place", x)),
+                    }
+                }
+                Err(x) if exists(&x) => {
+                    // A directory (or an undeletable name): link under a
+                    // temporary name, then rename over it.
                     dir.link_tmpfile(f, tmp)
                         .map_err(|x| io_err("cannot create", x))?;
                     self.finish_tmp(dir, tmp, name, Ok(()), path)

@@ -143,6 +143,7 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
         None
     };
     let mut widths = Widths::default();
+    let mut line = String::new();
     let archive = opts.archive.display().to_string();
     while let Some(mut e) = rd
         .next()
@@ -168,12 +169,15 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             e.uname = None;
             e.gname = None;
         }
-        let line = match opts.format {
-            ListFormat::Names => display_name(&e),
-            ListFormat::Long => long_line(&e, host, &mut widths),
-            ListFormat::Json => json_line(&e, host),
+        let r = match opts.format {
+            ListFormat::Names => writeln!(out, "{}", display_name(&e)),
+            ListFormat::Long => {
+                long_line(&e, host, &mut widths, &mut line);
+                out.write_all(line.as_bytes())
+            }
+            ListFormat::Json => writeln!(out, "{}", json_line(&e, host)),
         };
-        if let Err(err) = writeln!(out, "{line}") {
+        if let Err(err) = r {
             return Err(Error::io_nopath("cannot write listing", err));
         }
         report.entries += 1;
@@ -204,54 +208,87 @@ pub fn display_name(e: &Entry) -> String {
 #[derive(Default)]
 struct Widths {
     ugs: usize,
+    /// The last minute formatted, and its text (entries come in runs of
+    /// the same minute).
+    minute: Option<(i64, String)>,
+    scratch: String,
 }
 
-/// `tar -tv`-style line: mode, owner/group, size (or major,minor), mtime
-/// (UTC), name, link target, then the label in brackets.
-fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths) -> String {
-    let (user, group) = match host {
-        Some((u, g)) => (u.to_string(), g.to_string()),
-        None => (
-            e.uname
-                .as_deref()
-                .map(lossy)
-                .unwrap_or_else(|| e.uid.to_string()),
-            e.gname
-                .as_deref()
-                .map(lossy)
-                .unwrap_or_else(|| e.gid.to_string()),
-        ),
-    };
-    let size = if e.kind.is_device() {
-        format!("{},{}", e.dev_major, e.dev_minor)
+/// `tar -tv`-style line into `s` (with its newline): mode, owner/group,
+/// size (or major,minor), mtime (UTC), name, link target, then the label in
+/// brackets. One buffer for every line: listing is mostly this.
+fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths, s: &mut String) {
+    use std::fmt::Write as _;
+    s.clear();
+    s.push_str(&e.mode_string());
+    s.push(' ');
+    let ug_start = s.len();
+    match host {
+        Some((u, g)) => {
+            let _ = write!(s, "{u}/{g}");
+        }
+        None => {
+            match e.uname.as_deref() {
+                Some(n) => s.push_str(&String::from_utf8_lossy(n)),
+                None => {
+                    let _ = write!(s, "{}", e.uid);
+                }
+            }
+            s.push('/');
+            match e.gname.as_deref() {
+                Some(n) => s.push_str(&String::from_utf8_lossy(n)),
+                None => {
+                    let _ = write!(s, "{}", e.gid);
+                }
+            }
+        }
+    }
+    let ug_len = s.len() - ug_start;
+    let size = &mut w.scratch;
+    size.clear();
+    if e.kind.is_device() {
+        let _ = write!(size, "{},{}", e.dev_major, e.dev_minor);
     } else {
-        e.size.to_string()
-    };
-    let ug = format!("{user}/{group}");
-    let need = ug.len() + 1 + size.len();
+        let _ = write!(size, "{}", e.size);
+    }
+    let need = ug_len + 1 + size.len();
     w.ugs = w.ugs.max(need).max(19);
-    let pad = w.ugs - ug.len() - 1;
-    let mut s = format!(
-        "{} {ug} {size:>pad$} {} {}",
-        e.mode_string(),
-        format_time(e.mtime.sec),
-        display_name(e)
-    );
+    for _ in 0..=(w.ugs - need) {
+        s.push(' ');
+    }
+    s.push_str(size);
+    s.push(' ');
+    let minute = e.mtime.sec.div_euclid(60);
+    match &w.minute {
+        Some((m, text)) if *m == minute => s.push_str(text),
+        _ => {
+            let text = format_time(e.mtime.sec);
+            s.push_str(&text);
+            w.minute = Some((minute, text));
+        }
+    }
+    s.push(' ');
+    s.push_str(&String::from_utf8_lossy(&e.path));
+    if e.kind == Kind::Dir && !s.ends_with('/') {
+        s.push('/');
+    }
     match e.kind {
         Kind::Symlink => {
             s.push_str(" -> ");
-            s.push_str(&lossy(e.link.as_deref().unwrap_or(b"")));
+            s.push_str(&String::from_utf8_lossy(e.link.as_deref().unwrap_or(b"")));
         }
         Kind::HardLink => {
             s.push_str(" link to ");
-            s.push_str(&lossy(e.link.as_deref().unwrap_or(b"")));
+            s.push_str(&String::from_utf8_lossy(e.link.as_deref().unwrap_or(b"")));
         }
         _ => {}
     }
     if let Some(l) = &e.label {
-        s.push_str(&format!(" [{l}]"));
+        s.push_str(" [");
+        s.push_str(l);
+        s.push(']');
     }
-    s
+    s.push('\n');
 }
 
 fn json_line(e: &Entry, host: Option<(u64, u64)>) -> String {
