@@ -163,11 +163,33 @@ fi
 
 # ---------------------------------------------------------------- timing
 now() { date +%s.%N; }
+# Every timed run starts from the same state: dirty data written, the page
+# cache dropped, then the run's inputs ($WARM: archives or source trees) read
+# back in. (Without this, which pages a run's writes get, recently freed or
+# long unused ones that this virtual machine's host must first supply,
+# changed the same extraction from 0.5 s to 1.8 s for every tool.)
+WARM=()
+# The tools' executables and libraries, read back with the inputs (alientar's
+# release binary carries debug info for profiling: 36 MB).
+TOOL_FILES=()
+for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zstd)" /usr/bin/time "$(command -v sh)" "$(command -v runuser)" "$(command -v unshare)"; do
+  TOOL_FILES+=("$t")
+  while read -r lib; do TOOL_FILES+=("$lib"); done < <(ldd "$t" 2>/dev/null | awk '$3 ~ /^\// {print $3}')
+done
+warm() {
+  local p
+  for p in "$@"; do
+    if [ -d "$p" ]; then find "$p" -type f -print0 | xargs -0 -r cat > /dev/null
+    else cat "$p" > /dev/null; fi
+  done
+}
 # time_it KEY TOOL CMD... : run, record seconds and max RSS (KiB)
 time_it() {
   local key=$1 tool=$2; shift 2
   local t0 t1 rss
   sync
+  echo 3 > /proc/sys/vm/drop_caches
+  warm "${TOOL_FILES[@]}" "${WARM[@]}"
   t0=$(now)
   /usr/bin/time -f %M -o "$WORK/.rss" "$@" >/dev/null 2>"$WORK/.err" || { echo "FAILED: $key $tool: $*" >&2; cat "$WORK/.err" >&2; }
   t1=$(now)
@@ -185,10 +207,12 @@ for wl in rootfs small large; do
   A=$SCRATCH/$wl
   for run in $(seq "$RUNS"); do
     # create (alternating tools)
+    WARM=("$SRC")
     time_it "$wl create" gnu sh -c "tar -I 'zstd -3 -T0' -cf $A.gnu.tar.zst -C $SRC ."
     time_it "$wl create" alientar "$ALIENTAR" create -f "$A.ali.tar.zst" -C "$SRC" .
     time_it "$wl create" bsdtar bsdtar --zstd -cf "$A.bsd.tar.zst" -C "$SRC" .
     # list -v
+    WARM=("$A".*.tar.zst)
     time_it "$wl list" gnu tar -tvf "$A.gnu.tar.zst"
     time_it "$wl list" alientar "$ALIENTAR" list -v -f "$A.ali.tar.zst"
     time_it "$wl list" bsdtar bsdtar -tvf "$A.bsd.tar.zst"
@@ -207,10 +231,12 @@ done
 if [ $HAVE_USER = 1 ]; then
   cp "$SCRATCH/rootfs.ali.tar.zst" "$SCRATCH/rootfs.gnu.tar.zst" "$USCR/"; chmod 644 "$USCR"/*.tar.zst
   for run in $(seq "$RUNS"); do
+    WARM=("$USCR"/rootfs.*.tar.zst)
     fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
     time_it "rootfs userns extract" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user tar -xf "$USCR/rootfs.gnu.tar.zst" -C "$d"
     fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
     time_it "rootfs userns extract" alientar runuser -u $USER_NAME -- "$ALIENTAR" extract --owners userns --map rootless -f "$USCR/rootfs.ali.tar.zst" -C "$d"
+    WARM=("$SHIFTED")
     time_it "rootless-storage userns create" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user sh -c "tar -I 'zstd -3 -T0' -cf $USCR/s.gnu.tar.zst -C $SHIFTED ."
     time_it "rootless-storage userns create" alientar runuser -u $USER_NAME -- "$ALIENTAR" create --map rootless -f "$USCR/s.ali.tar.zst" -C "$SHIFTED" .
   done

@@ -504,6 +504,9 @@ fn build_frame(
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     let mut open: Option<(Arc<PathBuf>, Option<File>)> = None;
+    // The directory of the last file opened: a frame's files mostly share
+    // one, and opening by name in it saves resolving the whole path.
+    let mut dir: Option<(PathBuf, Option<crate::sys::WalkDir>)> = None;
     for p in pieces {
         match p {
             Piece::Bytes(b) => out.extend_from_slice(&b),
@@ -516,7 +519,7 @@ fn build_frame(
                 last,
             } => {
                 if open.as_ref().is_none_or(|(p, _)| !Arc::ptr_eq(p, &path)) {
-                    let f = match open_nofollow(&path) {
+                    let f = match open_in(&mut dir, &path) {
                         Ok(f) => Some(f),
                         Err(e) => {
                             if offset == 0 {
@@ -826,6 +829,29 @@ fn apply_manifest(
         ka.split(|&c| c == b'/').cmp(kb.split(|&c| c == b'/'))
     });
     Ok(pending)
+}
+
+/// Open `path` (not following a symlink in its last component) by name in
+/// its directory, opened once for a run of files in it (`dir`).
+fn open_in(
+    dir: &mut Option<(PathBuf, Option<crate::sys::WalkDir>)>,
+    path: &Path,
+) -> io::Result<File> {
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return open_nofollow(path);
+    };
+    if parent.as_os_str().is_empty() {
+        return open_nofollow(path);
+    }
+    if dir.as_ref().is_none_or(|(p, _)| p != parent) {
+        *dir = Some((parent.to_path_buf(), crate::sys::WalkDir::open(parent).ok()));
+    }
+    match dir.as_ref().and_then(|(_, d)| d.as_ref()) {
+        Some(d) => d.open_file(name.as_bytes()),
+        // A parent that is now a symlink, or cannot be opened: by path.
+        None => open_nofollow(path),
+    }
 }
 
 fn open_nofollow(p: &Path) -> io::Result<File> {

@@ -70,7 +70,13 @@ const PARALLEL_DEPTH: usize = 32;
 pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
     let mut out = Walk::default();
     for p in paths {
-        let root = base.join(p);
+        // `-C DIR .` walks DIR itself: no `.` component to resolve in every
+        // later path (the member names keep their `./`).
+        let root = if p.as_os_str() == "." && !base.as_os_str().is_empty() {
+            base.to_path_buf()
+        } else {
+            base.join(p)
+        };
         crate::sys::lstat_path(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
         let (prefix, _) = member_prefix(p);
         let top = stat_one(None, root, prefix);

@@ -472,6 +472,21 @@ impl WalkDir {
             .map_err(err)
     }
 
+    /// Open the regular file `name` for reading, refusing a symlink.
+    ///
+    /// # Errors
+    /// As openat(2).
+    pub fn open_file(&self, name: &[u8]) -> io::Result<File> {
+        rustix::fs::openat(
+            &self.fd,
+            os(name),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map(File::from)
+        .map_err(err)
+    }
+
     /// `readlinkat(dir, name)`.
     ///
     /// # Errors

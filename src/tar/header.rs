@@ -114,8 +114,11 @@ pub fn parse_numeric(field: &[u8]) -> Result<i64, String> {
 pub fn format_numeric(field: &mut [u8], v: u64) -> bool {
     let digits = field.len() - 1;
     if digits < 22 && v < 1u64 << (3 * digits) {
-        let s = format!("{v:0digits$o}");
-        field[..digits].copy_from_slice(s.as_bytes());
+        let mut x = v;
+        for d in field[..digits].iter_mut().rev() {
+            *d = b'0' + (x & 7) as u8;
+            x >>= 3;
+        }
         field[digits] = 0;
         return true;
     }
