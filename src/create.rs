@@ -137,6 +137,275 @@ pub fn create(
             .warnings
             .push("Removing leading '/' from member names".into());
     }
+    let host_names = (!opts.owners.numeric_owner).then(Names::host);
+    let env = Env {
+        opts,
+        reg,
+        ns: ns.as_ref(),
+        host_names: host_names.as_ref(),
+    };
+    // Overrides from xattrs and manifests need the whole tree first (records
+    // on directories, entries added in order); so does standard output,
+    // where nothing written can be taken back. Else the walk and the writing
+    // overlap.
+    if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") {
+        return create_streaming(&env, report, on_entry, progress);
+    }
+    create_collected(&env, report, on_entry, progress)
+}
+
+/// What every part of a create run consults.
+struct Env<'a> {
+    opts: &'a CreateOptions,
+    reg: &'a Registry,
+    /// The user namespace the walk runs in, if any.
+    ns: Option<&'a Maps>,
+    host_names: Option<&'a Names>,
+}
+
+impl Env<'_> {
+    fn plan(&self, label: &Option<String>) -> Result<Plan> {
+        let mut plan = plan_for(label, self.opts, self.reg, self.host_names)?;
+        if let Some(m) = self.ns {
+            plan.translate = false;
+            plan.maps = Some(m.clone());
+        }
+        Ok(plan)
+    }
+
+    fn level(&self) -> Option<i32> {
+        match self.opts.format {
+            OutFormat::Zstd(level) => Some(level),
+            OutFormat::Plain => None,
+        }
+    }
+}
+
+/// Labels: the one given, else the entry's own on disk, else its parent's.
+#[derive(Default)]
+struct Labeler {
+    inherited: HashMap<Vec<u8>, Option<String>>,
+}
+
+impl Labeler {
+    fn assign(&mut self, opts: &CreateOptions, e: &mut Entry) {
+        let label = if opts.owners.context.is_some() {
+            opts.owners.context.clone()
+        } else {
+            let own = e.label.take();
+            let parent = e
+                .path
+                .iter()
+                .rposition(|&b| b == b'/')
+                .map(|i| e.path[..i].to_vec());
+            let l = own.or_else(|| parent.and_then(|p| self.inherited.get(&p).cloned().flatten()));
+            if e.kind == Kind::Dir {
+                self.inherited.insert(e.path.clone(), l.clone());
+            }
+            l
+        };
+        e.label = label;
+    }
+}
+
+/// Owners turned from the host view to the context view, entry by entry.
+#[derive(Default)]
+struct Translator {
+    unmapped: Vec<Error>,
+    squashed: usize,
+}
+
+impl Translator {
+    fn translate(
+        &mut self,
+        s: &mut Source,
+        plan: &Plan,
+        env: &Env,
+        pending_specs: &mut HashMap<Vec<u8>, crate::mtree::Spec>,
+    ) {
+        let opts = env.opts;
+        let host_uid = s.entry.uid;
+        let host_gid = s.entry.gid;
+        if let Some(m) = plan.maps.as_ref().filter(|_| plan.translate) {
+            let what = match &plan.label {
+                Some(l) => format!("context {l}"),
+                None => "given with --map".to_string(),
+            };
+            let r = if s.fixed {
+                crate::translate::translate_xattrs(
+                    &mut s.entry,
+                    m,
+                    Direction::ToContext,
+                    opts.owners.unmapped,
+                    &what,
+                )
+                .map(|()| crate::translate::Outcome::default())
+            } else {
+                translate(
+                    &mut s.entry,
+                    m,
+                    Direction::ToContext,
+                    opts.owners.unmapped,
+                    &what,
+                )
+            };
+            match r {
+                Ok(o) => self.squashed += usize::from(o.uid_squashed || o.gid_squashed),
+                Err(e) => self.unmapped.push(e),
+            }
+        }
+        if !pending_specs.is_empty()
+            && let Some(spec) = pending_specs.remove(&norm_member(&s.entry.path))
+        {
+            apply_spec(&mut s.entry, &spec);
+        }
+        let ns = env.ns.is_some();
+        if let Some(n) = plan
+            .names
+            .as_ref()
+            .filter(|_| !(plan.host_names && (s.fixed || ns)))
+        {
+            let (u, g) = if (plan.maps.is_some() && plan.translate) || s.fixed || ns {
+                (s.entry.uid, s.entry.gid)
+            } else {
+                (host_uid, host_gid)
+            };
+            s.entry.uname = u32::try_from(u)
+                .ok()
+                .and_then(|u| n.users.name_of(u))
+                .map(|x| x.as_bytes().to_vec());
+            s.entry.gname = u32::try_from(g)
+                .ok()
+                .and_then(|g| n.groups.name_of(g))
+                .map(|x| x.as_bytes().to_vec());
+        }
+    }
+
+    /// The run's verdict: an error when any owner was unmapped ("no
+    /// archive written"), a warning when some were squashed.
+    fn finish(self, report: &mut Report) -> Result<()> {
+        if !self.unmapped.is_empty() {
+            let n = self.unmapped.len();
+            let mut msg = String::from("no archive written: ");
+            for e in self.unmapped.iter().take(5) {
+                msg.push_str(&format!("\n  {e}"));
+            }
+            if n > 5 {
+                msg.push_str(&format!("\n  ... and {} more", n - 5));
+            }
+            return Err(Error::unmapped(msg));
+        }
+        if self.squashed > 0 {
+            report.warnings.push(format!(
+                "{} entries had owners outside the map and were stored as {}; their setuid/setgid bits were dropped",
+                self.squashed,
+                crate::idmap::OVERFLOW_ID
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The global header's records: the format version and, by label, the
+/// maps of every context used (identity when the context has none).
+fn global_records(plans: &HashMap<Option<String>, Plan>) -> Vec<(String, String)> {
+    let mut globals = vec![("ALIENTAR.version".to_string(), "1".to_string())];
+    let mut labelled: Vec<&Plan> = plans.values().filter(|p| p.label.is_some()).collect();
+    labelled.sort_by(|a, b| a.label.cmp(&b.label));
+    for p in labelled {
+        let l = p.label.as_deref().unwrap_or_default();
+        let (u, g) = match &p.maps {
+            Some(m) => (m.uid.to_string(), m.gid.to_string()),
+            None => ("0:0:4294967295".to_string(), "0:0:4294967295".to_string()),
+        };
+        globals.push((format!("ALIENTAR.context.{l}.uidmap"), u));
+        globals.push((format!("ALIENTAR.context.{l}.gidmap"), g));
+    }
+    globals
+}
+
+fn global_header(plans: &HashMap<Option<String>, Plan>) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(1024);
+    tw::encode_global(&global_records(plans), &mut buf);
+    buf
+}
+
+/// Members written in order: hard links recognized, each laid out in frames.
+struct Members<'a> {
+    planner: Planner<'a>,
+    links: HashMap<(u64, u64), Vec<u8>>,
+    target: PathBuf,
+}
+
+impl Members<'_> {
+    fn werr(&self, e: io::Error) -> Error {
+        Error::io("cannot write archive", &self.target, e)
+    }
+
+    fn write(
+        &mut self,
+        s: Source,
+        on_entry: &mut dyn FnMut(&[u8]),
+        progress: &crate::progress::Progress,
+        report: &mut Report,
+    ) -> Result<()> {
+        let Source {
+            fs_path,
+            mut entry,
+            dev,
+            ino,
+            nlink,
+            fixed: _,
+        } = s;
+        if entry.kind != Kind::Dir && nlink > 1 {
+            if let Some(first) = self.links.get(&(dev, ino)) {
+                entry.kind = Kind::HardLink;
+                entry.link = Some(first.clone());
+                entry.size = 0;
+            } else {
+                self.links.insert((dev, ino), entry.path.clone());
+            }
+        }
+        if let Err(e) = self.planner.entry(&entry, &fs_path) {
+            return Err(self.werr(e));
+        }
+        on_entry(&entry.path);
+        progress.add_entry();
+        report.entries += 1;
+        Ok(())
+    }
+
+    /// The end-of-archive marker, the index and the seek table.
+    fn finish(mut self) -> Result<()> {
+        let mut buf = Vec::new();
+        tw::end_of_archive(&mut buf);
+        let end = self.planner.position();
+        let target = self.target.clone();
+        let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
+        self.planner.bytes(&buf).map_err(werr)?;
+        self.planner.finish(end).map_err(werr)
+    }
+}
+
+fn take_notes(notes: &Notes, report: &mut Report) {
+    let notes = std::mem::take(&mut *notes.0.lock().unwrap_or_else(|p| p.into_inner()));
+    for n in notes {
+        match n {
+            Note::Warning(w) => report.warnings.push(w),
+            Note::Error(e) => report.errors.push(e),
+        }
+    }
+}
+
+/// Walk, then write: for overrides from xattrs or a manifest, and for
+/// standard output.
+fn create_collected(
+    env: &Env,
+    mut report: Report,
+    on_entry: &mut dyn FnMut(&[u8]),
+    progress: &crate::progress::Progress,
+) -> Result<Report> {
+    let opts = env.opts;
     let w = walk(&opts.dir, &opts.paths)?;
     report.errors = w.errors;
     for s in &w.sockets {
@@ -167,129 +436,21 @@ pub fn create(
 
     // Labels (explicit, else inherited on disk), maps and names per label.
     let mut plans: HashMap<Option<String>, Plan> = HashMap::new();
-    let mut inherited: HashMap<Vec<u8>, Option<String>> = HashMap::new();
-    let host_names = (!opts.owners.numeric_owner).then(Names::host);
+    let mut labeler = Labeler::default();
     for s in &mut sources {
-        let label = if opts.owners.context.is_some() {
-            opts.owners.context.clone()
-        } else {
-            let own = s.entry.label.clone();
-            let parent = s
-                .entry
-                .path
-                .iter()
-                .rposition(|&b| b == b'/')
-                .map(|i| s.entry.path[..i].to_vec());
-            let l = own.or_else(|| parent.and_then(|p| inherited.get(&p).cloned().flatten()));
-            if s.entry.kind == Kind::Dir {
-                inherited.insert(s.entry.path.clone(), l.clone());
-            }
-            l
-        };
-        s.entry.label = label.clone();
-        if !plans.contains_key(&label) {
-            let mut plan = plan_for(&label, opts, reg, host_names.as_ref())?;
-            if let Some(m) = &ns {
-                plan.translate = false;
-                plan.maps = Some(m.clone());
-            }
-            plans.insert(label.clone(), plan);
+        labeler.assign(opts, &mut s.entry);
+        if !plans.contains_key(&s.entry.label) {
+            plans.insert(s.entry.label.clone(), env.plan(&s.entry.label)?);
         }
     }
 
     // Translate everything before writing anything.
-    let mut unmapped: Vec<Error> = Vec::new();
-    let mut squashed = 0usize;
+    let mut tr = Translator::default();
     for s in &mut sources {
         let plan = &plans[&s.entry.label];
-        let host_uid = s.entry.uid;
-        let host_gid = s.entry.gid;
-        if let Some(m) = plan.maps.as_ref().filter(|_| plan.translate) {
-            let what = match &plan.label {
-                Some(l) => format!("context {l}"),
-                None => "given with --map".to_string(),
-            };
-            let r = if s.fixed {
-                crate::translate::translate_xattrs(
-                    &mut s.entry,
-                    m,
-                    Direction::ToContext,
-                    opts.owners.unmapped,
-                    &what,
-                )
-                .map(|()| crate::translate::Outcome::default())
-            } else {
-                translate(
-                    &mut s.entry,
-                    m,
-                    Direction::ToContext,
-                    opts.owners.unmapped,
-                    &what,
-                )
-            };
-            match r {
-                Ok(o) => squashed += usize::from(o.uid_squashed || o.gid_squashed),
-                Err(e) => unmapped.push(e),
-            }
-        }
-        if let Some(spec) = pending_specs.remove(&norm_member(&s.entry.path)) {
-            apply_spec(&mut s.entry, &spec);
-        }
-        if let Some(n) = plan
-            .names
-            .as_ref()
-            .filter(|_| !(plan.host_names && (s.fixed || ns.is_some())))
-        {
-            let (u, g) = if (plan.maps.is_some() && plan.translate) || s.fixed || ns.is_some() {
-                (s.entry.uid, s.entry.gid)
-            } else {
-                (host_uid, host_gid)
-            };
-            s.entry.uname = u32::try_from(u)
-                .ok()
-                .and_then(|u| n.users.name_of(u))
-                .map(|x| x.as_bytes().to_vec());
-            s.entry.gname = u32::try_from(g)
-                .ok()
-                .and_then(|g| n.groups.name_of(g))
-                .map(|x| x.as_bytes().to_vec());
-        }
+        tr.translate(s, plan, env, &mut pending_specs);
     }
-    if !unmapped.is_empty() {
-        let n = unmapped.len();
-        let mut msg = String::from("no archive written: ");
-        for e in unmapped.iter().take(5) {
-            msg.push_str(&format!("\n  {e}"));
-        }
-        if n > 5 {
-            msg.push_str(&format!("\n  ... and {} more", n - 5));
-        }
-        return Err(Error::unmapped(msg));
-    }
-    if squashed > 0 {
-        report.warnings.push(format!(
-            "{squashed} entries had owners outside the map and were stored as {}; their setuid/setgid bits were dropped",
-            crate::idmap::OVERFLOW_ID
-        ));
-    }
-
-    // The global header: format version and the maps of every label used.
-    let mut globals = vec![("ALIENTAR.version".to_string(), "1".to_string())];
-    for p in plans.values() {
-        if let (Some(l), Some(m)) = (&p.label, &p.maps) {
-            globals.push((format!("ALIENTAR.context.{l}.uidmap"), m.uid.to_string()));
-            globals.push((format!("ALIENTAR.context.{l}.gidmap"), m.gid.to_string()));
-        } else if let (Some(l), None) = (&p.label, &p.maps) {
-            globals.push((
-                format!("ALIENTAR.context.{l}.uidmap"),
-                "0:0:4294967295".into(),
-            ));
-            globals.push((
-                format!("ALIENTAR.context.{l}.gidmap"),
-                "0:0:4294967295".into(),
-            ));
-        }
-    }
+    tr.finish(&mut report)?;
 
     progress.set_total(
         sources.iter().map(|s| s.entry.size).sum(),
@@ -298,58 +459,176 @@ pub fn create(
     let mut out = Output::open(&opts.archive)?;
     let target = out.display.clone();
     let writer = out.writer.take().expect("fresh output");
-    let level = match opts.format {
-        OutFormat::Zstd(level) => Some(level),
-        OutFormat::Plain => None,
-    };
-    let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
     let notes = Arc::new(Notes::default());
+    let mut members = Members {
+        planner: Planner::new(
+            FramePipeline::new(writer, env.level()),
+            notes.clone(),
+            progress.clone(),
+        ),
+        links: HashMap::new(),
+        target,
+    };
+    let header = global_header(&plans);
+    members
+        .planner
+        .bytes(&header)
+        .map_err(|e| members.werr(e))?;
+    for s in sources {
+        members.write(s, on_entry, progress, &mut report)?;
+    }
+    members.finish()?;
+    out.commit()?;
+    take_notes(&notes, &mut report);
+    Ok(report)
+}
+
+/// Walk and write at once: the walk runs on its own thread (stat'ing in
+/// parallel) while entries are laid out and frames compressed. The global
+/// header, which names the maps of every label found on disk, goes in a
+/// first frame of its own, made when the walk is over (or sooner when the
+/// label is given); later frames are compressed meanwhile. An unmapped owner
+/// still means no archive: the temporary output is removed.
+fn create_streaming(
+    env: &Env,
+    mut report: Report,
+    on_entry: &mut dyn FnMut(&[u8]),
+    progress: &crate::progress::Progress,
+) -> Result<Report> {
+    use crate::walk::Item;
+    use std::collections::BTreeSet;
+    let opts = env.opts;
+    // A path given on the command line must exist: checked before any output.
+    for p in &opts.paths {
+        let root = opts.dir.join(p);
+        crate::sys::lstat_path(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
+    }
+    let mut out = Output::open(&opts.archive)?;
+    // The archive being written is not archived (it may lie in the tree).
+    let own = out.id();
+    let target = out.display.clone();
+    let writer = out.writer.take().expect("fresh output");
+    let notes = Arc::new(Notes::default());
+    let (labels_tx, labels_rx) = crossbeam_channel::bounded::<BTreeSet<String>>(1);
+    let mut plans: HashMap<Option<String>, Plan> = HashMap::new();
     let mut planner = Planner::new(
-        FramePipeline::new(writer, level),
+        FramePipeline::new(writer, env.level()),
         notes.clone(),
         progress.clone(),
     );
-    let mut buf = Vec::with_capacity(4096);
-    tw::encode_global(&globals, &mut buf);
-    planner.bytes(&buf).map_err(werr)?;
-
-    let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
-    for s in sources {
-        let Source {
-            fs_path,
-            mut entry,
-            dev,
-            ino,
-            nlink,
-            fixed: _,
-        } = s;
-        if entry.kind != Kind::Dir && nlink > 1 {
-            if let Some(first) = links.get(&(dev, ino)) {
-                entry.kind = Kind::HardLink;
-                entry.link = Some(first.clone());
-                entry.size = 0;
-            } else {
-                links.insert((dev, ino), entry.path.clone());
+    if opts.owners.context.is_some() {
+        // Every entry gets this label: the header is known now.
+        plans.insert(opts.owners.context.clone(), env.plan(&opts.owners.context)?);
+        planner
+            .bytes(&global_header(&plans))
+            .map_err(|e| Error::io("cannot write archive", &target, e))?;
+    } else {
+        planner.defer_header(Box::new(move || {
+            let labels = labels_rx.recv().unwrap_or_default();
+            let mut plans = HashMap::new();
+            for l in labels {
+                let l = Some(l);
+                let plan = env.plan(&l).map_err(|e| io::Error::other(e.to_string()))?;
+                plans.insert(l, plan);
+            }
+            Ok(global_header(&plans))
+        }));
+    }
+    let mut members = Members {
+        planner,
+        links: HashMap::new(),
+        target,
+    };
+    let mut labeler = Labeler::default();
+    let mut tr = Translator::default();
+    let mut no_specs = HashMap::new();
+    let mut failed: Option<Error> = None;
+    let walked = std::thread::scope(|scope| {
+        let (tx, rx) = crossbeam_channel::unbounded::<Vec<Item>>();
+        let prog = progress.clone();
+        let walker = scope.spawn(move || {
+            let mut labels = BTreeSet::new();
+            let (mut bytes, mut entries) = (0u64, 0u64);
+            let r = crate::walk::walk_each(&opts.dir, &opts.paths, &mut |batch| {
+                for it in &batch {
+                    if let Item::Source(s) = it {
+                        entries += 1;
+                        if s.entry.kind == Kind::File {
+                            bytes += s.entry.size;
+                        }
+                        if let Some(l) = &s.entry.label
+                            && !labels.contains(l)
+                        {
+                            labels.insert(l.clone());
+                        }
+                    }
+                }
+                tx.send(batch).is_ok()
+            });
+            drop(tx);
+            prog.set_total(bytes, entries);
+            let _ = labels_tx.send(labels);
+            r
+        });
+        for batch in &rx {
+            for it in batch {
+                match it {
+                    Item::Source(mut s) => {
+                        if own == Some((s.dev, s.ino)) {
+                            continue;
+                        }
+                        labeler.assign(opts, &mut s.entry);
+                        if !plans.contains_key(&s.entry.label) {
+                            match env.plan(&s.entry.label) {
+                                Ok(p) => {
+                                    plans.insert(s.entry.label.clone(), p);
+                                }
+                                Err(e) => {
+                                    failed.get_or_insert(e);
+                                    continue;
+                                }
+                            }
+                        }
+                        let plan = &plans[&s.entry.label];
+                        tr.translate(&mut s, plan, env, &mut no_specs);
+                        if tr.unmapped.is_empty()
+                            && failed.is_none()
+                            && let Err(e) = members.write(*s, on_entry, progress, &mut report)
+                        {
+                            failed = Some(e);
+                        }
+                    }
+                    Item::Socket(p) => report
+                        .warnings
+                        .push(format!("{}: socket ignored", p.display())),
+                    Item::Error(e) => report.errors.push(e),
+                }
+            }
+            if failed.is_some() {
+                // Stop the walk (it sees the channel closed) and wait for it.
+                break;
             }
         }
-        planner.entry(&entry, &fs_path).map_err(werr)?;
-        on_entry(&entry.path);
-        progress.add_entry();
-        report.entries += 1;
-    }
-    buf.clear();
-    tw::end_of_archive(&mut buf);
-    let end = planner.position();
-    planner.bytes(&buf).map_err(werr)?;
-    planner.finish(end).map_err(werr)?;
-    out.commit()?;
-    let notes = std::mem::take(&mut *notes.0.lock().unwrap_or_else(|p| p.into_inner()));
-    for n in notes {
-        match n {
-            Note::Warning(w) => report.warnings.push(w),
-            Note::Error(e) => report.errors.push(e),
+        drop(rx);
+        walker.join()
+    });
+    match walked {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            return Err(Error::io_nopath(
+                "the walk panicked",
+                io::Error::other("panic"),
+            ));
         }
     }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    tr.finish(&mut report)?;
+    members.finish()?;
+    out.commit()?;
+    take_notes(&notes, &mut report);
     Ok(report)
 }
 
@@ -389,8 +668,13 @@ impl Notes {
 /// read at the sizes `lstat` gave during the walk, so the layout (and the
 /// index) is known before any data is read; a file that shrinks is padded
 /// with zeros, one that grows is cut, both with a warning (as GNU tar does).
-struct Planner {
+struct Planner<'a> {
     pipe: FramePipeline,
+    /// The first frame's place, kept for the global header, and what makes
+    /// the header (see [`Planner::defer_header`]).
+    header: Option<(usize, HeaderMaker<'a>)>,
+    /// Bytes of a deferred header (the positions laid out do not count them).
+    header_len: u64,
     pieces: Vec<Piece>,
     len: usize,
     index: IndexBuilder,
@@ -400,10 +684,19 @@ struct Planner {
     progress: crate::progress::Progress,
 }
 
-impl Planner {
-    fn new(pipe: FramePipeline, notes: Arc<Notes>, progress: crate::progress::Progress) -> Planner {
+/// Makes the global header once everything it names is known.
+type HeaderMaker<'a> = Box<dyn FnOnce() -> io::Result<Vec<u8>> + 'a>;
+
+impl<'a> Planner<'a> {
+    fn new(
+        pipe: FramePipeline,
+        notes: Arc<Notes>,
+        progress: crate::progress::Progress,
+    ) -> Planner<'a> {
         Planner {
             pipe,
+            header: None,
+            header_len: 0,
             pieces: Vec::new(),
             len: 0,
             index: IndexBuilder::default(),
@@ -467,9 +760,30 @@ impl Planner {
         Ok(())
     }
 
+    /// Keep the first frame for the global header, made by `make` when the
+    /// pipeline would otherwise wait for it, or at the end. Call before
+    /// anything else.
+    fn defer_header(&mut self, make: HeaderMaker<'a>) {
+        let seq = self.pipe.reserve();
+        self.header = Some((seq, make));
+    }
+
+    fn resolve_header(&mut self) -> io::Result<()> {
+        if let Some((seq, make)) = self.header.take() {
+            let h = make()?;
+            self.header_len = h.len() as u64;
+            self.pipe.submit_reserved(seq, Box::new(move || Ok(h)));
+        }
+        Ok(())
+    }
+
     fn submit(&mut self) -> io::Result<()> {
         if self.pieces.is_empty() {
             return Ok(());
+        }
+        if self.header.is_some() && self.pipe.would_block() {
+            // Later frames fill every place: the header is needed now.
+            self.resolve_header()?;
         }
         let pieces = std::mem::take(&mut self.pieces);
         let len = std::mem::replace(&mut self.len, 0);
@@ -485,7 +799,14 @@ impl Planner {
     /// the end-of-archive marker).
     fn finish(mut self, end: u64) -> io::Result<()> {
         self.submit()?;
-        let Planner { pipe, index, .. } = self;
+        self.resolve_header()?;
+        let Planner {
+            pipe,
+            mut index,
+            header_len,
+            ..
+        } = self;
+        index.shift(header_len);
         pipe.finish(Some(index.finish_at(end)?))
     }
 
@@ -891,6 +1212,13 @@ impl Output {
             tmp: Some((tmp, archive.to_path_buf())),
             display: archive.to_path_buf(),
         })
+    }
+
+    /// Device and inode of the file being written (not for standard output).
+    pub(crate) fn id(&self) -> Option<(u64, u64)> {
+        let (tmp, _) = self.tmp.as_ref()?;
+        let m = std::fs::symlink_metadata(tmp).ok()?;
+        Some((m.dev(), m.ino()))
     }
 
     pub(crate) fn commit(mut self) -> Result<()> {

@@ -62,6 +62,27 @@ pub fn member_prefix(p: &Path) -> (Vec<u8>, bool) {
 /// directories are read and their entries stat'ed in parallel.
 const PARALLEL_DEPTH: usize = 32;
 
+/// One thing the walk met, in archive order.
+#[derive(Debug)]
+pub enum Item {
+    /// A file to archive.
+    Source(Box<Source>),
+    /// A socket (tar does not archive them).
+    Socket(PathBuf),
+    /// A file or directory that could not be read (the walk goes on).
+    Error(Error),
+}
+
+impl From<Result<Found>> for Item {
+    fn from(r: Result<Found>) -> Item {
+        match r {
+            Ok(Found::File(s)) => Item::Source(s),
+            Ok(Found::Socket(p)) => Item::Socket(p),
+            Err(e) => Item::Error(e),
+        }
+    }
+}
+
 /// Walk `paths` (relative to `base`) in sorted order and stat everything.
 ///
 /// # Errors
@@ -69,6 +90,35 @@ const PARALLEL_DEPTH: usize = 32;
 /// are collected in [`Walk::errors`].
 pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
     let mut out = Walk::default();
+    walk_each(base, paths, &mut |batch| {
+        for it in batch {
+            match it {
+                Item::Source(s) => out.sources.push(*s),
+                Item::Socket(p) => out.sockets.push(p),
+                Item::Error(e) => out.errors.push(e),
+            }
+        }
+        true
+    })?;
+    Ok(out)
+}
+
+/// Directories this close to the top are handed on entry by entry, so that
+/// whoever consumes the walk can start before it ends; below them, whole
+/// subtrees at a time.
+const STREAM_DEPTH: usize = 2;
+
+/// Walk `paths` (relative to `base`) in sorted order, handing what is found
+/// to `f` in archive order, in batches, as the walk goes. `f` returns false
+/// to stop the walk.
+///
+/// # Errors
+/// A path given on the command line that does not exist.
+pub fn walk_each(
+    base: &Path,
+    paths: &[PathBuf],
+    f: &mut dyn FnMut(Vec<Item>) -> bool,
+) -> Result<()> {
     for p in paths {
         // `-C DIR .` walks DIR itself: no `.` component to resolve in every
         // later path (the member names keep their `./`).
@@ -80,21 +130,59 @@ pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
         crate::sys::lstat_path(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
         let (prefix, _) = member_prefix(p);
         let top = stat_one(None, root, prefix);
-        let below = match &top {
-            Ok(Found::File(s)) if s.entry.kind == Kind::Dir => {
-                walk_dir(&s.fs_path, &s.entry.path, 1)
-            }
-            _ => Vec::new(),
-        };
-        for s in std::iter::once(top).chain(below) {
-            match s {
-                Ok(Found::File(src)) => out.sources.push(*src),
-                Ok(Found::Socket(p)) => out.sockets.push(p),
-                Err(e) => out.errors.push(e),
-            }
+        let dir = subdir(&top);
+        if !f(vec![top.into()]) {
+            return Ok(());
+        }
+        if let Some((path, name)) = dir
+            && !stream_dir(&path, &name, 1, f)
+        {
+            return Ok(());
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The path and member name of a directory found, to descend into.
+fn subdir(f: &Result<Found>) -> Option<(PathBuf, Vec<u8>)> {
+    match f {
+        Ok(Found::File(s)) if s.entry.kind == Kind::Dir => {
+            Some((s.fs_path.clone(), s.entry.path.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Hand on what is below the directory `path`: near the top entry by entry
+/// (descending in order), deeper as whole subtrees. False when `f` stopped.
+fn stream_dir(
+    path: &Path,
+    name: &[u8],
+    depth: usize,
+    f: &mut dyn FnMut(Vec<Item>) -> bool,
+) -> bool {
+    if depth >= STREAM_DEPTH {
+        return f(walk_dir(path, name, depth)
+            .into_iter()
+            .map(Item::from)
+            .collect());
+    }
+    let found = match read_and_stat(path, name) {
+        Ok(v) => v,
+        Err(e) => return f(vec![Item::Error(e)]),
+    };
+    for item in found {
+        let sub = subdir(&item);
+        if !f(vec![item.into()]) {
+            return false;
+        }
+        if let Some((p, n)) = sub
+            && !stream_dir(&p, &n, depth + 1, f)
+        {
+            return false;
+        }
+    }
+    true
 }
 
 /// Member name of `child` in the directory named `parent`.
@@ -115,27 +203,10 @@ fn walk_dir(path: &Path, name: &[u8], depth: usize) -> Vec<Result<Found>> {
     if depth >= PARALLEL_DEPTH {
         return walk_sequential(path, name);
     }
-    let unreadable = |e| vec![Err(Error::io("cannot read directory", path, e))];
-    let dir = match crate::sys::WalkDir::open(path) {
-        Ok(d) => d,
-        Err(e) => return unreadable(e),
+    let found = match read_and_stat(path, name) {
+        Ok(v) => v,
+        Err(e) => return vec![Err(e)],
     };
-    let mut names = match dir.names() {
-        Ok(n) => n,
-        Err(e) => return unreadable(e),
-    };
-    names.sort_unstable();
-    let found: Vec<Result<Found>> = names
-        .par_iter()
-        .map(|n| {
-            stat_one(
-                Some((&dir, n)),
-                path.join(std::ffi::OsStr::from_bytes(n)),
-                child_name(name, n),
-            )
-        })
-        .collect();
-    drop(dir);
     let below: Vec<Vec<Result<Found>>> = found
         .par_iter()
         .map(|f| match f {
@@ -151,6 +222,26 @@ fn walk_dir(path: &Path, name: &[u8], depth: usize) -> Vec<Result<Found>> {
         out.extend(b);
     }
     out
+}
+
+/// The entries of the directory `path` (member name `name`), sorted,
+/// stat'ed in parallel relative to the open directory, which is closed
+/// before returning.
+fn read_and_stat(path: &Path, name: &[u8]) -> Result<Vec<Result<Found>>> {
+    let unreadable = |e| Error::io("cannot read directory", path, e);
+    let dir = crate::sys::WalkDir::open(path).map_err(unreadable)?;
+    let mut names = dir.names().map_err(unreadable)?;
+    names.sort_unstable();
+    Ok(names
+        .par_iter()
+        .map(|n| {
+            stat_one(
+                Some((&dir, n)),
+                path.join(std::ffi::OsStr::from_bytes(n)),
+                child_name(name, n),
+            )
+        })
+        .collect())
 }
 
 /// As [`walk_dir`], one name at a time, for very deep trees.

@@ -914,3 +914,92 @@ fn create_order_is_gnu_tar_sort_name_order() {
         assert_eq!(a, b, "entry {i} differs: alientar {a}, GNU tar {b}");
     }
 }
+
+/// Labels found on disk while the archive is already being written still
+/// reach the global header (made when the walk ends), in label order, and
+/// every entry carries its inherited label; the archive being written
+/// inside the tree is not archived.
+#[test]
+fn labels_on_disk_reach_the_global_header_and_the_output_is_not_archived() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    std::fs::create_dir_all(cfg.join("alientar")).unwrap();
+    std::fs::write(
+        cfg.join("alientar/contexts.toml"),
+        "[zeta]\nuidmap = \"0:200000:65536\"\ngidmap = \"0:300000:65536\"\n\
+         [alpha]\nuidmap = \"0:400000:1000\"\ngidmap = \"0:500000:1000\"\n",
+    )
+    .unwrap();
+    let t = tmp.path().join("t");
+    // Enough files for many frames, so the header is made while later
+    // frames wait; the labelled trees come late in archive order.
+    for d in ["a", "m", "z"] {
+        std::fs::create_dir_all(t.join(d)).unwrap();
+    }
+    let noise: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    for i in 0..40 {
+        std::fs::write(t.join("a").join(format!("f{i:02}")), &noise).unwrap();
+    }
+    std::fs::write(t.join("m/file"), "m").unwrap();
+    std::fs::write(t.join("z/file"), "z").unwrap();
+    for (d, l) in [("m", "zeta"), ("z", "alpha")] {
+        if xattr::set(t.join(d), "user.alientar.context", l.as_bytes()).is_err() {
+            return skip(
+                "labels_on_disk_reach_the_global_header",
+                "no user xattrs on this filesystem",
+            );
+        }
+    }
+    let archive = t.join("out.tar.zst");
+    let out = std::process::Command::new(bin())
+        .args([
+            "create",
+            "-f",
+            &s(&archive),
+            "--numeric-owner",
+            "--unmapped",
+            "keep",
+            "-C",
+            &s(&t),
+            ".",
+        ])
+        .env("XDG_CONFIG_HOME", &cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = ok(["list", "-v", "-f", &s(&archive)]);
+    assert!(
+        !list.contains("alientar-tmp"),
+        "the output was archived:\n{list}"
+    );
+    assert!(list.contains(" ./m/file [zeta]\n"), "{list}");
+    assert!(list.contains(" ./z/file [alpha]\n"), "{list}");
+    assert!(list.contains(" ./a/f39\n"), "{list}");
+    // The global header (first member) names both contexts' maps (the pax
+    // writer sorts records by key).
+    let head = sh_ok(&format!(
+        "zstd -dc '{}' | head -c 1024 | tr '\\0' '\\n' | grep ALIENTAR",
+        archive.display()
+    ));
+    let want = "ALIENTAR.context.alpha.gidmap=0:500000:1000\n\
+                ALIENTAR.context.alpha.uidmap=0:400000:1000\n\
+                ALIENTAR.context.zeta.gidmap=0:300000:65536\n\
+                ALIENTAR.context.zeta.uidmap=0:200000:65536\n\
+                ALIENTAR.version=1";
+    let got: Vec<&str> = head
+        .lines()
+        .map(|l| l.split_once(' ').map_or(l, |x| x.1))
+        .collect();
+    assert_eq!(got.join("\n"), want, "global header:\n{head}");
+    // Readers agree: GNU tar lists it, zstd verifies every frame, check
+    // reads the index.
+    sh_ok(&format!("zstd -tq '{}'", archive.display()));
+    if have("tar") {
+        let gnu = sh_ok(&format!("tar -tf '{}' | wc -l", archive.display()));
+        assert_eq!(gnu.trim(), list.lines().count().to_string());
+    }
+}

@@ -161,6 +161,14 @@ impl IndexBuilder {
         self.count += 1;
     }
 
+    /// Move every recorded position `by` bytes later (entries were laid out
+    /// before the bytes that precede them were known).
+    pub fn shift(&mut self, by: u64) {
+        if self.prev_pos.is_some() {
+            self.first_pos += by;
+        }
+    }
+
     /// The whole skippable frame; `end` is the uncompressed offset where the
     /// last entry ends (the end-of-archive marker).
     ///

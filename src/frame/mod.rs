@@ -96,6 +96,30 @@ impl FramePipeline {
         }
         let seq = self.seq;
         self.seq += 1;
+        self.spawn(seq, job);
+        Ok(())
+    }
+
+    /// Would [`FramePipeline::submit`] block now (all in-flight places taken)?
+    pub fn would_block(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// Keep the next frame's place for a job given later with
+    /// [`FramePipeline::submit_reserved`]; later frames are compressed
+    /// meanwhile and written once it is.
+    pub fn reserve(&mut self) -> usize {
+        self.seq += 1;
+        self.seq - 1
+    }
+
+    /// The job of a frame reserved with [`FramePipeline::reserve`] (it takes
+    /// no in-flight place: the writer is waiting for it).
+    pub fn submit_reserved(&mut self, seq: usize, job: Job) {
+        self.spawn(seq, job);
+    }
+
+    fn spawn(&self, seq: usize, job: Job) {
         let level = self.level;
         let tx = self.done_tx.clone();
         let pool = self.pool.clone();
@@ -118,7 +142,6 @@ impl FramePipeline {
             });
             let _ = tx.send((seq, r));
         });
-        Ok(())
     }
 
     fn writer_error(&mut self) -> io::Error {
@@ -205,7 +228,8 @@ fn write_in_order(
                     if seekable {
                         pool.lock().unwrap_or_else(|p| p.into_inner()).push(frame);
                     }
-                    let _ = tokens.send(());
+                    // (A reserved frame took no place: its token is one too many.)
+                    let _ = tokens.try_send(());
                 }
             }
             recv(end) -> msg => match msg {
