@@ -1,10 +1,18 @@
 //! `create`: tree → archive.
 //!
-//! Walk (sorted, stat in parallel) → label and host → context translation of
-//! every entry, all before a byte is written (an unmapped ID fails the run
-//! with no archive) → tar blocks → frames, compressed in parallel by
-//! [`crate::frame::ZstdSink`] → the archive, written under a temporary name
-//! and renamed into place.
+//! Walk (sorted, each directory read by its descriptor, names stat'ed in
+//! parallel) → label and host → context translation of every entry → tar
+//! blocks → frames, built (files read) and compressed in parallel by a
+//! [`FramePipeline`] → the archive, written under a temporary name and
+//! renamed into place, so an unmapped ID (with `--unmapped error`) leaves no
+//! archive.
+//!
+//! Writing to a file without `--from-xattrs` or `--from-manifest`, the walk
+//! runs on its own thread while entries are laid out and compressed; the
+//! global header, which names the maps of every label found on disk, then
+//! gets a first frame of its own, made when the walk ends. Otherwise (those
+//! overrides need the whole tree; standard output cannot take bytes back)
+//! the walk and the translation of every entry come first.
 
 use std::collections::HashMap;
 use std::fs::File;
