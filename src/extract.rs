@@ -117,6 +117,9 @@ fn split(key: &[u8]) -> Vec<&[u8]> {
 const CHUNK: usize = 256 << 10;
 const BIG_CHUNK: u64 = 1 << 20;
 
+/// xattrs to set on a file, as a sink gives them.
+type Xattrs = Vec<(String, Vec<u8>)>;
+
 /// An entry's data as a worker receives it.
 enum Data {
     None,
@@ -135,6 +138,8 @@ struct BigFile {
     path: String,
     ctx: Entry,
     host: Entry,
+    /// The xattrs the sink gives it (set when it is sealed).
+    xattrs: Xattrs,
     label: bool,
     seq: u64,
     /// Bytes still to be written, plus one held by the reader until every
@@ -264,7 +269,7 @@ impl Worker {
                         ctx: &t.ctx,
                         host: t.host.as_ref().unwrap_or(&t.ctx),
                     };
-                    match self.extract_one(t.data, &comps, &a, t.label, t.seq) {
+                    match self.extract_one(t.data, &t.key, &comps, &a, t.label, t.seq) {
                         Ok(()) => self.left.done.push(t.seq),
                         Err(e) => self.left.error(t.seq, e),
                     }
@@ -307,12 +312,8 @@ impl Worker {
             ctx: &ctx,
             host: &host,
         };
-        let mode = self.sink.mode(&a);
-        let direct = mode & 0o7000 == 0
-            && mode & self.umask == 0
-            && !label
-            && self.sink.xattrs(&a).is_empty();
-        let (file, unnamed) = create_unnamed(&dir, &tmp, if direct { mode } else { 0o600 })
+        let (xattrs, final_mode) = self.new_file(&a, label);
+        let (file, unnamed) = create_unnamed(&dir, &tmp, final_mode.unwrap_or(0o600))
             .map_err(|x| Error::io("cannot create", &path, x))?;
         let size = ctx.size;
         Ok(Arc::new(BigFile {
@@ -324,6 +325,7 @@ impl Worker {
             path,
             ctx,
             host,
+            xattrs,
             label,
             seq,
             left: std::sync::atomic::AtomicU64::new(size + 1),
@@ -359,6 +361,7 @@ impl Worker {
             &big.tmp,
             &big.name,
             &a,
+            &big.xattrs,
             big.label,
             true,
             r,
@@ -380,6 +383,7 @@ impl Worker {
         tmp: &[u8],
         name: &[u8],
         a: &Applied,
+        xattrs: &[(String, Vec<u8>)],
         label: bool,
         chmod: bool,
         r: Result<()>,
@@ -387,7 +391,7 @@ impl Worker {
     ) -> Result<()> {
         let io_err = |op: &str, err: io::Error| Error::io(op, path, err);
         let r = r.and_then(|()| {
-            self.apply_fd_with(f, a, label, chmod)
+            self.apply_fd_with(f, a, xattrs, label, chmod)
                 .map_err(|x| io_err("cannot set metadata of", x))
         });
         if unnamed {
@@ -461,7 +465,20 @@ impl Worker {
         a: &Applied,
         label: bool,
     ) -> io::Result<()> {
-        self.apply_fd_with(fd, a, label, true)
+        let xattrs = self.sink.xattrs(a);
+        self.apply_fd_with(fd, a, &xattrs, label, true)
+    }
+
+    /// The xattrs a new file gets, and the mode to create it with when
+    /// nothing can spoil that mode: no setuid/setgid/sticky bit (chown would
+    /// clear them), no bit the umask removes, no xattr to set (user xattrs
+    /// need write permission). `None`: create it 0600, chmod at the end.
+    fn new_file(&self, a: &Applied, label: bool) -> (Xattrs, Option<u32>) {
+        let xattrs = self.sink.xattrs(a);
+        let mode = self.sink.mode(a);
+        let final_mode =
+            mode & 0o7000 == 0 && mode & self.umask == 0 && !label && xattrs.is_empty();
+        (xattrs, final_mode.then_some(mode))
     }
 
     /// As [`Worker::apply_fd`]; `chmod` false when the file was created with
@@ -470,6 +487,7 @@ impl Worker {
         &mut self,
         fd: &impl std::os::fd::AsFd,
         a: &Applied,
+        xattrs: &[(String, Vec<u8>)],
         label: bool,
         chmod: bool,
     ) -> io::Result<()> {
@@ -478,8 +496,8 @@ impl Worker {
         {
             sys::fchown(fd, u, g)?;
         }
-        for (k, v) in self.sink.xattrs(a) {
-            if let Err(err) = sys::fsetxattr(fd, &k, &v) {
+        for (k, v) in xattrs {
+            if let Err(err) = sys::fsetxattr(fd, k, v) {
                 self.warn(format!("cannot set xattr {k}: {err}"));
             }
         }
@@ -518,14 +536,15 @@ impl Worker {
     fn extract_one(
         &mut self,
         data: Data,
+        key: &[u8],
         comps: &[&[u8]],
         a: &Applied,
         label: bool,
         seq: u64,
     ) -> Result<()> {
         let e = a.ctx;
-        let path = String::from_utf8_lossy(&join(comps)).into_owned();
-        let io_err = |op: &str, err: io::Error| Error::io(op, &path, err);
+        let path = String::from_utf8_lossy(key);
+        let io_err = |op: &str, err: io::Error| Error::io(op, &*path, err);
         let dir = match self.parent(comps) {
             Ok(d) => d,
             Err(err) => {
@@ -599,7 +618,7 @@ impl Worker {
                         .map_err(|x| io_err("cannot open directory", x))?;
                     let (c, h) = (slim(a.ctx), slim(a.host));
                     return self
-                        .apply_fd_with(&d.fd(), &Applied { ctx: &c, host: &h }, false, true)
+                        .apply_fd_with(&d.fd(), &Applied { ctx: &c, host: &h }, &[], false, true)
                         .map_err(|x| io_err("cannot set directory metadata of", x));
                 }
                 self.left
@@ -614,19 +633,17 @@ impl Worker {
                 // setuid/setgid/sticky bit (chown would clear them), no bit the
                 // umask removes, no xattr to set (user xattrs need write
                 // permission). Else 0600 now and the mode after the rest.
-                let mode = self.sink.mode(a);
-                let direct = mode & 0o7000 == 0
-                    && mode & self.umask == 0
-                    && !label
-                    && self.sink.xattrs(a).is_empty();
-                let create_mode = if direct { mode } else { 0o600 };
-                let (mut f, unnamed) = create_unnamed(&dir, &tmp, create_mode)
+                let (xattrs, final_mode) = self.new_file(a, label);
+                let (mut f, unnamed) = create_unnamed(&dir, &tmp, final_mode.unwrap_or(0o600))
                     .map_err(|x| io_err("cannot create", x))?;
                 let r = match data {
                     Data::None => Ok(()),
                     Data::Whole(b) => f.write_all(&b).map_err(|x| io_err("cannot write", x)),
                 };
-                self.seal(&f, unnamed, &dir, &tmp, name, a, label, !direct, r, &path)
+                let chmod = final_mode.is_none();
+                self.seal(
+                    &f, unnamed, &dir, &tmp, name, a, &xattrs, label, chmod, r, &path,
+                )
             }
             Kind::Symlink => {
                 if self.sink.records_in_xattrs() && (e.uid, e.gid) != (0, 0) {
