@@ -329,17 +329,22 @@ fn rootless_context_create_and_extract() {
     );
 }
 
+/// An `XDG_CONFIG_HOME` under `root` whose alientar/contexts.toml is `toml`.
+fn user_contexts(root: &Path, toml: &str) -> std::path::PathBuf {
+    let cfg = root.join("cfg");
+    std::fs::create_dir_all(cfg.join("alientar")).unwrap();
+    std::fs::write(cfg.join("alientar/contexts.toml"), toml).unwrap();
+    cfg
+}
+
 /// A context defined in the user's contexts.toml is shown and used.
 #[test]
 fn user_context_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("cfg");
-    std::fs::create_dir_all(cfg.join("alientar")).unwrap();
-    std::fs::write(
-        cfg.join("alientar/contexts.toml"),
+    let cfg = user_contexts(
+        tmp.path(),
         "[hpa-backups]\nuidmap = \"0:200000:65536\"\ngidmap = \"0:300000:65536\"\n",
-    )
-    .unwrap();
+    );
     let out = std::process::Command::new(bin())
         .args(["contexts", "hpa-backups"])
         .env("XDG_CONFIG_HOME", &cfg)
@@ -922,14 +927,11 @@ fn create_order_is_gnu_tar_sort_name_order() {
 #[test]
 fn labels_on_disk_reach_the_global_header_and_the_output_is_not_archived() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("cfg");
-    std::fs::create_dir_all(cfg.join("alientar")).unwrap();
-    std::fs::write(
-        cfg.join("alientar/contexts.toml"),
+    let cfg = user_contexts(
+        tmp.path(),
         "[zeta]\nuidmap = \"0:200000:65536\"\ngidmap = \"0:300000:65536\"\n\
          [alpha]\nuidmap = \"0:400000:1000\"\ngidmap = \"0:500000:1000\"\n",
-    )
-    .unwrap();
+    );
     let t = tmp.path().join("t");
     // Enough files for many frames, so the header is made while later
     // frames wait; the labelled trees come late in archive order.
