@@ -507,10 +507,7 @@ fn create_streaming(
     use std::collections::BTreeSet;
     let opts = env.opts;
     // A path given on the command line must exist: checked before any output.
-    for p in &opts.paths {
-        let root = opts.dir.join(p);
-        crate::sys::lstat_path(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
-    }
+    let roots = crate::walk::roots(&opts.dir, &opts.paths)?;
     let mut out = Output::open(&opts.archive)?;
     // The archive being written is not archived (it may lie in the tree).
     let own = out.id();
@@ -557,7 +554,7 @@ fn create_streaming(
         let walker = scope.spawn(move || {
             let mut labels = BTreeSet::new();
             let (mut bytes, mut entries) = (0u64, 0u64);
-            let r = crate::walk::walk_each(&opts.dir, &opts.paths, &mut |batch| {
+            crate::walk::walk_each(&roots, &mut |batch| {
                 for it in &batch {
                     if let Item::Source(s) = it {
                         entries += 1;
@@ -576,7 +573,6 @@ fn create_streaming(
             drop(tx);
             prog.set_total(bytes, entries);
             let _ = labels_tx.send(labels);
-            r
         });
         for batch in &rx {
             for it in batch {
@@ -620,15 +616,11 @@ fn create_streaming(
         drop(rx);
         walker.join()
     });
-    match walked {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => {
-            return Err(Error::io_nopath(
-                "the walk panicked",
-                io::Error::other("panic"),
-            ));
-        }
+    if walked.is_err() {
+        return Err(Error::io_nopath(
+            "the walk panicked",
+            io::Error::other("panic"),
+        ));
     }
     if let Some(e) = failed {
         return Err(e);

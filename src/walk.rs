@@ -89,8 +89,11 @@ impl From<Result<Found>> for Item {
 /// A path given on the command line that does not exist. Errors below it
 /// are collected in [`Walk::errors`].
 pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
+    let roots = roots(base, paths)?;
     let mut out = Walk::default();
-    walk_each(base, paths, &mut |batch| {
+    // Nobody consumes this walk as it goes: whole subtrees at once, from
+    // the top, in parallel.
+    walk_roots(&roots, 1, &mut |batch| {
         for it in batch {
             match it {
                 Item::Source(s) => out.sources.push(*s),
@@ -99,8 +102,30 @@ pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
             }
         }
         true
-    })?;
+    });
     Ok(out)
+}
+
+/// The paths to walk: for each path given (relative to `base`), where it
+/// is and its member name.
+///
+/// # Errors
+/// A path that does not exist (before anything is walked).
+pub fn roots(base: &Path, paths: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    paths
+        .iter()
+        .map(|p| {
+            // `-C DIR .` walks DIR itself: no `.` component to resolve in
+            // every later path (the member names keep their `./`).
+            let root = if p.as_os_str() == "." && !base.as_os_str().is_empty() {
+                base.to_path_buf()
+            } else {
+                base.join(p)
+            };
+            crate::sys::lstat_path(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
+            Ok((root, member_prefix(p).0))
+        })
+        .collect()
 }
 
 /// Directories this close to the top are handed on entry by entry, so that
@@ -108,39 +133,31 @@ pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
 /// subtrees at a time.
 const STREAM_DEPTH: usize = 2;
 
-/// Walk `paths` (relative to `base`) in sorted order, handing what is found
-/// to `f` in archive order, in batches, as the walk goes. `f` returns false
-/// to stop the walk.
-///
-/// # Errors
-/// A path given on the command line that does not exist.
-pub fn walk_each(
-    base: &Path,
-    paths: &[PathBuf],
+/// Walk `roots` (from [`roots`]) in sorted order, handing what is found to
+/// `f` in archive order, in batches, as the walk goes. `f` returns false to
+/// stop the walk.
+pub fn walk_each(roots: &[(PathBuf, Vec<u8>)], f: &mut dyn FnMut(Vec<Item>) -> bool) {
+    walk_roots(roots, STREAM_DEPTH, f);
+}
+
+/// As [`walk_each`], entry by entry above `stream_depth`.
+fn walk_roots(
+    roots: &[(PathBuf, Vec<u8>)],
+    stream_depth: usize,
     f: &mut dyn FnMut(Vec<Item>) -> bool,
-) -> Result<()> {
-    for p in paths {
-        // `-C DIR .` walks DIR itself: no `.` component to resolve in every
-        // later path (the member names keep their `./`).
-        let root = if p.as_os_str() == "." && !base.as_os_str().is_empty() {
-            base.to_path_buf()
-        } else {
-            base.join(p)
-        };
-        crate::sys::lstat_path(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
-        let (prefix, _) = member_prefix(p);
-        let top = stat_one(None, root, prefix);
+) {
+    for (root, prefix) in roots {
+        let top = stat_one(None, root.clone(), prefix.clone());
         let dir = subdir(&top);
         if !f(vec![top.into()]) {
-            return Ok(());
+            return;
         }
         if let Some((path, name)) = dir
-            && !stream_dir(&path, &name, 1, f)
+            && !stream_dir(&path, &name, 1, stream_depth, f)
         {
-            return Ok(());
+            return;
         }
     }
-    Ok(())
 }
 
 /// The path and member name of a directory found, to descend into.
@@ -159,9 +176,10 @@ fn stream_dir(
     path: &Path,
     name: &[u8],
     depth: usize,
+    stream_depth: usize,
     f: &mut dyn FnMut(Vec<Item>) -> bool,
 ) -> bool {
-    if depth >= STREAM_DEPTH {
+    if depth >= stream_depth {
         return f(walk_dir(path, name, depth)
             .into_iter()
             .map(Item::from)
@@ -177,7 +195,7 @@ fn stream_dir(
             return false;
         }
         if let Some((p, n)) = sub
-            && !stream_dir(&p, &n, depth + 1, f)
+            && !stream_dir(&p, &n, depth + 1, stream_depth, f)
         {
             return false;
         }
