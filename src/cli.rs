@@ -186,6 +186,11 @@ struct CreateArgs {
     /// Never use a user namespace.
     #[arg(long)]
     no_userns: bool,
+    /// Keep sub-second modification times (a pax record per member that
+    /// has one); by default mtimes are whole seconds, as in GNU tar's and
+    /// bsdtar's default formats.
+    #[arg(long)]
+    nanoseconds: bool,
     #[command(flatten)]
     owners: OwnerArgs,
 }
@@ -442,6 +447,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
                 } else {
                     None
                 },
+                nanoseconds: a.nanoseconds,
             };
             let to_stdout = a.file.as_os_str() == "-";
             let verbose = a.verbose;

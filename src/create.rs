@@ -90,6 +90,11 @@ pub struct CreateOptions {
     /// always, `Some(false)` never, `None` when not root and the map is a
     /// non-identity map the user's subordinate ranges cover.
     pub userns: Option<bool>,
+    /// Keep sub-second modification times (a pax `mtime` record for each
+    /// member that has one). Without it mtimes are whole seconds (rounded
+    /// down), as in GNU tar's and bsdtar's default formats and in container
+    /// image layers.
+    pub nanoseconds: bool,
 }
 
 /// What a run did, for the caller to report.
@@ -343,6 +348,8 @@ struct Members<'a> {
     planner: Planner<'a>,
     links: HashMap<(u64, u64), Vec<u8>>,
     target: PathBuf,
+    /// [`CreateOptions::nanoseconds`].
+    nanoseconds: bool,
 }
 
 impl Members<'_> {
@@ -374,7 +381,12 @@ impl Members<'_> {
                 self.links.insert((dev, ino), entry.path.clone());
             }
         }
-        if let Err(e) = self.planner.entry(&entry, &fs_path) {
+        // The file's own time, to tell whether it changed while read.
+        let seen = entry.mtime;
+        if !self.nanoseconds {
+            entry.mtime.nsec = 0;
+        }
+        if let Err(e) = self.planner.entry(&entry, &fs_path, seen) {
             return Err(self.werr(e));
         }
         on_entry(&entry.path);
@@ -476,6 +488,7 @@ fn create_collected(
         ),
         links: HashMap::new(),
         target,
+        nanoseconds: opts.nanoseconds,
     };
     let header = global_header(&plans);
     members
@@ -543,6 +556,7 @@ fn create_streaming(
         planner,
         links: HashMap::new(),
         target,
+        nanoseconds: opts.nanoseconds,
     };
     let mut labeler = Labeler::default();
     let mut tr = Translator::default();
@@ -723,7 +737,9 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    fn entry(&mut self, e: &Entry, fs_path: &Path) -> io::Result<()> {
+    /// Plan `e`'s header and data; `seen` is the mtime its file had when
+    /// stat'ed.
+    fn entry(&mut self, e: &Entry, fs_path: &Path, seen: crate::entry::Time) -> io::Result<()> {
         if self.len == FRAME_TARGET {
             self.submit()?;
         }
@@ -744,7 +760,7 @@ impl<'a> Planner<'a> {
                     offset,
                     len,
                     size: e.size,
-                    mtime: e.mtime,
+                    mtime: seen,
                     last: offset + len == e.size,
                 });
                 self.len += len as usize;

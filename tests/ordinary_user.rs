@@ -648,7 +648,7 @@ fn debian_rootfs_as_user() {
     // Restore with the userns sink: owners as rootless podman stores them.
     let x = user_dir(&u, &tmp.path().join("x"));
     as_user_ok(&format!("extract -f {got} -C {} --owners userns", s(&x)));
-    let mut a = snapshot(&shifted);
+    let mut a = whole_seconds(snapshot(&shifted));
     let mut b = snapshot(&x);
     let devs: Vec<String> = a
         .iter()

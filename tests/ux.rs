@@ -177,7 +177,7 @@ fn progress_bar_on_a_terminal_only() {
         .expect("run script");
     assert!(out.status.success(), "{out:?}");
     let tty = String::from_utf8_lossy(&out.stdout);
-    for want in ["creating", "/600.00 MiB", "MiB/s", "ETA", "/2 entries"] {
+    for want in ["creating", "/600.00 MiB", "iB/s", "ETA", "/2 entries"] {
         assert!(
             tty.contains(want),
             "no '{want}' in the terminal output: {tty:?}"

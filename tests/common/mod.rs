@@ -292,6 +292,15 @@ pub fn assert_same(a: &BTreeMap<String, Meta>, b: &BTreeMap<String, Meta>) {
     );
 }
 
+/// `snap` as an archive made without `--nanoseconds` keeps it: mtimes
+/// rounded down to whole seconds.
+pub fn whole_seconds(mut snap: BTreeMap<String, Meta>) -> BTreeMap<String, Meta> {
+    for m in snap.values_mut() {
+        m.mtime.1 = 0;
+    }
+    snap
+}
+
 /// The dedicated ordinary user `.ci/run` creates, with subordinate ranges.
 pub const TEST_USER: &str = "alientar-test";
 
