@@ -17,7 +17,6 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -839,7 +838,7 @@ fn build_frame(
     notes: &Notes,
     progress: &crate::progress::Progress,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
+    let mut out = crate::frame::input_buffer(len);
     let mut open: Option<(Arc<PathBuf>, Option<File>)> = None;
     // The directory of the last file opened: a frame's files mostly share
     // one, and opening by name in it saves resolving the whole path.
@@ -872,11 +871,15 @@ fn build_frame(
                     open = Some((path.clone(), f));
                 }
                 let start = out.len();
-                out.resize(start + len as usize, 0);
                 let mut got = 0usize;
                 if let Some((_, Some(f))) = &open {
                     while got < len as usize {
-                        match f.read_at(&mut out[start + got..], offset + got as u64) {
+                        match crate::sys::pread_append(
+                            f,
+                            &mut out,
+                            len as usize - got,
+                            offset + got as u64,
+                        ) {
                             Ok(0) => break,
                             Ok(n) => got += n,
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -913,6 +916,8 @@ fn build_frame(
                         }
                     }
                 }
+                // What could not be read is archived as zeros.
+                out.resize(start + len as usize, 0);
                 progress.add_bytes(len);
             }
         }

@@ -135,6 +135,7 @@ impl FramePipeline {
                             .pop()
                             .unwrap_or_default();
                         compress_frame_into(&raw, l, &mut out)?;
+                        recycle_input(raw);
                         Ok((out, len))
                     }
                     None => Ok((raw, len)),
@@ -162,6 +163,29 @@ impl FramePipeline {
             Some(Err(_)) => Err(io::Error::other("the archive writer panicked")),
             None => Err(io::Error::other("the archive writer stopped")),
         }
+    }
+}
+
+thread_local! {
+    /// A compressed frame's uncompressed buffer, for the next frame this
+    /// thread builds: its pages are already mapped (a fresh 4 MiB buffer
+    /// costs a thousand page faults).
+    static SPARE_INPUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// An empty buffer with room for `len` bytes, to build a frame's
+/// uncompressed bytes in: the last one this thread compressed, if any.
+pub fn input_buffer(len: usize) -> Vec<u8> {
+    let mut b = SPARE_INPUT.take();
+    b.clear();
+    // Always the full size, so that every buffer can serve every frame.
+    b.reserve_exact(len.max(FRAME_TARGET));
+    b
+}
+
+fn recycle_input(b: Vec<u8>) {
+    if b.capacity() == FRAME_TARGET {
+        SPARE_INPUT.set(b);
     }
 }
 

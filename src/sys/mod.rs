@@ -511,6 +511,27 @@ fn timestamps(t: Time) -> Timestamps {
     }
 }
 
+/// Read up to `max` bytes of `fd` at `offset`, appended to `out` without
+/// zero-filling the room first. Returns the number read (0 at the end).
+///
+/// # Errors
+/// As pread(2).
+pub fn pread_append(
+    fd: impl AsFd,
+    out: &mut Vec<u8>,
+    max: usize,
+    offset: u64,
+) -> io::Result<usize> {
+    out.reserve(max);
+    let len = out.len();
+    let room = &mut out.spare_capacity_mut()[..max];
+    let n = rustix::io::pread(fd, room, offset)?.0.len();
+    // SAFETY: pread initialized the first `n` bytes after `len`, within the
+    // capacity reserved above.
+    unsafe { out.set_len(len + n) };
+    Ok(n)
+}
+
 /// `fchown` on an open file or directory.
 ///
 /// # Errors
