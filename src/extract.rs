@@ -228,6 +228,9 @@ const MAX_ERRORS: usize = 1000;
 /// Bytes of directory names held for their deferred metadata, per worker.
 const MAX_DEFERRED: usize = 32 << 20;
 
+/// Directories (as keys) no worker needs to sweep again.
+type Swept = Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>;
+
 /// A worker's state: its own handle on the destination and a cache of the
 /// last parent directory it resolved.
 struct Worker {
@@ -239,8 +242,9 @@ struct Worker {
     cache: Option<(Vec<u8>, Arc<Dir>, bool)>,
     /// Effective uid and gid: a file we create is born with them.
     creds: (u32, u32),
-    /// Directories already swept of stale temporaries.
-    swept: std::collections::HashSet<Vec<u8>>,
+    /// Directories swept of stale temporaries, or made by this run (which
+    /// holds none), shared by all workers.
+    swept: Swept,
     tmp_counter: u64,
     left: Leftovers,
 }
@@ -433,10 +437,23 @@ impl Worker {
         {
             return Ok(d.clone());
         }
-        let d = Arc::new(walk_dirs(&self.root, parent, true)?);
+        let (d, made) = walk_dirs_making(&self.root, parent, true)?;
+        let d = Arc::new(d);
+        if let Some(first) = made {
+            // Made by this run: nothing to sweep in them.
+            let mut swept = self.swept.lock().unwrap_or_else(|p| p.into_inner());
+            for end in first + 1..=parent.len() {
+                swept.insert(join(&parent[..end]));
+            }
+        }
         // The first visit to a directory removes what a killed earlier run
         // left there (a new directory costs one empty read).
-        if self.swept.insert(key.clone()) {
+        let first = self
+            .swept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone());
+        if first {
             let n = d.sweep_stale_temporaries();
             if n > 0 {
                 self.warn_n(
@@ -448,6 +465,14 @@ impl Worker {
         let setgid = d.is_setgid().unwrap_or(true);
         self.cache = Some((key, d.clone(), setgid));
         Ok(d)
+    }
+
+    /// `comps` is a directory this run made: nothing to sweep there.
+    fn made_dir(&self, comps: &[&[u8]]) {
+        self.swept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(join(comps));
     }
 
     /// Would a file just created in the cached parent already have this
@@ -570,9 +595,10 @@ impl Worker {
                             .map_err(|x| io_err("cannot replace with a directory", x))?;
                         dir.mkdir(name, 0o700)
                             .map_err(|x| io_err("cannot create directory", x))?;
+                        self.made_dir(comps);
                     }
                     Err(_) => match dir.mkdir(name, 0o700) {
-                        Ok(()) => {}
+                        Ok(()) => self.made_dir(comps),
                         // Made meanwhile by another worker for a child entry.
                         Err(x)
                             if x.raw_os_error()
@@ -816,6 +842,13 @@ fn place(dir: &Dir, tmp: &[u8], name: &[u8]) -> io::Result<bool> {
 /// Open `comps` under `root` one component at a time without following
 /// symlinks, creating missing directories (mode 0755) when `create`.
 fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
+    walk_dirs_making(root, comps, create).map(|(d, _)| d)
+}
+
+/// As [`walk_dirs`], and the index of the first component this call
+/// created, if any (that one and every one after it are new).
+fn walk_dirs_making(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<(Dir, Option<usize>)> {
+    let mut made = None;
     // openat2 resolves many components per call beneath the directory,
     // refusing symlinks; paths longer than PATH_MAX go in segments. A
     // missing component (to be created) or a kernel without openat2 falls
@@ -856,7 +889,9 @@ fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
                 if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) =>
             {
                 match base.mkdir(c, 0o755) {
-                    Ok(()) => {}
+                    Ok(()) => {
+                        made = made.or(Some(i));
+                    }
                     Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
                     }
                     Err(e) => return Err(e),
@@ -869,8 +904,8 @@ fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
         i += 1;
     }
     match cur {
-        Some(d) => Ok(d),
-        None => root.open_dir(b"."),
+        Some(d) => Ok((d, made)),
+        None => Ok((root.open_dir(b".")?, made)),
     }
 }
 
@@ -1003,6 +1038,7 @@ pub fn extract(
     let n = worker_count();
     let mut txs: Vec<Sender<Vec<Job>>> = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
+    let swept = Swept::default();
     for id in 0..n {
         let (tx, rx) = bounded::<Vec<Job>>(4);
         let root = Dir::open(&opts.dest)
@@ -1015,7 +1051,7 @@ pub fn extract(
             root,
             sink: sink.clone(),
             cache: None,
-            swept: Default::default(),
+            swept: swept.clone(),
             tmp_counter: 0,
             left: Leftovers::default(),
         };
@@ -1050,7 +1086,7 @@ pub fn extract(
             .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?,
         sink: sink.clone(),
         cache: None,
-        swept: Default::default(),
+        swept: swept.clone(),
         tmp_counter: 0,
         left: Leftovers::default(),
     };
