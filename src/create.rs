@@ -20,6 +20,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::context::{Maps, Registry, validate_label};
 use crate::entry::{Entry, Kind};
@@ -489,6 +490,14 @@ fn create_collected(
         target,
         nanoseconds: opts.nanoseconds,
     };
+    members.planner.data_total.store(
+        sources
+            .iter()
+            .filter(|s| s.entry.kind == Kind::File)
+            .map(|s| s.entry.size)
+            .sum(),
+        Ordering::Relaxed,
+    );
     let header = global_header(&plans);
     members
         .planner
@@ -561,6 +570,7 @@ fn create_streaming(
     let mut tr = Translator::default();
     let mut no_specs = HashMap::new();
     let mut failed: Option<Error> = None;
+    let data_total = members.planner.data_total.clone();
     let walked = std::thread::scope(|scope| {
         let (tx, rx) = crossbeam_channel::unbounded::<Vec<Item>>();
         let prog = progress.clone();
@@ -583,6 +593,7 @@ fn create_streaming(
                 }
                 tx.send(batch).is_ok()
             });
+            data_total.store(bytes, Ordering::Relaxed);
             drop(tx);
             prog.set_total(bytes, entries);
             let _ = labels_tx.send(labels);
@@ -693,9 +704,19 @@ struct Planner<'a> {
     index: IndexBuilder,
     /// Uncompressed bytes in frames already submitted.
     done: u64,
+    /// File data bytes of the whole archive, once the walk has found them
+    /// all ([`u64::MAX`] until then), and those laid out so far.
+    data_total: Arc<AtomicU64>,
+    data_planned: u64,
     notes: Arc<Notes>,
     progress: crate::progress::Progress,
 }
+
+/// Uncompressed bytes at the start cut into [`SMALL_CUT`]-sized frames.
+const EARLY_BYTES: u64 = 2 << 20;
+/// The size at which a frame at the start or the end is closed at an entry
+/// boundary.
+const SMALL_CUT: usize = 512 << 10;
 
 /// Makes the global header once everything it names is known.
 type HeaderMaker<'a> = Box<dyn FnOnce() -> io::Result<Vec<u8>> + 'a>;
@@ -714,6 +735,8 @@ impl<'a> Planner<'a> {
             len: 0,
             index: IndexBuilder::default(),
             done: 0,
+            data_total: Arc::new(AtomicU64::new(u64::MAX)),
+            data_planned: 0,
             notes,
             progress,
         }
@@ -765,14 +788,32 @@ impl<'a> Planner<'a> {
                 self.len += len as usize;
                 offset += len;
             }
+            self.data_planned += e.size;
             let mut pad = Vec::new();
             tw::pad(&mut pad, e.size);
             self.bytes(&pad)?;
         }
-        if self.len >= FRAME_CUT {
+        // The first frames are cut small, so that every core compresses
+        // while the walk is still near its start; so are the last ones, so
+        // that the cores finish together.
+        let cut = if self.done < EARLY_BYTES || self.near_end() {
+            SMALL_CUT
+        } else {
+            FRAME_CUT
+        };
+        if self.len >= cut {
             self.submit()?;
         }
         Ok(())
+    }
+
+    /// Is what remains to lay out (known once the walk is over) less than
+    /// a full frame for every core?
+    fn near_end(&self) -> bool {
+        let total = self.data_total.load(Ordering::Relaxed);
+        total != u64::MAX
+            && total.saturating_sub(self.data_planned)
+                < (rayon::current_num_threads() * FRAME_TARGET) as u64
     }
 
     /// Keep the first frame for the global header, made by `make` when the
