@@ -123,7 +123,56 @@ type Xattrs = Vec<(String, Vec<u8>)>;
 /// An entry's data as a worker receives it.
 enum Data {
     None,
-    Whole(Vec<u8>),
+    /// `len` bytes at `at` in its batch's data.
+    At(usize, usize),
+}
+
+/// Jobs for one worker, and the file data of their entries.
+#[derive(Default)]
+struct Batch {
+    jobs: Vec<Job>,
+    data: Vec<u8>,
+    /// Data and names, to send the batch when it reaches 1 MiB.
+    weight: usize,
+}
+
+/// Data buffers of the batches the workers are done with, for the reading
+/// thread to fill again: a file's bytes go into memory already mapped, not
+/// into an allocation of their own that another thread frees.
+#[derive(Clone, Default)]
+struct Buffers(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+/// At most this many buffers are kept, of at most [`MAX_KEPT_BUFFER`] bytes:
+/// about as many as can be in flight.
+const MAX_KEPT_BUFFERS: usize = 64;
+const MAX_KEPT_BUFFER: usize = BATCH_BYTES + CHUNK;
+/// A batch is sent when its data and names reach this many bytes.
+const BATCH_BYTES: usize = 1 << 20;
+
+impl Buffers {
+    fn take(&self) -> Vec<u8> {
+        let mut v = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        v.clear();
+        // Room for a full batch (its last file may take it past 1 MiB) or
+        // a big file's piece, so that a buffer never grows once made.
+        v.reserve_exact(BATCH_BYTES + CHUNK);
+        v
+    }
+
+    fn give(&self, v: Vec<u8>) {
+        if v.capacity() == 0 || v.capacity() > MAX_KEPT_BUFFER {
+            return;
+        }
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < MAX_KEPT_BUFFERS {
+            kept.push(v);
+        }
+    }
 }
 
 /// A file larger than [`CHUNK`]: created by the reading thread, its data
@@ -167,16 +216,19 @@ enum Job {
 
 /// Hand out every pending batch, then wait until all workers have done all
 /// they were given. False when a worker is gone.
-fn sync_workers(txs: &[Sender<Vec<Job>>], batches: &mut [(Vec<Job>, usize)]) -> bool {
+fn sync_workers(txs: &[Sender<Batch>], batches: &mut [Batch]) -> bool {
     for (w, b) in batches.iter_mut().enumerate() {
-        if !b.0.is_empty() && txs[w].send(std::mem::take(&mut b.0)).is_err() {
+        if !b.jobs.is_empty() && txs[w].send(std::mem::take(b)).is_err() {
             return false;
         }
-        b.1 = 0;
     }
     let (tx, rx) = bounded(txs.len());
     for t in txs {
-        if t.send(vec![Job::Barrier(tx.clone())]).is_err() {
+        let barrier = Batch {
+            jobs: vec![Job::Barrier(tx.clone())],
+            ..Batch::default()
+        };
+        if t.send(barrier).is_err() {
             return false;
         }
     }
@@ -245,6 +297,8 @@ struct Worker {
     /// Directories swept of stale temporaries, or made by this run (which
     /// holds none), shared by all workers.
     swept: Swept,
+    /// Where batch data buffers go back when done.
+    buffers: Buffers,
     tmp_counter: u64,
     left: Leftovers,
 }
@@ -263,36 +317,44 @@ impl Worker {
         *self.left.warnings.entry(what.into()).or_insert(0) += 1;
     }
 
-    fn run(mut self, rx: Receiver<Vec<Job>>) -> Leftovers {
-        for job in rx.into_iter().flatten() {
-            match job {
-                Job::Entry(t) => {
-                    let t = *t;
-                    let comps = split(&t.key);
-                    let a = Applied {
-                        ctx: &t.ctx,
-                        host: t.host.as_ref().unwrap_or(&t.ctx),
-                    };
-                    match self.extract_one(t.data, &t.key, &comps, &a, t.label, t.seq) {
-                        Ok(()) => self.left.done.push(t.seq),
-                        Err(e) => self.left.error(t.seq, e),
+    fn run(mut self, rx: Receiver<Batch>) -> Leftovers {
+        for Batch { jobs, data, .. } in rx {
+            for job in jobs {
+                match job {
+                    Job::Entry(t) => {
+                        let t = *t;
+                        let comps = split(&t.key);
+                        let a = Applied {
+                            ctx: &t.ctx,
+                            host: t.host.as_ref().unwrap_or(&t.ctx),
+                        };
+                        let bytes = match t.data {
+                            Data::None => &[][..],
+                            Data::At(at, len) => &data[at..at + len],
+                        };
+                        match self.extract_one(bytes, &t.key, &comps, &a, t.label, t.seq) {
+                            Ok(()) => self.left.done.push(t.seq),
+                            Err(e) => self.left.error(t.seq, e),
+                        }
                     }
-                }
-                Job::Barrier(done) => {
-                    let _ = done.send(());
-                }
-                Job::Piece(big, offset, data) => {
-                    let ok = big
-                        .failed
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .is_none();
-                    if ok && let Err(x) = big.file.write_all_at(&data, offset) {
-                        big.fail(Error::io("cannot write", &big.path, x));
+                    Job::Barrier(done) => {
+                        let _ = done.send(());
                     }
-                    self.piece_done(&big, data.len() as u64);
+                    Job::Piece(big, offset, piece) => {
+                        let ok = big
+                            .failed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .is_none();
+                        if ok && let Err(x) = big.file.write_all_at(&piece, offset) {
+                            big.fail(Error::io("cannot write", &big.path, x));
+                        }
+                        self.piece_done(&big, piece.len() as u64);
+                        self.buffers.give(piece);
+                    }
                 }
             }
+            self.buffers.give(data);
         }
         self.left
     }
@@ -560,7 +622,7 @@ impl Worker {
 
     fn extract_one(
         &mut self,
-        data: Data,
+        data: &[u8],
         key: &[u8],
         comps: &[&[u8]],
         a: &Applied,
@@ -662,10 +724,7 @@ impl Worker {
                 let (xattrs, final_mode) = self.new_file(a, label);
                 let (mut f, unnamed) = create_unnamed(&dir, &tmp, final_mode.unwrap_or(0o600))
                     .map_err(|x| io_err("cannot create", x))?;
-                let r = match data {
-                    Data::None => Ok(()),
-                    Data::Whole(b) => f.write_all(&b).map_err(|x| io_err("cannot write", x)),
-                };
+                let r = f.write_all(data).map_err(|x| io_err("cannot write", x));
                 let chmod = final_mode.is_none();
                 self.seal(
                     &f, unnamed, &dir, &tmp, name, a, &xattrs, label, chmod, r, &path,
@@ -1036,11 +1095,12 @@ pub fn extract(
     );
     // Workers.
     let n = worker_count();
-    let mut txs: Vec<Sender<Vec<Job>>> = Vec::with_capacity(n);
+    let mut txs: Vec<Sender<Batch>> = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
     let swept = Swept::default();
+    let buffers = Buffers::default();
     for id in 0..n {
-        let (tx, rx) = bounded::<Vec<Job>>(4);
+        let (tx, rx) = bounded::<Batch>(4);
         let root = Dir::open(&opts.dest)
             .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
         let w = Worker {
@@ -1052,6 +1112,7 @@ pub fn extract(
             sink: sink.clone(),
             cache: None,
             swept: swept.clone(),
+            buffers: buffers.clone(),
             tmp_counter: 0,
             left: Leftovers::default(),
         };
@@ -1074,7 +1135,7 @@ pub fn extract(
         (h % n as u64) as usize
     };
 
-    let mut batches: Vec<(Vec<Job>, usize)> = (0..n).map(|_| (Vec::new(), 0)).collect();
+    let mut batches: Vec<Batch> = (0..n).map(|_| Batch::default()).collect();
     // The reading thread's own worker: it creates big files and makes the
     // hard links at the end.
     let mut planner = Worker {
@@ -1087,6 +1148,7 @@ pub fn extract(
         sink: sink.clone(),
         cache: None,
         swept: swept.clone(),
+        buffers: buffers.clone(),
         tmp_counter: 0,
         left: Leftovers::default(),
     };
@@ -1288,7 +1350,8 @@ pub fn extract(
             let mut offset = 0u64;
             let turn = w;
             while offset < size {
-                let mut b = vec![0u8; (size - offset).min(BIG_CHUNK) as usize];
+                let mut b = buffers.take();
+                b.resize((size - offset).min(BIG_CHUNK) as usize, 0);
                 let mut got = 0;
                 let mut hole = 0;
                 while got < b.len() {
@@ -1329,10 +1392,11 @@ pub fn extract(
                 // system time instead of 1.0 for 630 MiB). Decompression stays
                 // parallel, and different files go to different workers.
 
-                if txs[turn]
-                    .send(vec![Job::Piece(big.clone(), offset, b)])
-                    .is_err()
-                {
+                let piece = Batch {
+                    jobs: vec![Job::Piece(big.clone(), offset, b)],
+                    ..Batch::default()
+                };
+                if txs[turn].send(piece).is_err() {
                     big.fail(Error::io_nopath(
                         "extraction worker stopped",
                         io::Error::other("worker gone"),
@@ -1359,10 +1423,16 @@ pub fn extract(
             }
             continue;
         }
+        let batch = &mut batches[w];
         let data = if ctx.kind != Kind::File || size == 0 {
             Data::None
         } else {
-            let mut b = vec![0u8; size as usize];
+            if batch.data.capacity() == 0 {
+                batch.data = buffers.take();
+            }
+            let at = batch.data.len();
+            batch.data.resize(at + size as usize, 0);
+            let b = &mut batch.data[at..];
             let mut got = 0;
             while got < b.len() {
                 match rd.read_data(&mut b[got..]) {
@@ -1378,10 +1448,10 @@ pub fn extract(
                 break;
             }
             progress.add_bytes(size);
-            Data::Whole(b)
+            Data::At(at, size as usize)
         };
         // Tasks travel in batches: one wake-up per batch, not per file.
-        batches[w].1 += size as usize
+        batch.weight += size as usize
             + 512
             + 2 * (ctx.path.len()
                 + ctx
@@ -1389,7 +1459,7 @@ pub fn extract(
                     .iter()
                     .map(|(k, v)| k.len() + v.len())
                     .sum::<usize>());
-        batches[w].0.push(Job::Entry(Box::new(Task {
+        batch.jobs.push(Job::Entry(Box::new(Task {
             seq,
             key,
             ctx,
@@ -1397,8 +1467,8 @@ pub fn extract(
             label,
             data,
         })));
-        if (batches[w].0.len() >= 64 || batches[w].1 >= 1 << 20)
-            && txs[w].send(std::mem::take(&mut batches[w].0)).is_err()
+        if (batch.jobs.len() >= 64 || batch.weight >= BATCH_BYTES)
+            && txs[w].send(std::mem::take(batch)).is_err()
         {
             fatal = Some(Error::io_nopath(
                 "extraction worker stopped",
@@ -1406,12 +1476,9 @@ pub fn extract(
             ));
             break;
         }
-        if batches[w].0.is_empty() {
-            batches[w].1 = 0;
-        }
     }
-    for (w, (b, _)) in batches.into_iter().enumerate() {
-        if !b.is_empty() {
+    for (w, b) in batches.into_iter().enumerate() {
+        if !b.jobs.is_empty() {
             let _ = txs[w].send(b);
         }
     }

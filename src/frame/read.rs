@@ -209,8 +209,21 @@ impl ParallelFrames {
                     DECODER.with(|dec| -> io::Result<()> {
                         let mut dec = dec.borrow_mut();
                         let (z, ctx) = &mut *dec;
-                        z.resize(c as usize, 0);
-                        file.read_exact_at(z, off)?;
+                        z.clear();
+                        while z.len() < c as usize {
+                            let got = z.len();
+                            match crate::sys::pread_append(
+                                &*file,
+                                z,
+                                c as usize - got,
+                                off + got as u64,
+                            ) {
+                                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                                Ok(_) => {}
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
                         if ctx.is_none() {
                             *ctx = Some(zstd::bulk::Decompressor::new()?);
                         }
