@@ -386,7 +386,7 @@ impl Members<'_> {
         if !self.nanoseconds {
             entry.mtime.nsec = 0;
         }
-        if let Err(e) = self.planner.entry(&entry, &fs_path, seen) {
+        if let Err(e) = self.planner.entry(&entry, fs_path, seen) {
             return Err(self.werr(e));
         }
         on_entry(&entry.path);
@@ -708,6 +708,8 @@ struct Planner<'a> {
     /// all ([`u64::MAX`] until then), and those laid out so far.
     data_total: Arc<AtomicU64>,
     data_planned: u64,
+    /// A header's bytes, before they join the frame.
+    scratch: Vec<u8>,
     notes: Arc<Notes>,
     progress: crate::progress::Progress,
 }
@@ -737,6 +739,7 @@ impl<'a> Planner<'a> {
             done: 0,
             data_total: Arc::new(AtomicU64::new(u64::MAX)),
             data_planned: 0,
+            scratch: Vec::new(),
             notes,
             progress,
         }
@@ -761,16 +764,20 @@ impl<'a> Planner<'a> {
 
     /// Plan `e`'s header and data; `seen` is the mtime its file had when
     /// stat'ed.
-    fn entry(&mut self, e: &Entry, fs_path: &Path, seen: crate::entry::Time) -> io::Result<()> {
+    fn entry(&mut self, e: &Entry, fs_path: PathBuf, seen: crate::entry::Time) -> io::Result<()> {
         if self.len == FRAME_TARGET {
             self.submit()?;
         }
         self.index.push(e, self.done + self.len as u64);
-        let mut h = Vec::with_capacity(1536);
+        // The header is encoded in a buffer kept for the next entry.
+        let mut h = std::mem::take(&mut self.scratch);
+        h.clear();
         tw::encode_entry(e, &mut h);
-        self.bytes(&h)?;
+        let r = self.bytes(&h);
+        self.scratch = h;
+        r?;
         if e.kind == Kind::File && e.size > 0 {
-            let path = Arc::new(fs_path.to_path_buf());
+            let path = Arc::new(fs_path);
             let mut offset = 0u64;
             while offset < e.size {
                 if self.len == FRAME_TARGET {
@@ -789,9 +796,8 @@ impl<'a> Planner<'a> {
                 offset += len;
             }
             self.data_planned += e.size;
-            let mut pad = Vec::new();
-            tw::pad(&mut pad, e.size);
-            self.bytes(&pad)?;
+            let pad = crate::tar::read::padding(e.size) as usize;
+            self.bytes(&[0u8; 512][..pad])?;
         }
         // The first frames are cut small, so that every core compresses
         // while the walk is still near its start; so are the last ones, so
