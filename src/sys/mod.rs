@@ -580,8 +580,26 @@ pub fn readable(path: &Path) -> bool {
     .is_ok()
 }
 
+/// [`privileged`], remembered (the walk asks for every file): 0 not known
+/// yet, 1 no, 2 yes. Forgotten when the process enters a user namespace.
+static PRIVILEGED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 /// True when the process may chown to arbitrary IDs (root or `CAP_CHOWN`
 /// in its user namespace, approximated by the effective uid being 0).
 pub fn privileged() -> bool {
-    rustix::process::geteuid().is_root()
+    use std::sync::atomic::Ordering::Relaxed;
+    match PRIVILEGED.load(Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let p = rustix::process::geteuid().is_root();
+            PRIVILEGED.store(if p { 2 } else { 1 }, Relaxed);
+            p
+        }
+    }
+}
+
+/// The credentials changed: [`privileged`] asks the kernel again.
+fn forget_privileged() {
+    PRIVILEGED.store(0, std::sync::atomic::Ordering::Relaxed);
 }

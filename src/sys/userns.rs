@@ -145,6 +145,7 @@ pub fn enter(maps: &Maps) -> Result<()> {
             Error::io_nopath("cannot set the uid inside the user namespace", e.into())
         })?;
     }
+    super::forget_privileged();
     Ok(())
 }
 
