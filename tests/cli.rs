@@ -22,16 +22,10 @@ fn roundtrip_preserves_types_modes_owners_times_links_devices_xattrs() {
     // With nanoseconds kept, and with the default whole-second mtimes.
     for (name, ns) in [("a.tar.zst", true), ("a.tar", false)] {
         let archive = tmp.path().join(name);
-        let mut args = vec![
-            "create".to_string(),
-            "-f".into(),
-            s(&archive),
-            "-C".into(),
-            s(tmp.path()),
-            "t".into(),
-        ];
+        let (file, dir) = (s(&archive), s(tmp.path()));
+        let mut args = vec!["create", "-f", &file, "-C", &dir, "t"];
         if ns {
-            args.push("--nanoseconds".into());
+            args.push("--nanoseconds");
         }
         ok(args);
         let dest = tmp.path().join(format!("out-{name}"));

@@ -136,17 +136,10 @@ fn random_trees_round_trip() {
             // the compressed one with nanoseconds.
             for (name, ns) in [("a.tar", false), ("a.tar.zst", true)] {
                 let a = tmp.path().join(name);
-                let mut args = vec![
-                    "create".to_string(),
-                    "-f".into(),
-                    s(&a),
-                    "-C".into(),
-                    s(tmp.path()),
-                    "t".into(),
-                    "--no-progress".into(),
-                ];
+                let (file, dir) = (s(&a), s(tmp.path()));
+                let mut args = vec!["create", "-f", &file, "-C", &dir, "t", "--no-progress"];
                 if ns {
-                    args.push("--nanoseconds".into());
+                    args.push("--nanoseconds");
                 }
                 ok(args);
                 let dest = tmp.path().join(format!("out-{name}"));
