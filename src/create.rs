@@ -889,7 +889,7 @@ fn build_frame(
     let mut open: Option<(Arc<PathBuf>, Option<File>)> = None;
     // The directory of the last file opened: a frame's files mostly share
     // one, and opening by name in it saves resolving the whole path.
-    let mut dir: Option<(PathBuf, Option<crate::sys::WalkDir>)> = None;
+    let mut dir: Option<(PathBuf, Option<crate::sys::Dir>)> = None;
     for p in pieces {
         match p {
             Piece::Bytes(b) => out.extend_from_slice(&b),
@@ -1222,10 +1222,7 @@ fn apply_manifest(
 
 /// Open `path` (not following a symlink in its last component) by name in
 /// its directory, opened once for a run of files in it (`dir`).
-fn open_in(
-    dir: &mut Option<(PathBuf, Option<crate::sys::WalkDir>)>,
-    path: &Path,
-) -> io::Result<File> {
+fn open_in(dir: &mut Option<(PathBuf, Option<crate::sys::Dir>)>, path: &Path) -> io::Result<File> {
     use std::os::unix::ffi::OsStrExt;
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return open_nofollow(path);
@@ -1234,7 +1231,10 @@ fn open_in(
         return open_nofollow(path);
     }
     if dir.as_ref().is_none_or(|(p, _)| p != parent) {
-        *dir = Some((parent.to_path_buf(), crate::sys::WalkDir::open(parent).ok()));
+        *dir = Some((
+            parent.to_path_buf(),
+            crate::sys::Dir::open_nofollow(parent).ok(),
+        ));
     }
     match dir.as_ref().and_then(|(_, d)| d.as_ref()) {
         Some(d) => d.open_file(name.as_bytes()),

@@ -651,7 +651,7 @@ impl Worker {
         match e.kind {
             Kind::Dir => {
                 match dir.lstat(name) {
-                    Ok(st) if st.kind == FileType::Directory => {}
+                    Ok(st) if st.kind() == FileType::Directory => {}
                     Ok(_) => {
                         dir.unlink(name, false)
                             .map_err(|x| io_err("cannot replace with a directory", x))?;

@@ -247,7 +247,7 @@ fn walk_dir(path: &Path, name: &[u8], depth: usize) -> Vec<Result<Found>> {
 /// before returning.
 fn read_and_stat(path: &Path, name: &[u8]) -> Result<Vec<Result<Found>>> {
     let unreadable = |e| Error::io("cannot read directory", path, e);
-    let dir = crate::sys::WalkDir::open(path).map_err(unreadable)?;
+    let dir = crate::sys::Dir::open_nofollow(path).map_err(unreadable)?;
     let mut names = dir.names().map_err(unreadable)?;
     names.sort_unstable();
     Ok(names
@@ -339,11 +339,7 @@ enum Found {
 
 /// Stat one file: relative to its open directory when `at` is given
 /// (directory and name), else by `path`.
-fn stat_one(
-    at: Option<(&crate::sys::WalkDir, &[u8])>,
-    path: PathBuf,
-    name: Vec<u8>,
-) -> Result<Found> {
+fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>) -> Result<Found> {
     use rustix::fs::FileType;
     let md = match at {
         Some((d, n)) => d.lstat(n),

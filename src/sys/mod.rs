@@ -31,17 +31,6 @@ fn err(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
 
-/// What `lstat` says about a name.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Stat {
-    /// The file type.
-    pub kind: FileType,
-    /// Device.
-    pub dev: u64,
-    /// Inode.
-    pub ino: u64,
-}
-
 /// An open directory that names are resolved against.
 #[derive(Debug)]
 pub struct Dir {
@@ -356,17 +345,71 @@ impl Dir {
     ///
     /// # Errors
     /// As fstatat(2).
-    pub fn lstat(&self, name: &[u8]) -> io::Result<Stat> {
-        let st = rustix::fs::statat(&self.fd, os(name), AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
-        Ok(Stat {
-            kind: FileType::from_raw_mode(st.st_mode),
-            dev: st.st_dev,
-            ino: st.st_ino,
-        })
+    pub fn lstat(&self, name: &[u8]) -> io::Result<Meta> {
+        rustix::fs::statat(&self.fd, os(name), AtFlags::SYMLINK_NOFOLLOW)
+            .map(|st| Meta::of(&st))
+            .map_err(err)
+    }
+
+    /// Open the directory at `path` for reading its names, refusing a
+    /// symlink as its last component (the create walk saw a directory).
+    ///
+    /// # Errors
+    /// As open(2).
+    pub fn open_nofollow(path: &Path) -> io::Result<Dir> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(err)?;
+        Ok(Dir { fd })
+    }
+
+    /// The names in the directory (without `.` and `..`), unsorted.
+    ///
+    /// # Errors
+    /// As getdents64(2).
+    pub fn names(&self) -> io::Result<Vec<Vec<u8>>> {
+        let mut d = rustix::fs::Dir::read_from(&self.fd).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(e) = d.read() {
+            let e = e.map_err(err)?;
+            let n = e.file_name().to_bytes();
+            if n != b"." && n != b".." {
+                out.push(n.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Open the regular file `name` for reading, refusing a symlink.
+    ///
+    /// # Errors
+    /// As openat(2).
+    pub fn open_file(&self, name: &[u8]) -> io::Result<File> {
+        rustix::fs::openat(
+            &self.fd,
+            os(name),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map(File::from)
+        .map_err(err)
+    }
+
+    /// `readlinkat(dir, name)`.
+    ///
+    /// # Errors
+    /// As readlinkat(2).
+    pub fn read_link(&self, name: &[u8]) -> io::Result<Vec<u8>> {
+        rustix::fs::readlinkat(&self.fd, os(name), Vec::new())
+            .map(std::ffi::CString::into_bytes)
+            .map_err(err)
     }
 }
 
-/// What `lstat` says about a file, as the create walk needs it.
+/// What `lstat` says about a file.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Meta {
     /// `st_mode`: type and permission bits.
@@ -421,81 +464,6 @@ pub fn lstat_path(path: &Path) -> io::Result<Meta> {
     rustix::fs::statat(rustix::fs::CWD, path, AtFlags::SYMLINK_NOFOLLOW)
         .map(|st| Meta::of(&st))
         .map_err(err)
-}
-
-/// A directory being read by the create walk.
-#[derive(Debug)]
-pub struct WalkDir {
-    fd: OwnedFd,
-}
-
-impl WalkDir {
-    /// Open the directory at `path` for reading, refusing a symlink as its
-    /// last component (it was a directory when the walk saw it).
-    ///
-    /// # Errors
-    /// As open(2).
-    pub fn open(path: &Path) -> io::Result<WalkDir> {
-        let fd = rustix::fs::open(
-            path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(err)?;
-        Ok(WalkDir { fd })
-    }
-
-    /// The names in the directory (without `.` and `..`), unsorted.
-    ///
-    /// # Errors
-    /// As getdents64(2).
-    pub fn names(&self) -> io::Result<Vec<Vec<u8>>> {
-        let mut d = rustix::fs::Dir::read_from(&self.fd).map_err(err)?;
-        let mut out = Vec::new();
-        while let Some(e) = d.read() {
-            let e = e.map_err(err)?;
-            let n = e.file_name().to_bytes();
-            if n != b"." && n != b".." {
-                out.push(n.to_vec());
-            }
-        }
-        Ok(out)
-    }
-
-    /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
-    ///
-    /// # Errors
-    /// As fstatat(2).
-    pub fn lstat(&self, name: &[u8]) -> io::Result<Meta> {
-        rustix::fs::statat(&self.fd, os(name), AtFlags::SYMLINK_NOFOLLOW)
-            .map(|st| Meta::of(&st))
-            .map_err(err)
-    }
-
-    /// Open the regular file `name` for reading, refusing a symlink.
-    ///
-    /// # Errors
-    /// As openat(2).
-    pub fn open_file(&self, name: &[u8]) -> io::Result<File> {
-        rustix::fs::openat(
-            &self.fd,
-            os(name),
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map(File::from)
-        .map_err(err)
-    }
-
-    /// `readlinkat(dir, name)`.
-    ///
-    /// # Errors
-    /// As readlinkat(2).
-    pub fn read_link(&self, name: &[u8]) -> io::Result<Vec<u8>> {
-        rustix::fs::readlinkat(&self.fd, os(name), Vec::new())
-            .map(std::ffi::CString::into_bytes)
-            .map_err(err)
-    }
 }
 
 fn timestamps(t: Time) -> Timestamps {
