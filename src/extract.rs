@@ -37,6 +37,7 @@ use crate::context::Registry;
 use crate::create::{OwnerOptions, Report};
 use crate::entry::{Entry, Kind, LABEL_XATTR};
 use crate::error::{Error, Result};
+use crate::frame::BufferPool;
 use crate::list::MapChooser;
 use crate::ondisk::OVERRIDE_XATTR;
 use crate::pattern::Patterns;
@@ -136,43 +137,19 @@ struct Batch {
     weight: usize,
 }
 
-/// Data buffers of the batches the workers are done with, for the reading
-/// thread to fill again: a file's bytes go into memory already mapped, not
-/// into an allocation of their own that another thread frees.
-#[derive(Clone, Default)]
-struct Buffers(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
-
-/// At most this many buffers are kept, of at most [`MAX_KEPT_BUFFER`] bytes:
-/// about as many as can be in flight.
-const MAX_KEPT_BUFFERS: usize = 64;
-const MAX_KEPT_BUFFER: usize = BATCH_BYTES + CHUNK;
 /// A batch is sent when its data and names reach this many bytes.
 const BATCH_BYTES: usize = 1 << 20;
 
-impl Buffers {
-    fn take(&self) -> Vec<u8> {
-        let mut v = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .unwrap_or_default();
-        v.clear();
-        // Room for a full batch (its last file may take it past 1 MiB) or
-        // a big file's piece, so that a buffer never grows once made.
-        v.reserve_exact(BATCH_BYTES + CHUNK);
-        v
-    }
-
-    fn give(&self, v: Vec<u8>) {
-        if v.capacity() == 0 || v.capacity() > MAX_KEPT_BUFFER {
-            return;
-        }
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if kept.len() < MAX_KEPT_BUFFERS {
-            kept.push(v);
-        }
-    }
+/// A buffer for a batch's file data or a big file's piece: the data of the
+/// batches the workers are done with, given back to a shared pool, so a
+/// file's bytes go into memory already mapped instead of an allocation of
+/// their own that another thread frees. Room for a full batch (its last
+/// file, at most [`CHUNK`], may take it past [`BATCH_BYTES`]), so a buffer
+/// never grows once made.
+fn data_buffer(pool: &BufferPool) -> Vec<u8> {
+    let mut v = pool.take();
+    v.reserve_exact(BATCH_BYTES + CHUNK);
+    v
 }
 
 /// A file larger than [`CHUNK`]: created by the reading thread, its data
@@ -298,7 +275,7 @@ struct Worker {
     /// holds none), shared by all workers.
     swept: Swept,
     /// Where batch data buffers go back when done.
-    buffers: Buffers,
+    buffers: BufferPool,
     tmp_counter: u64,
     left: Leftovers,
 }
@@ -1098,7 +1075,7 @@ pub fn extract(
     let mut txs: Vec<Sender<Batch>> = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
     let swept = Swept::default();
-    let buffers = Buffers::default();
+    let buffers = BufferPool::default();
     for id in 0..n {
         let (tx, rx) = bounded::<Batch>(4);
         let root = Dir::open(&opts.dest)
@@ -1350,7 +1327,7 @@ pub fn extract(
             let mut offset = 0u64;
             let turn = w;
             while offset < size {
-                let mut b = buffers.take();
+                let mut b = data_buffer(&buffers);
                 b.resize((size - offset).min(BIG_CHUNK) as usize, 0);
                 let mut got = 0;
                 let mut hole = 0;
@@ -1428,7 +1405,7 @@ pub fn extract(
             Data::None
         } else {
             if batch.data.capacity() == 0 {
-                batch.data = buffers.take();
+                batch.data = data_buffer(&buffers);
             }
             let at = batch.data.len();
             batch.data.resize(at + size as usize, 0);

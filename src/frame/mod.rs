@@ -37,8 +37,41 @@ pub const FRAME_CUT: usize = FRAME_TARGET - (FRAME_TARGET >> 3);
 pub type Job = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
 
 type Done = (usize, io::Result<(Vec<u8>, u32)>);
-/// Compressed-frame buffers the writer is done with, for reuse.
-type Pool = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+/// Byte buffers handed back by the thread done with them, for another to
+/// fill again: their pages stay mapped (a fresh multi-MiB buffer costs a
+/// page fault per 4 KiB and, freed by another thread, a contended free).
+#[derive(Clone, Default)]
+pub(crate) struct BufferPool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl BufferPool {
+    /// At most this many buffers are kept (about as many as are in flight
+    /// anywhere alientar uses a pool).
+    const MAX_KEPT: usize = 64;
+
+    /// An empty buffer: one given back, else a new one.
+    pub(crate) fn take(&self) -> Vec<u8> {
+        let mut v = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        v.clear();
+        v
+    }
+
+    /// Keep `v` for a later [`BufferPool::take`].
+    pub(crate) fn give(&self, v: Vec<u8>) {
+        if v.capacity() == 0 {
+            return;
+        }
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < Self::MAX_KEPT {
+            kept.push(v);
+        }
+    }
+}
 
 /// Parallel frame builder and ordered writer.
 pub struct FramePipeline {
@@ -48,7 +81,8 @@ pub struct FramePipeline {
     done_tx: Sender<Done>,
     end_tx: Sender<(usize, Option<Vec<u8>>)>,
     writer: Option<JoinHandle<io::Result<()>>>,
-    pool: Pool,
+    /// Compressed-frame buffers the writer is done with.
+    pool: BufferPool,
 }
 
 impl FramePipeline {
@@ -63,7 +97,7 @@ impl FramePipeline {
         let (done_tx, done_rx) = unbounded::<Done>();
         let (end_tx, end_rx) = bounded(1);
         let seekable = level.is_some();
-        let pool: Pool = Default::default();
+        let pool = BufferPool::default();
         let wpool = pool.clone();
         let writer = std::thread::Builder::new()
             .name("alientar-writer".into())
@@ -129,11 +163,7 @@ impl FramePipeline {
                     u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))?;
                 match level {
                     Some(l) => {
-                        let mut out = pool
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .pop()
-                            .unwrap_or_default();
+                        let mut out = pool.take();
                         compress_frame_into(&raw, l, &mut out)?;
                         recycle_input(raw);
                         Ok((out, len))
@@ -227,7 +257,7 @@ fn write_in_order(
     mut w: Box<dyn Write + Send>,
     done: Receiver<Done>,
     tokens: Sender<()>,
-    pool: Pool,
+    pool: BufferPool,
     end: Receiver<(usize, Option<Vec<u8>>)>,
     seekable: bool,
 ) -> io::Result<()> {
@@ -250,7 +280,7 @@ fn write_in_order(
                     table.push(frame.len() as u32, raw_len);
                     next += 1;
                     if seekable {
-                        pool.lock().unwrap_or_else(|p| p.into_inner()).push(frame);
+                        pool.give(frame);
                     }
                     // (A reserved frame took no place: its token is one too many.)
                     let _ = tokens.try_send(());

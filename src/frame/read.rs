@@ -169,7 +169,7 @@ pub struct ParallelFrames {
     tx: Sender<Done>,
     rx: Receiver<Done>,
     /// Frame buffers already read, for reuse (no page faults per frame).
-    pool: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    pool: super::BufferPool,
 }
 
 impl ParallelFrames {
@@ -186,7 +186,7 @@ impl ParallelFrames {
             pos: 0,
             tx,
             rx,
-            pool: Arc::new(std::sync::Mutex::new(Vec::new())),
+            pool: super::BufferPool::default(),
         }
     }
 
@@ -199,12 +199,7 @@ impl ParallelFrames {
             let pool = self.pool.clone();
             rayon::spawn(move || {
                 let r = (|| {
-                    let mut out = pool
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .pop()
-                        .unwrap_or_default();
-                    out.clear();
+                    let mut out = pool.take();
                     out.reserve(d as usize);
                     DECODER.with(|dec| -> io::Result<()> {
                         let mut dec = dec.borrow_mut();
@@ -274,12 +269,7 @@ impl Read for ParallelFrames {
                 self.got.insert(i, r);
             };
             let old = std::mem::replace(&mut self.cur, data?);
-            if old.capacity() > 0 {
-                self.pool
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(old);
-            }
+            self.pool.give(old);
             self.pos = 0;
             self.next_use += 1;
             self.spawn_more();
