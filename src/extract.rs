@@ -478,20 +478,18 @@ impl Worker {
         }
         let (d, made) = walk_dirs_making(&self.root, parent, true)?;
         let d = Arc::new(d);
-        if let Some(first) = made {
-            // Made by this run: nothing to sweep in them.
-            let mut swept = self.swept.lock().unwrap_or_else(|p| p.into_inner());
-            for end in first + 1..=parent.len() {
-                swept.insert(join(&parent[..end]));
-            }
-        }
         // The first visit to a directory removes what a killed earlier run
-        // left there (a new directory costs one empty read).
-        let first = self
-            .swept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.clone());
+        // left there; directories this run made (here or by a directory
+        // entry) hold none.
+        let first = {
+            let mut swept = self.swept.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(first) = made {
+                for end in first + 1..=parent.len() {
+                    swept.insert(join(&parent[..end]));
+                }
+            }
+            swept.insert(key.clone())
+        };
         if first {
             let n = d.sweep_stale_temporaries();
             if n > 0 {
@@ -1076,23 +1074,27 @@ pub fn extract(
     let mut handles = Vec::with_capacity(n);
     let swept = Swept::default();
     let buffers = BufferPool::default();
-    for id in 0..n {
-        let (tx, rx) = bounded::<Batch>(4);
-        let root = Dir::open(&opts.dest)
-            .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
-        let w = Worker {
+    // Each worker with its own handle on the destination; the shared state
+    // is the sink, the swept directories and the data buffers.
+    let worker = |id: usize| -> Result<Worker> {
+        Ok(Worker {
             id,
             pid: std::process::id(),
             umask,
             creds,
-            root,
+            root: Dir::open(&opts.dest)
+                .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?,
             sink: sink.clone(),
             cache: None,
             swept: swept.clone(),
             buffers: buffers.clone(),
             tmp_counter: 0,
             left: Leftovers::default(),
-        };
+        })
+    };
+    for id in 0..n {
+        let (tx, rx) = bounded::<Batch>(4);
+        let w = worker(id)?;
         handles.push(
             std::thread::Builder::new()
                 .name(format!("alientar-x{id}"))
@@ -1115,20 +1117,7 @@ pub fn extract(
     let mut batches: Vec<Batch> = (0..n).map(|_| Batch::default()).collect();
     // The reading thread's own worker: it creates big files and makes the
     // hard links at the end.
-    let mut planner = Worker {
-        id: n,
-        pid: std::process::id(),
-        umask,
-        creds,
-        root: Dir::open(&opts.dest)
-            .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?,
-        sink: sink.clone(),
-        cache: None,
-        swept: swept.clone(),
-        buffers: buffers.clone(),
-        tmp_counter: 0,
-        left: Leftovers::default(),
-    };
+    let mut planner = worker(n)?;
     let hasher = NameHash::new();
     let mut labels = Labels(HashMap::new(), hasher.clone());
     let mut replaced_dirs: std::collections::HashSet<u64> = std::collections::HashSet::new();
