@@ -350,9 +350,28 @@ struct Members<'a> {
     target: PathBuf,
     /// [`CreateOptions::nanoseconds`].
     nanoseconds: bool,
+    /// What the frame builders met (files that shrank, changed, vanished).
+    notes: Arc<Notes>,
 }
 
-impl Members<'_> {
+impl<'a> Members<'a> {
+    /// Members written to `out` (just opened), compressed as `env` says.
+    fn new(env: &Env, out: &mut Output, progress: &crate::progress::Progress) -> Members<'a> {
+        let writer = out.writer.take().expect("fresh output");
+        let notes = Arc::new(Notes::default());
+        Members {
+            planner: Planner::new(
+                FramePipeline::new(writer, env.level()),
+                notes.clone(),
+                progress.clone(),
+            ),
+            links: HashMap::new(),
+            target: out.display.clone(),
+            nanoseconds: env.opts.nanoseconds,
+            notes,
+        }
+    }
+
     fn werr(&self, e: io::Error) -> Error {
         Error::io("cannot write archive", &self.target, e)
     }
@@ -395,25 +414,31 @@ impl Members<'_> {
         Ok(())
     }
 
-    /// The end-of-archive marker, the index and the seek table.
-    fn finish(mut self) -> Result<()> {
+    /// The end-of-archive marker, the index and the seek table; then the
+    /// archive goes into place and what the frame builders met into
+    /// `report`.
+    fn finish(self, out: Output, report: &mut Report) -> Result<()> {
+        let Members {
+            mut planner,
+            target,
+            notes,
+            ..
+        } = self;
+        let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
         let mut buf = Vec::new();
         tw::end_of_archive(&mut buf);
-        let end = self.planner.position();
-        let target = self.target.clone();
-        let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
-        self.planner.bytes(&buf).map_err(werr)?;
-        self.planner.finish(end).map_err(werr)
-    }
-}
-
-fn take_notes(notes: &Notes, report: &mut Report) {
-    let notes = std::mem::take(&mut *notes.0.lock().unwrap_or_else(|p| p.into_inner()));
-    for n in notes {
-        match n {
-            Note::Warning(w) => report.warnings.push(w),
-            Note::Error(e) => report.errors.push(e),
+        let end = planner.position();
+        planner.bytes(&buf).map_err(werr)?;
+        planner.finish(end).map_err(werr)?;
+        out.commit()?;
+        let notes = std::mem::take(&mut *notes.0.lock().unwrap_or_else(|p| p.into_inner()));
+        for n in notes {
+            match n {
+                Note::Warning(w) => report.warnings.push(w),
+                Note::Error(e) => report.errors.push(e),
+            }
         }
+        Ok(())
     }
 }
 
@@ -477,19 +502,7 @@ fn create_collected(
         sources.len() as u64,
     );
     let mut out = Output::open(&opts.archive)?;
-    let target = out.display.clone();
-    let writer = out.writer.take().expect("fresh output");
-    let notes = Arc::new(Notes::default());
-    let mut members = Members {
-        planner: Planner::new(
-            FramePipeline::new(writer, env.level()),
-            notes.clone(),
-            progress.clone(),
-        ),
-        links: HashMap::new(),
-        target,
-        nanoseconds: opts.nanoseconds,
-    };
+    let mut members = Members::new(env, &mut out, progress);
     members.planner.data_total.store(
         sources
             .iter()
@@ -506,9 +519,7 @@ fn create_collected(
     for s in sources {
         members.write(s, on_entry, progress, &mut report)?;
     }
-    members.finish()?;
-    out.commit()?;
-    take_notes(&notes, &mut report);
+    members.finish(out, &mut report)?;
     Ok(report)
 }
 
@@ -532,24 +543,18 @@ fn create_streaming(
     let mut out = Output::open(&opts.archive)?;
     // The archive being written is not archived (it may lie in the tree).
     let own = out.id();
-    let target = out.display.clone();
-    let writer = out.writer.take().expect("fresh output");
-    let notes = Arc::new(Notes::default());
+    let mut members = Members::new(env, &mut out, progress);
     let (labels_tx, labels_rx) = crossbeam_channel::bounded::<BTreeSet<String>>(1);
     let mut plans: HashMap<Option<String>, Plan> = HashMap::new();
-    let mut planner = Planner::new(
-        FramePipeline::new(writer, env.level()),
-        notes.clone(),
-        progress.clone(),
-    );
     if opts.owners.context.is_some() {
         // Every entry gets this label: the header is known now.
         plans.insert(opts.owners.context.clone(), env.plan(&opts.owners.context)?);
-        planner
+        members
+            .planner
             .bytes(&global_header(&plans))
-            .map_err(|e| Error::io("cannot write archive", &target, e))?;
+            .map_err(|e| members.werr(e))?;
     } else {
-        planner.defer_header(Box::new(move || {
+        members.planner.defer_header(Box::new(move || {
             let labels = labels_rx.recv().unwrap_or_default();
             let mut plans = HashMap::new();
             for l in labels {
@@ -560,12 +565,6 @@ fn create_streaming(
             Ok(global_header(&plans))
         }));
     }
-    let mut members = Members {
-        planner,
-        links: HashMap::new(),
-        target,
-        nanoseconds: opts.nanoseconds,
-    };
     let mut labeler = Labeler::default();
     let mut tr = Translator::default();
     let mut no_specs = HashMap::new();
@@ -650,9 +649,7 @@ fn create_streaming(
         return Err(e);
     }
     tr.finish(&mut report)?;
-    members.finish()?;
-    out.commit()?;
-    take_notes(&notes, &mut report);
+    members.finish(out, &mut report)?;
     Ok(report)
 }
 
