@@ -14,11 +14,11 @@ use crate::error::{Error, Result};
 use crate::frame::{PlainSink, TarSink, ZstdSink};
 use crate::tar::Reader;
 use crate::tar::read::Chunk;
+use crate::tar::write as tw;
+use crate::translate::{Direction, Unmapped, translate};
 
 /// Zeros written for the holes of one sparse member at most.
 const MAX_HOLES: u64 = 1 << 30;
-use crate::tar::write as tw;
-use crate::translate::{Direction, Unmapped, translate};
 
 /// What to remap.
 #[derive(Clone, Debug)]
@@ -122,11 +122,12 @@ pub fn remap(opts: &RemapOptions, progress: &crate::progress::Progress) -> Resul
                             ))
                             .with_path(e.display_path()));
                         }
-                        let zeros = vec![0u8; data.len()];
+                        // The read buffer, zeroed, is the source of zeros.
+                        data.fill(0);
                         let mut z = h.min(left);
                         while z > 0 {
-                            let k = z.min(zeros.len() as u64) as usize;
-                            sink.write(&zeros[..k]).map_err(werr)?;
+                            let k = z.min(data.len() as u64) as usize;
+                            sink.write(&data[..k]).map_err(werr)?;
                             z -= k as u64;
                         }
                         left -= h.min(left);
