@@ -356,6 +356,26 @@ fn user_contexts(root: &Path, toml: &str) -> std::path::PathBuf {
     cfg
 }
 
+/// Run alientar with the user contexts in `cfg` (from [`user_contexts`]).
+fn run_in(cfg: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin())
+        .args(args)
+        .env("XDG_CONFIG_HOME", cfg)
+        .output()
+        .unwrap()
+}
+
+/// As [`run_in`], which must succeed; its standard output.
+fn ok_in(cfg: &Path, args: &[&str]) -> String {
+    let out = run_in(cfg, args);
+    assert!(
+        out.status.success(),
+        "alientar {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A context defined in the user's contexts.toml is shown and used.
 #[test]
 fn user_context_file() {
@@ -364,26 +384,12 @@ fn user_context_file() {
         tmp.path(),
         "[hpa-backups]\nuidmap = \"0:200000:65536\"\ngidmap = \"0:300000:65536\"\n",
     );
-    let out = std::process::Command::new(bin())
-        .args(["contexts", "hpa-backups"])
-        .env("XDG_CONFIG_HOME", &cfg)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = ok_in(&cfg, &["contexts", "hpa-backups"]);
     assert!(
         text.contains("0:200000:65536") && text.contains("0:300000:65536"),
         "{text}"
     );
-    let list = std::process::Command::new(bin())
-        .arg("contexts")
-        .env("XDG_CONFIG_HOME", &cfg)
-        .output()
-        .unwrap();
+    let list = run_in(&cfg, &["contexts"]);
     let text = String::from_utf8_lossy(&list.stdout);
     for c in ["host", "rootless", "subuid", "hpa-backups"] {
         assert!(text.contains(c), "{c} missing from:\n{text}");
@@ -406,8 +412,9 @@ fn user_context_file() {
     std::fs::write(&a, &buf).unwrap();
     let dest = tmp.path().join("d");
     std::fs::create_dir(&dest).unwrap();
-    let out = std::process::Command::new(bin())
-        .args([
+    ok_in(
+        &cfg,
+        &[
             "extract",
             "-f",
             &s(&a),
@@ -415,30 +422,14 @@ fn user_context_file() {
             &s(&dest),
             "--context",
             "hpa-backups",
-        ])
-        .env("XDG_CONFIG_HOME", &cfg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     let m = snapshot(&dest);
     assert_eq!((m["etc/shadow"].uid, m["etc/shadow"].gid), (200000, 300042));
     // Without --context, the entry's own label picks the same context.
     let dest2 = tmp.path().join("d2");
     std::fs::create_dir(&dest2).unwrap();
-    let out = std::process::Command::new(bin())
-        .args(["extract", "-f", &s(&a), "-C", &s(&dest2)])
-        .env("XDG_CONFIG_HOME", &cfg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok_in(&cfg, &["extract", "-f", &s(&a), "-C", &s(&dest2)]);
     assert_eq!(snapshot(&dest2)["etc/shadow"].uid, 200000);
     // A label the registry does not know is a clear error.
     let out = run(["extract", "-f", &s(&a), "-C", &s(&dest2)]);
@@ -975,8 +966,9 @@ fn labels_on_disk_reach_the_global_header_and_the_output_is_not_archived() {
         }
     }
     let archive = t.join("out.tar.zst");
-    let out = std::process::Command::new(bin())
-        .args([
+    ok_in(
+        &cfg,
+        &[
             "create",
             "-f",
             &s(&archive),
@@ -986,14 +978,7 @@ fn labels_on_disk_reach_the_global_header_and_the_output_is_not_archived() {
             "-C",
             &s(&t),
             ".",
-        ])
-        .env("XDG_CONFIG_HOME", &cfg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     let list = ok(["list", "-v", "-f", &s(&archive)]);
     assert!(

@@ -1867,18 +1867,8 @@ fn corpus_lists_and_extracts_within_limits() {
     assert!(n > 100, "only {n} corpus files");
 }
 
-/// A sparse member is extracted with holes: a file of 1 TiB of holes (a
-/// 3 KB archive) and the corpus' 60 GB ones take no time and no space.
-/// Extracted into a 64 MiB tmpfs, so the bug cannot fill the disk.
-#[test]
-fn sparse_holes_are_not_written() {
-    if !is_root() {
-        return skip(
-            "sparse_holes_are_not_written",
-            "needs root to mount a tmpfs",
-        );
-    }
-    let mut archives: Vec<(String, Vec<u8>)> = Vec::new();
+/// A 3-byte sparse member (GNU 1.0 pax format) claiming 1 TiB of holes.
+fn one_tib_of_holes() -> Vec<u8> {
     let mut t = Vec::new();
     pax(
         &mut t,
@@ -1892,7 +1882,21 @@ fn sparse_holes_are_not_written() {
     );
     put(&mut t, &raw(b"GNUSparseFile.0/huge", b'0', 3), b"abc");
     eoa(&mut t);
-    archives.push(("1 TiB of holes".into(), t));
+    t
+}
+
+/// A sparse member is extracted with holes: a file of 1 TiB of holes (a
+/// 3 KB archive) and the corpus' 60 GB ones take no time and no space.
+/// Extracted into a 64 MiB tmpfs, so the bug cannot fill the disk.
+#[test]
+fn sparse_holes_are_not_written() {
+    if !is_root() {
+        return skip(
+            "sparse_holes_are_not_written",
+            "needs root to mount a tmpfs",
+        );
+    }
+    let mut archives: Vec<(String, Vec<u8>)> = vec![("1 TiB of holes".into(), one_tib_of_holes())];
     if let Some(root) = corpus_root() {
         for rel in &HUGE_SPARSE[..2] {
             archives.push((rel.to_string(), std::fs::read(root.join(rel)).unwrap()));
@@ -1931,19 +1935,7 @@ fn sparse_holes_are_not_written() {
 /// it): a 3 KB archive claiming 1 TiB of holes must not mean 1 TiB of output.
 #[test]
 fn remap_does_not_expand_sparse_holes() {
-    let mut t = Vec::new();
-    pax(
-        &mut t,
-        b'x',
-        &[
-            ("GNU.sparse.size", b"1099511627776"),
-            ("GNU.sparse.numblocks", b"1"),
-            ("GNU.sparse.map", b"500000000000,3"),
-            ("GNU.sparse.name", b"huge"),
-        ],
-    );
-    put(&mut t, &raw(b"GNUSparseFile.0/huge", b'0', 3), b"abc");
-    eoa(&mut t);
+    let t = one_tib_of_holes();
     let who = modes("remap_does_not_expand_sparse_holes")[0];
     let mut sb = Sandbox::new(who);
     let a = sb.archive("holes.tar", &t);
