@@ -198,11 +198,17 @@ fn lossy(b: &[u8]) -> String {
 
 /// The member name as `tar -t` prints it (directories with a trailing `/`).
 pub fn display_name(e: &Entry) -> String {
-    let mut s = lossy(&e.path);
+    let mut s = String::new();
+    push_display_name(e, &mut s);
+    s
+}
+
+/// [`display_name`], appended to `s`.
+fn push_display_name(e: &Entry, s: &mut String) {
+    s.push_str(&String::from_utf8_lossy(&e.path));
     if e.kind == Kind::Dir && !s.ends_with('/') {
         s.push('/');
     }
-    s
 }
 
 #[derive(Default)]
@@ -268,10 +274,7 @@ fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths, s: &mut String
         }
     }
     s.push(' ');
-    s.push_str(&String::from_utf8_lossy(&e.path));
-    if e.kind == Kind::Dir && !s.ends_with('/') {
-        s.push('/');
-    }
+    push_display_name(e, s);
     match e.kind {
         Kind::Symlink => {
             s.push_str(" -> ");
