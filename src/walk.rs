@@ -364,7 +364,11 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
         e.size = md.size;
         // An unreadable file is left out (as GNU tar does), not archived as
         // zeros: the archive's layout is planned before data is read.
-        if e.size > 0 && !crate::sys::privileged() && !crate::sys::readable(&path) {
+        let readable = || match at {
+            Some((d, n)) => d.readable(n),
+            None => crate::sys::readable(&path),
+        };
+        if e.size > 0 && !crate::sys::privileged() && !readable() {
             return Err(Error::io(
                 "cannot open (left out; an ordinary user reads foreign-owned files with --userns and a map that covers their owners)",
                 &path,

@@ -398,6 +398,18 @@ impl Dir {
         .map_err(err)
     }
 
+    /// Can this process read `name` here (`faccessat` with the effective
+    /// IDs)?
+    pub fn readable(&self, name: &[u8]) -> bool {
+        rustix::fs::accessat(
+            &self.fd,
+            os(name),
+            rustix::fs::Access::READ_OK,
+            AtFlags::EACCESS,
+        )
+        .is_ok()
+    }
+
     /// `readlinkat(dir, name)`.
     ///
     /// # Errors
