@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::entry::Entry;
+use crate::sys;
 
 pub mod index;
 pub mod read;
@@ -220,7 +221,7 @@ fn recycle_input(b: Vec<u8>) {
 }
 
 thread_local! {
-    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, sys::zstd::FrameCompressor)>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -235,21 +236,18 @@ pub fn compress_frame(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
 }
 
 /// As [`compress_frame`], into `out` (cleared first; its capacity reused).
+/// Each thread keeps one context (see [`sys::zstd`] for its settings).
 ///
 /// # Errors
 /// A zstd failure.
 pub fn compress_frame_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> io::Result<()> {
     out.clear();
-    out.reserve(zstd::zstd_safe::compress_bound(data.len()));
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.as_ref().map(|(l, _)| *l) != Some(level) {
-            let mut comp = zstd::bulk::Compressor::new(level)?;
-            comp.set_parameter(zstd::stream::raw::CParameter::ChecksumFlag(true))?;
-            *c = Some((level, comp));
+            *c = Some((level, sys::zstd::FrameCompressor::new(level)?));
         }
-        let comp = &mut c.as_mut().expect("set above").1;
-        comp.compress_to_buffer(data, out).map(|_| ())
+        c.as_mut().expect("set above").1.compress(data, out)
     })
 }
 

@@ -1,7 +1,9 @@
 //! The syscall layer: every filesystem call the extractor makes, relative to
 //! a directory handle, never following symlinks.
 //!
-//! All calls go through `rustix` (no `unsafe` here). Paths are single
+//! All calls go through `rustix`; the crate's `unsafe` lives in this module
+//! and its submodules only (filling a buffer's spare capacity here, entering
+//! a user namespace in [`userns`], one zstd setting in [`zstd`]). Paths are single
 //! components (`name`), resolved against an open directory ([`Dir`]); the
 //! caller walks multi-component paths one `openat(O_NOFOLLOW|O_DIRECTORY)`
 //! at a time, so a symlink planted by an earlier member can never redirect a
@@ -19,6 +21,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, UTIME_NO
 use crate::entry::Time;
 
 pub mod userns;
+pub mod zstd;
 
 /// Whether `linkat(AT_EMPTY_PATH)` works for this process (until it fails once).
 static EMPTY_PATH_LINKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
