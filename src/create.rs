@@ -944,13 +944,8 @@ fn build_frame(
                             size - offset - got as u64
                         )));
                     } else if last {
-                        let changed = f
-                            .metadata()
-                            .map(|m| {
-                                m.len() != size
-                                    || m.mtime() != mtime.sec
-                                    || m.mtime_nsec() as u32 != mtime.nsec
-                            })
+                        let changed = crate::sys::fstat(f)
+                            .map(|m| m.size != size || m.mtime != mtime)
                             .unwrap_or(false);
                         if changed {
                             notes.push(Note::Warning(format!(

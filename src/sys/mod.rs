@@ -1,9 +1,11 @@
 //! The syscall layer: every filesystem call the extractor makes, relative to
 //! a directory handle, never following symlinks.
 //!
-//! All calls go through `rustix`; the crate's `unsafe` lives in this module
-//! and its submodules only (filling a buffer's spare capacity here, entering
-//! a user namespace in [`userns`], one zstd setting in [`zstd`]). Paths are single
+//! Calls go through `rustix`, except `listxattrat` (Linux 6.13), which it
+//! does not wrap yet: that one is a raw `libc::syscall`. The crate's `unsafe`
+//! lives in this module and its submodules only (that call and filling a
+//! buffer's spare capacity here, entering a user namespace in [`userns`],
+//! one zstd setting in [`zstd`]). Paths are single
 //! components (`name`), resolved against an open directory ([`Dir`]); the
 //! caller walks multi-component paths one `openat(O_NOFOLLOW|O_DIRECTORY)`
 //! at a time, so a symlink planted by an earlier member can never redirect a
@@ -413,6 +415,46 @@ impl Dir {
         .is_ok()
     }
 
+    /// Whether `name` (not followed if a symlink) has any extended
+    /// attribute, asked with `listxattrat(2)` relative to this directory
+    /// (Linux 6.13+; one syscall, no path walked again from the root).
+    /// `None` when that cannot say: an older kernel, a filesystem without
+    /// xattrs, any error; the caller then asks by path.
+    pub fn has_xattrs(&self, name: &[u8]) -> Option<bool> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        // listxattrat's number on every architecture (the new-syscall table).
+        const SYS_LISTXATTRAT: libc::c_long = 465;
+        static MISSING: AtomicBool = AtomicBool::new(false);
+        if MISSING.load(Ordering::Relaxed) {
+            return None;
+        }
+        let c = std::ffi::CString::new(name).ok()?;
+        // SAFETY: listxattrat(dirfd, path, at_flags, list, size) with a NULL
+        // list and size 0 only returns the length the names would need; the
+        // descriptor and the NUL-terminated name outlive the call.
+        let n = unsafe {
+            libc::syscall(
+                SYS_LISTXATTRAT,
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+                std::ptr::null_mut::<libc::c_char>(),
+                0usize,
+            )
+        };
+        if n >= 0 {
+            return Some(n > 0);
+        }
+        // ENOSYS: an older kernel; EPERM: a seccomp filter that does not know it.
+        if matches!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::ENOSYS | libc::EPERM)
+        ) {
+            MISSING.store(true, Ordering::Relaxed);
+        }
+        None
+    }
+
     /// `readlinkat(dir, name)`.
     ///
     /// # Errors
@@ -515,6 +557,14 @@ pub fn pread_append(
     Ok(n)
 }
 
+/// `fstat` of an open file.
+///
+/// # Errors
+/// As fstat(2).
+pub fn fstat(fd: impl AsFd) -> io::Result<Meta> {
+    rustix::fs::fstat(fd).map(|st| Meta::of(&st)).map_err(err)
+}
+
 /// `fchown` on an open file or directory.
 ///
 /// # Errors
@@ -585,4 +635,33 @@ pub fn privileged() -> bool {
 /// The credentials changed: [`privileged`] asks the kernel again.
 fn forget_privileged() {
     PRIVILEGED.store(0, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_xattrs_answers_for_the_name_in_the_directory() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("plain"), b"x").unwrap();
+        std::fs::write(t.path().join("tagged"), b"x").unwrap();
+        std::os::unix::fs::symlink("tagged", t.path().join("link")).unwrap();
+        if let Err(e) = xattr::set(t.path().join("tagged"), "user.alientar.test", b"1") {
+            eprintln!("SKIPPED: the test directory's filesystem takes no user xattrs ({e})");
+            return;
+        }
+        let d = Dir::open(t.path()).unwrap();
+        let Some(plain) = d.has_xattrs(b"plain") else {
+            eprintln!(
+                "SKIPPED: listxattrat(2) is not available (Linux 6.13+); callers ask by path"
+            );
+            return;
+        };
+        assert!(!plain);
+        assert_eq!(d.has_xattrs(b"tagged"), Some(true));
+        // The symlink itself, not what it points to.
+        assert_eq!(d.has_xattrs(b"link"), Some(false));
+        assert_eq!(d.has_xattrs(b"missing"), None);
+    }
 }
