@@ -422,8 +422,9 @@ impl Dir {
     /// xattrs, any error; the caller then asks by path.
     pub fn has_xattrs(&self, name: &[u8]) -> Option<bool> {
         use std::sync::atomic::{AtomicBool, Ordering};
-        // listxattrat's number on every architecture (the new-syscall table).
-        const SYS_LISTXATTRAT: libc::c_long = 465;
+        // The architecture's number for it (465 on most; libc has none yet).
+        const SYS_LISTXATTRAT: libc::c_long =
+            linux_raw_sys::general::__NR_listxattrat as libc::c_long;
         static MISSING: AtomicBool = AtomicBool::new(false);
         if MISSING.load(Ordering::Relaxed) {
             return None;
