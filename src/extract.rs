@@ -107,6 +107,25 @@ fn join(comps: &[&[u8]]) -> Vec<u8> {
     comps.join(&b'/')
 }
 
+/// Whether `key` is `comps` joined by `/` (as [`join`] makes it), without
+/// making the joined name.
+fn is_joined(key: &[u8], comps: &[&[u8]]) -> bool {
+    let mut rest = key;
+    for (i, c) in comps.iter().enumerate() {
+        if i > 0 {
+            match rest.split_first() {
+                Some((b'/', r)) => rest = r,
+                _ => return false,
+            }
+        }
+        match rest.strip_prefix(*c) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 fn split(key: &[u8]) -> Vec<&[u8]> {
     key.split(|&b| b == b'/')
         .filter(|c| !c.is_empty())
@@ -132,7 +151,9 @@ enum Data {
 #[derive(Default)]
 struct Batch {
     jobs: Vec<Job>,
+    /// Its entries' data in `data[..used]`; the rest of `data` is room.
     data: Vec<u8>,
+    used: usize,
     /// Data and names, to send the batch when it reaches 1 MiB.
     weight: usize,
 }
@@ -145,10 +166,12 @@ const BATCH_BYTES: usize = 1 << 20;
 /// file's bytes go into memory already mapped instead of an allocation of
 /// their own that another thread frees. Room for a full batch (its last
 /// file, at most [`CHUNK`], may take it past [`BATCH_BYTES`]), so a buffer
-/// never grows once made.
+/// never grows once made. Its whole length is initialized (zeros when new,
+/// else an earlier batch's bytes): data is read into it without zero-filling
+/// each time.
 fn data_buffer(pool: &BufferPool) -> Vec<u8> {
-    let mut v = pool.take();
-    v.reserve_exact(BATCH_BYTES + CHUNK);
+    let mut v = pool.take_as_given();
+    v.resize(BATCH_BYTES + CHUNK, 0);
     v
 }
 
@@ -186,7 +209,8 @@ impl BigFile {
 /// What a worker is handed.
 enum Job {
     Entry(Box<Task>),
-    Piece(Arc<BigFile>, u64, Vec<u8>),
+    /// A big file's bytes `buf[..len]`, to write at the offset.
+    Piece(Arc<BigFile>, u64, Vec<u8>, usize),
     /// Answer when everything before this is done.
     Barrier(Sender<()>),
 }
@@ -260,6 +284,25 @@ const MAX_DEFERRED: usize = 32 << 20;
 /// Directories (as keys) no worker needs to sweep again.
 type Swept = Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>;
 
+/// A temporary name, `.alientar-PID-WORKER-N`: on the stack, since every
+/// entry gets one and most never use it (an unnamed file needs none).
+struct TmpName {
+    buf: [u8; TmpName::MAX],
+    len: usize,
+}
+
+impl TmpName {
+    /// `.alientar-` and three decimal integers (u32, usize, u64) with dashes.
+    const MAX: usize = 64;
+}
+
+impl std::ops::Deref for TmpName {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// A worker's state: its own handle on the destination and a cache of the
 /// last parent directory it resolved.
 struct Worker {
@@ -281,9 +324,17 @@ struct Worker {
 }
 
 impl Worker {
-    fn tmp_name(&mut self) -> Vec<u8> {
+    fn tmp_name(&mut self) -> TmpName {
         self.tmp_counter += 1;
-        format!(".alientar-{}-{}-{}", self.pid, self.id, self.tmp_counter).into_bytes()
+        let mut t = TmpName {
+            buf: [0; TmpName::MAX],
+            len: 0,
+        };
+        let mut w = &mut t.buf[..];
+        write!(w, ".alientar-{}-{}-{}", self.pid, self.id, self.tmp_counter)
+            .expect("three integers fit");
+        t.len = TmpName::MAX - w.len();
+        t
     }
 
     fn warn_n(&mut self, what: &str, n: u64) {
@@ -317,17 +368,18 @@ impl Worker {
                     Job::Barrier(done) => {
                         let _ = done.send(());
                     }
-                    Job::Piece(big, offset, piece) => {
+                    Job::Piece(big, offset, buf, len) => {
+                        let piece = &buf[..len];
                         let ok = big
                             .failed
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .is_none();
-                        if ok && let Err(x) = big.file.write_all_at(&piece, offset) {
+                        if ok && let Err(x) = big.file.write_all_at(piece, offset) {
                             big.fail(Error::io("cannot write", &big.path, x));
                         }
-                        self.piece_done(&big, piece.len() as u64);
-                        self.buffers.give(piece);
+                        self.piece_done(&big, len as u64);
+                        self.buffers.give(buf);
                     }
                 }
             }
@@ -363,7 +415,7 @@ impl Worker {
             file,
             unnamed,
             dir,
-            tmp,
+            tmp: tmp.to_vec(),
             name: comps[comps.len() - 1].to_vec(),
             path,
             ctx,
@@ -470,12 +522,12 @@ impl Worker {
     /// The directory holding `comps`' last component, created as needed.
     fn parent(&mut self, comps: &[&[u8]]) -> io::Result<Arc<Dir>> {
         let parent = &comps[..comps.len() - 1];
-        let key = join(parent);
         if let Some((k, d, _)) = &self.cache
-            && *k == key
+            && is_joined(k, parent)
         {
             return Ok(d.clone());
         }
+        let key = join(parent);
         let (d, made) = walk_dirs_making(&self.root, parent, true)?;
         let d = Arc::new(d);
         // The first visit to a directory removes what a killed earlier run
@@ -1317,11 +1369,11 @@ pub fn extract(
             let turn = w;
             while offset < size {
                 let mut b = data_buffer(&buffers);
-                b.resize((size - offset).min(BIG_CHUNK) as usize, 0);
+                let want = (size - offset).min(BIG_CHUNK) as usize;
                 let mut got = 0;
                 let mut hole = 0;
-                while got < b.len() {
-                    match rd.read_chunk(&mut b[got..]) {
+                while got < want {
+                    match rd.read_chunk(&mut b[got..want]) {
                         Ok(Chunk::Data(0)) => break,
                         Ok(Chunk::Data(k)) => got += k,
                         // A hole of a sparse member: not written (the file's
@@ -1350,7 +1402,6 @@ pub fn extract(
                     offset += h;
                     continue;
                 }
-                b.truncate(got);
                 progress.add_bytes(got as u64);
                 let n = got as u64;
                 // One worker writes a file's pieces: ext4 serializes writers of one
@@ -1359,7 +1410,7 @@ pub fn extract(
                 // parallel, and different files go to different workers.
 
                 let piece = Batch {
-                    jobs: vec![Job::Piece(big.clone(), offset, b)],
+                    jobs: vec![Job::Piece(big.clone(), offset, b, got)],
                     ..Batch::default()
                 };
                 if txs[turn].send(piece).is_err() {
@@ -1393,12 +1444,15 @@ pub fn extract(
         let data = if ctx.kind != Kind::File || size == 0 {
             Data::None
         } else {
-            if batch.data.capacity() == 0 {
+            if batch.data.is_empty() {
                 batch.data = data_buffer(&buffers);
             }
-            let at = batch.data.len();
-            batch.data.resize(at + size as usize, 0);
-            let b = &mut batch.data[at..];
+            let at = batch.used;
+            let end = at + size as usize;
+            if end > batch.data.len() {
+                batch.data.resize(end, 0); // not reached: a batch is sent before
+            }
+            let b = &mut batch.data[at..end];
             let mut got = 0;
             while got < b.len() {
                 match rd.read_data(&mut b[got..]) {
@@ -1413,6 +1467,10 @@ pub fn extract(
             if fatal.is_some() {
                 break;
             }
+            // (The buffer holds an earlier batch's bytes: a member's data
+            // that ends early reads as zeros, not as those.)
+            b[got..].fill(0);
+            batch.used = end;
             progress.add_bytes(size);
             Data::At(at, size as usize)
         };
@@ -1708,6 +1766,22 @@ fn choose_sink(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_joined_matches_join() {
+        let cases: &[&[&[u8]]] = &[&[], &[b"a"], &[b"a", b"b"], &[b"usr", b"share", b"doc"]];
+        for comps in cases {
+            let key = join(comps);
+            assert!(is_joined(&key, comps), "{key:?}");
+            for other in cases.iter().filter(|o| o != &comps) {
+                assert!(!is_joined(&key, other), "{key:?} vs {other:?}");
+            }
+        }
+        assert!(!is_joined(b"a/bc", &[b"a", b"b"]));
+        assert!(!is_joined(b"ab", &[b"a", b"b"]));
+        assert!(!is_joined(b"a//b", &[b"a", b"b"]));
+        assert!(!is_joined(b"a/b/", &[b"a", b"b"]));
+    }
 
     #[test]
     #[allow(clippy::type_complexity)]

@@ -52,14 +52,19 @@ impl BufferPool {
 
     /// An empty buffer: one given back, else a new one.
     pub(crate) fn take(&self) -> Vec<u8> {
-        let mut v = self
-            .0
+        let mut v = self.take_as_given();
+        v.clear();
+        v
+    }
+
+    /// A buffer as it was given back, length and bytes kept (no zero-fill
+    /// needed to use it again as a slice), else a new empty one.
+    pub(crate) fn take_as_given(&self) -> Vec<u8> {
+        self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop()
-            .unwrap_or_default();
-        v.clear();
-        v
+            .unwrap_or_default()
     }
 
     /// Keep `v` for a later [`BufferPool::take`].
