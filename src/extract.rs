@@ -570,19 +570,6 @@ impl Worker {
         owner == self.creds && self.cache.as_ref().is_some_and(|(_, _, setgid)| !setgid)
     }
 
-    /// Owner, xattrs, mode and mtime on an open file or directory, in that
-    /// order (chown clears setuid bits and capabilities; user xattrs need
-    /// write permission, so they come before the final mode).
-    fn apply_fd(
-        &mut self,
-        fd: &impl std::os::fd::AsFd,
-        a: &Applied,
-        label: bool,
-    ) -> io::Result<()> {
-        let xattrs = self.sink.xattrs(a);
-        self.apply_fd_with(fd, a, &xattrs, label, true)
-    }
-
     /// The xattrs a new file gets, and the mode to create it with when
     /// nothing can spoil that mode: no setuid/setgid/sticky bit (chown would
     /// clear them), no bit the umask removes, no xattr to set (user xattrs
@@ -595,8 +582,12 @@ impl Worker {
         (xattrs, final_mode.then_some(mode))
     }
 
-    /// As [`Worker::apply_fd`]; `chmod` false when the file was created with
-    /// its final mode (no special bits, nothing the umask removed).
+    /// Owner, xattrs, mode and mtime on an open file or directory, in that
+    /// order (chown clears setuid bits and capabilities; user xattrs need
+    /// write permission, so they come before the final mode). `chmod` false
+    /// when the file was created with its final mode (no special bits,
+    /// nothing the umask removed): then the owner is set only if the file
+    /// was not born with it.
     fn apply_fd_with(
         &mut self,
         fd: &impl std::os::fd::AsFd,
@@ -610,6 +601,21 @@ impl Worker {
         {
             sys::fchown(fd, u, g)?;
         }
+        self.set_xattrs(fd, a, xattrs, label);
+        if chmod {
+            sys::fchmod(fd, self.sink.mode(a))?;
+        }
+        sys::futimens(fd, a.ctx.mtime)
+    }
+
+    /// The xattrs and the label, warning about those that cannot be set.
+    fn set_xattrs(
+        &mut self,
+        fd: &impl std::os::fd::AsFd,
+        a: &Applied,
+        xattrs: &[(String, Vec<u8>)],
+        label: bool,
+    ) {
         for (k, v) in xattrs {
             if let Err(err) = sys::fsetxattr(fd, k, v) {
                 self.warn(format!("cannot set xattr {k}: {err}"));
@@ -621,8 +627,29 @@ impl Worker {
         {
             self.warn(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
         }
-        if chmod {
-            sys::fchmod(fd, self.sink.mode(a))?;
+    }
+
+    /// As [`Worker::apply_fd_with`], for a directory at the end of the run:
+    /// owner and mode only where they differ from what it has (most
+    /// directories were made by this run with the right owner; a `chown`
+    /// to the same owner still costs ext4 a journaled inode update).
+    fn apply_dir(
+        &mut self,
+        fd: &impl std::os::fd::AsFd,
+        a: &Applied,
+        label: bool,
+    ) -> io::Result<()> {
+        let now = sys::fstat(fd).ok();
+        if let Some((u, g)) = self.sink.owner(a)
+            && now.is_none_or(|m| (m.uid, m.gid) != (u, g))
+        {
+            sys::fchown(fd, u, g)?;
+        }
+        let xattrs = self.sink.xattrs(a);
+        self.set_xattrs(fd, a, &xattrs, label);
+        let mode = self.sink.mode(a);
+        if now.is_none_or(|m| m.mode & 0o7777 != mode) {
+            sys::fchmod(fd, mode)?;
         }
         sys::futimens(fd, a.ctx.mtime)
     }
@@ -1542,13 +1569,30 @@ pub fn extract(
     }
     left.deferred
         .retain(|d| !replaced_dirs.contains(&hasher.of(&d.1)));
+    // Directory metadata on as many threads as there are cores (each with
+    // a worker of its own); the reading thread's worker is the first.
+    let mut finishers = vec![main];
+    for id in n + 1..n + worker_count().div_ceil(2) {
+        match worker(id) {
+            Ok(w) => finishers.push(w),
+            Err(_) => break,
+        }
+    }
     finish_dirs(
-        &mut main,
+        &mut finishers,
         &opts.dest,
         left.deferred,
         std::mem::take(&mut left.symlink_owners),
         &mut left.errors,
     );
+    let mut main = finishers.swap_remove(0);
+    for w in &mut finishers {
+        main.left.done.append(&mut w.left.done);
+        main.left.errors.append(&mut w.left.errors);
+        for (k, v) in std::mem::take(&mut w.left.warnings) {
+            *main.left.warnings.entry(k).or_insert(0) += v;
+        }
+    }
     for (k, v) in std::mem::take(&mut main.left.warnings) {
         *left.warnings.entry(k).or_insert(0) += v;
     }
@@ -1636,12 +1680,13 @@ fn hardlink(w: &mut Worker, key: &[u8], ctx: &Entry) -> Result<()> {
 /// Symlink-owner records, then directory metadata: the last entry for a
 /// directory wins; deepest first.
 fn finish_dirs(
-    w: &mut Worker,
+    ws: &mut [Worker],
     dest: &std::path::Path,
     deferred: Vec<Deferred>,
     symlink_owners: SymlinkOwners,
     errors: &mut Vec<(u64, Error)>,
 ) {
+    let w = &mut ws[0];
     for (key, recs) in symlink_owners {
         let comps = split(&key);
         let r = walk_dirs(&w.root, &comps, false).and_then(|d| {
@@ -1664,37 +1709,69 @@ fn finish_dirs(
             }
         }
     }
-    let mut order: Vec<usize> = last.into_values().collect();
-    order.sort_by_key(|&i| {
+    let depth = |i: usize| {
         let k = &deferred[i].1;
-        (
-            std::cmp::Reverse(
-                k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty()),
-            ),
-            deferred[i].0,
-        )
-    });
-    w.cache = None;
-    for i in order {
+        k.iter().filter(|&&b| b == b'/').count() + usize::from(!k.is_empty())
+    };
+    let mut order: Vec<usize> = last.into_values().collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(depth(i)), deferred[i].0));
+    // Deepest first: a directory's mode may shut out an ordinary user from
+    // what is below it. Directories of one depth are independent of each
+    // other, so each depth is shared out over the workers given.
+    let one = |w: &mut Worker, i: usize, errors: &mut Vec<(u64, Error)>| {
         let (seq, key, ctx, host, label) = &deferred[i];
         let comps = split(key);
-        let shown = if key.is_empty() {
-            dest.display().to_string()
-        } else {
-            String::from_utf8_lossy(key).into_owned()
-        };
         let d = if comps.is_empty() {
             Dir::open(dest)
         } else {
             walk_dirs(&w.root, &comps, false)
         };
         let a = Applied { ctx, host };
-        if let Err(x) = d.and_then(|d| w.apply_fd(&d.fd(), &a, *label)) {
+        if let Err(x) = d.and_then(|d| w.apply_dir(&d.fd(), &a, *label)) {
+            let shown = if key.is_empty() {
+                dest.display().to_string()
+            } else {
+                String::from_utf8_lossy(key).into_owned()
+            };
             errors.push((
                 *seq,
                 Error::io("cannot set directory metadata of", shown, x),
             ));
         }
+    };
+    for w in ws.iter_mut() {
+        w.cache = None;
+    }
+    for level in order.chunk_by(|&a, &b| depth(a) == depth(b)) {
+        // Below this many, a thread costs more than it saves.
+        if level.len() < 64 || ws.len() == 1 {
+            for &i in level {
+                one(&mut ws[0], i, errors);
+            }
+            continue;
+        }
+        let per = level.len().div_ceil(ws.len());
+        let found: Vec<Vec<(u64, Error)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ws
+                .iter_mut()
+                .zip(level.chunks(per))
+                .map(|(w, part)| {
+                    let one = &one;
+                    scope.spawn(move || {
+                        let mut errs = Vec::new();
+                        for &i in part {
+                            one(w, i, &mut errs);
+                        }
+                        errs
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        errors.extend(found.into_iter().flatten());
     }
 }
 
