@@ -166,13 +166,21 @@ const BATCH_BYTES: usize = 1 << 20;
 /// file's bytes go into memory already mapped instead of an allocation of
 /// their own that another thread frees. Room for a full batch (its last
 /// file, at most [`CHUNK`], may take it past [`BATCH_BYTES`]), so a buffer
-/// never grows once made. Its whole length is initialized (zeros when new,
-/// else an earlier batch's bytes): data is read into it without zero-filling
-/// each time.
+/// never moves once made. Its length is how far it was ever filled, all
+/// initialized (zeros, or an earlier batch's bytes): data is read into it
+/// without zero-filling it each time, and only the pages used are touched.
 fn data_buffer(pool: &BufferPool) -> Vec<u8> {
     let mut v = pool.take_as_given();
-    v.resize(BATCH_BYTES + CHUNK, 0);
+    v.reserve_exact((BATCH_BYTES + CHUNK).saturating_sub(v.len()));
     v
+}
+
+/// `v[at..at + len]`, zero-filling only what `v` never held before.
+fn room(v: &mut Vec<u8>, at: usize, len: usize) -> &mut [u8] {
+    if at + len > v.len() {
+        v.resize(at + len, 0);
+    }
+    &mut v[at..at + len]
 }
 
 /// A file larger than [`CHUNK`]: created by the reading thread, its data
@@ -1397,6 +1405,7 @@ pub fn extract(
             while offset < size {
                 let mut b = data_buffer(&buffers);
                 let want = (size - offset).min(BIG_CHUNK) as usize;
+                room(&mut b, 0, want);
                 let mut got = 0;
                 let mut hole = 0;
                 while got < want {
@@ -1471,15 +1480,12 @@ pub fn extract(
         let data = if ctx.kind != Kind::File || size == 0 {
             Data::None
         } else {
-            if batch.data.is_empty() {
+            if batch.data.capacity() == 0 {
                 batch.data = data_buffer(&buffers);
             }
             let at = batch.used;
             let end = at + size as usize;
-            if end > batch.data.len() {
-                batch.data.resize(end, 0); // not reached: a batch is sent before
-            }
-            let b = &mut batch.data[at..end];
+            let b = room(&mut batch.data, at, size as usize);
             let mut got = 0;
             while got < b.len() {
                 match rd.read_data(&mut b[got..]) {
