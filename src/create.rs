@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::context::{Maps, Registry, validate_label};
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
+use crate::frame::BufferPool;
 use crate::frame::index::IndexBuilder;
 use crate::frame::{FRAME_CUT, FRAME_TARGET, FramePipeline};
 use crate::names::Names;
@@ -655,12 +656,12 @@ fn create_streaming(
 
 /// What a frame is made of.
 enum Piece {
-    /// Header blocks, padding, trailers.
-    Bytes(Vec<u8>),
+    /// Header blocks, padding, trailers: these bytes of the frame's `meta`.
+    Bytes(std::ops::Range<usize>),
     /// `len` bytes of a file from `offset`; `last` when this piece ends the
     /// file's data (the file is then checked for having changed).
     File {
-        path: Arc<PathBuf>,
+        path: PathBuf,
         offset: u64,
         len: u64,
         size: u64,
@@ -697,6 +698,12 @@ struct Planner<'a> {
     /// Bytes of a deferred header (the positions laid out do not count them).
     header_len: u64,
     pieces: Vec<Piece>,
+    /// The bytes of the frame's [`Piece::Bytes`], in one buffer (each
+    /// header a buffer of its own, made here and freed by the thread that
+    /// built the frame, had the threads waiting on the allocator's locks).
+    meta: Vec<u8>,
+    /// `meta` buffers given back by the frame jobs.
+    metas: BufferPool,
     len: usize,
     index: IndexBuilder,
     /// Uncompressed bytes in frames already submitted.
@@ -731,6 +738,8 @@ impl<'a> Planner<'a> {
             header: None,
             header_len: 0,
             pieces: Vec::new(),
+            meta: Vec::new(),
+            metas: BufferPool::default(),
             len: 0,
             index: IndexBuilder::default(),
             done: 0,
@@ -749,9 +758,11 @@ impl<'a> Planner<'a> {
                 self.submit()?;
             }
             let n = (FRAME_TARGET - self.len).min(b.len());
+            let at = self.meta.len();
+            self.meta.extend_from_slice(&b[..n]);
             match self.pieces.last_mut() {
-                Some(Piece::Bytes(v)) => v.extend_from_slice(&b[..n]),
-                _ => self.pieces.push(Piece::Bytes(b[..n].to_vec())),
+                Some(Piece::Bytes(r)) if r.end == at => r.end += n,
+                _ => self.pieces.push(Piece::Bytes(at..at + n)),
             }
             self.len += n;
             b = &b[n..];
@@ -774,20 +785,27 @@ impl<'a> Planner<'a> {
         self.scratch = h;
         r?;
         if e.kind == Kind::File && e.size > 0 {
-            let path = Arc::new(fs_path);
+            let mut path = Some(fs_path);
             let mut offset = 0u64;
             while offset < e.size {
                 if self.len == FRAME_TARGET {
                     self.submit()?;
                 }
                 let len = ((FRAME_TARGET - self.len) as u64).min(e.size - offset);
+                let last = offset + len == e.size;
+                // (A file across frames: a copy of its path for each.)
+                let path = if last {
+                    path.take().unwrap_or_default()
+                } else {
+                    path.clone().unwrap_or_default()
+                };
                 self.pieces.push(Piece::File {
-                    path: path.clone(),
+                    path,
                     offset,
                     len,
                     size: e.size,
                     mtime: seen,
-                    last: offset + len == e.size,
+                    last,
                 });
                 self.len += len as usize;
                 offset += len;
@@ -845,12 +863,16 @@ impl<'a> Planner<'a> {
             self.resolve_header()?;
         }
         let pieces = std::mem::take(&mut self.pieces);
+        let meta = std::mem::replace(&mut self.meta, self.metas.take());
+        let metas = self.metas.clone();
         let len = std::mem::replace(&mut self.len, 0);
         self.done += len as u64;
         let notes = self.notes.clone();
         let progress = self.progress.clone();
         self.pipe.submit(Box::new(move || {
-            Ok(build_frame(pieces, len, &notes, &progress))
+            let frame = build_frame(pieces, &meta, len, &notes, &progress);
+            metas.give(meta);
+            Ok(frame)
         }))
     }
 
@@ -878,18 +900,19 @@ impl<'a> Planner<'a> {
 /// Build one frame's bytes: copy byte pieces, read file pieces.
 fn build_frame(
     pieces: Vec<Piece>,
+    meta: &[u8],
     len: usize,
     notes: &Notes,
     progress: &crate::progress::Progress,
 ) -> Vec<u8> {
     let mut out = crate::frame::input_buffer(len);
-    let mut open: Option<(Arc<PathBuf>, Option<File>)> = None;
+    let mut open: Option<(PathBuf, Option<File>)> = None;
     // The directory of the last file opened: a frame's files mostly share
     // one, and opening by name in it saves resolving the whole path.
     let mut dir: Option<(PathBuf, Option<crate::sys::Dir>)> = None;
     for p in pieces {
         match p {
-            Piece::Bytes(b) => out.extend_from_slice(&b),
+            Piece::Bytes(r) => out.extend_from_slice(&meta[r]),
             Piece::File {
                 path,
                 offset,
@@ -898,7 +921,7 @@ fn build_frame(
                 mtime,
                 last,
             } => {
-                if open.as_ref().is_none_or(|(p, _)| !Arc::ptr_eq(p, &path)) {
+                if open.as_ref().is_none_or(|(p, _)| *p != path) {
                     let f = match open_in(&mut dir, &path) {
                         Ok(f) => Some(f),
                         Err(e) => {
@@ -912,11 +935,12 @@ fn build_frame(
                             None
                         }
                     };
-                    open = Some((path.clone(), f));
+                    open = Some((path, f));
                 }
+                let (path, f) = open.as_ref().expect("opened above");
                 let start = out.len();
                 let mut got = 0usize;
-                if let Some((_, Some(f))) = &open {
+                if let Some(f) = f {
                     while got < len as usize {
                         match crate::sys::pread_append(
                             f,
@@ -930,7 +954,7 @@ fn build_frame(
                             Err(e) => {
                                 notes.push(Note::Error(Error::io(
                                     "read error (zeros archived for the rest)",
-                                    &*path,
+                                    path,
                                     e,
                                 )));
                                 break;
