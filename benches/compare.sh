@@ -204,8 +204,12 @@ fresh() { n=$((n + 1)); D=$1/x$n; mkdir "$D"; }
 
 for wl in rootfs small large; do
   case $wl in rootfs) SRC=$ROOTFS ;; small) SRC=$SMALL ;; large) SRC=$LARGE ;; esac
-  A=$SCRATCH/$wl
   for run in $(seq "$RUNS"); do
+    # A new archive name every run: writing over the last run's archive
+    # would free its blocks inside the timed run (with `discard`, a
+    # synchronous discard of up to 266 MB that moved every tool's create of
+    # the large files by a quarter). All are deleted at the end.
+    A=$SCRATCH/$wl-r$run
     # create (alternating tools)
     WARM=("$SRC")
     time_it "$wl create" gnu sh -c "tar -I 'zstd -3 -T0' -cf $A.gnu.tar.zst -C $SRC ."
@@ -229,7 +233,9 @@ for wl in rootfs small large; do
 done
 
 if [ $HAVE_USER = 1 ]; then
-  cp "$SCRATCH/rootfs.ali.tar.zst" "$SCRATCH/rootfs.gnu.tar.zst" "$USCR/"; chmod 644 "$USCR"/*.tar.zst
+  cp "$SCRATCH/rootfs-r$RUNS.ali.tar.zst" "$USCR/rootfs.ali.tar.zst"
+  cp "$SCRATCH/rootfs-r$RUNS.gnu.tar.zst" "$USCR/rootfs.gnu.tar.zst"
+  chmod 644 "$USCR"/*.tar.zst
   for run in $(seq "$RUNS"); do
     WARM=("$USCR"/rootfs.*.tar.zst)
     fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
@@ -237,8 +243,8 @@ if [ $HAVE_USER = 1 ]; then
     fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
     time_it "rootfs userns extract" alientar runuser -u $USER_NAME -- "$ALIENTAR" extract --owners userns --map rootless -f "$USCR/rootfs.ali.tar.zst" -C "$d"
     WARM=("$SHIFTED")
-    time_it "rootless-storage userns create" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user sh -c "tar -I 'zstd -3 -T0' -cf $USCR/s.gnu.tar.zst -C $SHIFTED ."
-    time_it "rootless-storage userns create" alientar runuser -u $USER_NAME -- "$ALIENTAR" create --map rootless -f "$USCR/s.ali.tar.zst" -C "$SHIFTED" .
+    time_it "rootless-storage userns create" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user sh -c "tar -I 'zstd -3 -T0' -cf $USCR/s$run.gnu.tar.zst -C $SHIFTED ."
+    time_it "rootless-storage userns create" alientar runuser -u $USER_NAME -- "$ALIENTAR" create --map rootless -f "$USCR/s$run.ali.tar.zst" -C "$SHIFTED" .
   done
 fi
 

@@ -20,7 +20,8 @@
 //! parent directories itself (the directory's own entry may be on another
 //! worker; its metadata is applied at the end anyway). Hard
 //! links wait until every worker is done (their targets must exist), then
-//! run in archive order; directory metadata comes last.
+//! run in archive order; directory metadata comes last, one depth at a time
+//! over one thread per core.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -1684,7 +1685,8 @@ fn hardlink(w: &mut Worker, key: &[u8], ctx: &Entry) -> Result<()> {
 }
 
 /// Symlink-owner records, then directory metadata: the last entry for a
-/// directory wins; deepest first.
+/// directory wins; deepest first, each depth shared out over the workers
+/// `ws` (one per thread; the first also does the symlink-owner records).
 fn finish_dirs(
     ws: &mut [Worker],
     dest: &std::path::Path,
