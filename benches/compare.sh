@@ -57,6 +57,7 @@ mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 RES=$WORK/results.tsv
 : > "$RES"
+: > "$WORK/sizes.txt"
 SCRATCH=$WORK/scratch
 rm -rf "$SCRATCH"; mkdir -p "$SCRATCH"
 TMPFS=$WORK/tmpfs
