@@ -276,6 +276,20 @@ struct Leftovers {
 }
 
 impl Leftovers {
+    /// Take in what another worker left.
+    fn absorb(&mut self, l: Leftovers) {
+        self.deferred.extend(l.deferred);
+        for (k, v) in l.symlink_owners {
+            self.symlink_owners.entry(k).or_default().extend(v);
+        }
+        for (k, v) in l.warnings {
+            *self.warnings.entry(k).or_insert(0) += v;
+        }
+        self.errors.extend(l.errors);
+        self.dropped += l.dropped;
+        self.done.extend(l.done);
+    }
+
     fn error(&mut self, seq: u64, e: Error) {
         if self.errors.len() < MAX_ERRORS {
             self.errors.push((seq, e));
@@ -292,6 +306,21 @@ const MAX_DEFERRED: usize = 32 << 20;
 
 /// Directories (as keys) no worker needs to sweep again.
 type Swept = Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>;
+
+/// What a file being given its metadata already has, so that
+/// [`Worker::apply_fd_with`] leaves that alone.
+#[derive(Clone, Copy)]
+enum Has {
+    /// Nothing known: owner and mode are both set.
+    Nothing,
+    /// Just created with its final mode: the owner is set only if the file
+    /// was not born with it.
+    FinalMode,
+    /// What fstat says (a directory at the end of the run: most were made
+    /// by this run with the right owner, and a `chown` to the same owner
+    /// still costs ext4 a journaled inode update).
+    Stat(sys::Meta),
+}
 
 /// A temporary name, `.alientar-PID-WORKER-N`: on the stack, since every
 /// entry gets one and most never use it (an unnamed file needs none).
@@ -456,7 +485,7 @@ impl Worker {
             ctx: &big.ctx,
             host: &big.host,
         };
-        // chmod (and so chown) always: the sealing worker's cached parent is
+        // Owner and mode always: the sealing worker's cached parent is
         // not this file's, so "born with the right owner" cannot be judged.
         match self.seal(
             &big.file,
@@ -467,7 +496,7 @@ impl Worker {
             &a,
             &big.xattrs,
             big.label,
-            true,
+            Has::Nothing,
             r,
             &big.path,
         ) {
@@ -489,13 +518,13 @@ impl Worker {
         a: &Applied,
         xattrs: &[(String, Vec<u8>)],
         label: bool,
-        chmod: bool,
+        has: Has,
         r: Result<()>,
         path: &str,
     ) -> Result<()> {
         let io_err = |op: &str, err: io::Error| Error::io(op, path, err);
         let r = r.and_then(|()| {
-            self.apply_fd_with(f, a, xattrs, label, chmod)
+            self.apply_fd_with(f, a, xattrs, label, has)
                 .map_err(|x| io_err("cannot set metadata of", x))
         });
         if unnamed {
@@ -593,38 +622,26 @@ impl Worker {
 
     /// Owner, xattrs, mode and mtime on an open file or directory, in that
     /// order (chown clears setuid bits and capabilities; user xattrs need
-    /// write permission, so they come before the final mode). `chmod` false
-    /// when the file was created with its final mode (no special bits,
-    /// nothing the umask removed): then the owner is set only if the file
-    /// was not born with it.
+    /// write permission, so they come before the final mode). Owner and mode
+    /// are set where `has` does not show them already.
     fn apply_fd_with(
         &mut self,
         fd: &impl std::os::fd::AsFd,
         a: &Applied,
         xattrs: &[(String, Vec<u8>)],
         label: bool,
-        chmod: bool,
+        has: Has,
     ) -> io::Result<()> {
-        if let Some((u, g)) = self.sink.owner(a)
-            && (chmod || !self.born_with((u, g)))
-        {
-            sys::fchown(fd, u, g)?;
+        if let Some((u, g)) = self.sink.owner(a) {
+            let set = match has {
+                Has::Nothing => true,
+                Has::FinalMode => !self.born_with((u, g)),
+                Has::Stat(m) => (m.uid, m.gid) != (u, g),
+            };
+            if set {
+                sys::fchown(fd, u, g)?;
+            }
         }
-        self.set_xattrs(fd, a, xattrs, label);
-        if chmod {
-            sys::fchmod(fd, self.sink.mode(a))?;
-        }
-        sys::futimens(fd, a.ctx.mtime)
-    }
-
-    /// The xattrs and the label, warning about those that cannot be set.
-    fn set_xattrs(
-        &mut self,
-        fd: &impl std::os::fd::AsFd,
-        a: &Applied,
-        xattrs: &[(String, Vec<u8>)],
-        label: bool,
-    ) {
         for (k, v) in xattrs {
             if let Err(err) = sys::fsetxattr(fd, k, v) {
                 self.warn(format!("cannot set xattr {k}: {err}"));
@@ -636,28 +653,13 @@ impl Worker {
         {
             self.warn(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
         }
-    }
-
-    /// As [`Worker::apply_fd_with`], for a directory at the end of the run:
-    /// owner and mode only where they differ from what it has (most
-    /// directories were made by this run with the right owner; a `chown`
-    /// to the same owner still costs ext4 a journaled inode update).
-    fn apply_dir(
-        &mut self,
-        fd: &impl std::os::fd::AsFd,
-        a: &Applied,
-        label: bool,
-    ) -> io::Result<()> {
-        let now = sys::fstat(fd).ok();
-        if let Some((u, g)) = self.sink.owner(a)
-            && now.is_none_or(|m| (m.uid, m.gid) != (u, g))
-        {
-            sys::fchown(fd, u, g)?;
-        }
-        let xattrs = self.sink.xattrs(a);
-        self.set_xattrs(fd, a, &xattrs, label);
         let mode = self.sink.mode(a);
-        if now.is_none_or(|m| m.mode & 0o7777 != mode) {
+        let set = match has {
+            Has::Nothing => true,
+            Has::FinalMode => false,
+            Has::Stat(m) => m.mode & 0o7777 != mode,
+        };
+        if set {
             sys::fchmod(fd, mode)?;
         }
         sys::futimens(fd, a.ctx.mtime)
@@ -769,7 +771,13 @@ impl Worker {
                         .map_err(|x| io_err("cannot open directory", x))?;
                     let (c, h) = (slim(a.ctx), slim(a.host));
                     return self
-                        .apply_fd_with(&d.fd(), &Applied { ctx: &c, host: &h }, &[], false, true)
+                        .apply_fd_with(
+                            &d.fd(),
+                            &Applied { ctx: &c, host: &h },
+                            &[],
+                            false,
+                            Has::Nothing,
+                        )
                         .map_err(|x| io_err("cannot set directory metadata of", x));
                 }
                 self.left
@@ -788,9 +796,13 @@ impl Worker {
                 let (mut f, unnamed) = create_unnamed(&dir, &tmp, final_mode.unwrap_or(0o600))
                     .map_err(|x| io_err("cannot create", x))?;
                 let r = f.write_all(data).map_err(|x| io_err("cannot write", x));
-                let chmod = final_mode.is_none();
+                let has = if final_mode.is_some() {
+                    Has::FinalMode
+                } else {
+                    Has::Nothing
+                };
                 self.seal(
-                    &f, unnamed, &dir, &tmp, name, a, &xattrs, label, chmod, r, &path,
+                    &f, unnamed, &dir, &tmp, name, a, &xattrs, label, has, r, &path,
                 )
             }
             Kind::Symlink => {
@@ -1099,8 +1111,11 @@ fn worker_count() -> usize {
     {
         return n.clamp(1, 64);
     }
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    (cores * 2).clamp(2, 16)
+    (cores() * 2).clamp(2, 16)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Extract an archive. `on_entry` is called with each member name (for `-v`).
@@ -1543,19 +1558,9 @@ pub fn extract(
     drop(txs);
     let mut left = Leftovers::default();
     for h in handles {
-        let l = h.join().map_err(|_| {
+        left.absorb(h.join().map_err(|_| {
             Error::io_nopath("extraction worker panicked", io::Error::other("panic"))
-        })?;
-        left.deferred.extend(l.deferred);
-        for (k, v) in l.symlink_owners {
-            left.symlink_owners.entry(k).or_default().extend(v);
-        }
-        for (k, v) in l.warnings {
-            *left.warnings.entry(k).or_insert(0) += v;
-        }
-        left.errors.extend(l.errors);
-        left.dropped += l.dropped;
-        left.done.extend(l.done);
+        })?);
     }
     left.errors.extend(early.errors);
     left.dropped += early.dropped;
@@ -1579,7 +1584,7 @@ pub fn extract(
     // Directory metadata on as many threads as there are cores (each with
     // a worker of its own); the reading thread's worker is the first.
     let mut finishers = vec![main];
-    for id in n + 1..n + worker_count().div_ceil(2) {
+    for id in n + 1..n + cores() {
         match worker(id) {
             Ok(w) => finishers.push(w),
             Err(_) => break,
@@ -1588,23 +1593,13 @@ pub fn extract(
     finish_dirs(
         &mut finishers,
         &opts.dest,
-        left.deferred,
+        std::mem::take(&mut left.deferred),
         std::mem::take(&mut left.symlink_owners),
         &mut left.errors,
     );
-    let mut main = finishers.swap_remove(0);
-    for w in &mut finishers {
-        main.left.done.append(&mut w.left.done);
-        main.left.errors.append(&mut w.left.errors);
-        for (k, v) in std::mem::take(&mut w.left.warnings) {
-            *main.left.warnings.entry(k).or_insert(0) += v;
-        }
+    for w in finishers {
+        left.absorb(w.left);
     }
-    for (k, v) in std::mem::take(&mut main.left.warnings) {
-        *left.warnings.entry(k).or_insert(0) += v;
-    }
-    left.done.append(&mut main.left.done);
-    left.errors.append(&mut main.left.errors);
     for (k, v) in warnings {
         *left.warnings.entry(k).or_insert(0) += v;
     }
@@ -1735,7 +1730,12 @@ fn finish_dirs(
             walk_dirs(&w.root, &comps, false)
         };
         let a = Applied { ctx, host };
-        if let Err(x) = d.and_then(|d| w.apply_dir(&d.fd(), &a, *label)) {
+        let r = d.and_then(|d| {
+            let has = sys::fstat(d.fd()).map_or(Has::Nothing, Has::Stat);
+            let xattrs = w.sink.xattrs(&a);
+            w.apply_fd_with(&d.fd(), &a, &xattrs, *label, has)
+        });
+        if let Err(x) = r {
             let shown = if key.is_empty() {
                 dest.display().to_string()
             } else {
