@@ -391,12 +391,12 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
     }
     // Most files have no xattrs: asked relative to the open directory, that
     // answer costs one syscall and no walk of the whole path.
-    let none = matches!(at, Some((d, n)) if d.has_xattrs(n) == Some(false));
-    let mut xattrs = match if none {
+    let read = if matches!(at, Some((d, n)) if d.has_xattrs(n) == Some(false)) {
         Ok(Vec::new())
     } else {
         read_xattrs(&path)
-    } {
+    };
+    let mut xattrs = match read {
         Ok(x) => x,
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && kind == Kind::File => {
             read_xattrs_of_unreadable(&path, &md)

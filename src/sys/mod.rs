@@ -429,20 +429,24 @@ impl Dir {
         if MISSING.load(Ordering::Relaxed) {
             return None;
         }
-        let c = std::ffi::CString::new(name).ok()?;
-        // SAFETY: listxattrat(dirfd, path, at_flags, list, size) with a NULL
-        // list and size 0 only returns the length the names would need; the
-        // descriptor and the NUL-terminated name outlive the call.
-        let n = unsafe {
-            libc::syscall(
-                SYS_LISTXATTRAT,
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-                std::ptr::null_mut::<libc::c_char>(),
-                0usize,
-            )
-        };
+        // (The name made NUL-terminated on the stack, as rustix does.)
+        let n = rustix::path::Arg::into_with_c_str(os(name), |c| {
+            // SAFETY: listxattrat(dirfd, path, at_flags, list, size) with a
+            // NULL list and size 0 only returns the length the names would
+            // need; the descriptor and the NUL-terminated name outlive the
+            // call.
+            Ok(unsafe {
+                libc::syscall(
+                    SYS_LISTXATTRAT,
+                    self.fd.as_raw_fd(),
+                    c.as_ptr(),
+                    libc::AT_SYMLINK_NOFOLLOW,
+                    std::ptr::null_mut::<libc::c_char>(),
+                    0usize,
+                )
+            })
+        })
+        .ok()?;
         if n >= 0 {
             return Some(n > 0);
         }
