@@ -10,6 +10,21 @@
 //! a kill never leaves a truncated file under its final name. Directory
 //! metadata is applied last, deepest first.
 //!
+//! ## New subtrees under a temporary name
+//! A directory the run makes where the destination had nothing — the top of
+//! a new subtree — is made as `.alientar-PID-new-N` ([`Staging`]) and
+//! renamed to its own name when the workers are idle: before an entry whose
+//! order matters (a name changing between directory and non-directory) and
+//! at the end, before hard links and directory metadata. Files inside such
+//! a subtree are created under their own names (`O_CREAT | O_EXCL`): no
+//! name a user relies on can show them half written, and ext4 creates a
+//! named file for less than an unnamed one linked in later (no orphan-list
+//! insertion and removal, one system call and one journal handle fewer: a
+//! sixth less wall time for 32 000 small files). Files in directories that
+//! existed before are unnamed (`O_TMPFILE`) until complete. A killed run
+//! leaves its new subtrees under their temporary names; the next extraction
+//! into the same place removes them.
+//!
 //! ## Parallel work
 //! One thread reads the archive (a seekable zstd archive is decompressed
 //! frame-parallel underneath, see [`crate::frame::read`]), checks names,
@@ -189,7 +204,7 @@ fn room(v: &mut Vec<u8>, at: usize, len: usize) -> &mut [u8] {
 /// metadata and name by the worker that writes the last piece.
 struct BigFile {
     file: std::fs::File,
-    unnamed: bool,
+    born: Born,
     dir: Arc<Dir>,
     tmp: Vec<u8>,
     name: Vec<u8>,
@@ -307,6 +322,120 @@ const MAX_DEFERRED: usize = 32 << 20;
 /// Directories (as keys) no worker needs to sweep again.
 type Swept = Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>;
 
+/// New subtrees made under temporary names (see the module documentation),
+/// shared by the workers: by the hash of the name each will get, that name
+/// (as a key) and its temporary name in the same parent. No entry is inside
+/// another, since only a directory whose parent is not new is staged.
+#[derive(Clone)]
+struct Staging(Arc<StagingInner>);
+
+struct StagingInner {
+    names: std::sync::Mutex<HashMap<u64, (Vec<u8>, Vec<u8>)>>,
+    hash: NameHash,
+    /// Advanced by each [`Staging::publish`]: a worker's cached "inside a
+    /// new subtree" holds only for the epoch it was found in.
+    epoch: std::sync::atomic::AtomicU64,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl Staging {
+    fn new() -> Staging {
+        Staging(Arc::new(StagingInner {
+            names: std::sync::Mutex::default(),
+            hash: NameHash::new(),
+            epoch: std::sync::atomic::AtomicU64::new(0),
+            counter: std::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    fn names(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Vec<u8>, Vec<u8>)>> {
+        self.0.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn epoch(&self) -> u64 {
+        self.0.epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The first component of `comps` that is a staged directory: its index
+    /// and temporary name. (Prefixes are hashed in one pass: paths thousands
+    /// of components deep cost their length.)
+    fn find(&self, comps: &[&[u8]]) -> Option<(usize, Vec<u8>)> {
+        let names = self.names();
+        if names.is_empty() {
+            return None;
+        }
+        let mut h = self.0.hash.0;
+        for (i, c) in comps.iter().enumerate() {
+            if i > 0 {
+                h = NameHash::step(h, b'/');
+            }
+            h = c.iter().fold(h, |h, &b| NameHash::step(h, b));
+            if let Some((key, t)) = names.get(&h)
+                && is_joined(key, &comps[..=i])
+            {
+                return Some((i, t.clone()));
+            }
+        }
+        None
+    }
+
+    /// Make the directory `comps` (whose parent, `base`, is not new) under
+    /// a temporary name, or find the one made already. `None` when
+    /// something stands under its name: the caller deals with that.
+    fn stage(&self, base: &Dir, comps: &[&[u8]], mode: u32) -> io::Result<Option<Vec<u8>>> {
+        let key = join(comps);
+        let h = self.0.hash.of(&key);
+        let mut names = self.names();
+        match names.get(&h) {
+            Some((k, t)) if *k == key => return Ok(Some(t.clone())),
+            // Another name of the same hash (odds 2^-64): not staged.
+            Some(_) => return Ok(None),
+            None => {}
+        }
+        let name = comps[comps.len() - 1];
+        if base.lstat(name).is_ok() {
+            return Ok(None);
+        }
+        let n = self
+            .0
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let t = format!(".alientar-{}-new-{n}", std::process::id()).into_bytes();
+        base.mkdir(&t, mode)?;
+        names.insert(h, (key, t.clone()));
+        Ok(Some(t))
+    }
+
+    /// Rename every staged directory to its own name. Only while no worker
+    /// runs (they may hold the temporary names). Errors name the path.
+    fn publish(&self, root: &Dir) -> Vec<Error> {
+        let staged = std::mem::take(&mut *self.names());
+        if staged.is_empty() {
+            return Vec::new();
+        }
+        self.0
+            .epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let mut errors = Vec::new();
+        for (_, (key, tmp)) in staged {
+            let comps = split(&key);
+            let r = walk_dirs(root, &comps[..comps.len() - 1], false)
+                .and_then(|d| d.rename_noreplace(&tmp, comps[comps.len() - 1]));
+            if let Err(e) = r {
+                errors.push(Error::io(
+                    &format!(
+                        "cannot rename the new directory {} into place",
+                        String::from_utf8_lossy(&tmp)
+                    ),
+                    &*String::from_utf8_lossy(&key),
+                    e,
+                ));
+            }
+        }
+        errors
+    }
+}
+
 /// What a file being given its metadata already has, so that
 /// [`Worker::apply_fd_with`] leaves that alone.
 #[derive(Clone, Copy)]
@@ -349,7 +478,11 @@ struct Worker {
     umask: u32,
     root: Dir,
     sink: Arc<dyn Sink>,
-    cache: Option<(Vec<u8>, Arc<Dir>, bool)>,
+    /// The last parent directory: its key, handle, whether it is setgid,
+    /// and the [`Staging`] epoch in which it was found inside a new subtree.
+    cache: Option<(Vec<u8>, Arc<Dir>, bool, Option<u64>)>,
+    /// New subtrees under temporary names, shared by all workers.
+    staging: Staging,
     /// Effective uid and gid: a file we create is born with them.
     creds: (u32, u32),
     /// Directories swept of stale temporaries, or made by this run (which
@@ -446,12 +579,12 @@ impl Worker {
             host: &host,
         };
         let (xattrs, final_mode) = self.new_file(&a, label);
-        let (file, unnamed) = create_unnamed(&dir, &tmp, final_mode.unwrap_or(0o600))
+        let (file, born) = create_unnamed(&dir, &tmp, final_mode.unwrap_or(0o600))
             .map_err(|x| Error::io("cannot create", &path, x))?;
         let size = ctx.size;
         Ok(Arc::new(BigFile {
             file,
-            unnamed,
+            born,
             dir,
             tmp: tmp.to_vec(),
             name: comps[comps.len() - 1].to_vec(),
@@ -489,7 +622,7 @@ impl Worker {
         // not this file's, so "born with the right owner" cannot be judged.
         match self.seal(
             &big.file,
-            big.unnamed,
+            big.born,
             &big.dir,
             &big.tmp,
             &big.name,
@@ -506,12 +639,13 @@ impl Worker {
     }
 
     /// Give a written file its metadata, then its name: link an unnamed
-    /// file, rename a named temporary. On error nothing gets the name.
+    /// file, rename a named temporary. On error nothing keeps the name (a
+    /// file made in place in a new subtree is removed).
     #[allow(clippy::too_many_arguments)]
     fn seal(
         &mut self,
         f: &std::fs::File,
-        unnamed: bool,
+        born: Born,
         dir: &Dir,
         tmp: &[u8],
         name: &[u8],
@@ -527,7 +661,13 @@ impl Worker {
             self.apply_fd_with(f, a, xattrs, label, has)
                 .map_err(|x| io_err("cannot set metadata of", x))
         });
-        if unnamed {
+        if born == Born::InPlace {
+            if r.is_err() {
+                let _ = dir.unlink(name, false);
+            }
+            return r;
+        }
+        if born == Born::Unnamed {
             r?;
             let exists =
                 |x: &io::Error| x.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error());
@@ -560,13 +700,13 @@ impl Worker {
     /// The directory holding `comps`' last component, created as needed.
     fn parent(&mut self, comps: &[&[u8]]) -> io::Result<Arc<Dir>> {
         let parent = &comps[..comps.len() - 1];
-        if let Some((k, d, _)) = &self.cache
+        if let Some((k, d, _, _)) = &self.cache
             && is_joined(k, parent)
         {
             return Ok(d.clone());
         }
         let key = join(parent);
-        let (d, made) = walk_dirs_making(&self.root, parent, true)?;
+        let (d, made, fresh) = self.resolve(parent)?;
         let d = Arc::new(d);
         // The first visit to a directory removes what a killed earlier run
         // left there; directories this run made (here or by a directory
@@ -590,8 +730,30 @@ impl Worker {
             }
         }
         let setgid = d.is_setgid().unwrap_or(true);
-        self.cache = Some((key, d.clone(), setgid));
+        let fresh = fresh.then(|| self.staging.epoch());
+        self.cache = Some((key, d.clone(), setgid, fresh));
         Ok(d)
+    }
+
+    /// Open the directory `comps`, creating what is missing; a missing
+    /// directory whose parent is not new is made under a temporary name
+    /// ([`Staging`]). Also returns the index of the first component made by
+    /// this call, and whether the directory lies in a new subtree.
+    fn resolve(&self, comps: &[&[u8]]) -> io::Result<(Dir, Option<usize>, bool)> {
+        if let Some((i, tmp)) = self.staging.find(comps) {
+            let mut at = comps.to_vec();
+            at[i] = &tmp;
+            // (What lies in a new subtree was made by this run, and marked
+            // swept by whoever made it.)
+            let (d, made, _) = walk_dirs_making(&self.root, &at, true, None)?;
+            return Ok((d, made, true));
+        }
+        walk_dirs_making(&self.root, comps, true, Some(&self.staging))
+    }
+
+    /// Is the cached parent inside a new subtree, not yet renamed into place?
+    fn in_new_subtree(&self) -> bool {
+        matches!(&self.cache, Some((_, _, _, Some(e))) if *e == self.staging.epoch())
     }
 
     /// `comps` is a directory this run made: nothing to sweep there.
@@ -605,7 +767,7 @@ impl Worker {
     /// Would a file just created in the cached parent already have this
     /// owner (our own IDs, no setgid directory handing down its group)?
     fn born_with(&self, owner: (u32, u32)) -> bool {
-        owner == self.creds && self.cache.as_ref().is_some_and(|(_, _, setgid)| !setgid)
+        owner == self.creds && self.cache.as_ref().is_some_and(|(_, _, setgid, _)| !setgid)
     }
 
     /// The xattrs a new file gets, and the mode to create it with when
@@ -715,30 +877,43 @@ impl Worker {
         let tmp = self.tmp_name();
         match e.kind {
             Kind::Dir => {
-                match dir.lstat(name) {
-                    Ok(st) if st.kind() == FileType::Directory => {}
-                    Ok(_) => {
-                        dir.unlink(name, false)
-                            .map_err(|x| io_err("cannot replace with a directory", x))?;
-                        dir.mkdir(name, 0o700)
-                            .map_err(|x| io_err("cannot create directory", x))?;
-                        self.made_dir(comps);
+                // The top of a new subtree: under a temporary name.
+                let staged = if self.in_new_subtree() {
+                    None
+                } else {
+                    self.staging
+                        .stage(&dir, comps, 0o700)
+                        .map_err(|x| io_err("cannot create directory", x))?
+                };
+                let at: &[u8] = staged.as_deref().unwrap_or(name);
+                if staged.is_some() {
+                    self.made_dir(comps);
+                } else {
+                    match dir.lstat(name) {
+                        Ok(st) if st.kind() == FileType::Directory => {}
+                        Ok(_) => {
+                            dir.unlink(name, false)
+                                .map_err(|x| io_err("cannot replace with a directory", x))?;
+                            dir.mkdir(name, 0o700)
+                                .map_err(|x| io_err("cannot create directory", x))?;
+                            self.made_dir(comps);
+                        }
+                        Err(_) => match dir.mkdir(name, 0o700) {
+                            Ok(()) => self.made_dir(comps),
+                            // Made meanwhile by another worker for a child entry.
+                            Err(x)
+                                if x.raw_os_error()
+                                    == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
+                            Err(x) => return Err(io_err("cannot create directory", x)),
+                        },
                     }
-                    Err(_) => match dir.mkdir(name, 0o700) {
-                        Ok(()) => self.made_dir(comps),
-                        // Made meanwhile by another worker for a child entry.
-                        Err(x)
-                            if x.raw_os_error()
-                                == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
-                        Err(x) => return Err(io_err("cannot create directory", x)),
-                    },
                 }
                 // xattrs (and the label) now, so the deferred metadata is small;
                 // owner, mode and times at the end.
                 let xattrs = self.sink.xattrs(a);
                 if !xattrs.is_empty() || label {
                     let d = dir
-                        .open_dir(name)
+                        .open_dir(at)
                         .map_err(|x| io_err("cannot open directory", x))?;
                     for (k, v) in xattrs {
                         if let Err(err) = sys::fsetxattr(d.fd(), &k, &v) {
@@ -767,7 +942,7 @@ impl Worker {
                     // now rather than hold them all.
                     self.warn("too many directories to defer their metadata; some directory times may be those of the extraction".to_string());
                     let d = dir
-                        .open_dir(name)
+                        .open_dir(at)
                         .map_err(|x| io_err("cannot open directory", x))?;
                     let (c, h) = (slim(a.ctx), slim(a.host));
                     return self
@@ -786,15 +961,36 @@ impl Worker {
                 Ok(())
             }
             Kind::File => {
-                // An unnamed file (O_TMPFILE) linked in when complete; else a
-                // named temporary renamed into place.
+                // In a new subtree, under its own name; elsewhere an unnamed
+                // file (O_TMPFILE) linked in when complete, or a named
+                // temporary renamed into place.
                 // Created with its final mode when nothing can spoil it: no
                 // setuid/setgid/sticky bit (chown would clear them), no bit the
                 // umask removes, no xattr to set (user xattrs need write
                 // permission). Else 0600 now and the mode after the rest.
                 let (xattrs, final_mode) = self.new_file(a, label);
-                let (mut f, unnamed) = create_unnamed(&dir, &tmp, final_mode.unwrap_or(0o600))
-                    .map_err(|x| io_err("cannot create", x))?;
+                let mode = final_mode.unwrap_or(0o600);
+                // In a new subtree: under its own name (taken already only
+                // when the archive holds the name twice).
+                let in_place = if self.in_new_subtree() {
+                    match dir.create_file(name, mode) {
+                        Ok(f) => Some(f),
+                        Err(x)
+                            if x.raw_os_error()
+                                == Some(rustix::io::Errno::EXIST.raw_os_error()) =>
+                        {
+                            None
+                        }
+                        Err(x) => return Err(io_err("cannot create", x)),
+                    }
+                } else {
+                    None
+                };
+                let (mut f, born) = match in_place {
+                    Some(f) => (f, Born::InPlace),
+                    None => create_unnamed(&dir, &tmp, mode)
+                        .map_err(|x| io_err("cannot create", x))?,
+                };
                 let r = f.write_all(data).map_err(|x| io_err("cannot write", x));
                 let has = if final_mode.is_some() {
                     Has::FinalMode
@@ -802,7 +998,7 @@ impl Worker {
                     Has::Nothing
                 };
                 self.seal(
-                    &f, unnamed, &dir, &tmp, name, a, &xattrs, label, has, r, &path,
+                    &f, born, &dir, &tmp, name, a, &xattrs, label, has, r, &path,
                 )
             }
             Kind::Symlink => {
@@ -946,12 +1142,23 @@ impl Worker {
     }
 }
 
+/// How a new file was made, which decides how [`Worker::seal`] names it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Born {
+    /// `O_TMPFILE`: linked in when complete.
+    Unnamed,
+    /// Under a temporary name: renamed into place when complete.
+    AsTemporary,
+    /// Under its own name, in a new subtree not yet renamed into place.
+    InPlace,
+}
+
 /// A new file in `dir`: unnamed (`O_TMPFILE`) where the filesystem allows,
-/// else under the temporary name `tmp`. Returns it and whether it is unnamed.
-fn create_unnamed(dir: &Dir, tmp: &[u8], mode: u32) -> io::Result<(std::fs::File, bool)> {
+/// else under the temporary name `tmp`.
+fn create_unnamed(dir: &Dir, tmp: &[u8], mode: u32) -> io::Result<(std::fs::File, Born)> {
     match dir.create_tmpfile(mode)? {
-        Some(f) => Ok((f, true)),
-        None => Ok((dir.create_file(tmp, mode)?, false)),
+        Some(f) => Ok((f, Born::Unnamed)),
+        None => Ok((dir.create_file(tmp, mode)?, Born::AsTemporary)),
     }
 }
 
@@ -976,13 +1183,21 @@ fn place(dir: &Dir, tmp: &[u8], name: &[u8]) -> io::Result<bool> {
 /// Open `comps` under `root` one component at a time without following
 /// symlinks, creating missing directories (mode 0755) when `create`.
 fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
-    walk_dirs_making(root, comps, create).map(|(d, _)| d)
+    walk_dirs_making(root, comps, create, None).map(|(d, _, _)| d)
 }
 
 /// As [`walk_dirs`], and the index of the first component this call
-/// created, if any (that one and every one after it are new).
-fn walk_dirs_making(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<(Dir, Option<usize>)> {
+/// created, if any (that one and every one after it are new). With
+/// `staging`, that first one is made under a temporary name, and the last
+/// value says so.
+fn walk_dirs_making(
+    root: &Dir,
+    comps: &[&[u8]],
+    create: bool,
+    staging: Option<&Staging>,
+) -> io::Result<(Dir, Option<usize>, bool)> {
     let mut made = None;
+    let mut staged = false;
     // openat2 resolves many components per call beneath the directory,
     // refusing symlinks; paths longer than PATH_MAX go in segments. A
     // missing component (to be created) or a kernel without openat2 falls
@@ -1022,6 +1237,16 @@ fn walk_dirs_making(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<(Di
             Err(e)
                 if create && e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) =>
             {
+                if made.is_none()
+                    && let Some(st) = staging
+                    && let Some(tmp) = st.stage(base, &comps[..=i], 0o755)?
+                {
+                    made = Some(i);
+                    staged = true;
+                    cur = Some(base.open_dir(&tmp)?);
+                    i += 1;
+                    continue;
+                }
                 match base.mkdir(c, 0o755) {
                     Ok(()) => {
                         made = made.or(Some(i));
@@ -1038,8 +1263,8 @@ fn walk_dirs_making(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<(Di
         i += 1;
     }
     match cur {
-        Some(d) => Ok((d, made)),
-        None => Ok((root.open_dir(b".")?, made)),
+        Some(d) => Ok((d, made, staged)),
+        None => Ok((root.open_dir(b".")?, made, staged)),
     }
 }
 
@@ -1176,6 +1401,7 @@ pub fn extract(
     let mut txs: Vec<Sender<Batch>> = Vec::with_capacity(n);
     let mut handles = Vec::with_capacity(n);
     let swept = Swept::default();
+    let staging = Staging::new();
     let buffers = BufferPool::default();
     // Each worker with its own handle on the destination; the shared state
     // is the sink, the swept directories and the data buffers.
@@ -1189,6 +1415,7 @@ pub fn extract(
                 .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?,
             sink: sink.clone(),
             cache: None,
+            staging: staging.clone(),
             swept: swept.clone(),
             buffers: buffers.clone(),
             tmp_counter: 0,
@@ -1395,12 +1622,19 @@ pub fn extract(
             }
             nondirs.insert(h);
         }
-        if wait && !sync_workers(&txs, &mut batches) {
-            fatal = Some(Error::io_nopath(
-                "extraction worker stopped",
-                io::Error::other("worker gone"),
-            ));
-            break;
+        if wait {
+            if !sync_workers(&txs, &mut batches) {
+                fatal = Some(Error::io_nopath(
+                    "extraction worker stopped",
+                    io::Error::other("worker gone"),
+                ));
+                break;
+            }
+            // The workers are idle: new subtrees get their names before
+            // this entry, whose order matters, is applied.
+            for e in staging.publish(&planner.root) {
+                early.error(seq, e);
+            }
         }
         on_entry(&ctx.path);
         let w = worker_for(&key);
@@ -1557,10 +1791,23 @@ pub fn extract(
     }
     drop(txs);
     let mut left = Leftovers::default();
+    let mut panicked = false;
     for h in handles {
-        left.absorb(h.join().map_err(|_| {
-            Error::io_nopath("extraction worker panicked", io::Error::other("panic"))
-        })?);
+        match h.join() {
+            Ok(l) => left.absorb(l),
+            Err(_) => panicked = true,
+        }
+    }
+    // Every worker is done: new subtrees get their names, before hard links
+    // (which may point into them) and directory metadata.
+    for e in staging.publish(&planner.root) {
+        left.errors.push((seq, e));
+    }
+    if panicked {
+        return Err(Error::io_nopath(
+            "extraction worker panicked",
+            io::Error::other("panic"),
+        ));
     }
     left.errors.extend(early.errors);
     left.dropped += early.dropped;

@@ -128,8 +128,14 @@ impl Dir {
             if alive {
                 continue;
             }
-            let dir = ent.file_type() == FileType::Directory;
-            if self.unlink(name, dir).is_ok() {
+            // A directory is a killed run's new subtree, made under a
+            // temporary name (see `extract`): removed whole.
+            let gone = if ent.file_type() == FileType::Directory {
+                self.remove_tree(name, 0).is_ok()
+            } else {
+                self.unlink(name, false).is_ok()
+            };
+            if gone {
                 removed += 1;
             }
         }
@@ -331,6 +337,74 @@ impl Dir {
     /// As renameat(2).
     pub fn rename(&self, from: &[u8], to: &[u8]) -> io::Result<()> {
         rustix::fs::renameat(&self.fd, os(from), &self.fd, os(to)).map_err(err)
+    }
+
+    /// `renameat2(RENAME_NOREPLACE)` within this directory: fails with
+    /// `EEXIST` when `to` exists. Where the filesystem has no
+    /// `RENAME_NOREPLACE` (`EINVAL`), a plain rename, which cannot replace a
+    /// non-empty directory either.
+    ///
+    /// # Errors
+    /// As renameat2(2).
+    pub fn rename_noreplace(&self, from: &[u8], to: &[u8]) -> io::Result<()> {
+        match rustix::fs::renameat_with(
+            &self.fd,
+            os(from),
+            &self.fd,
+            os(to),
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            Err(rustix::io::Errno::INVAL) => {
+                if self.lstat(to).is_ok() {
+                    return Err(err(rustix::io::Errno::EXIST));
+                }
+                self.rename(from, to)
+            }
+            r => r.map_err(err),
+        }
+    }
+
+    /// Remove the directory `name` and everything beneath it, without
+    /// following symlinks; a subdirectory that cannot be read is made
+    /// 0700 first. Gives up below `depth` 256 (the caller's counter).
+    ///
+    /// # Errors
+    /// As openat(2), getdents64(2), unlinkat(2).
+    pub fn remove_tree(&self, name: &[u8], depth: usize) -> io::Result<()> {
+        match self.unlink(name, true) {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTEMPTY.raw_os_error())
+                || e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
+            r => return r,
+        }
+        if depth >= 256 {
+            return Err(io::Error::other("too deep to remove"));
+        }
+        let sub = match self.open_dir(name) {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::ACCESS.raw_os_error()) => {
+                rustix::fs::chmodat(&self.fd, os(name), Mode::from_raw_mode(0o700), AtFlags::empty())
+                    .map_err(err)?;
+                self.open_dir(name)?
+            }
+            r => r?,
+        };
+        let mut d = rustix::fs::Dir::read_from(&sub.fd).map_err(err)?;
+        while let Some(e) = d.read() {
+            let e = e.map_err(err)?;
+            let n = e.file_name().to_bytes();
+            if n == b"." || n == b".." {
+                continue;
+            }
+            let is_dir = match e.file_type() {
+                FileType::Unknown => sub.lstat(n)?.kind() == FileType::Directory,
+                t => t == FileType::Directory,
+            };
+            if is_dir {
+                sub.remove_tree(n, depth + 1)?;
+            } else {
+                sub.unlink(n, false)?;
+            }
+        }
+        self.unlink(name, true)
     }
 
     /// `unlinkat` (a directory with `dir`, which must be empty).
