@@ -329,8 +329,11 @@ type Swept = Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>;
 #[derive(Clone)]
 struct Staging(Arc<StagingInner>);
 
+/// Hash of a key → the key and its temporary name.
+type StagedNames = HashMap<u64, (Vec<u8>, Vec<u8>)>;
+
 struct StagingInner {
-    names: std::sync::Mutex<HashMap<u64, (Vec<u8>, Vec<u8>)>>,
+    names: std::sync::Mutex<StagedNames>,
     hash: NameHash,
     /// Advanced by each [`Staging::publish`]: a worker's cached "inside a
     /// new subtree" holds only for the epoch it was found in.
@@ -348,7 +351,7 @@ impl Staging {
         }))
     }
 
-    fn names(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Vec<u8>, Vec<u8>)>> {
+    fn names(&self) -> std::sync::MutexGuard<'_, StagedNames> {
         self.0.names.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -423,7 +426,7 @@ impl Staging {
                 .and_then(|d| d.rename_noreplace(&tmp, comps[comps.len() - 1]));
             if let Err(e) = r {
                 errors.push(Error::io(
-                    &format!(
+                    format!(
                         "cannot rename the new directory {} into place",
                         String::from_utf8_lossy(&tmp)
                     ),
@@ -470,6 +473,15 @@ impl std::ops::Deref for TmpName {
     }
 }
 
+/// A worker's last parent directory.
+struct Cached {
+    key: Vec<u8>,
+    dir: Arc<Dir>,
+    setgid: bool,
+    /// The [`Staging`] epoch in which it was found inside a new subtree.
+    fresh: Option<u64>,
+}
+
 /// A worker's state: its own handle on the destination and a cache of the
 /// last parent directory it resolved.
 struct Worker {
@@ -478,9 +490,8 @@ struct Worker {
     umask: u32,
     root: Dir,
     sink: Arc<dyn Sink>,
-    /// The last parent directory: its key, handle, whether it is setgid,
-    /// and the [`Staging`] epoch in which it was found inside a new subtree.
-    cache: Option<(Vec<u8>, Arc<Dir>, bool, Option<u64>)>,
+    /// The last parent directory resolved.
+    cache: Option<Cached>,
     /// New subtrees under temporary names, shared by all workers.
     staging: Staging,
     /// Effective uid and gid: a file we create is born with them.
@@ -700,10 +711,10 @@ impl Worker {
     /// The directory holding `comps`' last component, created as needed.
     fn parent(&mut self, comps: &[&[u8]]) -> io::Result<Arc<Dir>> {
         let parent = &comps[..comps.len() - 1];
-        if let Some((k, d, _, _)) = &self.cache
-            && is_joined(k, parent)
+        if let Some(c) = &self.cache
+            && is_joined(&c.key, parent)
         {
-            return Ok(d.clone());
+            return Ok(c.dir.clone());
         }
         let key = join(parent);
         let (d, made, fresh) = self.resolve(parent)?;
@@ -731,7 +742,12 @@ impl Worker {
         }
         let setgid = d.is_setgid().unwrap_or(true);
         let fresh = fresh.then(|| self.staging.epoch());
-        self.cache = Some((key, d.clone(), setgid, fresh));
+        self.cache = Some(Cached {
+            key,
+            dir: d.clone(),
+            setgid,
+            fresh,
+        });
         Ok(d)
     }
 
@@ -753,7 +769,9 @@ impl Worker {
 
     /// Is the cached parent inside a new subtree, not yet renamed into place?
     fn in_new_subtree(&self) -> bool {
-        matches!(&self.cache, Some((_, _, _, Some(e))) if *e == self.staging.epoch())
+        self.cache
+            .as_ref()
+            .is_some_and(|c| c.fresh == Some(self.staging.epoch()))
     }
 
     /// `comps` is a directory this run made: nothing to sweep there.
@@ -767,7 +785,7 @@ impl Worker {
     /// Would a file just created in the cached parent already have this
     /// owner (our own IDs, no setgid directory handing down its group)?
     fn born_with(&self, owner: (u32, u32)) -> bool {
-        owner == self.creds && self.cache.as_ref().is_some_and(|(_, _, setgid, _)| !setgid)
+        owner == self.creds && self.cache.as_ref().is_some_and(|c| !c.setgid)
     }
 
     /// The xattrs a new file gets, and the mode to create it with when
@@ -988,8 +1006,9 @@ impl Worker {
                 };
                 let (mut f, born) = match in_place {
                     Some(f) => (f, Born::InPlace),
-                    None => create_unnamed(&dir, &tmp, mode)
-                        .map_err(|x| io_err("cannot create", x))?,
+                    None => {
+                        create_unnamed(&dir, &tmp, mode).map_err(|x| io_err("cannot create", x))?
+                    }
                 };
                 let r = f.write_all(data).map_err(|x| io_err("cannot write", x));
                 let has = if final_mode.is_some() {
@@ -997,9 +1016,7 @@ impl Worker {
                 } else {
                     Has::Nothing
                 };
-                self.seal(
-                    &f, born, &dir, &tmp, name, a, &xattrs, label, has, r, &path,
-                )
+                self.seal(&f, born, &dir, &tmp, name, a, &xattrs, label, has, r, &path)
             }
             Kind::Symlink => {
                 if self.sink.records_in_xattrs() && (e.uid, e.gid) != (0, 0) {

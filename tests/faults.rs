@@ -14,6 +14,7 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -347,7 +348,8 @@ fn kill_then_rerun_completes_the_tree() {
 }
 
 /// What a killed run leaves — named temporaries: symlinks, devices, hard
-/// links and files replacing an existing name go through one — is removed
+/// links and files replacing an existing name go through one; new subtrees
+/// still under their temporary names, whole — is removed
 /// by the re-run (the issue: "a re-run completes the tree and leaves no
 /// temporaries behind"). Planted ones first (deterministic), then real kills.
 #[test]
@@ -364,8 +366,22 @@ fn rerun_removes_temporaries_of_a_killed_run() {
     // As a run killed between creating and renaming would leave them.
     std::fs::write(dest.join("t/a/.alientar-4194303-0-7"), "half").unwrap();
     std::os::unix::fs::symlink("b", dest.join("t/.alientar-4194303-1-3")).unwrap();
+    // A new subtree a killed run was filling under its temporary name, with
+    // a half-written file and a directory without write permission.
+    let staged = dest.join("t/.alientar-4194303-new-0");
+    std::fs::create_dir_all(staged.join("x/y")).unwrap();
+    std::fs::write(staged.join("x/y/half"), "ha").unwrap();
+    std::fs::write(staged.join("f"), "whole").unwrap();
+    std::fs::set_permissions(staged.join("x"), std::fs::Permissions::from_mode(0o500)).unwrap();
+    // Ours, while that run is alive: left alone.
+    let live = dest.join(format!("t/.alientar-{}-new-1", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
     assert!(extract(&a, &dest).status.success());
-    assert_same(&whole_seconds(snapshot(&t)), &snapshot(&dest.join("t")));
+    let mut got = snapshot(&dest.join("t"));
+    assert!(live.is_dir(), "a live run's new subtree was removed");
+    std::fs::remove_dir(&live).unwrap();
+    got.retain(|k, _| !k.contains(".alientar-"));
+    assert_same(&whole_seconds(snapshot(&t)), &got);
     no_temporaries(&dest);
 
     let (_, a) = kill_fixture(&tmp.path().join("k"));

@@ -372,8 +372,9 @@ impl Dir {
     /// As openat(2), getdents64(2), unlinkat(2).
     pub fn remove_tree(&self, name: &[u8], depth: usize) -> io::Result<()> {
         match self.unlink(name, true) {
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTEMPTY.raw_os_error())
-                || e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
+            Err(e)
+                if e.raw_os_error() == Some(rustix::io::Errno::NOTEMPTY.raw_os_error())
+                    || e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {}
             r => return r,
         }
         if depth >= 256 {
@@ -381,8 +382,13 @@ impl Dir {
         }
         let sub = match self.open_dir(name) {
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::ACCESS.raw_os_error()) => {
-                rustix::fs::chmodat(&self.fd, os(name), Mode::from_raw_mode(0o700), AtFlags::empty())
-                    .map_err(err)?;
+                rustix::fs::chmodat(
+                    &self.fd,
+                    os(name),
+                    Mode::from_raw_mode(0o700),
+                    AtFlags::empty(),
+                )
+                .map_err(err)?;
                 self.open_dir(name)?
             }
             r => r?,
