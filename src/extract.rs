@@ -732,13 +732,7 @@ impl Worker {
             swept.insert(key.clone())
         };
         if first {
-            let n = d.sweep_stale_temporaries();
-            if n > 0 {
-                self.warn_n(
-                    "removed temporaries left by an interrupted extraction",
-                    n as u64,
-                );
-            }
+            self.sweep(&d);
         }
         let setgid = d.is_setgid().unwrap_or(true);
         let fresh = fresh.then(|| self.staging.epoch());
@@ -755,7 +749,7 @@ impl Worker {
     /// directory whose parent is not new is made under a temporary name
     /// ([`Staging`]). Also returns the index of the first component made by
     /// this call, and whether the directory lies in a new subtree.
-    fn resolve(&self, comps: &[&[u8]]) -> io::Result<(Dir, Option<usize>, bool)> {
+    fn resolve(&mut self, comps: &[&[u8]]) -> io::Result<(Dir, Option<usize>, bool)> {
         if let Some((i, tmp)) = self.staging.find(comps) {
             let mut at = comps.to_vec();
             at[i] = &tmp;
@@ -764,7 +758,32 @@ impl Worker {
             let (d, made, _) = walk_dirs_making(&self.root, &at, true, None)?;
             return Ok((d, made, true));
         }
-        walk_dirs_making(&self.root, comps, true, Some(&self.staging))
+        let r = walk_dirs_making(&self.root, comps, true, Some(&self.staging))?;
+        if let (_, Some(i), true) = r {
+            // A new subtree was just made in a directory that existed:
+            // sweep that one too, once (it may hold a killed run's).
+            let first = self
+                .swept
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(join(&comps[..i]));
+            if first && let Ok(p) = walk_dirs(&self.root, &comps[..i], false) {
+                self.sweep(&p);
+            }
+        }
+        Ok(r)
+    }
+
+    /// Remove what a killed earlier run left in `d` (see
+    /// [`Dir::sweep_stale_temporaries`]).
+    fn sweep(&mut self, d: &Dir) {
+        let n = d.sweep_stale_temporaries();
+        if n > 0 {
+            self.warn_n(
+                "removed temporaries left by an interrupted extraction",
+                n as u64,
+            );
+        }
     }
 
     /// Is the cached parent inside a new subtree, not yet renamed into place?

@@ -422,6 +422,36 @@ fn entry(path: &str, kind: Kind, size: usize) -> (Entry, Vec<u8>) {
     (e, data)
 }
 
+/// A killed run's new subtree is removed by the next run even when the
+/// archive has no directory entries (its parents are made implicitly, and
+/// the destination itself is never a member's parent).
+#[test]
+fn stale_new_subtree_removed_without_directory_entries() {
+    let members = [
+        entry("top/a/f1", Kind::File, 10),
+        entry("top/b/f2", Kind::File, 20),
+    ];
+    let mut tar = Vec::new();
+    for (e, data) in &members {
+        encode_entry(e, &mut tar);
+        tar.extend_from_slice(data);
+        pad(&mut tar, data.len() as u64);
+    }
+    end_of_archive(&mut tar);
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.tar");
+    std::fs::write(&a, &tar).unwrap();
+    let dest = tmp.path().join("d");
+    let stale = dest.join(".alientar-4194303-new-0");
+    std::fs::create_dir_all(stale.join("a")).unwrap();
+    std::fs::write(stale.join("a/f1"), "half").unwrap();
+    let out = extract(&a, &dest);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dest.join("top/a/f1")).unwrap(), members[0].1);
+    assert_eq!(std::fs::read(dest.join("top/b/f2")).unwrap(), members[1].1);
+    no_temporaries(&dest);
+}
+
 /// An archive truncated at every member boundary and at points inside
 /// headers, data and padding: every member wholly before the cut is
 /// extracted and whole, the error names the member cut, nothing partial
