@@ -12,7 +12,7 @@
 //!
 //! ## New subtrees under a temporary name
 //! A directory the run makes where the destination had nothing — the top of
-//! a new subtree — is made as `.alientar-PID-new-N` ([`Staging`]) and
+//! a new subtree — is made as `.alientar-PID-new-N` and
 //! renamed to its own name when the workers are idle: before an entry whose
 //! order matters (a name changing between directory and non-directory) and
 //! at the end, before hard links and directory metadata. Files inside such
