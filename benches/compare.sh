@@ -64,6 +64,13 @@ TMPFS=$WORK/tmpfs
 mkdir -p "$TMPFS"
 mountpoint -q "$TMPFS" || mount -t tmpfs -o size=6g tmpfs "$TMPFS"
 E4MNT=$WORK/ext4
+cleanup() {
+  if [ -n "${PRO_SAVED:-}" ]; then echo "$PRO_SAVED" > "$PRO" || true; fi
+  umount "$TMPFS" 2>/dev/null || true
+  if mountpoint -q "$E4MNT"; then umount "$E4MNT" || true; fi
+  if [ -n "${LOOPDEV:-}" ]; then losetup -d "$LOOPDEV" 2>/dev/null || true; rm -f "$WORK/ext4.img"; fi
+}
+trap cleanup EXIT
 # Free page reporting (virtio-balloon) returns freed guest memory to the
 # host, which must supply it afresh when the guest touches it again. Left on,
 # the same extraction of the large files to tmpfs (630 MB of new pages) took
@@ -75,15 +82,15 @@ PRO=/sys/module/page_reporting/parameters/page_reporting_order
 PRO_SAVED=
 if [ -w "$PRO" ]; then
   PRO_SAVED=$(cat "$PRO")
-  echo 11 > "$PRO" 2>/dev/null && echo "free page reporting off for the run (was order $PRO_SAVED)" >&2 || PRO_SAVED=
+  if echo 11 > "$PRO" 2>/dev/null; then
+    echo "free page reporting off for the run (was order $PRO_SAVED)" >&2
+  else
+    PRO_SAVED=
+  fi
 fi
-cleanup() {
-  if [ -n "$PRO_SAVED" ]; then echo "$PRO_SAVED" > "$PRO" || true; fi
-  umount "$TMPFS" 2>/dev/null || true
-  if mountpoint -q "$E4MNT"; then umount "$E4MNT" || true; fi
-  if [ -n "${LOOPDEV:-}" ]; then losetup -d "$LOOPDEV" 2>/dev/null || true; rm -f "$WORK/ext4.img"; fi
-}
-trap cleanup EXIT
+if [ -e "$PRO" ] && [ -z "$PRO_SAVED" ]; then
+  echo "WARNING: cannot turn free page reporting off; times depend on run order (docs/benchmarks.md)" >&2
+fi
 if [ -z "$EXT4" ]; then
   mkdir -p "$E4MNT"
   mountpoint -q "$E4MNT" && umount "$E4MNT"

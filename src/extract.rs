@@ -12,8 +12,8 @@
 //!
 //! ## New subtrees under a temporary name
 //! A directory the run makes where the destination had nothing — the top of
-//! a new subtree — is made as `.alientar-PID-new-N` and
-//! renamed to its own name when the workers are idle: before an entry whose
+//! a new subtree — is made as `.alientar-PID-new-N` and renamed to its own
+//! name when the workers are idle: before an entry whose
 //! order matters (a name changing between directory and non-directory) and
 //! at the end, before hard links and directory metadata. Files inside such
 //! a subtree are created under their own names (`O_CREAT | O_EXCL`): no
