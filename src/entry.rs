@@ -169,8 +169,14 @@ impl Entry {
 
     /// `drwxr-xr-x`-style mode string, as `ls -l` and `tar -tv` print it.
     pub fn mode_string(&self) -> String {
-        let m = self.mode;
         let mut s = String::with_capacity(10);
+        self.push_mode_string(&mut s);
+        s
+    }
+
+    /// [`Entry::mode_string`], appended to `s`.
+    pub fn push_mode_string(&self, s: &mut String) {
+        let m = self.mode;
         s.push(self.kind.mode_char());
         let bit = |mask: u32, c: char| if m & mask != 0 { c } else { '-' };
         let special = |x: bool, special: bool, lower: char, upper: char| match (x, special) {
@@ -188,7 +194,6 @@ impl Entry {
         s.push(bit(0o004, 'r'));
         s.push(bit(0o002, 'w'));
         s.push(special(m & 0o001 != 0, m & 0o1000 != 0, 't', 'T'));
-        s
     }
 }
 

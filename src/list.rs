@@ -44,10 +44,14 @@ pub struct ListOptions {
 
 /// The entries of an archive: from its index when it has a valid one (no
 /// data is read), else from the tar stream.
-pub enum Entries {
-    /// From the index.
-    Index(std::vec::IntoIter<crate::frame::index::Indexed>),
-    /// Streaming.
+pub struct Entries {
+    src: Source,
+    /// The current entry, reused from one to the next.
+    cur: Entry,
+}
+
+enum Source {
+    Index(crate::frame::index::IndexReader),
     Stream(Box<Reader<Box<dyn std::io::Read + Send>>>),
 }
 
@@ -57,22 +61,50 @@ impl Entries {
     /// # Errors
     /// The archive cannot be opened.
     pub fn open(archive: &std::path::Path) -> Result<Entries> {
-        if let Some(idx) = crate::frame::read::index_of(archive) {
-            return Ok(Entries::Index(idx.into_iter()));
-        }
-        let (_, r) = crate::input::open(archive)?;
-        Ok(Entries::Stream(Box::new(Reader::new(r))))
+        let src = match crate::frame::read::index_of(archive) {
+            Some(idx) => Source::Index(idx),
+            None => {
+                let (_, r) = crate::input::open(archive)?;
+                Source::Stream(Box::new(Reader::new(r)))
+            }
+        };
+        Ok(Entries {
+            src,
+            cur: Entry::new(Vec::new(), crate::entry::Kind::File),
+        })
     }
 
-    /// The next entry.
+    /// The next entry, owned.
     ///
     /// # Errors
     /// A malformed archive (streaming).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Entry>> {
-        match self {
-            Entries::Index(it) => Ok(it.next().map(|i| i.entry)),
-            Entries::Stream(r) => r.next_entry(),
+        Ok(self
+            .next_mut()?
+            .map(|e| std::mem::replace(e, Entry::new(Vec::new(), crate::entry::Kind::File))))
+    }
+
+    /// The next entry, in a buffer the next call reuses (listing a large
+    /// index this way allocates nothing per entry).
+    ///
+    /// # Errors
+    /// A malformed archive (streaming).
+    pub fn next_mut(&mut self) -> Result<Option<&mut Entry>> {
+        match &mut self.src {
+            Source::Index(idx) => match idx.next_into(&mut self.cur) {
+                Ok(Some(_)) => Ok(Some(&mut self.cur)),
+                Ok(None) => Ok(None),
+                // (The index was checked whole when opened: not reached.)
+                Err(m) => Err(Error::format(format!("bad index: {m}"))),
+            },
+            Source::Stream(r) => match r.next_entry()? {
+                Some(e) => {
+                    self.cur = e;
+                    Ok(Some(&mut self.cur))
+                }
+                None => Ok(None),
+            },
         }
     }
 }
@@ -145,8 +177,8 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     let mut widths = Widths::default();
     let mut line = String::new();
     let archive = opts.archive.display().to_string();
-    while let Some(mut e) = rd
-        .next()
+    while let Some(e) = rd
+        .next_mut()
         .map_err(|e| e.with_context(format!("reading {archive}")))?
     {
         if !pats.matches(&e.path) {
@@ -154,7 +186,7 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
         }
         let mut host: Option<(u64, u64)> = None;
         if let Some(ch) = chooser.as_mut()
-            && let Some((m, what)) = ch.for_entry(&e)?
+            && let Some((m, what)) = ch.for_entry(e)?
         {
             let mut h = e.clone();
             match translate(&mut h, &m, Direction::ToHost, opts.owners.unmapped, &what) {
@@ -170,12 +202,17 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             e.gname = None;
         }
         let r = match opts.format {
-            ListFormat::Names => writeln!(out, "{}", display_name(&e)),
-            ListFormat::Long => {
-                long_line(&e, host, &mut widths, &mut line);
+            ListFormat::Names => {
+                line.clear();
+                push_display_name(e, &mut line);
+                line.push('\n');
                 out.write_all(line.as_bytes())
             }
-            ListFormat::Json => writeln!(out, "{}", json_line(&e, host)),
+            ListFormat::Long => {
+                long_line(e, host, &mut widths, &mut line);
+                out.write_all(line.as_bytes())
+            }
+            ListFormat::Json => writeln!(out, "{}", json_line(e, host)),
         };
         if let Err(err) = r {
             return Err(Error::io_nopath("cannot write listing", err));
@@ -226,7 +263,7 @@ struct Widths {
 fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths, s: &mut String) {
     use std::fmt::Write as _;
     s.clear();
-    s.push_str(&e.mode_string());
+    e.push_mode_string(s);
     s.push(' ');
     let ug_start = s.len();
     match host {

@@ -206,12 +206,14 @@ impl IndexBuilder {
     }
 }
 
-struct Cur<'a> {
-    b: &'a [u8],
+/// A cursor over the decompressed body. Positions are checked, so no input
+/// can make it read out of bounds.
+struct Cur {
+    b: Vec<u8>,
     i: usize,
 }
 
-impl Cur<'_> {
+impl Cur {
     fn var(&mut self) -> Result<u64, String> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
@@ -242,91 +244,194 @@ impl Cur<'_> {
         self.i = end;
         Ok(s)
     }
-    fn bytes(&mut self) -> Result<Vec<u8>, String> {
+    fn bytes(&mut self) -> Result<&[u8], String> {
         let n = self.var()?;
-        Ok(self.take(n)?.to_vec())
+        self.take(n)
     }
-    fn opt(&mut self) -> Result<Option<Vec<u8>>, String> {
+    /// Optional bytes into `to`, reusing its allocation.
+    fn opt_into(&mut self, to: &mut Option<Vec<u8>>) -> Result<(), String> {
         match self.var()? {
-            0 => Ok(None),
-            n => Ok(Some(self.take(n - 1)?.to_vec())),
+            0 => *to = None,
+            n => {
+                let b = self.take(n - 1)?;
+                let v = to.get_or_insert_with(Vec::new);
+                v.clear();
+                v.extend_from_slice(b);
+            }
         }
+        Ok(())
     }
 }
 
-/// Parse an index payload (after the 8-byte skippable header), checking it
-/// against the data frames' decompressed sizes.
+/// Decodes an index one entry at a time into a caller's [`Entry`], reusing
+/// its allocations: listing a large index allocates nothing per entry.
 ///
-/// # Errors
-/// Anything malformed or inconsistent, described.
-pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, String> {
-    if payload.len() < TAG.len() + 2 || &payload[..TAG.len()] != TAG {
-        return Err("not an alientar index".into());
-    }
-    let version = u16::from_le_bytes([payload[TAG.len()], payload[TAG.len() + 1]]);
-    if version != VERSION {
-        return Err(format!("index version {version} is not supported"));
-    }
-    let z = &payload[TAG.len() + 2..];
-    let limit = zstd::zstd_safe::get_frame_content_size(z)
-        .ok()
-        .flatten()
-        .ok_or("index frame has no content size")?;
-    if limit > MAX_INDEX {
-        return Err(format!("index of {limit} bytes is larger than allowed"));
-    }
-    let body = zstd::bulk::decompress(z, limit as usize)
-        .map_err(|e| format!("index does not decompress: {e}"))?;
-    let mut c = Cur { b: &body, i: 0 };
-    // Every entry takes at least 16 bytes of the body and starts with a
-    // 512-byte header block in the data: counts above either are lies.
-    let data: u64 = frame_sizes.iter().map(|&s| u64::from(s)).sum();
-    let count = c.small((body.len() as u64 / 16 + 1).min(data / 512), "entry count")?;
-    // Only labels some entry uses are recorded.
-    let nlabels = c.small(count, "label count")?;
-    let mut labels = Vec::with_capacity(nlabels.min(1024) as usize);
-    for _ in 0..nlabels {
-        let l = c.bytes()?;
-        if l.len() > MAX_LABEL {
-            return Err(format!(
-                "index label of {} bytes is longer than {MAX_LABEL}",
-                l.len()
-            ));
+/// [`IndexReader::new`] checks the whole index first (decoding every entry
+/// once), so an index that is malformed or inconsistent anywhere is refused
+/// before any entry is used.
+pub struct IndexReader {
+    c: Cur,
+    labels: Vec<String>,
+    frame_sizes: Vec<u32>,
+    total: u64,
+    count: u64,
+    /// Entries decoded so far.
+    done: u64,
+    /// The last entry's path (paths are front-coded).
+    prev: Vec<u8>,
+    /// Where the entries start in the body (after count, labels, first position).
+    start: usize,
+    first_pos: u64,
+    pos: u64,
+    prev_sec: i64,
+    frame: usize,
+    frame_start: u64,
+    /// What decoding copies out of shared data (path prefixes, labels).
+    expanded: u64,
+}
+
+impl IndexReader {
+    /// Parse an index payload (after the 8-byte skippable header), checking
+    /// all of it against the data frames' decompressed sizes.
+    ///
+    /// # Errors
+    /// Anything malformed or inconsistent, described.
+    pub fn new(payload: &[u8], frame_sizes: &[u32]) -> Result<IndexReader, String> {
+        if payload.len() < TAG.len() + 2 || &payload[..TAG.len()] != TAG {
+            return Err("not an alientar index".into());
         }
-        labels.push(String::from_utf8_lossy(&l).into_owned());
-    }
-    // What decoding copies out of shared data (path prefixes, labels).
-    let mut expanded: u64 = 0;
-    let total: u64 = frame_sizes.iter().map(|&s| u64::from(s)).sum();
-    let mut pos = if count > 0 { c.var()? } else { 0 };
-    let mut prev_path: Vec<u8> = Vec::new();
-    let mut prev_sec: i64 = 0;
-    let mut frame = 0usize;
-    let mut frame_start = 0u64;
-    let mut out = Vec::with_capacity(count as usize);
-    for i in 0..count {
-        if i > 0 {
-            let blocks = c.var()?;
-            pos = blocks
+        let version = u16::from_le_bytes([payload[TAG.len()], payload[TAG.len() + 1]]);
+        if version != VERSION {
+            return Err(format!("index version {version} is not supported"));
+        }
+        let z = &payload[TAG.len() + 2..];
+        let limit = zstd::zstd_safe::get_frame_content_size(z)
+            .ok()
+            .flatten()
+            .ok_or("index frame has no content size")?;
+        if limit > MAX_INDEX {
+            return Err(format!("index of {limit} bytes is larger than allowed"));
+        }
+        let body = zstd::bulk::decompress(z, limit as usize)
+            .map_err(|e| format!("index does not decompress: {e}"))?;
+        let body_len = body.len() as u64;
+        let mut c = Cur { b: body, i: 0 };
+        // Every entry takes at least 16 bytes of the body and starts with a
+        // 512-byte header block in the data: counts above either are lies.
+        let total: u64 = frame_sizes.iter().map(|&s| u64::from(s)).sum();
+        let count = c.small((body_len / 16 + 1).min(total / 512), "entry count")?;
+        // Only labels some entry uses are recorded.
+        let nlabels = c.small(count, "label count")?;
+        let mut labels = Vec::with_capacity(nlabels.min(1024) as usize);
+        for _ in 0..nlabels {
+            let l = c.bytes()?;
+            if l.len() > MAX_LABEL {
+                return Err(format!(
+                    "index label of {} bytes is longer than {MAX_LABEL}",
+                    l.len()
+                ));
+            }
+            labels.push(String::from_utf8_lossy(l).into_owned());
+        }
+        let first_pos = if count > 0 { c.var()? } else { 0 };
+        let start = c.i;
+        let mut r = IndexReader {
+            c,
+            labels,
+            frame_sizes: frame_sizes.to_vec(),
+            total,
+            count,
+            done: 0,
+            prev: Vec::new(),
+            start,
+            first_pos,
+            pos: first_pos,
+            prev_sec: 0,
+            frame: 0,
+            frame_start: 0,
+            expanded: 0,
+        };
+        // The whole index, checked before any of it is used.
+        let mut scratch = Entry::new(Vec::new(), Kind::File);
+        while r.next_into(&mut scratch)?.is_some() {}
+        if count > 0 {
+            let blocks = r.c.var()?;
+            let end = blocks
                 .checked_mul(512)
-                .and_then(|d| pos.checked_add(d))
+                .and_then(|d| r.pos.checked_add(d))
                 .ok_or("index position overflows")?;
+            if end > total {
+                return Err(format!(
+                    "index runs to {end}, past the {total} bytes of data"
+                ));
+            }
         }
-        if pos % 512 != 0 || pos >= total {
+        if r.c.i != r.c.b.len() {
+            return Err("index has trailing bytes".into());
+        }
+        r.rewind();
+        Ok(r)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True when the index holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Back to the first entry.
+    pub fn rewind(&mut self) {
+        self.c.i = self.start;
+        self.done = 0;
+        self.pos = self.first_pos;
+        self.prev_sec = 0;
+        self.frame = 0;
+        self.frame_start = 0;
+        self.expanded = 0;
+    }
+
+    /// Decode the next entry into `e` (every field is set, reusing `e`'s
+    /// allocations). Returns the data frame holding its first header
+    /// block and the offset there, or `None` after the last entry.
+    ///
+    /// # Errors
+    /// Malformed or inconsistent data (never after [`IndexReader::new`]
+    /// accepted the index).
+    pub fn next_into(&mut self, e: &mut Entry) -> Result<Option<(u32, u32)>, String> {
+        if self.done == self.count {
+            return Ok(None);
+        }
+        let c = &mut self.c;
+        if self.done > 0 {
+            let blocks = c.var()?;
+            self.pos = blocks
+                .checked_mul(512)
+                .and_then(|d| self.pos.checked_add(d))
+                .ok_or("index position overflows")?;
+        } else {
+            self.prev.clear();
+        }
+        let (i, pos) = (self.done, self.pos);
+        if pos % 512 != 0 || pos >= self.total {
             return Err(format!(
-                "index entry {i} starts at {pos}, outside the {total} bytes of data"
+                "index entry {i} starts at {pos}, outside the {} bytes of data",
+                self.total
             ));
         }
-        while frame_start + u64::from(frame_sizes[frame]) <= pos {
-            frame_start += u64::from(frame_sizes[frame]);
-            frame += 1;
+        while self.frame_start + u64::from(self.frame_sizes[self.frame]) <= pos {
+            self.frame_start += u64::from(self.frame_sizes[self.frame]);
+            self.frame += 1;
         }
-        let shared = c.small(prev_path.len() as u64, "shared path length")? as usize;
-        let mut path = prev_path[..shared].to_vec();
-        path.extend_from_slice(&c.bytes()?);
-        expanded += path.len() as u64;
-        prev_path.clone_from(&path);
-        let kind = match c.take(1)?[0] {
+        let shared = c.small(self.prev.len() as u64, "shared path length")? as usize;
+        self.prev.truncate(shared);
+        self.prev.extend_from_slice(c.bytes()?);
+        e.path.clone_from(&self.prev);
+        self.expanded += e.path.len() as u64;
+        e.kind = match c.take(1)?[0] {
             0 => Kind::File,
             1 => Kind::Dir,
             2 => Kind::Symlink,
@@ -336,59 +441,74 @@ pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, Strin
             6 => Kind::Fifo,
             k => return Err(format!("index entry has unknown kind {k}")),
         };
-        let mut e = Entry::new(path, kind);
         e.mode = c.small(0o7777, "mode")? as u32;
         e.uid = c.var()?;
         e.gid = c.var()?;
         e.size = c.var()?;
         let z = c.var()?;
-        prev_sec = prev_sec.wrapping_add(((z >> 1) as i64) ^ -((z & 1) as i64));
+        self.prev_sec = self
+            .prev_sec
+            .wrapping_add(((z >> 1) as i64) ^ -((z & 1) as i64));
         e.mtime = Time {
-            sec: prev_sec,
+            sec: self.prev_sec,
             nsec: c.small(999_999_999, "nanoseconds")? as u32,
         };
-        e.uname = c.opt()?;
-        e.gname = c.opt()?;
-        e.link = c.opt()?;
-        if kind.is_device() {
-            e.dev_major = c.small(u64::from(u32::MAX), "device major")? as u32;
-            e.dev_minor = c.small(u64::from(u32::MAX), "device minor")? as u32;
+        c.opt_into(&mut e.uname)?;
+        c.opt_into(&mut e.gname)?;
+        c.opt_into(&mut e.link)?;
+        (e.dev_major, e.dev_minor) = if e.kind.is_device() {
+            (
+                c.small(u64::from(u32::MAX), "device major")? as u32,
+                c.small(u64::from(u32::MAX), "device minor")? as u32,
+            )
+        } else {
+            (0, 0)
+        };
+        let label = c.small(self.labels.len() as u64, "label")?;
+        if label > 0 {
+            let l = &self.labels[label as usize - 1];
+            match &mut e.label {
+                Some(s) => s.clone_from(l),
+                None => e.label = Some(l.clone()),
+            }
+            self.expanded += l.len() as u64;
+        } else {
+            e.label = None;
         }
-        let label = c.small(labels.len() as u64, "label")?;
-        e.label = (label > 0).then(|| labels[label as usize - 1].clone());
-        expanded += e.label.as_ref().map_or(0, |l| l.len() as u64);
-        if expanded > MAX_EXPANDED {
+        if self.expanded > MAX_EXPANDED {
             return Err(format!(
                 "index expands to more than {} MiB of paths and labels",
                 MAX_EXPANDED >> 20
             ));
         }
-        let nx = c.small(body.len() as u64, "xattr count")?;
+        let nx = c.small(c.b.len() as u64, "xattr count")?;
+        e.xattrs.clear();
         for _ in 0..nx {
-            let n = String::from_utf8_lossy(&c.bytes()?).into_owned();
-            let v = c.opt()?.unwrap_or_default();
-            e.xattrs.push((n, v));
+            let n = String::from_utf8_lossy(c.bytes()?).into_owned();
+            let mut v = None;
+            c.opt_into(&mut v)?;
+            e.xattrs.push((n, v.unwrap_or_default()));
         }
+        self.done += 1;
+        Ok(Some((self.frame as u32, (pos - self.frame_start) as u32)))
+    }
+}
+
+/// Parse an index payload (after the 8-byte skippable header), checking it
+/// against the data frames' decompressed sizes.
+///
+/// # Errors
+/// Anything malformed or inconsistent, described.
+pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, String> {
+    let mut r = IndexReader::new(payload, frame_sizes)?;
+    let mut out = Vec::with_capacity(r.len());
+    let mut e = Entry::new(Vec::new(), Kind::File);
+    while let Some((frame, offset)) = r.next_into(&mut e)? {
         out.push(Indexed {
-            entry: e,
-            frame: frame as u32,
-            offset: (pos - frame_start) as u32,
+            entry: e.clone(),
+            frame,
+            offset,
         });
-    }
-    if count > 0 {
-        let blocks = c.var()?;
-        let end = blocks
-            .checked_mul(512)
-            .and_then(|d| pos.checked_add(d))
-            .ok_or("index position overflows")?;
-        if end > total {
-            return Err(format!(
-                "index runs to {end}, past the {total} bytes of data"
-            ));
-        }
-    }
-    if c.i != body.len() {
-        return Err("index has trailing bytes".into());
     }
     Ok(out)
 }
@@ -438,6 +558,43 @@ mod tests {
         assert!(decode(b"garbage", &[]).is_err());
         // More entries than the data has header blocks for.
         assert!(decode(&frame[8..], &[512, 512]).is_err());
+    }
+
+    /// An entry decoded into the buffer of the one before keeps nothing of
+    /// it: every field is the entry's own (a reused buffer once kept the
+    /// last device numbers, label or xattrs).
+    #[test]
+    fn reused_entry_keeps_nothing_of_the_last() {
+        let mut b = IndexBuilder::default();
+        let mut dev = Entry::new("dev/null", Kind::Char);
+        (dev.dev_major, dev.dev_minor) = (1, 3);
+        dev.uname = Some(b"root".to_vec());
+        dev.link = None;
+        dev.label = Some("rootless".into());
+        dev.xattrs = vec![(ACL_ACCESS.into(), vec![2, 0, 0, 0])];
+        let mut link = Entry::new("dev/stdin", Kind::Symlink);
+        link.link = Some(b"/proc/self/fd/0".to_vec());
+        link.uname = Some(b"a-much-longer-user-name".to_vec());
+        let plain = Entry::new("etc", Kind::Dir);
+        let all = [dev, link, plain];
+        for (i, e) in all.iter().enumerate() {
+            b.push(e, 512 * i as u64);
+        }
+        let frame = b.finish_at(1536).unwrap();
+        let mut r = IndexReader::new(&frame[8..], &[1536]).unwrap();
+        assert_eq!(r.len(), 3);
+        for _ in 0..2 {
+            let mut e = Entry::new("stale/path", Kind::Fifo);
+            e.gname = Some(b"stale".to_vec());
+            let mut n = 0;
+            while let Some((frame, offset)) = r.next_into(&mut e).unwrap() {
+                assert_eq!(e, all[n]);
+                assert_eq!((frame, offset), (0, 512 * n as u32));
+                n += 1;
+            }
+            assert_eq!(n, 3);
+            r.rewind();
+        }
     }
 
     /// Regression: a 16 KB index frame claiming 500 MiB of content was

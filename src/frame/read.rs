@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use super::index::{self, INDEX_MAGIC, Indexed};
+use super::index::{self, INDEX_MAGIC, IndexReader, Indexed};
 use super::seek::SeekTable;
 
 /// The index of the archive at `path`, when it is a regular file with a
 /// valid seek table and index (`None` otherwise: stream it instead).
-pub fn index_of(path: &std::path::Path) -> Option<Vec<Indexed>> {
+pub fn index_of(path: &std::path::Path) -> Option<IndexReader> {
     if path == std::path::Path::new("-") {
         return None;
     }
@@ -28,7 +28,7 @@ pub fn index_of(path: &std::path::Path) -> Option<Vec<Indexed>> {
     if !f.metadata().ok()?.is_file() {
         return None;
     }
-    Seekable::probe(f)?.index()
+    Seekable::probe(f)?.index_reader()
 }
 
 /// Largest decompressed frame a seek table may announce (alientar writes at
@@ -119,13 +119,27 @@ impl Seekable {
     /// The index, when the archive has a valid one.
     pub fn index(&self) -> Option<Vec<Indexed>> {
         let (off, size) = self.index?;
+        let payload = self.index_payload(off, size)?;
+        let sizes: Vec<u32> = self.frames.iter().map(|f| f.2).collect();
+        index::decode(&payload, &sizes).ok()
+    }
+
+    /// A reader of the index, entry by entry, when the archive has a valid
+    /// one (checked whole before it is returned).
+    pub fn index_reader(&self) -> Option<IndexReader> {
+        let (off, size) = self.index?;
+        let payload = self.index_payload(off, size)?;
+        let sizes: Vec<u32> = self.frames.iter().map(|f| f.2).collect();
+        IndexReader::new(&payload, &sizes).ok()
+    }
+
+    fn index_payload(&self, off: u64, size: u64) -> Option<Vec<u8>> {
         if size > index::MAX_INDEX {
             return None;
         }
         let mut payload = vec![0u8; size as usize];
         self.file.read_exact_at(&mut payload, off).ok()?;
-        let sizes: Vec<u32> = self.frames.iter().map(|f| f.2).collect();
-        index::decode(&payload, &sizes).ok()
+        Some(payload)
     }
 
     /// A reader of the uncompressed tar stream that decompresses up to
