@@ -37,6 +37,12 @@
 //! links wait until every worker is done (their targets must exist), then
 //! run in archive order; directory metadata comes last, one depth at a time
 //! over one thread per core.
+//!
+//! Entries travel to a worker in batches. From a seekable archive a small
+//! file's data is not copied: the batch holds a share of the decompressed
+//! frame ([`crate::frame::read::Shared`]) and the worker writes from there;
+//! a batch is sent before it would hold a second frame, so queued batches
+//! keep few frames in memory. Other data is copied into the batch's buffer.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -161,6 +167,8 @@ enum Data {
     None,
     /// `len` bytes at `at` in its batch's data.
     At(usize, usize),
+    /// Bytes of a decompressed frame, not copied.
+    Shared(crate::frame::read::Shared),
 }
 
 /// Jobs for one worker, and the file data of their entries.
@@ -172,6 +180,8 @@ struct Batch {
     used: usize,
     /// Data and names, to send the batch when it reaches 1 MiB.
     weight: usize,
+    /// The frame its `Data::Shared` entries lie in (one at most).
+    frame: Option<crate::frame::read::Shared>,
 }
 
 /// A batch is sent when its data and names reach this many bytes.
@@ -538,9 +548,10 @@ impl Worker {
                             ctx: &t.ctx,
                             host: t.host.as_ref().unwrap_or(&t.ctx),
                         };
-                        let bytes = match t.data {
+                        let bytes = match &t.data {
                             Data::None => &[][..],
-                            Data::At(at, len) => &data[at..at + len],
+                            Data::At(at, len) => &data[*at..at + len],
+                            Data::Shared(s) => &s[..],
                         };
                         match self.extract_one(bytes, &t.key, &comps, &a, t.label, t.seq) {
                             Ok(()) => self.left.done.push(t.seq),
@@ -1412,7 +1423,7 @@ pub fn extract(
     let root = Dir::open(&opts.dest)
         .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
     drop(root);
-    let (_, r) = crate::input::open(&opts.archive)?;
+    let (_, r) = crate::input::open_source(&opts.archive)?;
     let mut rd = Reader::new(r);
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
     let mut chooser = MapChooser::new(reg, &owners)?;
@@ -1762,9 +1773,40 @@ pub fn extract(
             }
             continue;
         }
+        // The member's data, without copying when the archive's frame
+        // holds all of it (frames are cut at member boundaries).
+        let mut borrowed = None;
+        if ctx.kind == Kind::File && size > 0 {
+            match rd.borrow_data(size as usize) {
+                Ok(b) => borrowed = b,
+                Err(err) => {
+                    fatal = Some(err.with_context(format!("reading {archive}")));
+                    break;
+                }
+            }
+        }
+        // A batch holds the bytes of one frame at most: it is sent before
+        // it would keep a second one in memory.
+        if let Some(b) = &borrowed
+            && let Some(f) = &batches[w].frame
+            && !f.same_frame(b)
+            && txs[w].send(std::mem::take(&mut batches[w])).is_err()
+        {
+            fatal = Some(Error::io_nopath(
+                "extraction worker stopped",
+                io::Error::other("worker gone"),
+            ));
+            break;
+        }
         let batch = &mut batches[w];
         let data = if ctx.kind != Kind::File || size == 0 {
             Data::None
+        } else if let Some(b) = borrowed.take_if(|b| b.len() as u64 == size) {
+            if batch.frame.is_none() {
+                batch.frame = Some(b.clone());
+            }
+            progress.add_bytes(size);
+            Data::Shared(b)
         } else {
             if batch.data.capacity() == 0 {
                 batch.data = data_buffer(&buffers);
@@ -1772,7 +1814,12 @@ pub fn extract(
             let at = batch.used;
             let end = at + size as usize;
             let b = room(&mut batch.data, at, size as usize);
+            // What a frame ending inside the member gave already.
             let mut got = 0;
+            if let Some(part) = borrowed.take() {
+                b[..part.len()].copy_from_slice(&part);
+                got = part.len();
+            }
             while got < b.len() {
                 match rd.read_data(&mut b[got..]) {
                     Ok(0) => break,

@@ -6,6 +6,7 @@ use std::io::{self, BufReader, Cursor, Read};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::frame::read::Shared;
 
 /// The compression of an archive, as detected from its first bytes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -73,6 +74,54 @@ fn unsupported(head: &[u8]) -> Option<(&'static str, &'static str)> {
 /// The file cannot be opened, or it uses a compression alientar cannot read
 /// (the message names the file and the format).
 pub fn open(archive: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {
+    let (c, s) = open_source(archive)?;
+    Ok((c, s))
+}
+
+/// An uncompressed tar stream. Some can hand out their bytes without
+/// copying them (frames decompressed in parallel: [`ParallelFrames`]).
+///
+/// [`ParallelFrames`]: crate::frame::read::ParallelFrames
+pub trait Source: Read + Send {
+    /// Up to `n` bytes at the read position without copying, consumed as
+    /// by a read (fewer where a frame ends; empty at the end of the data);
+    /// `None` when this source cannot hand out its bytes.
+    ///
+    /// # Errors
+    /// A read or decompression error.
+    fn borrow(&mut self, _n: usize) -> io::Result<Option<Shared>> {
+        Ok(None)
+    }
+}
+
+impl Source for Box<dyn Source> {
+    fn borrow(&mut self, n: usize) -> io::Result<Option<Shared>> {
+        (**self).borrow(n)
+    }
+}
+
+impl Source for crate::frame::read::ParallelFrames {
+    fn borrow(&mut self, n: usize) -> io::Result<Option<Shared>> {
+        crate::frame::read::ParallelFrames::borrow(self, n).map(Some)
+    }
+}
+
+/// A stream that only copies.
+struct Copying(Box<dyn Read + Send>);
+
+impl Read for Copying {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Source for Copying {}
+
+/// As [`open`], as a [`Source`].
+///
+/// # Errors
+/// As [`open`].
+pub fn open_source(archive: &Path) -> Result<(Compression, Box<dyn Source>)> {
     let raw: Box<dyn Read + Send> = if archive == Path::new("-") {
         Box::new(io::stdin())
     } else {
@@ -94,7 +143,8 @@ pub fn open(archive: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {
         }
         Box::new(f)
     };
-    decompress(raw).map_err(|e| e.with_path(archive))
+    let (c, r) = decompress(raw).map_err(|e| e.with_path(archive))?;
+    Ok((c, Box::new(Copying(r))))
 }
 
 /// Wrap a raw archive stream in the decompressor its first bytes call for.

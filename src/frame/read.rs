@@ -178,7 +178,7 @@ pub struct ParallelFrames {
     next_spawn: usize,
     next_use: usize,
     got: BTreeMap<usize, io::Result<Vec<u8>>>,
-    cur: Vec<u8>,
+    cur: Arc<FrameBuf>,
     pos: usize,
     tx: Sender<Done>,
     rx: Receiver<Done>,
@@ -189,6 +189,7 @@ pub struct ParallelFrames {
 impl ParallelFrames {
     fn new(file: Arc<File>, frames: Vec<(u64, u32, u32)>, ahead: usize) -> Self {
         let (tx, rx) = unbounded();
+        let pool = super::BufferPool::default();
         ParallelFrames {
             file,
             frames,
@@ -196,11 +197,14 @@ impl ParallelFrames {
             next_spawn: 0,
             next_use: 0,
             got: BTreeMap::new(),
-            cur: Vec::new(),
+            cur: Arc::new(FrameBuf {
+                buf: Vec::new(),
+                pool: pool.clone(),
+            }),
             pos: 0,
             tx,
             rx,
-            pool: super::BufferPool::default(),
+            pool,
         }
     }
 
@@ -264,11 +268,13 @@ impl ParallelFrames {
     }
 }
 
-impl Read for ParallelFrames {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
+impl ParallelFrames {
+    /// Make the next frame current when the current one is used up.
+    /// False at the end of the data.
+    fn fill(&mut self) -> io::Result<bool> {
+        while self.pos == self.cur.buf.len() {
             if self.next_use == self.frames.len() {
-                return Ok(0);
+                return Ok(false);
             }
             self.spawn_more();
             let want = self.next_use;
@@ -282,16 +288,93 @@ impl Read for ParallelFrames {
                     .map_err(|_| io::Error::other("frame decoder stopped"))?;
                 self.got.insert(i, r);
             };
-            let old = std::mem::replace(&mut self.cur, data?);
-            self.pool.give(old);
+            // The last frame goes back to the pool once every holder of
+            // its bytes (see Shared) is done with it.
+            self.cur = Arc::new(FrameBuf {
+                buf: data?,
+                pool: self.pool.clone(),
+            });
             self.pos = 0;
             self.next_use += 1;
             self.spawn_more();
         }
-        let n = buf.len().min(self.cur.len() - self.pos);
-        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        Ok(true)
+    }
+
+    /// Up to `n` bytes at the read position, without copying: fewer when
+    /// the current frame ends first, none at the end of the data. They are
+    /// consumed as by a read.
+    ///
+    /// # Errors
+    /// A frame that does not decompress.
+    pub fn borrow(&mut self, n: usize) -> io::Result<Shared> {
+        if !self.fill()? {
+            return Ok(Shared::default());
+        }
+        let len = n.min(self.cur.buf.len() - self.pos);
+        let s = Shared {
+            frame: Some(self.cur.clone()),
+            start: self.pos,
+            len,
+        };
+        self.pos += len;
+        Ok(s)
+    }
+}
+
+impl Read for ParallelFrames {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.fill()? {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.cur.buf.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur.buf[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// A decompressed frame; its buffer goes back to the pool when the last
+/// holder of its bytes is done.
+pub struct FrameBuf {
+    buf: Vec<u8>,
+    pool: super::BufferPool,
+}
+
+impl Drop for FrameBuf {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buf));
+    }
+}
+
+/// Bytes of a decompressed frame, shared without copying (see
+/// [`ParallelFrames::borrow`]). The frame stays in memory while any
+/// `Shared` of it lives.
+#[derive(Clone, Default)]
+pub struct Shared {
+    frame: Option<Arc<FrameBuf>>,
+    start: usize,
+    len: usize,
+}
+
+impl Shared {
+    /// Do both lie in the same frame?
+    pub fn same_frame(&self, other: &Shared) -> bool {
+        match (&self.frame, &other.frame) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl std::ops::Deref for Shared {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.frame {
+            Some(f) => &f.buf[self.start..self.start + self.len],
+            None => &[],
+        }
     }
 }
 
@@ -318,6 +401,31 @@ mod tests {
             t.push(c, d);
         }
         t.encode()
+    }
+
+    /// Borrowed bytes are the stream's bytes, stop where a frame ends, mix
+    /// with reads, and keep their frame alive after the reader moved on.
+    #[test]
+    fn borrowed_bytes_match_the_stream() {
+        let s = Seekable::probe(file_with(table)).expect("valid table");
+        let mut r = s.reader(2);
+        let mut head = [0u8; 24];
+        r.read_exact(&mut head).unwrap();
+        let a = r.borrow(4000).unwrap();
+        assert_eq!(a.len(), 1000, "the first frame ends");
+        assert!(a.iter().all(|&b| b == 1));
+        let b = r.borrow(100).unwrap();
+        assert_eq!(&b[..], &[2u8; 100][..]);
+        assert!(!a.same_frame(&b));
+        let c = r.borrow(100).unwrap();
+        assert!(b.same_frame(&c));
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, vec![2u8; 312]);
+        assert!(r.borrow(1).unwrap().is_empty(), "the end");
+        drop(r);
+        assert_eq!(a.len() + b.len() + c.len(), 1200);
+        assert!(a.iter().all(|&x| x == 1) && c.iter().all(|&x| x == 2));
     }
 
     #[test]

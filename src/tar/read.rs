@@ -737,6 +737,37 @@ impl<R: Read> Reader<R> {
         self.read_data(buf).map(Chunk::Data)
     }
 
+    /// Up to `n` bytes of the current member's data without copying them
+    /// (fewer where the source's frame ends), when the source can hand
+    /// them out and the member is not sparse; else `None`, and nothing is
+    /// consumed.
+    ///
+    /// # Errors
+    /// A truncated archive or a read error, as [`Reader::read_data`].
+    pub fn borrow_data(&mut self, n: usize) -> Result<Option<crate::frame::read::Shared>>
+    where
+        R: crate::input::Source,
+    {
+        self.sticky()?;
+        if self.sparse.is_some() || self.remaining == 0 {
+            return Ok(None);
+        }
+        let want = (n as u64).min(self.remaining) as usize;
+        match self.r.borrow(want) {
+            Ok(None) => Ok(None),
+            Ok(Some(s)) if s.is_empty() => {
+                Err(self
+                    .fail("archive is truncated: unexpected end of archive in member data".into()))
+            }
+            Ok(Some(s)) => {
+                self.remaining -= s.len() as u64;
+                self.offset += s.len() as u64;
+                Ok(Some(s))
+            }
+            Err(e) => Err(self.io_fail("in member data", e)),
+        }
+    }
+
     fn read_raw(&mut self, buf: &mut [u8]) -> Result<usize> {
         if self.remaining == 0 {
             return Ok(0);
