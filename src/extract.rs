@@ -1805,7 +1805,6 @@ pub fn extract(
             if batch.frame.is_none() {
                 batch.frame = Some(b.clone());
             }
-            progress.add_bytes(size);
             Data::Shared(b)
         } else {
             if batch.data.capacity() == 0 {
@@ -1837,9 +1836,11 @@ pub fn extract(
             // that ends early reads as zeros, not as those.)
             b[got..].fill(0);
             batch.used = end;
-            progress.add_bytes(size);
             Data::At(at, size as usize)
         };
+        if !matches!(data, Data::None) {
+            progress.add_bytes(size);
+        }
         // Tasks travel in batches: one wake-up per batch, not per file.
         batch.weight += size as usize
             + 512

@@ -45,12 +45,13 @@ pub struct ListOptions {
 /// The entries of an archive: from its index when it has a valid one (no
 /// data is read), else from the tar stream.
 pub struct Entries {
-    src: Source,
+    src: Origin,
     /// The current entry, reused from one to the next.
     cur: Entry,
 }
 
-enum Source {
+/// Where [`Entries`] come from.
+enum Origin {
     Index(crate::frame::index::IndexReader),
     Stream(Box<Reader<Box<dyn std::io::Read + Send>>>),
 }
@@ -62,10 +63,10 @@ impl Entries {
     /// The archive cannot be opened.
     pub fn open(archive: &std::path::Path) -> Result<Entries> {
         let src = match crate::frame::read::index_of(archive) {
-            Some(idx) => Source::Index(idx),
+            Some(idx) => Origin::Index(idx),
             None => {
                 let (_, r) = crate::input::open(archive)?;
-                Source::Stream(Box::new(Reader::new(r)))
+                Origin::Stream(Box::new(Reader::new(r)))
             }
         };
         Ok(Entries {
@@ -92,13 +93,13 @@ impl Entries {
     /// A malformed archive (streaming).
     pub fn next_mut(&mut self) -> Result<Option<&mut Entry>> {
         match &mut self.src {
-            Source::Index(idx) => match idx.next_into(&mut self.cur) {
+            Origin::Index(idx) => match idx.next_into(&mut self.cur) {
                 Ok(Some(_)) => Ok(Some(&mut self.cur)),
                 Ok(None) => Ok(None),
                 // (The index was checked whole when opened: not reached.)
                 Err(m) => Err(Error::format(format!("bad index: {m}"))),
             },
-            Source::Stream(r) => match r.next_entry()? {
+            Origin::Stream(r) => match r.next_entry()? {
                 Some(e) => {
                     self.cur = e;
                     Ok(Some(&mut self.cur))

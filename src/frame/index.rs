@@ -387,6 +387,7 @@ impl IndexReader {
     pub fn rewind(&mut self) {
         self.c.i = self.start;
         self.done = 0;
+        self.prev.clear();
         self.pos = self.first_pos;
         self.prev_sec = 0;
         self.frame = 0;
@@ -412,8 +413,6 @@ impl IndexReader {
                 .checked_mul(512)
                 .and_then(|d| self.pos.checked_add(d))
                 .ok_or("index position overflows")?;
-        } else {
-            self.prev.clear();
         }
         let (i, pos) = (self.done, self.pos);
         if pos % 512 != 0 || pos >= self.total {
@@ -494,23 +493,31 @@ impl IndexReader {
     }
 }
 
+impl IndexReader {
+    /// Every entry, owned, from the first.
+    pub fn into_indexed(mut self) -> Vec<Indexed> {
+        self.rewind();
+        let mut out = Vec::with_capacity(self.len());
+        let mut e = Entry::new(Vec::new(), Kind::File);
+        // (Checked whole when made: decoding again cannot fail.)
+        while let Ok(Some((frame, offset))) = self.next_into(&mut e) {
+            out.push(Indexed {
+                entry: e.clone(),
+                frame,
+                offset,
+            });
+        }
+        out
+    }
+}
+
 /// Parse an index payload (after the 8-byte skippable header), checking it
 /// against the data frames' decompressed sizes.
 ///
 /// # Errors
 /// Anything malformed or inconsistent, described.
 pub fn decode(payload: &[u8], frame_sizes: &[u32]) -> Result<Vec<Indexed>, String> {
-    let mut r = IndexReader::new(payload, frame_sizes)?;
-    let mut out = Vec::with_capacity(r.len());
-    let mut e = Entry::new(Vec::new(), Kind::File);
-    while let Some((frame, offset)) = r.next_into(&mut e)? {
-        out.push(Indexed {
-            entry: e.clone(),
-            frame,
-            offset,
-        });
-    }
-    Ok(out)
+    Ok(IndexReader::new(payload, frame_sizes)?.into_indexed())
 }
 
 #[cfg(test)]

@@ -118,28 +118,20 @@ impl Seekable {
 
     /// The index, when the archive has a valid one.
     pub fn index(&self) -> Option<Vec<Indexed>> {
-        let (off, size) = self.index?;
-        let payload = self.index_payload(off, size)?;
-        let sizes: Vec<u32> = self.frames.iter().map(|f| f.2).collect();
-        index::decode(&payload, &sizes).ok()
+        self.index_reader().map(IndexReader::into_indexed)
     }
 
     /// A reader of the index, entry by entry, when the archive has a valid
     /// one (checked whole before it is returned).
     pub fn index_reader(&self) -> Option<IndexReader> {
         let (off, size) = self.index?;
-        let payload = self.index_payload(off, size)?;
-        let sizes: Vec<u32> = self.frames.iter().map(|f| f.2).collect();
-        IndexReader::new(&payload, &sizes).ok()
-    }
-
-    fn index_payload(&self, off: u64, size: u64) -> Option<Vec<u8>> {
         if size > index::MAX_INDEX {
             return None;
         }
         let mut payload = vec![0u8; size as usize];
         self.file.read_exact_at(&mut payload, off).ok()?;
-        Some(payload)
+        let sizes: Vec<u32> = self.frames.iter().map(|f| f.2).collect();
+        IndexReader::new(&payload, &sizes).ok()
     }
 
     /// A reader of the uncompressed tar stream that decompresses up to
