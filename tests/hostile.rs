@@ -1200,6 +1200,36 @@ fn duplicates_of_every_kind_last_wins() {
     }
 }
 
+/// A directory's files are spread over workers in runs of siblings (256
+/// at a time): a name that comes again in the next run (an appended
+/// archive) still ends with its last content, whichever worker got the
+/// first one.
+#[test]
+fn repeated_names_in_later_runs_last_wins() {
+    for who in modes("repeated_names_in_later_runs_last_wins") {
+        for _ in 0..5 {
+            let mut sb = Sandbox::new(who);
+            let names: Vec<String> = (0..256).map(|i| format!("d/f{i:03}")).collect();
+            let mut entries = vec![dir("d", 0o755)];
+            for round in ["first", "second"] {
+                for n in &names {
+                    entries.push(file(n, format!("{round} {n}").as_bytes()));
+                }
+            }
+            let a = sb.archive("again.tar", &tar_of(&entries));
+            sb.extract(&a, &[]).succeeds();
+            for n in &names {
+                assert_eq!(
+                    std::fs::read(sb.dest(n)).unwrap(),
+                    format!("second {n}").as_bytes(),
+                    "{n}"
+                );
+            }
+            sb.no_temporaries();
+        }
+    }
+}
+
 /// A member that changes kind from a FIFO, file or symlink to a directory
 /// with children: extracted in archive order, the directory replaces the
 /// earlier member and holds the child.
