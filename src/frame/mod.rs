@@ -247,6 +247,12 @@ pub fn compress_frame(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
 /// A zstd failure.
 pub fn compress_frame_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> io::Result<()> {
     out.clear();
+    let bound = zstd::zstd_safe::compress_bound(data.len());
+    if out.capacity() < bound {
+        // A new buffer, not a grown one (growing copies the old allocation
+        // whole), with room for any frame.
+        *out = Vec::with_capacity(bound.max(zstd::zstd_safe::compress_bound(FRAME_TARGET)));
+    }
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.as_ref().map(|(l, _)| *l) != Some(level) {
