@@ -35,8 +35,8 @@
 //! most. So a small directory is opened by one worker, not by each, and
 //! workers mostly create files in different directories: ext4 creates a
 //! directory's entries one at a time under the directory's lock (32 000
-//! files in one directory took 1.37 s of CPU on four workers, 1.04 s on
-//! one). The worker queues are deep enough (16 batches) for the reader to
+//! files in one directory took 1.34–1.37 s of CPU on four workers,
+//! 1.04–1.16 s on one). The worker queues are deep enough (16 batches) for the reader to
 //! reach the next directories while one worker is busy with a big one. A
 //! name that was handed out before waits for the workers first, so every
 //! entry of the same name is applied in archive order (the last one wins).
