@@ -36,10 +36,11 @@
 //! workers mostly create files in different directories: ext4 creates a
 //! directory's entries one at a time under the directory's lock (32 000
 //! files in one directory took 1.34–1.37 s of CPU on four workers,
-//! 1.04–1.16 s on one). The worker queues are deep enough (16 batches) for the reader to
-//! reach the next directories while one worker is busy with a big one. A
-//! name that was handed out before waits for the workers first, so every
-//! entry of the same name is applied in archive order (the last one wins).
+//! 1.04–1.16 s on one). The worker queues are deep enough (16 batches)
+//! for the reader to reach the next directories while one worker is busy
+//! with a big one. A name that was handed out before waits for the workers
+//! first, so every entry of the same name is applied in archive order (the
+//! last one wins).
 //! A worker creates missing parent directories itself (the directory's own
 //! entry may be on another worker; its metadata is applied at the end
 //! anyway). Hard links wait until every worker is done (their targets must
@@ -1527,10 +1528,11 @@ pub fn extract(
     }
     // Directory entries go to a worker by their name. Other entries go by
     // their parent, in runs of [`RUN`] consecutive siblings per worker: a
-    // small directory's files all on one worker, which opens the directory
-    // once instead of every worker opening it; a big directory's over all
-    // of them. A name handed out before waits for the workers (below), so
-    // the last entry of a name still wins, in archive order.
+    // small directory's files all on one worker (the one its own entry went
+    // to), which opens the directory once instead of every worker opening
+    // it; a big directory's alternately over [`SPREAD`] workers. A name
+    // handed out before waits for the workers (below), so the last entry of
+    // a name still wins, in archive order.
     // FNV-1a: cheap, and nothing here needs to resist collisions.
     let name_hash = |key: &[u8]| -> u64 {
         key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
