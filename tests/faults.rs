@@ -176,6 +176,21 @@ fn extract(archive: &Path, dest: &Path) -> std::process::Output {
     out
 }
 
+/// Arguments of `extract` reading the archive from standard input.
+fn extract_from_stdin(dest: &Path, owners: &str) -> [String; 8] {
+    [
+        "extract",
+        "-f",
+        "-",
+        "-C",
+        &s(dest),
+        "--no-progress",
+        "--owners",
+        owners,
+    ]
+    .map(String::from)
+}
+
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -631,16 +646,7 @@ fn big_files_across_frames_round_trip() {
     let dest = tmp.path().join("from-pipe");
     std::fs::create_dir(&dest).unwrap();
     let out = Command::new(bin())
-        .args([
-            "extract",
-            "-f",
-            "-",
-            "-C",
-            &s(&dest),
-            "--no-progress",
-            "--owners",
-            "chown",
-        ])
+        .args(extract_from_stdin(&dest, "chown"))
         .stdin(std::fs::File::open(&a).unwrap())
         .output()
         .unwrap();
@@ -720,16 +726,7 @@ fn flipped_byte_in_a_zstd_stream() {
         let dest = tmp.path().join(format!("p{k}"));
         std::fs::create_dir(&dest).unwrap();
         let mut child = Command::new(bin())
-            .args([
-                "extract",
-                "-f",
-                "-",
-                "-C",
-                &s(&dest),
-                "--no-progress",
-                "--owners",
-                "none",
-            ])
+            .args(extract_from_stdin(&dest, "none"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
