@@ -209,13 +209,23 @@ thread_local! {
     static SPARE_INPUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
+/// Empty `v` with room for `need` bytes. One too small is replaced by a
+/// new buffer of `need.max(full)` bytes, not grown: growing copies the old
+/// allocation whole (stale bytes) into fresh pages, and at the full size
+/// the new one serves every later frame.
+pub(crate) fn clear_with_room(v: &mut Vec<u8>, need: usize, full: usize) {
+    v.clear();
+    if v.capacity() < need {
+        *v = Vec::with_capacity(need.max(full));
+    }
+}
+
 /// An empty buffer with room for `len` bytes, to build a frame's
 /// uncompressed bytes in: the last one this thread compressed, if any.
 pub fn input_buffer(len: usize) -> Vec<u8> {
     let mut b = SPARE_INPUT.take();
-    b.clear();
     // Always the full size, so that every buffer can serve every frame.
-    b.reserve_exact(len.max(FRAME_TARGET));
+    clear_with_room(&mut b, len, FRAME_TARGET);
     b
 }
 
@@ -246,13 +256,11 @@ pub fn compress_frame(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
 /// # Errors
 /// A zstd failure.
 pub fn compress_frame_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> io::Result<()> {
-    out.clear();
-    let bound = zstd::zstd_safe::compress_bound(data.len());
-    if out.capacity() < bound {
-        // A new buffer, not a grown one (growing copies the old allocation
-        // whole), with room for any frame.
-        *out = Vec::with_capacity(bound.max(zstd::zstd_safe::compress_bound(FRAME_TARGET)));
-    }
+    clear_with_room(
+        out,
+        zstd::zstd_safe::compress_bound(data.len()),
+        zstd::zstd_safe::compress_bound(FRAME_TARGET),
+    );
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.as_ref().map(|(l, _)| *l) != Some(level) {

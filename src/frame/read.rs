@@ -210,19 +210,11 @@ impl ParallelFrames {
             rayon::spawn(move || {
                 let r = (|| {
                     let mut out = pool.take();
-                    if out.capacity() < d as usize {
-                        // A new buffer, not a grown one: growing copies the
-                        // old allocation whole (stale bytes) into fresh pages.
-                        // Full size, so that it serves every later frame.
-                        out = Vec::with_capacity((d as usize).max(super::FRAME_TARGET));
-                    }
+                    super::clear_with_room(&mut out, d as usize, super::FRAME_TARGET);
                     DECODER.with(|dec| -> io::Result<()> {
                         let mut dec = dec.borrow_mut();
                         let (z, ctx) = &mut *dec;
-                        z.clear();
-                        if z.capacity() < c as usize {
-                            *z = Vec::with_capacity((c as usize).max(super::FRAME_TARGET));
-                        }
+                        super::clear_with_room(z, c as usize, super::FRAME_TARGET);
                         while z.len() < c as usize {
                             let got = z.len();
                             match crate::sys::pread_append(
