@@ -281,6 +281,11 @@ enum Job {
     Barrier(Sender<()>),
 }
 
+/// The error when a worker's queue is closed (the worker ended early).
+fn worker_gone() -> Error {
+    Error::io_nopath("extraction worker stopped", io::Error::other("worker gone"))
+}
+
 /// Hand out every pending batch, then wait until all workers have done all
 /// they were given. False when a worker is gone.
 fn sync_workers(txs: &[Sender<Batch>], batches: &mut [Batch]) -> bool {
@@ -1730,10 +1735,7 @@ pub fn extract(
         }
         if wait {
             if !sync_workers(&txs, &mut batches) {
-                fatal = Some(Error::io_nopath(
-                    "extraction worker stopped",
-                    io::Error::other("worker gone"),
-                ));
+                fatal = Some(worker_gone());
                 break;
             }
             // The workers are idle: new subtrees get their names before
@@ -1825,10 +1827,7 @@ pub fn extract(
                         ..Batch::default()
                     };
                     if slots.0.send(()).is_err() || txs[turn].send(piece).is_err() {
-                        big.fail(Error::io_nopath(
-                            "extraction worker stopped",
-                            io::Error::other("worker gone"),
-                        ));
+                        big.fail(worker_gone());
                         planner.piece_done(&big, n);
                         break;
                     }
@@ -1871,10 +1870,7 @@ pub fn extract(
             && !f.same_frame(b)
             && txs[w].send(std::mem::take(&mut batches[w])).is_err()
         {
-            fatal = Some(Error::io_nopath(
-                "extraction worker stopped",
-                io::Error::other("worker gone"),
-            ));
+            fatal = Some(worker_gone());
             break;
         }
         let batch = &mut batches[w];
@@ -1940,10 +1936,7 @@ pub fn extract(
         if (batch.jobs.len() >= 64 || batch.weight >= BATCH_BYTES)
             && txs[w].send(std::mem::take(batch)).is_err()
         {
-            fatal = Some(Error::io_nopath(
-                "extraction worker stopped",
-                io::Error::other("worker gone"),
-            ));
+            fatal = Some(worker_gone());
             break;
         }
     }
