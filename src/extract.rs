@@ -1537,13 +1537,8 @@ pub fn extract(
     // to), which opens the directory once instead of every worker opening
     // it; a big directory's alternately over [`SPREAD`] workers. A name
     // handed out before waits for the workers (below), so the last entry of
-    // a name still wins, in archive order.
-    // FNV-1a: cheap, and nothing here needs to resist collisions.
-    let name_hash = |key: &[u8]| -> u64 {
-        key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        })
-    };
+    // a name still wins, in archive order. (Names and parents by their
+    // NameHash, which the reading thread computes anyway.)
     // The parent of the current run of siblings (its hash) and how many of
     // them were handed out.
     let mut run = (0u64, 0usize);
@@ -1715,6 +1710,10 @@ pub fn extract(
             clear_parent = !beneath_nondir;
             last_parent.clear();
             last_parent.extend_from_slice(&key[..parent_len]);
+            let ph = hasher.of(&last_parent);
+            if run.0 != ph {
+                run = (ph, 0);
+            }
         }
         if ctx.kind == Kind::Dir {
             // A name that was not a directory: the worker that has it may
@@ -1746,14 +1745,11 @@ pub fn extract(
         }
         on_entry(&ctx.path);
         let w = if ctx.kind == Kind::Dir {
-            (name_hash(&key) % n as u64) as usize
+            (h % n as u64) as usize
         } else {
-            let ph = name_hash(&key[..parent_len]);
-            if run.0 != ph {
-                run = (ph, 0);
-            }
+            let turn = (run.1 / RUN % SPREAD) as u64;
             run.1 += 1;
-            ((ph.wrapping_add((((run.1 - 1) / RUN) % SPREAD) as u64)) % n as u64) as usize
+            (run.0.wrapping_add(turn) % n as u64) as usize
         };
         let size = ctx.size;
         if ctx.kind == Kind::File && size > CHUNK as u64 {
@@ -1782,8 +1778,8 @@ pub fn extract(
                 };
                 let (piece, got, hole) = match borrowed {
                     Some(s) => {
-                        let n = s.len();
-                        (Piece::Shared(s), n, 0)
+                        let len = s.len();
+                        (Piece::Shared(s), len, 0)
                     }
                     None => {
                         let mut b = data_buffer(&buffers);
