@@ -133,6 +133,10 @@ pub fn roots(base: &Path, paths: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>> 
 /// subtrees at a time.
 const STREAM_DEPTH: usize = 2;
 
+/// Most entries of one directory whose subtrees are walked at once (the
+/// first windows are smaller, so the consumer starts early).
+const WINDOW: usize = 8;
+
 /// Walk `roots` (from [`roots`]) in sorted order, handing what is found to
 /// `f` in archive order, in batches, as the walk goes. `f` returns false to
 /// stop the walk.
@@ -189,6 +193,34 @@ fn stream_dir(
         Ok(v) => v,
         Err(e) => return f(vec![Item::Error(e)]),
     };
+    if depth + 1 >= stream_depth {
+        // The subdirectories are handed on as whole subtrees: walk a few
+        // at a time in parallel (one directory's read overlaps another's
+        // stat calls), handed on in order.
+        let mut items = found.into_iter();
+        let mut size = 1;
+        loop {
+            let window: Vec<Result<Found>> = items.by_ref().take(size).collect();
+            if window.is_empty() {
+                return true;
+            }
+            size = (size * 2).min(WINDOW);
+            let below: Vec<Option<Vec<Result<Found>>>> = window
+                .par_iter()
+                .map(|item| subdir(item).map(|(p, n)| walk_dir(&p, &n, depth + 1)))
+                .collect();
+            for (item, below) in window.into_iter().zip(below) {
+                if !f(vec![item.into()]) {
+                    return false;
+                }
+                if let Some(b) = below
+                    && !f(b.into_iter().map(Item::from).collect())
+                {
+                    return false;
+                }
+            }
+        }
+    }
     for item in found {
         let sub = subdir(&item);
         if !f(vec![item.into()]) {
@@ -421,3 +453,89 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
 }
 
 use std::os::unix::ffi::OsStringExt;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Member names as the streaming walk hands them on, with the number
+    /// of batches it took.
+    fn streamed(base: &Path, stream_depth: usize) -> (Vec<Vec<u8>>, usize) {
+        let roots = roots(base, &[PathBuf::from(".")]).unwrap();
+        let (mut names, mut batches) = (Vec::new(), 0);
+        walk_roots(&roots, stream_depth, &mut |batch| {
+            batches += 1;
+            for it in batch {
+                if let Item::Source(s) = it {
+                    names.push(s.entry.path);
+                }
+            }
+            true
+        });
+        (names, batches)
+    }
+
+    #[test]
+    fn streaming_walk_hands_on_the_sorted_preorder() {
+        let t = tempfile::tempdir().unwrap();
+        // 20 entries at the top (more than one window), directories and
+        // files mixed, subtrees two levels deep.
+        let mut want = vec![b".".to_vec()];
+        for i in 0..20 {
+            let top = format!("e{i:02}");
+            if i % 3 == 0 {
+                std::fs::write(t.path().join(&top), b"x").unwrap();
+                want.push(format!("./{top}").into_bytes());
+                continue;
+            }
+            std::fs::create_dir(t.path().join(&top)).unwrap();
+            want.push(format!("./{top}").into_bytes());
+            for j in 0..3 {
+                let sub = format!("{top}/s{j}");
+                std::fs::create_dir(t.path().join(&sub)).unwrap();
+                want.push(format!("./{sub}").into_bytes());
+                std::fs::write(t.path().join(&sub).join("f"), b"y").unwrap();
+                want.push(format!("./{sub}/f").into_bytes());
+            }
+        }
+        for depth in [1, STREAM_DEPTH, STREAM_DEPTH + 1] {
+            let (names, batches) = streamed(t.path(), depth);
+            assert_eq!(
+                names
+                    .iter()
+                    .map(|n| String::from_utf8_lossy(n))
+                    .collect::<Vec<_>>(),
+                want.iter()
+                    .map(|n| String::from_utf8_lossy(n))
+                    .collect::<Vec<_>>(),
+                "stream depth {depth}"
+            );
+            if depth == STREAM_DEPTH {
+                // The top, each top entry, and each subtree: one batch each.
+                assert_eq!(batches, 1 + 20 + 13, "stream depth {depth}");
+            }
+        }
+        let collected: Vec<_> = walk(t.path(), &[PathBuf::from(".")])
+            .unwrap()
+            .sources
+            .into_iter()
+            .map(|s| s.entry.path)
+            .collect();
+        assert_eq!(collected, want);
+    }
+
+    #[test]
+    fn streaming_walk_stops_when_told() {
+        let t = tempfile::tempdir().unwrap();
+        for i in 0..12 {
+            std::fs::create_dir_all(t.path().join(format!("d{i:02}/x"))).unwrap();
+        }
+        let roots = roots(t.path(), &[PathBuf::from(".")]).unwrap();
+        let mut seen = 0;
+        walk_roots(&roots, STREAM_DEPTH, &mut |_| {
+            seen += 1;
+            seen < 5
+        });
+        assert_eq!(seen, 5, "no batch after the one that said stop");
+    }
+}
