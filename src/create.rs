@@ -930,7 +930,13 @@ fn build_frame(
                 mtime,
                 last,
             } => {
-                if open.as_ref().is_none_or(|(p, _)| *p != path) {
+                // (Compared as bytes: `Path`'s `==` walks both paths'
+                // components from the end whenever they differ, which is
+                // every new file.)
+                if open
+                    .as_ref()
+                    .is_none_or(|(p, _)| p.as_os_str() != path.as_os_str())
+                {
                     let f = match open_in(&mut dir, &path) {
                         Ok(f) => Some(f),
                         Err(e) => {
@@ -1255,7 +1261,10 @@ fn open_in(dir: &mut Option<(PathBuf, Option<crate::sys::Dir>)>, path: &Path) ->
     if parent.as_os_str().is_empty() {
         return open_nofollow(path);
     }
-    if dir.as_ref().is_none_or(|(p, _)| p != parent) {
+    if dir
+        .as_ref()
+        .is_none_or(|(p, _)| p.as_os_str() != parent.as_os_str())
+    {
         *dir = Some((
             parent.to_path_buf(),
             crate::sys::Dir::open_nofollow(parent).ok(),
