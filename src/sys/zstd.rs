@@ -18,7 +18,7 @@
 //! cache better: compressing 4 MiB frames took 9 % less CPU on a Debian root
 //! filesystem (+0.8 % size), 9 % less on English-like text (−0.2 % size) and
 //! 3 % less on 32 000 small text files (same size), in alternating runs of
-//! each frame (`docs/benchmarks.md`, "zstd settings").
+//! each frame (`docs/benchmarks.md`, "Where the time goes", ninth session).
 
 use std::io;
 use std::ptr::NonNull;
