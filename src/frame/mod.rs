@@ -30,6 +30,8 @@ pub mod seek;
 
 /// Uncompressed bytes per frame at most (a multiple of 512).
 pub const FRAME_TARGET: usize = 4 << 20;
+// Every frame fits the compressors' window.
+const _: () = assert!(1 << sys::zstd::WINDOW_LOG >= FRAME_TARGET);
 /// A frame is closed at the first entry boundary after this many bytes
 /// (small frames compress worse: each starts with an empty window).
 pub const FRAME_CUT: usize = FRAME_TARGET - (FRAME_TARGET >> 3);
