@@ -60,6 +60,9 @@ pub mod tar;
 pub mod translate;
 pub mod walk;
 
+#[cfg(test)]
+mod testutil;
+
 pub use context::{Maps, Registry};
 pub use entry::{Entry, Kind, Time};
 pub use error::{Error, ErrorKind, Result};

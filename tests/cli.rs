@@ -589,15 +589,7 @@ fn extraction_never_escapes_the_destination() {
 fn bad_input_gives_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("random.tar");
-    let mut x: u64 = 0x9E3779B97F4A7C15;
-    let bytes: Vec<u8> = (0..10_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let bytes = noise(0x9E37_79B9_7F4A_7C15, 10_000);
     std::fs::write(&a, bytes).unwrap();
     for cmd in ["list", "extract"] {
         let out = run([cmd, "-f", &s(&a), "-C", &s(tmp.path())]

@@ -73,19 +73,6 @@ impl Drop for Immutable {
     }
 }
 
-/// Deterministic bytes (xorshift), `n` of them.
-fn bytes(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// A tree of `files` files of `size` bytes (plus a few of other kinds)
 /// under `root/t`; returns `root/t`.
 fn tree(root: &Path, files: usize, size: usize, big: &[usize]) -> PathBuf {
@@ -94,10 +81,10 @@ fn tree(root: &Path, files: usize, size: usize, big: &[usize]) -> PathBuf {
     std::fs::create_dir_all(t.join("c")).unwrap();
     for i in 0..files {
         let dir = ["a", "a/b", "c"][i % 3];
-        std::fs::write(t.join(format!("{dir}/f{i:04}")), bytes(i as u64 + 1, size)).unwrap();
+        std::fs::write(t.join(format!("{dir}/f{i:04}")), noise(i as u64 + 1, size)).unwrap();
     }
     for (i, &n) in big.iter().enumerate() {
-        std::fs::write(t.join(format!("big{i}")), bytes(1000 + i as u64, n)).unwrap();
+        std::fs::write(t.join(format!("big{i}")), noise(1000 + i as u64, n)).unwrap();
     }
     std::fs::write(t.join("empty"), "").unwrap();
     std::os::unix::fs::symlink("a/b", t.join("link")).unwrap();
@@ -423,7 +410,7 @@ fn entry(path: &str, kind: Kind, size: usize) -> (Entry, Vec<u8>) {
         nsec: 0,
     };
     let data = if kind == Kind::File {
-        bytes(path.len() as u64 * 7919 + size as u64, size)
+        noise(path.len() as u64 * 7919 + size as u64, size)
     } else {
         Vec::new()
     };
@@ -770,7 +757,7 @@ fn source_files_changing_or_vanishing_during_create() {
     let t = tmp.path().join("t");
     std::fs::create_dir_all(t.join("many")).unwrap();
     let grow = t.join("grow");
-    std::fs::write(&grow, bytes(1, 48 << 20)).unwrap();
+    std::fs::write(&grow, noise(1, 48 << 20)).unwrap();
     // Growing: appended to while create runs, until a run notices.
     let mut noticed = false;
     for attempt in 0..5 {
@@ -809,7 +796,7 @@ fn source_files_changing_or_vanishing_during_create() {
     // Vanishing: 3 000 files removed while create runs.
     std::fs::remove_file(&grow).unwrap();
     for i in 0..3000 {
-        std::fs::write(t.join(format!("many/{i:05}")), bytes(i, 20_000)).unwrap();
+        std::fs::write(t.join(format!("many/{i:05}")), noise(i, 20_000)).unwrap();
     }
     let many = t.join("many");
     let remover = std::thread::spawn(move || {

@@ -163,15 +163,7 @@ mod tests {
     #[test]
     fn the_window_spans_the_frame() {
         // 2.5 MiB that do not compress, then its first 1.5 MiB again.
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let noise: Vec<u8> = (0..(5 << 19))
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let noise = crate::testutil::noise(0x9e37_79b9_7f4a_7c15, 5 << 19);
         let data = [&noise[..], &noise[..3 << 19]].concat();
         assert_eq!(data.len(), 4 << 20);
         for level in [1, 3, 9] {

@@ -274,19 +274,12 @@ mod tests {
     /// checksum field as spaces.
     #[test]
     fn checksum_unsigned_and_signed() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        for round in 0..200 {
+        for round in 0..200u64 {
             let mut block = [0u8; BLOCK];
-            for b in block.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                // Some blocks plain ASCII, most with bytes over 127.
-                *b = if round % 4 == 0 {
-                    x as u8 & 0x7f
-                } else {
-                    x as u8
-                };
+            block.copy_from_slice(&crate::testutil::noise(round, BLOCK));
+            // Some blocks plain ASCII, most with bytes over 127.
+            if round % 4 == 0 {
+                block.iter_mut().for_each(|b| *b &= 0x7f);
             }
             let (mut unsigned, mut signed) = (0i64, 0i64);
             for (i, &b) in block.iter().enumerate() {

@@ -10,6 +10,12 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+// The unit tests' helpers, shared: `noise`.
+#[path = "../../src/testutil.rs"]
+mod testutil;
+#[allow(unused_imports)] // (not every test file uses it)
+pub use testutil::noise;
+
 /// The alientar binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_alientar"))
