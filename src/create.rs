@@ -20,7 +20,6 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::context::{Maps, Registry, validate_label};
 use crate::entry::{Entry, Kind};
@@ -406,10 +405,10 @@ impl<'a> Members<'a> {
         if !self.nanoseconds {
             entry.mtime.nsec = 0;
         }
-        if let Err(e) = self.planner.entry(&entry, fs_path, seen) {
+        on_entry(&entry.path);
+        if let Err(e) = self.planner.entry(entry, fs_path, seen) {
             return Err(self.werr(e));
         }
-        on_entry(&entry.path);
         progress.add_entry();
         report.entries += 1;
         Ok(())
@@ -428,6 +427,7 @@ impl<'a> Members<'a> {
         let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
         let mut buf = Vec::new();
         tw::end_of_archive(&mut buf);
+        planner.drain().map_err(werr)?;
         let end = planner.position();
         planner.bytes(&buf).map_err(werr)?;
         planner.finish(end).map_err(werr)?;
@@ -504,14 +504,6 @@ fn create_collected(
     );
     let mut out = Output::open(&opts.archive)?;
     let mut members = Members::new(env, &mut out, progress);
-    members.planner.data_total.store(
-        sources
-            .iter()
-            .filter(|s| s.entry.kind == Kind::File)
-            .map(|s| s.entry.size)
-            .sum(),
-        Ordering::Relaxed,
-    );
     let header = global_header(&plans);
     members
         .planner
@@ -570,7 +562,6 @@ fn create_streaming(
     let mut tr = Translator::default();
     let mut no_specs = HashMap::new();
     let mut failed: Option<Error> = None;
-    let data_total = members.planner.data_total.clone();
     let walked = std::thread::scope(|scope| {
         let (tx, rx) = crossbeam_channel::unbounded::<Vec<Item>>();
         let prog = progress.clone();
@@ -602,7 +593,6 @@ fn create_streaming(
                     tx.send(batch).is_ok()
                 })
             });
-            data_total.store(bytes, Ordering::Relaxed);
             drop(tx);
             prog.set_total(bytes, entries);
             let _ = labels_tx.send(labels);
@@ -717,10 +707,10 @@ struct Planner<'a> {
     index: IndexBuilder,
     /// Uncompressed bytes in frames already submitted.
     done: u64,
-    /// File data bytes of the whole archive, once the walk has found them
-    /// all ([`u64::MAX`] until then), and those laid out so far.
-    data_total: Arc<AtomicU64>,
-    data_planned: u64,
+    /// Entries not laid out yet, and their bytes in the tar stream (see
+    /// [`Planner::entry`]).
+    held: std::collections::VecDeque<Held>,
+    held_bytes: u64,
     /// A header's bytes, before they join the frame.
     scratch: Vec<u8>,
     notes: Arc<Notes>,
@@ -729,6 +719,21 @@ struct Planner<'a> {
 
 /// Uncompressed bytes at the start cut into [`SMALL_CUT`]-sized frames.
 const EARLY_BYTES: u64 = 2 << 20;
+/// About this many bytes at the end of the tar stream are cut into
+/// [`SMALL_CUT`]-sized frames too, so that the cores finish together: 16
+/// frames, one for each of 16 cores. A constant, not a count of this
+/// machine's cores, so that the same tree makes the same archive anywhere.
+const TAIL_BYTES: u64 = 8 << 20;
+
+/// An entry waiting to be laid out.
+struct Held {
+    entry: Entry,
+    fs_path: PathBuf,
+    seen: crate::entry::Time,
+    /// Its bytes in the tar stream, about (a header block is counted for
+    /// the headers).
+    bytes: u64,
+}
 /// The size at which a frame at the start or the end is closed at an entry
 /// boundary.
 const SMALL_CUT: usize = 512 << 10;
@@ -752,8 +757,8 @@ impl<'a> Planner<'a> {
             len: 0,
             index: IndexBuilder::default(),
             done: 0,
-            data_total: Arc::new(AtomicU64::new(u64::MAX)),
-            data_planned: 0,
+            held: std::collections::VecDeque::new(),
+            held_bytes: 0,
             scratch: Vec::new(),
             notes,
             progress,
@@ -779,9 +784,56 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    /// Plan `e`'s header and data; `seen` is the mtime its file had when
-    /// stat'ed.
-    fn entry(&mut self, e: &Entry, fs_path: PathBuf, seen: crate::entry::Time) -> io::Result<()> {
+    /// Take `e` (`seen` is the mtime its file had when stat'ed). Where
+    /// frames are cut must not depend on timing (the same tree makes the
+    /// same archive), so whether an entry is among the last
+    /// [`TAIL_BYTES`] of the stream is told by looking ahead, not by
+    /// whether the walk has ended: an entry is laid out once the entries
+    /// after it hold that many bytes, or at [`Planner::drain`]. In the
+    /// first [`EARLY_BYTES`], cut small anyway, entries are laid out at once.
+    fn entry(&mut self, e: Entry, fs_path: PathBuf, seen: crate::entry::Time) -> io::Result<()> {
+        let bytes = crate::tar::header::BLOCK as u64
+            + if e.kind == Kind::File {
+                e.size + crate::tar::read::padding(e.size)
+            } else {
+                0
+            };
+        self.held_bytes += bytes;
+        self.held.push_back(Held {
+            entry: e,
+            fs_path,
+            seen,
+            bytes,
+        });
+        while let Some(first) = self.held.front() {
+            if self.done >= EARLY_BYTES && self.held_bytes - first.bytes < TAIL_BYTES {
+                break;
+            }
+            let h = self.held.pop_front().expect("front checked");
+            self.held_bytes -= h.bytes;
+            self.lay_out(&h.entry, h.fs_path, h.seen, false)?;
+        }
+        Ok(())
+    }
+
+    /// Lay out the entries still held: the tail of the archive.
+    fn drain(&mut self) -> io::Result<()> {
+        while let Some(h) = self.held.pop_front() {
+            self.held_bytes -= h.bytes;
+            self.lay_out(&h.entry, h.fs_path, h.seen, true)?;
+        }
+        Ok(())
+    }
+
+    /// Plan `e`'s header and data; `tail` when it is among the archive's
+    /// last [`TAIL_BYTES`].
+    fn lay_out(
+        &mut self,
+        e: &Entry,
+        fs_path: PathBuf,
+        seen: crate::entry::Time,
+        tail: bool,
+    ) -> io::Result<()> {
         if self.len == FRAME_TARGET {
             self.submit()?;
         }
@@ -819,14 +871,13 @@ impl<'a> Planner<'a> {
                 self.len += len as usize;
                 offset += len;
             }
-            self.data_planned += e.size;
             let pad = crate::tar::read::padding(e.size) as usize;
             self.bytes(&[0u8; 512][..pad])?;
         }
         // The first frames are cut small, so that every core compresses
         // while the walk is still near its start; so are the last ones, so
         // that the cores finish together.
-        let cut = if self.done < EARLY_BYTES || self.near_end() {
+        let cut = if self.done < EARLY_BYTES || tail {
             SMALL_CUT
         } else {
             FRAME_CUT
@@ -835,15 +886,6 @@ impl<'a> Planner<'a> {
             self.submit()?;
         }
         Ok(())
-    }
-
-    /// Is what remains to lay out (known once the walk is over) less than
-    /// a full frame for every core?
-    fn near_end(&self) -> bool {
-        let total = self.data_total.load(Ordering::Relaxed);
-        total != u64::MAX
-            && total.saturating_sub(self.data_planned)
-                < (rayon::current_num_threads() * FRAME_TARGET) as u64
     }
 
     /// Keep the first frame for the global header, made by `make` when the

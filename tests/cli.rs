@@ -1004,3 +1004,60 @@ fn labels_on_disk_reach_the_global_header_and_the_output_is_not_archived() {
         assert_eq!(gnu.trim(), list.lines().count().to_string());
     }
 }
+
+/// The same tree makes the same archive, byte for byte, whatever the number
+/// of threads and however the walk and the compression interleave: frames
+/// are cut where the entries say, not where the timing does.
+#[test]
+fn the_same_tree_makes_the_same_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().join("t");
+    // 24 MiB that do not compress in 96 files, and 600 small ones: more than
+    // the small frames at the start and the end, and full frames between.
+    for i in 0..96u64 {
+        let d = t.join(format!("big{}", i % 3));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("f{i:02}")), noise(i + 1, 256 << 10)).unwrap();
+    }
+    for i in 0..600u64 {
+        let d = t.join(format!("small{}", i % 6));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join(format!("s{i:03}")),
+            format!("file {i}\n").repeat(i as usize % 90),
+        )
+        .unwrap();
+    }
+    let mut archives = Vec::new();
+    for threads in ["", "1", "4", ""] {
+        let a = tmp.path().join(format!("a{}.tar.zst", archives.len()));
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["create", "-f", &s(&a), "-C", &s(tmp.path()), "t"]);
+        if threads.is_empty() {
+            cmd.env_remove("RAYON_NUM_THREADS");
+        } else {
+            cmd.env("RAYON_NUM_THREADS", threads);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        archives.push((threads, std::fs::read(&a).unwrap()));
+    }
+    let (_, first) = &archives[0];
+    // The seek table's frame count (the 4 bytes before its descriptor and
+    // magic): the layout has frames of every kind.
+    let n = first.len();
+    let frames = u32::from_le_bytes(first[n - 9..n - 5].try_into().unwrap());
+    assert!(frames > 20, "{frames} frames");
+    for (threads, a) in &archives[1..] {
+        assert!(
+            a == first,
+            "RAYON_NUM_THREADS={threads:?}: {} bytes against {}",
+            a.len(),
+            first.len()
+        );
+    }
+}
