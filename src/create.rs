@@ -734,6 +734,7 @@ struct Held {
     /// the headers).
     bytes: u64,
 }
+
 /// The size at which a frame at the start or the end is closed at an entry
 /// boundary.
 const SMALL_CUT: usize = 512 << 10;
@@ -765,7 +766,15 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Lay out `b` after everything taken so far (so with no entry held:
+    /// before the first, or after [`Planner::drain`]).
     fn bytes(&mut self, b: &[u8]) -> io::Result<()> {
+        debug_assert!(self.held.is_empty(), "bytes laid out before held entries");
+        self.put(b)
+    }
+
+    /// Append `b` to the frames being laid out.
+    fn put(&mut self, b: &[u8]) -> io::Result<()> {
         let mut b = b;
         while !b.is_empty() {
             if self.len == FRAME_TARGET {
@@ -842,7 +851,7 @@ impl<'a> Planner<'a> {
         let mut h = std::mem::take(&mut self.scratch);
         h.clear();
         tw::encode_entry(e, &mut h);
-        let r = self.bytes(&h);
+        let r = self.put(&h);
         self.scratch = h;
         r?;
         if e.kind == Kind::File && e.size > 0 {
@@ -872,7 +881,7 @@ impl<'a> Planner<'a> {
                 offset += len;
             }
             let pad = crate::tar::read::padding(e.size) as usize;
-            self.bytes(&[0u8; 512][..pad])?;
+            self.put(&[0u8; 512][..pad])?;
         }
         // The first frames are cut small, so that every core compresses
         // while the walk is still near its start; so are the last ones, so
