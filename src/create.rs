@@ -814,24 +814,27 @@ impl<'a> Planner<'a> {
             seen,
             bytes,
         });
-        while let Some(first) = self.held.front() {
-            if self.done >= EARLY_BYTES && self.held_bytes - first.bytes < TAIL_BYTES {
-                break;
-            }
-            let h = self.held.pop_front().expect("front checked");
-            self.held_bytes -= h.bytes;
-            self.lay_out(&h.entry, h.fs_path, h.seen, false)?;
+        while self.held.front().is_some_and(|first| {
+            self.done < EARLY_BYTES || self.held_bytes - first.bytes >= TAIL_BYTES
+        }) {
+            self.lay_out_first(false)?;
         }
         Ok(())
     }
 
     /// Lay out the entries still held: the tail of the archive.
     fn drain(&mut self) -> io::Result<()> {
-        while let Some(h) = self.held.pop_front() {
-            self.held_bytes -= h.bytes;
-            self.lay_out(&h.entry, h.fs_path, h.seen, true)?;
+        while !self.held.is_empty() {
+            self.lay_out_first(true)?;
         }
         Ok(())
+    }
+
+    /// Lay out the first entry held (there is one).
+    fn lay_out_first(&mut self, tail: bool) -> io::Result<()> {
+        let h = self.held.pop_front().expect("an entry is held");
+        self.held_bytes -= h.bytes;
+        self.lay_out(&h.entry, h.fs_path, h.seen, tail)
     }
 
     /// Plan `e`'s header and data; `tail` when it is among the archive's
