@@ -276,6 +276,38 @@ fn user_restores_with_userns_like_gnu_tar_in_unshare() {
     assert_same(&g, &o);
 }
 
+/// A map the user's ranges do not cover: newuidmap and newgidmap (run side
+/// by side) both refuse it, the error names both and the ranges, and
+/// nothing is extracted.
+#[test]
+fn a_map_outside_the_users_ranges_is_refused() {
+    let Some(u) = test_user("a_map_outside_the_users_ranges_is_refused") else {
+        return;
+    };
+    let tmp = shared_tmp();
+    let t = image(tmp.path());
+    let a = s(&tmp.path().join("img.tar.zst"));
+    ok(["create", "-f", &a, "-C", &s(&t), "."]);
+    chmod(Path::new(&a), 0o644);
+    let dest = user_dir(&u, &tmp.path().join("dest"));
+    // Far above the test user's subordinate ranges (and not its own ID).
+    let outside = u.sub_uid.max(u.sub_gid) + 10_000_000;
+    let out = as_user(&format!(
+        "extract -f {a} -C {} --owners userns --map 0:{outside}:10",
+        s(&dest)
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for want in ["newuidmap", "newgidmap", "/etc/subuid"] {
+        assert!(err.contains(want), "{want} not named: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&dest).unwrap().count(),
+        0,
+        "nothing extracted"
+    );
+}
+
 /// `--owners xattr`: everything owned by U, etc/shadow carries 0:42:0640:file;
 /// `create --from-xattrs` as U with no namespace reproduces the archive.
 #[test]

@@ -7,8 +7,8 @@
 //! process itself moves into the new namespace (no re-exec): a helper child
 //! is started *before* the unshare (so the setuid `newuidmap` runs in the
 //! original namespace, where it has the privilege to write our maps), waits
-//! on a pipe until we have unshared, then writes `/proc/PID/uid_map` and
-//! `gid_map`.
+//! on a pipe until we have unshared, then writes `/proc/PID/uid_map`; a
+//! second one, at the same time, `gid_map`.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -75,52 +75,81 @@ pub fn enter(maps: &Maps) -> Result<()> {
     // Our IDs as the host sees them, before the namespace changes the view.
     let own_uid = rustix::process::getuid().as_raw();
     let own_gid = rustix::process::getgid().as_raw();
-    let script = format!(
-        "read _ || exit 3; newuidmap {pid} {} || exit 4; newgidmap {pid} {} || exit 5",
-        args(&maps.uid),
-        args(&maps.gid)
-    );
-    let mut helper = Command::new("sh")
-        .arg("-c")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io_nopath("cannot start the newuidmap helper", e))?;
+    // One helper per map, both started before the unshare and both let go
+    // after it, so that newuidmap and newgidmap (setuid programs, a few ms
+    // each to start) run at the same time. Each waits for a line on its
+    // stdin, then becomes the tool.
+    let spawn = |tool: &str, map: String| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("read _ || exit 3; exec {tool} {pid} {map}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::io_nopath("cannot start the newuidmap helper", e))
+    };
+    let mut helpers = vec![("newuidmap", spawn("newuidmap", args(&maps.uid))?)];
+    match spawn("newgidmap", args(&maps.gid)) {
+        Ok(h) => helpers.push(("newgidmap", h)),
+        Err(e) => {
+            // Let the first one go with nothing to read: it exits.
+            for (_, mut h) in helpers {
+                drop(h.stdin.take());
+                let _ = h.wait();
+            }
+            return Err(e);
+        }
+    }
     // SAFETY: CLONE_NEWUSER only changes this process's user namespace and
     // credentials; it does not unshare the file table or memory that Rust
     // code relies on (the reason rustix marks `unshare` unsafe).
     let unshared = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER) };
-    let mut stdin = helper.stdin.take().expect("piped");
+    for (_, h) in &mut helpers {
+        let mut stdin = h.stdin.take().expect("piped");
+        if unshared.is_ok() {
+            let _ = stdin.write_all(b"go\n");
+        }
+        // (Closed without a line, the helper exits without running the tool.)
+    }
     if let Err(e) = unshared {
-        drop(stdin);
-        let _ = helper.wait();
+        for (_, mut h) in helpers {
+            let _ = h.wait();
+        }
         return Err(Error::io_nopath(
             "cannot create a user namespace (unprivileged user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces, or an AppArmor restriction)",
             std::io::Error::from_raw_os_error(e.raw_os_error()),
         ));
     }
-    let _ = stdin.write_all(b"go\n");
-    drop(stdin);
-    let mut err = String::new();
-    if let Some(mut s) = helper.stderr.take() {
-        let _ = s.read_to_string(&mut err);
+    let mut refused = Vec::new();
+    for (tool, mut h) in helpers {
+        let mut err = String::new();
+        if let Some(mut s) = h.stderr.take() {
+            let _ = s.read_to_string(&mut err);
+        }
+        let status = h
+            .wait()
+            .map_err(|e| Error::io_nopath("newuidmap helper", e))?;
+        if !status.success() {
+            let which = if status.code() == Some(3) {
+                "the newuidmap helper"
+            } else {
+                tool
+            };
+            // (The tools name themselves in their messages.)
+            refused.push(match err.trim() {
+                "" => format!("{which} failed ({status})"),
+                e if e.starts_with(tool) => e.to_owned(),
+                e => format!("{which}: {e}"),
+            });
+        }
     }
-    let status = helper
-        .wait()
-        .map_err(|e| Error::io_nopath("newuidmap helper", e))?;
-    if !status.success() {
-        let which = match status.code() {
-            Some(4) => "newuidmap",
-            Some(5) => "newgidmap",
-            _ => "the newuidmap helper",
-        };
+    if !refused.is_empty() {
         return Err(Error::map(format!(
-            "{which} refused the map (uid {} gid {}): {}; the outside IDs must be your own or in your /etc/subuid and /etc/subgid ranges",
+            "the map was refused (uid {} gid {}): {}; the outside IDs must be your own or in your /etc/subuid and /etc/subgid ranges",
             maps.uid,
             maps.gid,
-            err.trim()
+            refused.join("; ")
         )));
     }
     // Take credentials that exist in the namespace.
