@@ -65,6 +65,16 @@ fn image(root: &Path) -> PathBuf {
     t
 }
 
+/// [`image`] under `tmp`, archived by root as `tmp/img.tar.zst`, which U
+/// can read: the archive's path.
+fn image_archive(tmp: &Path) -> String {
+    let t = image(tmp);
+    let a = s(&tmp.join("img.tar.zst"));
+    ok(["create", "-f", &a, "-C", &s(&t), "."]);
+    chmod(Path::new(&a), 0o644);
+    a
+}
+
 fn rootless(u: &User) -> String {
     format!("0:{}:1,1:{}:65536", u.uid, u.sub_uid)
 }
@@ -218,10 +228,7 @@ fn user_restores_with_userns_like_gnu_tar_in_unshare() {
         return;
     };
     let tmp = shared_tmp();
-    let t = image(tmp.path());
-    let a = s(&tmp.path().join("img.tar.zst"));
-    ok(["create", "-f", &a, "-C", &s(&t), "."]);
-    chmod(Path::new(&a), 0o644);
+    let a = image_archive(tmp.path());
     let ours = user_dir(&u, &tmp.path().join("ours"));
     let err = as_user_ok(&format!(
         "extract -f {a} -C {} --owners userns --map rootless",
@@ -285,10 +292,7 @@ fn a_map_outside_the_users_ranges_is_refused() {
         return;
     };
     let tmp = shared_tmp();
-    let t = image(tmp.path());
-    let a = s(&tmp.path().join("img.tar.zst"));
-    ok(["create", "-f", &a, "-C", &s(&t), "."]);
-    chmod(Path::new(&a), 0o644);
+    let a = image_archive(tmp.path());
     let dest = user_dir(&u, &tmp.path().join("dest"));
     // Far above the test user's subordinate ranges (and not its own ID).
     let outside = u.sub_uid.max(u.sub_gid) + 10_000_000;
