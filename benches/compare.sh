@@ -280,16 +280,27 @@ for line in open(sys.argv[1]):
     key, tool, secs, kib = line.rstrip("\n").split("\t")
     if key not in order: order.append(key)
     rows[key][tool].append(float(secs)); rss[key][tool].append(int(kib or 0))
-print(f"Runs per cell: {sys.argv[3]} (median), large files: 3 x {sys.argv[4]} MiB. Ratio = alientar / GNU tar.\n")
-print("| workload / operation | GNU tar (s) | alientar (s) | bsdtar (s) | alientar/GNU | bsdtar/GNU | alientar max RSS (MiB) |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print(f"Runs per cell: {sys.argv[3]} (median), large files: 3 x {sys.argv[4]} MiB. Ratio = alientar / GNU tar.")
+print("Run by run = alientar's time over GNU tar's in the same round (the two ran one after the")
+print("other), middle half of the rounds: how much the ratio moves within this run.\n")
+print("| workload / operation | GNU tar (s) | alientar (s) | bsdtar (s) | alientar/GNU | run by run | bsdtar/GNU | alientar max RSS (MiB) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+def quartiles(v):
+    v = sorted(v)
+    if len(v) < 4:
+        return None
+    q = statistics.quantiles(v, n=4)
+    return q[0], q[2]
 for key in order:
     m = {t: statistics.median(v) for t, v in rows[key].items()}
     g, a, b = m.get("gnu"), m.get("alientar"), m.get("bsdtar")
     f = lambda x: "–" if x is None else f"{x:.3f}"
     r = lambda x: "–" if x is None or not g else f"{x / g:.2f}"
+    pairs = [x / y for x, y in zip(rows[key]["alientar"], rows[key]["gnu"]) if y]
+    q = quartiles(pairs)
+    rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
     mem = max(rss[key]["alientar"]) / 1024 if rss[key]["alientar"] else 0
-    print(f"| {key} | {f(g)} | {f(a)} | {f(b)} | {r(a)} | {r(b)} | {mem:.0f} |")
+    print(f"| {key} | {f(g)} | {f(a)} | {f(b)} | {r(a)} | {rr} | {r(b)} | {mem:.0f} |")
 print()
 sizes = collections.defaultdict(dict)
 for line in open(sys.argv[2]):
