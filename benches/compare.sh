@@ -286,7 +286,6 @@ print("other), middle half of the rounds: how much the ratio moves within this r
 print("| workload / operation | GNU tar (s) | alientar (s) | bsdtar (s) | alientar/GNU | run by run | bsdtar/GNU | alientar max RSS (MiB) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 def quartiles(v):
-    v = sorted(v)
     if len(v) < 4:
         return None
     q = statistics.quantiles(v, n=4)

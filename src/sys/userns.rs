@@ -50,6 +50,38 @@ fn args<K: IdKind>(m: &IdMap<K>) -> String {
         .join(" ")
 }
 
+/// Let the waiting helpers go (`go`: a line on their stdin; else their
+/// stdin is closed and they exit without running their tool), then wait
+/// for each: its tool, exit status and what it wrote to stderr.
+fn release(
+    helpers: Vec<(&'static str, std::process::Child)>,
+    go: bool,
+) -> Vec<(
+    &'static str,
+    std::io::Result<std::process::ExitStatus>,
+    String,
+)> {
+    let mut helpers = helpers;
+    // Every helper is let go before any is waited for: they run together.
+    for (_, h) in &mut helpers {
+        if let Some(mut stdin) = h.stdin.take()
+            && go
+        {
+            let _ = stdin.write_all(b"go\n");
+        }
+    }
+    helpers
+        .into_iter()
+        .map(|(tool, mut h)| {
+            let mut err = String::new();
+            if let Some(mut s) = h.stderr.take() {
+                let _ = s.read_to_string(&mut err);
+            }
+            (tool, h.wait(), err)
+        })
+        .collect()
+}
+
 /// Move this process into a new user namespace whose uid and gid maps are
 /// `maps` (inside = context IDs, outside = host IDs), then take the
 /// namespace's credentials: our own ID if the map holds it, else 0.
@@ -79,7 +111,7 @@ pub fn enter(maps: &Maps) -> Result<()> {
     // after it, so that newuidmap and newgidmap (setuid programs, a few ms
     // each to start) run at the same time. Each waits for a line on its
     // stdin, then becomes the tool.
-    let spawn = |tool: &str, map: String| {
+    let spawn = |tool: &'static str, map: String| {
         Command::new("sh")
             .arg("-c")
             .arg(format!("read _ || exit 3; exec {tool} {pid} {map}"))
@@ -87,17 +119,14 @@ pub fn enter(maps: &Maps) -> Result<()> {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
+            .map(|h| (tool, h))
             .map_err(|e| Error::io_nopath("cannot start the newuidmap helper", e))
     };
-    let mut helpers = vec![("newuidmap", spawn("newuidmap", args(&maps.uid))?)];
+    let mut helpers = vec![spawn("newuidmap", args(&maps.uid))?];
     match spawn("newgidmap", args(&maps.gid)) {
-        Ok(h) => helpers.push(("newgidmap", h)),
+        Ok(h) => helpers.push(h),
         Err(e) => {
-            // Let the first one go with nothing to read: it exits.
-            for (_, mut h) in helpers {
-                drop(h.stdin.take());
-                let _ = h.wait();
-            }
+            release(helpers, false);
             return Err(e);
         }
     }
@@ -105,31 +134,16 @@ pub fn enter(maps: &Maps) -> Result<()> {
     // credentials; it does not unshare the file table or memory that Rust
     // code relies on (the reason rustix marks `unshare` unsafe).
     let unshared = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER) };
-    for (_, h) in &mut helpers {
-        let mut stdin = h.stdin.take().expect("piped");
-        if unshared.is_ok() {
-            let _ = stdin.write_all(b"go\n");
-        }
-        // (Closed without a line, the helper exits without running the tool.)
-    }
+    let outcomes = release(helpers, unshared.is_ok());
     if let Err(e) = unshared {
-        for (_, mut h) in helpers {
-            let _ = h.wait();
-        }
         return Err(Error::io_nopath(
             "cannot create a user namespace (unprivileged user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces, or an AppArmor restriction)",
             std::io::Error::from_raw_os_error(e.raw_os_error()),
         ));
     }
     let mut refused = Vec::new();
-    for (tool, mut h) in helpers {
-        let mut err = String::new();
-        if let Some(mut s) = h.stderr.take() {
-            let _ = s.read_to_string(&mut err);
-        }
-        let status = h
-            .wait()
-            .map_err(|e| Error::io_nopath("newuidmap helper", e))?;
+    for (tool, status, err) in outcomes {
+        let status = status.map_err(|e| Error::io_nopath("newuidmap helper", e))?;
         if !status.success() {
             let which = if status.code() == Some(3) {
                 "the newuidmap helper"
