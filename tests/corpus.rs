@@ -1,4 +1,4 @@
-//! The reader against the external tar corpus (`/work/shared/corpus`, or
+//! The reader against the external tar corpus (`../shared/corpus` beside the crate, or
 //! `$ALIENTAR_CORPUS`): archives from Go, libarchive, CPython, tar-rs,
 //! node-tar, Commons Compress, tar-split and snyk, each folder with an
 //! `EXPECTED.md` that states what every file must give.
@@ -12,6 +12,8 @@
 //!
 //! Nothing is copied into the repository; without the corpus the tests that
 //! need it print a loud message and pass.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read};
@@ -28,20 +30,7 @@ use alientar::{Entry, Kind, Time};
 // Corpus location
 
 fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("ALIENTAR_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/corpus"));
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!(
-            "\n********************************************************************\n\
-             *** SKIPPED: tar corpus not found at {} (set ALIENTAR_CORPUS) ***\n\
-             ********************************************************************\n",
-            p.display()
-        );
-        None
-    }
+    common::corpus_dir("tests/corpus.rs")
 }
 
 macro_rules! corpus_or_skip {
