@@ -18,14 +18,14 @@
 //! cache better: compressing 4 MiB frames took 9 % less CPU on a Debian root
 //! filesystem (+0.8 % size), 9 % less on English-like text (−0.2 % size) and
 //! 3 % less on 32 000 small text files (same size), in alternating runs of
-//! each frame (`docs/benchmarks.md`, "Where the time goes", ninth session).
+//! each frame.
 //!
 //! The window: at levels below 9 zstd matches at most 2 MiB back (window log
 //! 21 or less), so the second half of a 4 MiB frame cannot refer to its
 //! first half. With the window set to the frame's size ([`WINDOW_LOG`]) a
 //! Debian root filesystem's frames came out 0.8 % smaller at level 3 (52.24
 //! → 51.82 MB) and at level 1, for the same compression and decompression
-//! time; text did not change (tenth session). A decoder needs no more
+//! time; text did not change. A decoder needs no more
 //! memory than the frame itself either way: a frame whose content fits its
 //! window is written as one segment.
 
