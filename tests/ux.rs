@@ -454,3 +454,59 @@ fn diff_reports_changes() {
         "{text}"
     );
 }
+
+/// A 0-byte input is not an archive (GNU tar: "This does not look like a
+/// tar archive", exit 2), for every command that reads one, from a file or
+/// from standard input; a lone end-of-archive marker is a valid empty
+/// archive.
+#[test]
+fn an_empty_input_is_not_an_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = s(tmp.path());
+    let e = format!("{d}/e.tar");
+    std::fs::write(&e, b"").unwrap();
+    std::fs::create_dir(tmp.path().join("x")).unwrap();
+    let x = format!("{d}/x");
+    let out_tar = format!("{d}/o.tar");
+    for args in [
+        vec!["list", "-f", &e],
+        vec!["list", "-v", "-f", &e],
+        vec!["extract", "-f", &e, "-C", &x],
+        vec!["check", "-f", &e],
+        vec!["diff", "-f", &e, "-C", &x],
+        vec!["remap", "-f", &e, "-o", &out_tar, "--map", "host"],
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err,
+            format!("alientar: {e}: this does not look like a tar archive (it is empty)\n"),
+            "{args:?}"
+        );
+    }
+    assert!(!tmp.path().join("o.tar").exists(), "remap wrote no output");
+    let out = Command::new(bin())
+        .args(["list", "-f", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "alientar: standard input: this does not look like a tar archive (it is empty)\n"
+    );
+    // One or two zero blocks: an archive with no members, as for GNU tar.
+    for n in [512, 1024, 10240] {
+        std::fs::write(&e, vec![0u8; n]).unwrap();
+        let out = run(["list", "-f", &e]);
+        assert_eq!(out.status.code(), Some(0), "{n} zero bytes");
+        assert_eq!(out.stdout, b"", "{n} zero bytes");
+        if have("tar") {
+            assert!(sh(&format!("tar -tf {e} 2>/dev/null")).status.success());
+        }
+    }
+    // Fewer zero bytes than a block: not an archive either.
+    std::fs::write(&e, vec![0u8; 100]).unwrap();
+    assert_eq!(run(["list", "-f", &e]).status.code(), Some(2));
+}
