@@ -226,7 +226,8 @@ fn progress_bar_on_a_terminal_only() {
 }
 
 /// `list -v ... | head -1` on an archive far larger than a pipe's buffer:
-/// one line, no error, exit 0.
+/// one line, no error, the status 141 of a death by SIGPIPE, as for
+/// `tar -tvf ... | head -1`.
 #[test]
 fn list_into_head_is_quiet() {
     let tmp = tempfile::tempdir().unwrap();
@@ -252,9 +253,15 @@ fn list_into_head_is_quiet() {
                 .unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(err, "", "{args} {a} | head -1");
-            assert_eq!(out.status.code(), Some(0), "{args} {a}: {err}");
+            assert_eq!(out.status.code(), Some(141), "{args} {a}: {err}");
             assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
         }
+    }
+    if have("tar") {
+        let gnu = sh(&format!(
+            "bash -c 'tar -tvf {d}/a.tar | head -1 >/dev/null; exit ${{PIPESTATUS[0]}}'"
+        ));
+        assert_eq!(gnu.status.code(), Some(141), "GNU tar, for comparison");
     }
 }
 
@@ -509,4 +516,72 @@ fn an_empty_input_is_not_an_archive() {
     // Fewer zero bytes than a block: not an archive either.
     std::fs::write(&e, vec![0u8; 100]).unwrap();
     assert_eq!(run(["list", "-f", &e]).status.code(), Some(2));
+}
+
+/// Run alientar with standard output a pipe nobody reads (its read end
+/// closed before the start, as when `| head` has exited).
+fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(bin())
+        .args(args)
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// `alientar completions bash | head` panicked in about half the runs. A
+/// closed standard output ends every command quietly, killed by SIGPIPE
+/// as GNU tar is (the shell's status 141), wherever it writes there.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = s(tmp.path());
+    make_tree(tmp.path());
+    let a = format!("{d}/a.tar");
+    ok(["create", "-f", &a, "-C", &d, "t"]);
+    std::fs::create_dir(tmp.path().join("x")).unwrap();
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    let x = format!("{d}/x");
+    let c = format!("{d}/c.tar");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["completions", "bash"],
+        vec!["completions", "zsh"],
+        vec!["completions", "fish"],
+        vec!["man"],
+        vec!["man", "create"],
+        vec!["contexts"],
+        vec!["contexts", "host"],
+        vec!["list", "-f", &a],
+        vec!["list", "-v", "-f", &a],
+        vec!["list", "--json", "-f", &a],
+        vec!["check", "-f", &a],
+        vec!["diff", "-f", &a, "-C", &x],
+        vec!["create", "-v", "-f", &c, "-C", &d, "t"],
+        vec!["create", "-f", "-", "-C", &d, "t"],
+        vec!["extract", "-v", "-f", &a, "-C", &x, "--owners", "none"],
+        vec!["remap", "-f", &a, "-o", "-", "--map", "host"],
+    ];
+    for args in &cases {
+        for _ in 0..3 {
+            let out = run_into_closed_pipe(args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+            assert_eq!(err, "", "{args:?}");
+            assert_eq!(
+                out.status.signal(),
+                Some(libc::SIGPIPE),
+                "{args:?}: {:?}",
+                out.status
+            );
+        }
+    }
+    // clap prints --help itself, and swallows the error.
+    let out = run_into_closed_pipe(&["--help"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert!(out.status.code() == Some(0) || out.status.signal() == Some(libc::SIGPIPE));
 }
