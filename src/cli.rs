@@ -206,7 +206,8 @@ struct ListArgs {
     /// Long listing, like `tar -tv`, with the label.
     #[arg(short, long)]
     verbose: bool,
-    /// One JSON object per line.
+    /// One JSON object per line (a name that is not UTF-8 also whole in
+    /// path_base64, link_base64).
     #[arg(long, conflicts_with = "verbose")]
     json: bool,
     #[command(flatten)]
@@ -492,7 +493,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             );
             let mut on_entry = |p: &[u8]| {
                 if verbose {
-                    let line = String::from_utf8_lossy(p);
+                    let line = alientar::quote::escaped(p);
                     if to_stdout {
                         say_err(&line);
                     } else {
@@ -542,7 +543,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
                 if verbose {
                     put_line(
                         &mut std::io::stdout().lock(),
-                        String::from_utf8_lossy(p).as_bytes(),
+                        alientar::quote::escaped(p).as_bytes(),
                     );
                 }
             };

@@ -585,3 +585,108 @@ fn a_closed_stdout_ends_every_command_quietly() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert!(out.status.code() == Some(0) || out.status.signal() == Some(libc::SIGPIPE));
 }
+
+/// A tree whose names hold a newline, a tab, a backslash, a byte that is
+/// not UTF-8 and a printable UTF-8 letter; a symlink and a hard link whose
+/// targets hold some of them. Archived as `t`.
+fn awkward_names(root: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let t = root.join("t");
+    std::fs::create_dir(&t).unwrap();
+    let p = |b: &[u8]| t.join(std::ffi::OsStr::from_bytes(b));
+    for n in [&b"a\nb"[..], b"\xff", b"tab\there", b"back\\slash", "é".as_bytes()] {
+        std::fs::write(p(n), b"x").unwrap();
+    }
+    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(b"tgt\nx\xff"), p(b"sym")).unwrap();
+    std::fs::hard_link(p(b"a\nb"), p(b"hard\x01")).unwrap();
+    let a = format!("{}/names.tar", s(root));
+    ok(["create", "-f", &a, "-C", &s(root), "t"]);
+    a
+}
+
+/// Names are shown as GNU tar shows them in a UTF-8 locale (its default
+/// quoting style "escape"): `\n`, `\t`, `\\`, octal for other bytes that
+/// are not printable, printable UTF-8 as it is; one line per member.
+#[test]
+fn names_are_escaped_as_gnu_tar_escapes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = awkward_names(tmp.path());
+    let names = run(["list", "-f", &a]).stdout;
+    let mut want: Vec<&[u8]> = vec![
+        b"t/",
+        b"t/a\\nb",
+        b"t/\\377",
+        b"t/tab\\there",
+        b"t/back\\\\slash",
+        "t/é".as_bytes(),
+        b"t/sym",
+        b"t/hard\\001",
+    ];
+    let mut got: Vec<&[u8]> = names.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "{}", String::from_utf8_lossy(&names));
+    if have("tar") {
+        let gnu = sh(&format!("LC_ALL=C.UTF-8 tar -tf {a}"));
+        assert!(gnu.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&names),
+            String::from_utf8_lossy(&gnu.stdout),
+            "list and GNU tar -t, byte for byte"
+        );
+        assert_eq!(names, gnu.stdout);
+    }
+    let long = ok(["list", "-v", "-f", &a]);
+    assert_eq!(long.lines().count(), 8, "{long}");
+    assert!(long.contains(" t/sym -> tgt\\nx\\377\n"), "{long}");
+    assert!(
+        long.contains(" t/hard\\001 link to t/a\\nb\n") || long.contains(" t/a\\nb link to t/hard\\001\n"),
+        "{long}"
+    );
+    assert!(!long.contains('\u{fffd}'), "{long}");
+    // create -v and extract -v print the same names.
+    let d = s(tmp.path());
+    let created = run(["create", "-v", "-f", &format!("{d}/b.tar"), "-C", &d, "t"]).stdout;
+    let mut c: Vec<&[u8]> = created.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    c.sort();
+    let strip = |v: &[&[u8]]| -> Vec<Vec<u8>> {
+        v.iter().map(|l| l.strip_suffix(b"/").unwrap_or(l).to_vec()).collect()
+    };
+    assert_eq!(strip(&c), strip(&want), "create -v");
+    std::fs::create_dir(tmp.path().join("x")).unwrap();
+    let extracted =
+        run(["extract", "-v", "-f", &a, "-C", &format!("{d}/x"), "--owners", "none"]).stdout;
+    let mut x: Vec<&[u8]> = extracted.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    x.sort();
+    assert_eq!(strip(&x), strip(&want), "extract -v");
+}
+
+/// `--json` keeps every name's bytes: `path` (and `link`) as text, and,
+/// only when a name is not valid UTF-8, `path_base64` (`link_base64`)
+/// with its exact bytes.
+#[test]
+fn json_keeps_the_bytes_of_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = awkward_names(tmp.path());
+    let out = ok(["list", "--json", "-f", &a]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 8, "{out}");
+    let row = |p: &str| rows.iter().find(|r| r["path"] == p).unwrap_or_else(|| panic!("{p}: {out}"));
+    assert_eq!(row("t/a\nb")["path_base64"], serde_json::Value::Null);
+    assert_eq!(row("t/é")["path_base64"], serde_json::Value::Null);
+    assert_eq!(row("t/\u{fffd}")["path_base64"], "dC//");
+    let sym = row("t/sym");
+    assert_eq!(sym["link"], "tgt\nx\u{fffd}");
+    assert_eq!(sym["link_base64"], "dGd0Cnj/");
+    if have("base64") {
+        let bytes = sh(&format!(
+            "echo {} | base64 -d",
+            sym["link_base64"].as_str().unwrap()
+        ))
+        .stdout;
+        assert_eq!(bytes, b"tgt\nx\xff");
+    }
+}
