@@ -100,7 +100,7 @@ enum Command {
     Man {
         /// A command (e.g. `create`): its own page, alientar-create(1).
         command: Option<String>,
-        /// Write alientar.1 and alientar-COMMAND.1 for every command into DIR.
+        /// Write alientar.1 and alientar-COMMAND.1 for every command into DIR (made if missing).
         #[arg(long, value_name = "DIR", conflicts_with = "command")]
         dir: Option<PathBuf>,
     },
@@ -617,7 +617,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
         Command::Contexts { name } => {
             let mut out = std::io::stdout().lock();
             let w = |out: &mut std::io::StdoutLock, s: String| {
-                writeln!(out, "{s}").map_err(|e| Error::io_nopath("cannot write", e))
+                writeln!(out, "{s}").map_err(|e| Error::io_nopath("cannot write the contexts", e))
             };
             match name {
                 Some(n) => {
@@ -730,6 +730,8 @@ fn man(command: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32, Erro
     cmd.build();
     let werr = |e: std::io::Error| Error::io_nopath("cannot write the manual page", e);
     if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io("cannot create the directory", dir, e))?;
         let mut main = Vec::new();
         man_main(&cmd, &mut main).map_err(werr)?;
         let path = dir.join("alientar.1");

@@ -196,7 +196,7 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn
         Compression::None => Box::new(stream),
         Compression::Zstd => Box::new(
             CheckedZstd::new(stream)
-                .map_err(|e| Error::io_nopath("cannot start zstd decoder", e))?,
+                .map_err(|e| Error::io_nopath("cannot start the zstd decoder for", e))?,
         ),
         Compression::Gzip => Box::new(BufReader::with_capacity(
             256 << 10,

@@ -359,7 +359,11 @@ fn json_line(e: &Entry, host: Option<(u64, u64)>) -> String {
     if std::str::from_utf8(&e.path).is_err() {
         v["path_base64"] = json!(crate::quote::base64(&e.path));
     }
-    if let Some(l) = e.link.as_deref().filter(|l| std::str::from_utf8(l).is_err()) {
+    if let Some(l) = e
+        .link
+        .as_deref()
+        .filter(|l| std::str::from_utf8(l).is_err())
+    {
         v["link_base64"] = json!(crate::quote::base64(l));
     }
     v.to_string()

@@ -14,7 +14,9 @@
 /// `name` escaped, appended to `out`.
 pub fn push_escaped(name: &[u8], out: &mut String) {
     // Plain ASCII (almost every name): as it is.
-    if name.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
+    if name
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
         && let Ok(plain) = std::str::from_utf8(name)
     {
         out.push_str(plain);
@@ -82,11 +84,14 @@ fn printable(c: char) -> bool {
 /// Standard base64 (RFC 4648, with padding): what `base64 -d` and jq's
 /// `@base64d` read.
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for group in bytes.chunks(3) {
-        let b = [group[0], *group.get(1).unwrap_or(&0), *group.get(2).unwrap_or(&0)];
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
         let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
         for i in 0..4 {
             if i <= group.len() {
@@ -122,8 +127,14 @@ mod tests {
             (b"del\x7f", "del\\177"),
             (b"c1\xc2\x85", "c1\\302\\205"),
             (b"sp ace q\"uote q'uote ?q", "sp ace q\"uote q'uote ?q"),
-            ("é-utf8 nbsp\u{a0} zw\u{200b} 😀".as_bytes(), "é-utf8 nbsp\u{a0} zw\u{200b} 😀"),
-            ("x\u{e000}\u{feff}\u{202e}\u{3000}".as_bytes(), "x\u{e000}\u{feff}\u{202e}\u{3000}"),
+            (
+                "é-utf8 nbsp\u{a0} zw\u{200b} 😀".as_bytes(),
+                "é-utf8 nbsp\u{a0} zw\u{200b} 😀",
+            ),
+            (
+                "x\u{e000}\u{feff}\u{202e}\u{3000}".as_bytes(),
+                "x\u{e000}\u{feff}\u{202e}\u{3000}",
+            ),
             ("x\u{2028}".as_bytes(), "x\\342\\200\\250"),
             ("x\u{fffe}".as_bytes(), "x\\357\\277\\276"),
             ("x\u{10ffff}".as_bytes(), "x\\364\\217\\277\\277"),

@@ -594,7 +594,13 @@ fn awkward_names(root: &Path) -> String {
     let t = root.join("t");
     std::fs::create_dir(&t).unwrap();
     let p = |b: &[u8]| t.join(std::ffi::OsStr::from_bytes(b));
-    for n in [&b"a\nb"[..], b"\xff", b"tab\there", b"back\\slash", "é".as_bytes()] {
+    for n in [
+        &b"a\nb"[..],
+        b"\xff",
+        b"tab\there",
+        b"back\\slash",
+        "é".as_bytes(),
+    ] {
         std::fs::write(p(n), b"x").unwrap();
     }
     std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(b"tgt\nx\xff"), p(b"sym")).unwrap();
@@ -622,7 +628,10 @@ fn names_are_escaped_as_gnu_tar_escapes_them() {
         b"t/sym",
         b"t/hard\\001",
     ];
-    let mut got: Vec<&[u8]> = names.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let mut got: Vec<&[u8]> = names
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     want.sort();
     got.sort();
     assert_eq!(got, want, "{}", String::from_utf8_lossy(&names));
@@ -640,23 +649,41 @@ fn names_are_escaped_as_gnu_tar_escapes_them() {
     assert_eq!(long.lines().count(), 8, "{long}");
     assert!(long.contains(" t/sym -> tgt\\nx\\377\n"), "{long}");
     assert!(
-        long.contains(" t/hard\\001 link to t/a\\nb\n") || long.contains(" t/a\\nb link to t/hard\\001\n"),
+        long.contains(" t/hard\\001 link to t/a\\nb\n")
+            || long.contains(" t/a\\nb link to t/hard\\001\n"),
         "{long}"
     );
     assert!(!long.contains('\u{fffd}'), "{long}");
     // create -v and extract -v print the same names.
     let d = s(tmp.path());
     let created = run(["create", "-v", "-f", &format!("{d}/b.tar"), "-C", &d, "t"]).stdout;
-    let mut c: Vec<&[u8]> = created.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let mut c: Vec<&[u8]> = created
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     c.sort();
     let strip = |v: &[&[u8]]| -> Vec<Vec<u8>> {
-        v.iter().map(|l| l.strip_suffix(b"/").unwrap_or(l).to_vec()).collect()
+        v.iter()
+            .map(|l| l.strip_suffix(b"/").unwrap_or(l).to_vec())
+            .collect()
     };
     assert_eq!(strip(&c), strip(&want), "create -v");
     std::fs::create_dir(tmp.path().join("x")).unwrap();
-    let extracted =
-        run(["extract", "-v", "-f", &a, "-C", &format!("{d}/x"), "--owners", "none"]).stdout;
-    let mut x: Vec<&[u8]> = extracted.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let extracted = run([
+        "extract",
+        "-v",
+        "-f",
+        &a,
+        "-C",
+        &format!("{d}/x"),
+        "--owners",
+        "none",
+    ])
+    .stdout;
+    let mut x: Vec<&[u8]> = extracted
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     x.sort();
     assert_eq!(strip(&x), strip(&want), "extract -v");
 }
@@ -674,7 +701,11 @@ fn json_keeps_the_bytes_of_names() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), 8, "{out}");
-    let row = |p: &str| rows.iter().find(|r| r["path"] == p).unwrap_or_else(|| panic!("{p}: {out}"));
+    let row = |p: &str| {
+        rows.iter()
+            .find(|r| r["path"] == p)
+            .unwrap_or_else(|| panic!("{p}: {out}"))
+    };
     assert_eq!(row("t/a\nb")["path_base64"], serde_json::Value::Null);
     assert_eq!(row("t/é")["path_base64"], serde_json::Value::Null);
     assert_eq!(row("t/\u{fffd}")["path_base64"], "dC//");
@@ -689,4 +720,44 @@ fn json_keeps_the_bytes_of_names() {
         .stdout;
         assert_eq!(bytes, b"tgt\nx\xff");
     }
+}
+
+/// A failed write reads as a sentence: operation, path, cause.
+#[test]
+fn errors_name_operation_path_and_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = s(tmp.path());
+    std::fs::create_dir_all(tmp.path().join("t/d")).unwrap();
+    let a = format!("{d}/a.tar");
+    ok(["create", "-f", &a, "-C", &format!("{d}/t"), "d"]);
+    // --map @FILE names the map file.
+    let out = run(["list", "-f", &a, "--map", "@/nonexistent/uid_map"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "alientar: cannot read the map file /nonexistent/uid_map: No such file or directory\n"
+    );
+    // man --dir creates its directory.
+    let man = tmp.path().join("share/man/man1");
+    ok(["man", "--dir", &s(&man)]);
+    assert!(man.join("alientar-extract.1").is_file());
+    // Directory metadata that cannot be set (an immutable directory).
+    if !is_root() {
+        return skip("errors_name_operation_path_and_cause (chattr)", "not root");
+    }
+    let x = tmp.path().join("x/d");
+    std::fs::create_dir_all(&x).unwrap();
+    if !sh(&format!("chattr +i {}", s(&x))).status.success() {
+        return skip(
+            "errors_name_operation_path_and_cause (chattr)",
+            "chattr +i unsupported here",
+        );
+    }
+    let out = run(["extract", "-f", &a, "-C", &format!("{d}/x")]);
+    sh(&format!("chattr -i {}", s(&x)));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "alientar: cannot set the metadata of directory d: Operation not permitted\n"
+    );
 }
