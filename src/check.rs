@@ -129,7 +129,7 @@ pub fn check(
 /// A write error.
 pub fn print(result: &CheckResult, out: &mut dyn Write) -> Result<bool> {
     let w = |out: &mut dyn Write, s: String| {
-        writeln!(out, "{s}").map_err(|e| Error::io_nopath("cannot write", e))
+        writeln!(out, "{s}").map_err(|e| Error::io_nopath("cannot write the report", e))
     };
     let mut all_ok = true;
     for (label, u) in result {

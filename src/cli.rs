@@ -100,7 +100,7 @@ enum Command {
     Man {
         /// A command (e.g. `create`): its own page, alientar-create(1).
         command: Option<String>,
-        /// Write alientar.1 and alientar-COMMAND.1 for every command into DIR.
+        /// Write alientar.1 and alientar-COMMAND.1 for every command into DIR (made if missing).
         #[arg(long, value_name = "DIR", conflicts_with = "command")]
         dir: Option<PathBuf>,
     },
@@ -206,7 +206,8 @@ struct ListArgs {
     /// Long listing, like `tar -tv`, with the label.
     #[arg(short, long)]
     verbose: bool,
-    /// One JSON object per line.
+    /// One JSON object per line (a name that is not UTF-8 also whole in
+    /// path_base64, link_base64).
     #[arg(long, conflicts_with = "verbose")]
     json: bool,
     #[command(flatten)]
@@ -376,13 +377,14 @@ fn out_format(name: &std::path::Path, zstd: bool, plain: bool, level: i32) -> Ou
 
 fn finish(report: Report) -> i32 {
     for w in &report.warnings {
-        eprintln!("alientar: warning: {w}");
+        say_err(&format!("alientar: warning: {w}"));
     }
     for e in &report.errors {
-        eprintln!("alientar: {}", message(e));
+        say_err(&format!("alientar: {}", message(e)));
     }
     if let Some(f) = &report.fatal {
-        eprintln!("alientar: {}", message(f));
+        end_on_broken_pipe(f);
+        say_err(&format!("alientar: {}", message(f)));
         return FATAL;
     }
     if report.errors.is_empty() {
@@ -398,11 +400,34 @@ pub fn run() -> i32 {
     let show = !cli.no_progress;
     match run_cmd(cli.cmd, show) {
         Ok(code) => code,
-        Err(e) if is_broken_pipe(&e) => OK,
         Err(e) => {
-            eprintln!("alientar: {}", message(&e));
+            end_on_broken_pipe(&e);
+            say_err(&format!("alientar: {}", message(&e)));
             FATAL
         }
+    }
+}
+
+/// A write to a closed pipe (`| head` has exited) ends the command as it
+/// ends GNU tar: killed by SIGPIPE, silently.
+fn end_on_broken_pipe(e: &Error) {
+    if is_broken_pipe(e) {
+        alientar::sys::sigpipe::die_of_sigpipe();
+    }
+}
+
+/// A line on standard error (see [`put_line`]).
+fn say_err(line: &str) {
+    put_line(&mut std::io::stderr().lock(), line.as_bytes());
+}
+
+/// A line to a standard stream. A closed pipe ends the process as it ends
+/// GNU tar; other errors are dropped, as there is nowhere left to report
+/// them (the command's own work goes on).
+fn put_line(w: &mut dyn Write, line: &[u8]) {
+    let r = w.write_all(line).and_then(|()| w.write_all(b"\n"));
+    if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        alientar::sys::sigpipe::die_of_sigpipe();
     }
 }
 
@@ -410,8 +435,13 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
     match &cmd {
         Command::Completions { shell } => {
             use clap::CommandFactory;
+            // Into memory first: clap_complete panics on a write error.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "alientar", &mut script);
             let mut out = std::io::stdout().lock();
-            clap_complete::generate(*shell, &mut Cli::command(), "alientar", &mut out);
+            out.write_all(&script)
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::io_nopath("cannot write the completion script", e))?;
             return Ok(OK);
         }
         Command::Man { command, dir } => {
@@ -463,11 +493,11 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             );
             let mut on_entry = |p: &[u8]| {
                 if verbose {
-                    let line = String::from_utf8_lossy(p);
+                    let line = alientar::quote::escaped(p);
                     if to_stdout {
-                        eprintln!("{line}");
+                        say_err(&line);
                     } else {
-                        let _ = writeln!(std::io::stdout(), "{line}");
+                        put_line(&mut std::io::stdout().lock(), line.as_bytes());
                     }
                 }
             };
@@ -511,7 +541,10 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             let mut on_entry = |p: &[u8]| {
                 bar.add_entry();
                 if verbose {
-                    let _ = writeln!(std::io::stdout(), "{}", String::from_utf8_lossy(p));
+                    put_line(
+                        &mut std::io::stdout().lock(),
+                        alientar::quote::escaped(p).as_bytes(),
+                    );
                 }
             };
             let r = extract(&opts, &reg, &mut on_entry, &bar);
@@ -576,7 +609,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             }
             let report = r?;
             for e in &report.errors {
-                eprintln!("alientar: {}", message(e));
+                say_err(&format!("alientar: {}", message(e)));
             }
             Ok(if report.identical() { OK } else { PARTIAL })
         }
@@ -584,7 +617,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
         Command::Contexts { name } => {
             let mut out = std::io::stdout().lock();
             let w = |out: &mut std::io::StdoutLock, s: String| {
-                writeln!(out, "{s}").map_err(|e| Error::io_nopath("cannot write", e))
+                writeln!(out, "{s}").map_err(|e| Error::io_nopath("cannot write the contexts", e))
             };
             match name {
                 Some(n) => {
@@ -697,6 +730,8 @@ fn man(command: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32, Erro
     cmd.build();
     let werr = |e: std::io::Error| Error::io_nopath("cannot write the manual page", e);
     if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io("cannot create the directory", dir, e))?;
         let mut main = Vec::new();
         man_main(&cmd, &mut main).map_err(werr)?;
         let path = dir.join("alientar.1");

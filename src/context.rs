@@ -129,7 +129,7 @@ impl Registry {
             let text = match std::fs::read_to_string(f) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("cannot read contexts file", f, e)),
+                Err(e) => return Err(Error::io("cannot read the contexts file", f, e)),
             };
             let parsed: BTreeMap<String, FileContext> = toml::from_str(&text).map_err(|e| {
                 Error::context(format!("{}: {}", f.display(), e.to_string().trim_end()))

@@ -996,7 +996,7 @@ fn build_frame(
                         Err(e) => {
                             if offset == 0 {
                                 notes.push(Note::Error(Error::io(
-                                    "cannot open (zeros archived instead)",
+                                    "cannot open {} (zeros archived instead)",
                                     &*path,
                                     e,
                                 )));
@@ -1022,7 +1022,7 @@ fn build_frame(
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                             Err(e) => {
                                 notes.push(Note::Error(Error::io(
-                                    "read error (zeros archived for the rest)",
+                                    "cannot read {} (zeros archived for the rest)",
                                     path,
                                     e,
                                 )));
@@ -1380,7 +1380,7 @@ impl Output {
     pub(crate) fn commit(mut self) -> Result<()> {
         if let Some((tmp, dst)) = self.tmp.take() {
             std::fs::rename(&tmp, &dst)
-                .map_err(|e| Error::io("cannot rename archive into place", &dst, e))?;
+                .map_err(|e| Error::io("cannot rename the new archive to", &dst, e))?;
         }
         Ok(())
     }

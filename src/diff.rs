@@ -686,7 +686,7 @@ impl Comparer {
             .read(true)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(path)
-            .map_err(|x| Error::io("cannot open for comparison", path, x))?;
+            .map_err(|x| Error::io("cannot open {} for comparison", path, x))?;
         loop {
             let n = rd.read_data(&mut self.abuf)?;
             if n == 0 {

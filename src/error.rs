@@ -59,7 +59,9 @@ impl Error {
         }
     }
 
-    /// An I/O error during `op` (e.g. "cannot open") on `path`.
+    /// An I/O error during `op` on `path`. The message reads as a sentence:
+    /// `op` with the path after it ("cannot open" → "cannot open PATH:
+    /// CAUSE"), or where `op` has `{}` ("cannot link {} into place").
     pub fn io(op: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Error {
         Error::new(ErrorKind::Io {
             op: op.into(),
@@ -68,7 +70,8 @@ impl Error {
         .with_path(path)
     }
 
-    /// An I/O error during `op` with no path.
+    /// An I/O error during `op` with no path (one given later with
+    /// [`Error::with_path`] goes where [`Error::io`] puts it).
     pub fn io_nopath(op: impl Into<String>, source: io::Error) -> Error {
         Error::new(ErrorKind::Io {
             op: op.into(),
@@ -140,17 +143,98 @@ impl Error {
         }
     }
 
+    /// `context: operation path: cause` for I/O errors, `context: path:
+    /// message` for the others; the path escaped as `list` shows names.
     fn render(&self) -> String {
+        use std::os::unix::ffi::OsStrExt;
         let mut s = String::new();
         if let Some(c) = &self.context {
             s.push_str(c);
             s.push_str(": ");
         }
-        if let Some(p) = &self.path {
-            s.push_str(&p.display().to_string());
-            s.push_str(": ");
+        let path = self
+            .path
+            .as_ref()
+            .map(|p| crate::quote::escaped(p.as_os_str().as_bytes()));
+        match (&self.kind, path) {
+            (ErrorKind::Io { op, source }, Some(p)) => {
+                match op.split_once("{}") {
+                    Some((before, after)) => {
+                        s.push_str(before);
+                        s.push_str(&p);
+                        s.push_str(after);
+                    }
+                    None => {
+                        s.push_str(op);
+                        s.push(' ');
+                        s.push_str(&p);
+                    }
+                }
+                s.push_str(": ");
+                s.push_str(&source.to_string());
+            }
+            (kind, Some(p)) => {
+                s.push_str(&p);
+                s.push_str(": ");
+                s.push_str(&kind.to_string());
+            }
+            (kind, None) => s.push_str(&kind.to_string()),
         }
-        s.push_str(&self.kind.to_string());
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eperm() -> io::Error {
+        io::Error::from_raw_os_error(libc::EPERM)
+    }
+
+    /// Operation, path, cause: a sentence, the path where the operation
+    /// names it (`{}`) or after it.
+    #[test]
+    fn io_errors_read_as_sentences() {
+        let cases = [
+            (
+                Error::io("cannot set the metadata of", "etc/shadow", eperm()),
+                "cannot set the metadata of etc/shadow: Operation not permitted",
+            ),
+            (
+                Error::io("cannot link {} into place", "etc/shadow", eperm()),
+                "cannot link etc/shadow into place: Operation not permitted",
+            ),
+            (
+                Error::io("cannot open {} (zeros archived instead)", "a/b", eperm()),
+                "cannot open a/b (zeros archived instead): Operation not permitted",
+            ),
+            (
+                Error::io_nopath("cannot read archive", eperm()).with_path("x.tar"),
+                "cannot read archive x.tar: Operation not permitted",
+            ),
+            (
+                Error::io_nopath("cannot write listing", eperm()),
+                "cannot write listing: Operation not permitted",
+            ),
+            (
+                Error::io("cannot stat", "a", eperm()).with_context("reading x.tar"),
+                "reading x.tar: cannot stat a: Operation not permitted",
+            ),
+            (
+                Error::format("bad header").with_path("x.tar"),
+                "x.tar: bad header",
+            ),
+            (
+                // A path is shown escaped, as list shows names.
+                Error::io("cannot create", "a\nb", eperm()),
+                "cannot create a\\nb: Operation not permitted",
+            ),
+        ];
+        for (e, want) in cases {
+            let got = e.to_string();
+            let got = got.split(" (os error").next().unwrap_or_default();
+            assert_eq!(got, want);
+        }
     }
 }

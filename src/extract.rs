@@ -475,7 +475,7 @@ impl Staging {
             if let Err(e) = r {
                 errors.push(Error::io(
                     format!(
-                        "cannot rename the new directory {} into place",
+                        "cannot rename the new directory {} into place as {{}}",
                         String::from_utf8_lossy(&tmp)
                     ),
                     &*String::from_utf8_lossy(&key),
@@ -641,7 +641,7 @@ impl Worker {
         let path = String::from_utf8_lossy(key).into_owned();
         let dir = self
             .parent(&comps)
-            .map_err(|x| Error::io("cannot create parent directory", &path, x))?;
+            .map_err(|x| Error::io("cannot create the parent directories of", &path, x))?;
         let tmp = self.tmp_name();
         let a = Applied {
             ctx: &ctx,
@@ -728,7 +728,7 @@ impl Worker {
         let io_err = |op: &str, err: io::Error| Error::io(op, path, err);
         let r = r.and_then(|()| {
             self.apply_fd_with(f, a, xattrs, label, has)
-                .map_err(|x| io_err("cannot set metadata of", x))
+                .map_err(|x| io_err("cannot set the metadata of", x))
         });
         if born == Born::InPlace {
             if r.is_err() {
@@ -750,7 +750,7 @@ impl Worker {
                 Err(x) if exists(&x) && dir.unlink(name, false).is_ok() => {
                     match dir.link_tmpfile(f, name) {
                         Ok(()) => Ok(()),
-                        Err(x) => Err(io_err("cannot link into place", x)),
+                        Err(x) => Err(io_err("cannot link {} into place", x)),
                     }
                 }
                 Err(x) if exists(&x) => {
@@ -760,7 +760,7 @@ impl Worker {
                         .map_err(|x| io_err("cannot create", x))?;
                     self.finish_tmp(dir, tmp, name, Ok(()), path)
                 }
-                Err(x) => Err(io_err("cannot link into place", x)),
+                Err(x) => Err(io_err("cannot link {} into place", x)),
             };
         }
         self.finish_tmp(dir, tmp, name, r, path)
@@ -961,9 +961,9 @@ impl Worker {
                     || err.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error())
                     || err.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error())
                 {
-                    "cannot create: a parent directory is a symlink or not a directory (not followed)"
+                    "cannot create {} (a parent directory is a symlink or not a directory; not followed)"
                 } else {
-                    "cannot create parent directory"
+                    "cannot create the parent directories of"
                 };
                 return Err(io_err(msg, err));
             }
@@ -988,7 +988,7 @@ impl Worker {
                         Ok(st) if st.kind() == FileType::Directory => {}
                         Ok(_) => {
                             dir.unlink(name, false)
-                                .map_err(|x| io_err("cannot replace with a directory", x))?;
+                                .map_err(|x| io_err("cannot replace {} with a directory", x))?;
                             dir.mkdir(name, 0o700)
                                 .map_err(|x| io_err("cannot create directory", x))?;
                             self.made_dir(comps);
@@ -1048,7 +1048,7 @@ impl Worker {
                             false,
                             Has::Nothing,
                         )
-                        .map_err(|x| io_err("cannot set directory metadata of", x));
+                        .map_err(|x| io_err("cannot set the metadata of directory", x));
                 }
                 self.left
                     .deferred
@@ -1121,7 +1121,7 @@ impl Worker {
                     }
                     dir.set_mtime(at, e.mtime)
                 })()
-                .map_err(|x| io_err("cannot set metadata of", x));
+                .map_err(|x| io_err("cannot set the metadata of", x));
                 if at == name {
                     return r;
                 }
@@ -1164,7 +1164,7 @@ impl Worker {
                 }
                 let r = self
                     .apply_at(&dir, at, a, label)
-                    .map_err(|x| io_err("cannot set metadata of", x));
+                    .map_err(|x| io_err("cannot set the metadata of", x));
                 if at == name {
                     return r;
                 }
@@ -1193,7 +1193,7 @@ impl Worker {
         let io_err = |op: &str, err: io::Error| Error::io(op, path, err);
         let f = dir
             .create_file(tmp, 0o600)
-            .map_err(|x| io_err("cannot create placeholder", x))?;
+            .map_err(|x| io_err("cannot create a placeholder for", x))?;
         let r = (|| -> io::Result<()> {
             if let Some((u, g)) = self.sink.owner(a) {
                 sys::fchown(&f, u, g)?;
@@ -1209,7 +1209,7 @@ impl Worker {
             sys::fchmod(&f, 0)?;
             sys::futimens(&f, a.ctx.mtime)
         })()
-        .map_err(|x| io_err("cannot record placeholder", x));
+        .map_err(|x| io_err("cannot record the placeholder for", x));
         drop(f);
         self.finish_tmp(dir, tmp, name, r, path)
     }
@@ -1224,7 +1224,7 @@ impl Worker {
         path: &str,
     ) -> Result<()> {
         let r = r.and_then(|()| {
-            place(dir, tmp, name).map_err(|x| Error::io("cannot rename into place", path, x))
+            place(dir, tmp, name).map_err(|x| Error::io("cannot rename {} into place", path, x))
         });
         if r.is_err() {
             let _ = dir.unlink(tmp, false);
@@ -1468,7 +1468,7 @@ pub fn extract(
         owners.maps = Some(maps.clone());
     }
     let root = Dir::open(&opts.dest)
-        .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
+        .map_err(|e| Error::io("cannot open the destination directory", &opts.dest, e))?;
     drop(root);
     let (_, r) = crate::input::open_source(&opts.archive)?;
     let mut rd = Reader::new(r);
@@ -1509,7 +1509,7 @@ pub fn extract(
             umask,
             creds,
             root: Dir::open(&opts.dest)
-                .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?,
+                .map_err(|e| Error::io("cannot open the destination directory", &opts.dest, e))?,
             sink: sink.clone(),
             cache: None,
             staging: staging.clone(),
@@ -2051,25 +2051,25 @@ fn hardlink(w: &mut Worker, key: &[u8], ctx: &Entry) -> Result<()> {
     let tdir = walk_dirs(&w.root, &tcomps[..tcomps.len() - 1], false).map_err(|x| {
         io_err(
             &format!(
-                "cannot find hard link target {}",
-                String::from_utf8_lossy(&target)
+                "cannot hard-link {{}} to {} (the target's directory cannot be opened)",
+                crate::quote::escaped(&target)
             ),
             x,
         )
     })?;
     let dir = w
         .parent(&comps)
-        .map_err(|x| io_err("cannot create parent directory", x))?;
+        .map_err(|x| io_err("cannot create the parent directories of", x))?;
     let tmp = w.tmp_name();
     dir.hardlink(&tdir, tcomps[tcomps.len() - 1], &tmp)
         .map_err(|x| {
             io_err(
-                &format!("cannot hard-link to {}", String::from_utf8_lossy(&target)),
+                &format!("cannot link {{}} to {}", crate::quote::escaped(&target)),
                 x,
             )
         })?;
     let r = place(&dir, &tmp, comps[comps.len() - 1])
-        .map_err(|x| io_err("cannot rename into place", x));
+        .map_err(|x| io_err("cannot rename {} into place", x));
     // Renaming over another link to the same inode is a no-op that leaves tmp.
     let _ = dir.unlink(&tmp, false);
     if matches!(r, Ok(true)) {
@@ -2142,7 +2142,7 @@ fn finish_dirs(
             };
             errors.push((
                 *seq,
-                Error::io("cannot set directory metadata of", shown, x),
+                Error::io("cannot set the metadata of directory", shown, x),
             ));
         }
     };

@@ -417,11 +417,12 @@ impl Invoker {
 
 fn read_small(path: &Path) -> Result<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let f =
+        std::fs::File::open(path).map_err(|e| Error::io("cannot read the map file", path, e))?;
     let mut s = String::new();
     f.take(16 << 20)
         .read_to_string(&mut s)
-        .map_err(|e| Error::io("cannot read", path, e))?;
+        .map_err(|e| Error::io("cannot read the map file", path, e))?;
     Ok(s)
 }
 

@@ -143,14 +143,21 @@ pub fn open_source(archive: &Path) -> Result<(Compression, Box<dyn Source>)> {
         }
         Box::new(f)
     };
-    let (c, r) = decompress(raw).map_err(|e| e.with_path(archive))?;
+    let shown = if archive == Path::new("-") {
+        Path::new("standard input")
+    } else {
+        archive
+    };
+    let (c, r) = decompress(raw).map_err(|e| e.with_path(shown))?;
     Ok((c, Box::new(Copying(r))))
 }
 
 /// Wrap a raw archive stream in the decompressor its first bytes call for.
 ///
 /// # Errors
-/// A read error, or an unsupported compression.
+/// A read error, an empty input (GNU tar refuses it too; an archive with no
+/// members still has its end-of-archive blocks), or an unsupported
+/// compression.
 pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn Read + Send>)> {
     let mut head = [0u8; 13];
     let mut n = 0;
@@ -161,6 +168,11 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::io_nopath("cannot read archive", e)),
         }
+    }
+    if n == 0 {
+        return Err(Error::format(
+            "this does not look like a tar archive (it is empty)",
+        ));
     }
     let head = head[..n].to_vec();
     if head.starts_with(&[0x1f, 0x9d]) {
@@ -184,7 +196,7 @@ pub fn decompress(mut raw: Box<dyn Read + Send>) -> Result<(Compression, Box<dyn
         Compression::None => Box::new(stream),
         Compression::Zstd => Box::new(
             CheckedZstd::new(stream)
-                .map_err(|e| Error::io_nopath("cannot start zstd decoder", e))?,
+                .map_err(|e| Error::io_nopath("cannot start the zstd decoder for", e))?,
         ),
         Compression::Gzip => Box::new(BufReader::with_capacity(
             256 << 10,

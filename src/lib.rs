@@ -53,6 +53,7 @@ pub mod names;
 pub mod ondisk;
 pub mod pattern;
 pub mod progress;
+pub mod quote;
 pub mod remap;
 pub mod sink;
 pub mod sys;

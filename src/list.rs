@@ -234,7 +234,8 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The member name as `tar -t` prints it (directories with a trailing `/`).
+/// The member name as `tar -t` prints it: escaped ([`crate::quote`]),
+/// directories with a trailing `/`.
 pub fn display_name(e: &Entry) -> String {
     let mut s = String::new();
     push_display_name(e, &mut s);
@@ -243,7 +244,7 @@ pub fn display_name(e: &Entry) -> String {
 
 /// [`display_name`], appended to `s`.
 fn push_display_name(e: &Entry, s: &mut String) {
-    s.push_str(&String::from_utf8_lossy(&e.path));
+    crate::quote::push_escaped(&e.path, s);
     if e.kind == Kind::Dir && !s.ends_with('/') {
         s.push('/');
     }
@@ -273,14 +274,14 @@ fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths, s: &mut String
         }
         None => {
             match e.uname.as_deref() {
-                Some(n) => s.push_str(&String::from_utf8_lossy(n)),
+                Some(n) => crate::quote::push_escaped(n, s),
                 None => {
                     let _ = write!(s, "{}", e.uid);
                 }
             }
             s.push('/');
             match e.gname.as_deref() {
-                Some(n) => s.push_str(&String::from_utf8_lossy(n)),
+                Some(n) => crate::quote::push_escaped(n, s),
                 None => {
                     let _ = write!(s, "{}", e.gid);
                 }
@@ -316,11 +317,11 @@ fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths, s: &mut String
     match e.kind {
         Kind::Symlink => {
             s.push_str(" -> ");
-            s.push_str(&String::from_utf8_lossy(e.link.as_deref().unwrap_or(b"")));
+            crate::quote::push_escaped(e.link.as_deref().unwrap_or(b""), s);
         }
         Kind::HardLink => {
             s.push_str(" link to ");
-            s.push_str(&String::from_utf8_lossy(e.link.as_deref().unwrap_or(b"")));
+            crate::quote::push_escaped(e.link.as_deref().unwrap_or(b""), s);
         }
         _ => {}
     }
@@ -352,6 +353,18 @@ fn json_line(e: &Entry, host: Option<(u64, u64)>) -> String {
     if let Some((u, g)) = host {
         v["host_uid"] = json!(u);
         v["host_gid"] = json!(g);
+    }
+    // `path` and `link` are text; a name that is not UTF-8 loses bytes
+    // there, so it also comes whole, in base64.
+    if std::str::from_utf8(&e.path).is_err() {
+        v["path_base64"] = json!(crate::quote::base64(&e.path));
+    }
+    if let Some(l) = e
+        .link
+        .as_deref()
+        .filter(|l| std::str::from_utf8(l).is_err())
+    {
+        v["link_base64"] = json!(crate::quote::base64(l));
     }
     v.to_string()
 }

@@ -232,7 +232,7 @@ impl Sink for Manifest {
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            Error::io("cannot write manifest", &self.path, e)
+            Error::io("cannot write the manifest", &self.path, e)
         })
     }
     fn writes_label(&self) -> bool {

@@ -402,7 +402,7 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
         };
         if e.size > 0 && !crate::sys::privileged() && !readable() {
             return Err(Error::io(
-                "cannot open (left out; an ordinary user reads foreign-owned files with --userns and a map that covers their owners)",
+                "cannot open {} (left out; an ordinary user reads foreign-owned files with --userns and a map that covers their owners)",
                 &path,
                 std::io::Error::from(std::io::ErrorKind::PermissionDenied),
             ));

@@ -226,7 +226,8 @@ fn progress_bar_on_a_terminal_only() {
 }
 
 /// `list -v ... | head -1` on an archive far larger than a pipe's buffer:
-/// one line, no error, exit 0.
+/// one line, no error, the status 141 of a death by SIGPIPE, as for
+/// `tar -tvf ... | head -1`.
 #[test]
 fn list_into_head_is_quiet() {
     let tmp = tempfile::tempdir().unwrap();
@@ -252,9 +253,15 @@ fn list_into_head_is_quiet() {
                 .unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(err, "", "{args} {a} | head -1");
-            assert_eq!(out.status.code(), Some(0), "{args} {a}: {err}");
+            assert_eq!(out.status.code(), Some(141), "{args} {a}: {err}");
             assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
         }
+    }
+    if have("tar") {
+        let gnu = sh(&format!(
+            "bash -c 'tar -tvf {d}/a.tar | head -1 >/dev/null; exit ${{PIPESTATUS[0]}}'"
+        ));
+        assert_eq!(gnu.status.code(), Some(141), "GNU tar, for comparison");
     }
 }
 
@@ -452,5 +459,305 @@ fn diff_reports_changes() {
     assert!(
         text.contains("t/etc/shadow: Gid differs (archive 42, disk 300041)"),
         "{text}"
+    );
+}
+
+/// A 0-byte input is not an archive (GNU tar: "This does not look like a
+/// tar archive", exit 2), for every command that reads one, from a file or
+/// from standard input; a lone end-of-archive marker is a valid empty
+/// archive.
+#[test]
+fn an_empty_input_is_not_an_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = s(tmp.path());
+    let e = format!("{d}/e.tar");
+    std::fs::write(&e, b"").unwrap();
+    std::fs::create_dir(tmp.path().join("x")).unwrap();
+    let x = format!("{d}/x");
+    let out_tar = format!("{d}/o.tar");
+    for args in [
+        vec!["list", "-f", &e],
+        vec!["list", "-v", "-f", &e],
+        vec!["extract", "-f", &e, "-C", &x],
+        vec!["check", "-f", &e],
+        vec!["diff", "-f", &e, "-C", &x],
+        vec!["remap", "-f", &e, "-o", &out_tar, "--map", "host"],
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err,
+            format!("alientar: {e}: this does not look like a tar archive (it is empty)\n"),
+            "{args:?}"
+        );
+    }
+    assert!(!tmp.path().join("o.tar").exists(), "remap wrote no output");
+    let out = Command::new(bin())
+        .args(["list", "-f", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "alientar: standard input: this does not look like a tar archive (it is empty)\n"
+    );
+    // One or two zero blocks: an archive with no members, as for GNU tar.
+    for n in [512, 1024, 10240] {
+        std::fs::write(&e, vec![0u8; n]).unwrap();
+        let out = run(["list", "-f", &e]);
+        assert_eq!(out.status.code(), Some(0), "{n} zero bytes");
+        assert_eq!(out.stdout, b"", "{n} zero bytes");
+        if have("tar") {
+            assert!(sh(&format!("tar -tf {e} 2>/dev/null")).status.success());
+        }
+    }
+    // Fewer zero bytes than a block: not an archive either.
+    std::fs::write(&e, vec![0u8; 100]).unwrap();
+    assert_eq!(run(["list", "-f", &e]).status.code(), Some(2));
+}
+
+/// Run alientar with standard output a pipe nobody reads (its read end
+/// closed before the start, as when `| head` has exited).
+fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(bin())
+        .args(args)
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// `alientar completions bash | head` panicked in about half the runs. A
+/// closed standard output ends every command quietly, killed by SIGPIPE
+/// as GNU tar is (the shell's status 141), wherever it writes there.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = s(tmp.path());
+    make_tree(tmp.path());
+    let a = format!("{d}/a.tar");
+    ok(["create", "-f", &a, "-C", &d, "t"]);
+    std::fs::create_dir(tmp.path().join("x")).unwrap();
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    let x = format!("{d}/x");
+    let c = format!("{d}/c.tar");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["completions", "bash"],
+        vec!["completions", "zsh"],
+        vec!["completions", "fish"],
+        vec!["man"],
+        vec!["man", "create"],
+        vec!["contexts"],
+        vec!["contexts", "host"],
+        vec!["list", "-f", &a],
+        vec!["list", "-v", "-f", &a],
+        vec!["list", "--json", "-f", &a],
+        vec!["check", "-f", &a],
+        vec!["diff", "-f", &a, "-C", &x],
+        vec!["create", "-v", "-f", &c, "-C", &d, "t"],
+        vec!["create", "-f", "-", "-C", &d, "t"],
+        vec!["extract", "-v", "-f", &a, "-C", &x, "--owners", "none"],
+        vec!["remap", "-f", &a, "-o", "-", "--map", "host"],
+    ];
+    for args in &cases {
+        for _ in 0..3 {
+            let out = run_into_closed_pipe(args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+            assert_eq!(err, "", "{args:?}");
+            assert_eq!(
+                out.status.signal(),
+                Some(libc::SIGPIPE),
+                "{args:?}: {:?}",
+                out.status
+            );
+        }
+    }
+    // clap prints --help itself, and swallows the error.
+    let out = run_into_closed_pipe(&["--help"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert!(out.status.code() == Some(0) || out.status.signal() == Some(libc::SIGPIPE));
+}
+
+/// A tree whose names hold a newline, a tab, a backslash, a byte that is
+/// not UTF-8 and a printable UTF-8 letter; a symlink and a hard link whose
+/// targets hold some of them. Archived as `t`.
+fn awkward_names(root: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let t = root.join("t");
+    std::fs::create_dir(&t).unwrap();
+    let p = |b: &[u8]| t.join(std::ffi::OsStr::from_bytes(b));
+    for n in [
+        &b"a\nb"[..],
+        b"\xff",
+        b"tab\there",
+        b"back\\slash",
+        "é".as_bytes(),
+    ] {
+        std::fs::write(p(n), b"x").unwrap();
+    }
+    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(b"tgt\nx\xff"), p(b"sym")).unwrap();
+    std::fs::hard_link(p(b"a\nb"), p(b"hard\x01")).unwrap();
+    let a = format!("{}/names.tar", s(root));
+    ok(["create", "-f", &a, "-C", &s(root), "t"]);
+    a
+}
+
+/// Names are shown as GNU tar shows them in a UTF-8 locale (its default
+/// quoting style "escape"): `\n`, `\t`, `\\`, octal for other bytes that
+/// are not printable, printable UTF-8 as it is; one line per member.
+#[test]
+fn names_are_escaped_as_gnu_tar_escapes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = awkward_names(tmp.path());
+    let names = run(["list", "-f", &a]).stdout;
+    let mut want: Vec<&[u8]> = vec![
+        b"t/",
+        b"t/a\\nb",
+        b"t/\\377",
+        b"t/tab\\there",
+        b"t/back\\\\slash",
+        "t/é".as_bytes(),
+        b"t/sym",
+        b"t/hard\\001",
+    ];
+    let mut got: Vec<&[u8]> = names
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "{}", String::from_utf8_lossy(&names));
+    if have("tar") {
+        let gnu = sh(&format!("LC_ALL=C.UTF-8 tar -tf {a}"));
+        assert!(gnu.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&names),
+            String::from_utf8_lossy(&gnu.stdout),
+            "list and GNU tar -t, byte for byte"
+        );
+        assert_eq!(names, gnu.stdout);
+    }
+    let long = ok(["list", "-v", "-f", &a]);
+    assert_eq!(long.lines().count(), 8, "{long}");
+    assert!(long.contains(" t/sym -> tgt\\nx\\377\n"), "{long}");
+    assert!(
+        long.contains(" t/hard\\001 link to t/a\\nb\n")
+            || long.contains(" t/a\\nb link to t/hard\\001\n"),
+        "{long}"
+    );
+    assert!(!long.contains('\u{fffd}'), "{long}");
+    // create -v and extract -v print the same names.
+    let d = s(tmp.path());
+    let created = run(["create", "-v", "-f", &format!("{d}/b.tar"), "-C", &d, "t"]).stdout;
+    let mut c: Vec<&[u8]> = created
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    c.sort();
+    let strip = |v: &[&[u8]]| -> Vec<Vec<u8>> {
+        v.iter()
+            .map(|l| l.strip_suffix(b"/").unwrap_or(l).to_vec())
+            .collect()
+    };
+    assert_eq!(strip(&c), strip(&want), "create -v");
+    std::fs::create_dir(tmp.path().join("x")).unwrap();
+    let extracted = run([
+        "extract",
+        "-v",
+        "-f",
+        &a,
+        "-C",
+        &format!("{d}/x"),
+        "--owners",
+        "none",
+    ])
+    .stdout;
+    let mut x: Vec<&[u8]> = extracted
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    x.sort();
+    assert_eq!(strip(&x), strip(&want), "extract -v");
+}
+
+/// `--json` keeps every name's bytes: `path` (and `link`) as text, and,
+/// only when a name is not valid UTF-8, `path_base64` (`link_base64`)
+/// with its exact bytes.
+#[test]
+fn json_keeps_the_bytes_of_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = awkward_names(tmp.path());
+    let out = ok(["list", "--json", "-f", &a]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 8, "{out}");
+    let row = |p: &str| {
+        rows.iter()
+            .find(|r| r["path"] == p)
+            .unwrap_or_else(|| panic!("{p}: {out}"))
+    };
+    assert_eq!(row("t/a\nb")["path_base64"], serde_json::Value::Null);
+    assert_eq!(row("t/é")["path_base64"], serde_json::Value::Null);
+    assert_eq!(row("t/\u{fffd}")["path_base64"], "dC//");
+    let sym = row("t/sym");
+    assert_eq!(sym["link"], "tgt\nx\u{fffd}");
+    assert_eq!(sym["link_base64"], "dGd0Cnj/");
+    if have("base64") {
+        let bytes = sh(&format!(
+            "echo {} | base64 -d",
+            sym["link_base64"].as_str().unwrap()
+        ))
+        .stdout;
+        assert_eq!(bytes, b"tgt\nx\xff");
+    }
+}
+
+/// A failed write reads as a sentence: operation, path, cause.
+#[test]
+fn errors_name_operation_path_and_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = s(tmp.path());
+    std::fs::create_dir_all(tmp.path().join("t/d")).unwrap();
+    let a = format!("{d}/a.tar");
+    ok(["create", "-f", &a, "-C", &format!("{d}/t"), "d"]);
+    // --map @FILE names the map file.
+    let out = run(["list", "-f", &a, "--map", "@/nonexistent/uid_map"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "alientar: cannot read the map file /nonexistent/uid_map: No such file or directory\n"
+    );
+    // man --dir creates its directory.
+    let man = tmp.path().join("share/man/man1");
+    ok(["man", "--dir", &s(&man)]);
+    assert!(man.join("alientar-extract.1").is_file());
+    // Directory metadata that cannot be set (an immutable directory).
+    if !is_root() {
+        return skip("errors_name_operation_path_and_cause (chattr)", "not root");
+    }
+    let x = tmp.path().join("x/d");
+    std::fs::create_dir_all(&x).unwrap();
+    if !sh(&format!("chattr +i {}", s(&x))).status.success() {
+        return skip(
+            "errors_name_operation_path_and_cause (chattr)",
+            "chattr +i unsupported here",
+        );
+    }
+    let out = run(["extract", "-f", &a, "-C", &format!("{d}/x")]);
+    sh(&format!("chattr -i {}", s(&x)));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "alientar: cannot set the metadata of directory d: Operation not permitted\n"
     );
 }

@@ -5,7 +5,7 @@
 //! does not wrap yet: that one is a raw `libc::syscall`. The crate's `unsafe`
 //! lives in this module and its submodules only (that call and filling a
 //! buffer's spare capacity here, entering a user namespace in [`userns`],
-//! one zstd setting in [`zstd`]). Paths are single
+//! one zstd setting in [`zstd`], dying of SIGPIPE in [`sigpipe`]). Paths are single
 //! components (`name`), resolved against an open directory ([`Dir`]); the
 //! caller walks multi-component paths one `openat(O_NOFOLLOW|O_DIRECTORY)`
 //! at a time, so a symlink planted by an earlier member can never redirect a
@@ -22,6 +22,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, UTIME_NO
 
 use crate::entry::Time;
 
+pub mod sigpipe;
 pub mod userns;
 pub mod zstd;
 

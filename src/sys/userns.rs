@@ -120,7 +120,7 @@ pub fn enter(maps: &Maps) -> Result<()> {
             .stderr(Stdio::piped())
             .spawn()
             .map(|h| (tool, h))
-            .map_err(|e| Error::io_nopath("cannot start the newuidmap helper", e))
+            .map_err(|e| Error::io_nopath(format!("cannot start the {tool} helper"), e))
     };
     let mut helpers = vec![spawn("newuidmap", args(&maps.uid))?];
     match spawn("newgidmap", args(&maps.gid)) {
@@ -143,7 +143,7 @@ pub fn enter(maps: &Maps) -> Result<()> {
     }
     let mut refused = Vec::new();
     for (tool, status, err) in outcomes {
-        let status = status.map_err(|e| Error::io_nopath("newuidmap helper", e))?;
+        let status = status.map_err(|e| Error::io_nopath(format!("cannot wait for {tool}"), e))?;
         if !status.success() {
             let which = if status.code() == Some(3) {
                 "the newuidmap helper"

@@ -827,7 +827,7 @@ impl<R: Read> Reader<R> {
                 return Ok(total);
             }
             w.write_all(&buf[..n])
-                .map_err(|e| Error::io_nopath("write error", e))?;
+                .map_err(|e| Error::io_nopath("cannot write a member's data", e))?;
             total += n as u64;
         }
     }
