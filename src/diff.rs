@@ -161,8 +161,10 @@ pub struct Difference {
     pub what: What,
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// A name as diff prints it: escaped as `list` and GNU tar's `--compare`
+/// print names, so a newline or a byte that is not UTF-8 stays visible.
+fn shown(b: &[u8]) -> String {
+    crate::quote::escaped(b)
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.nnnnnnnnn]` UTC.
@@ -208,10 +210,10 @@ impl fmt::Display for What {
             What::Symlink { archive, disk } => write!(
                 f,
                 "Symlink differs (archive -> {}, disk -> {})",
-                lossy(archive),
-                lossy(disk)
+                shown(archive),
+                shown(disk)
             ),
-            What::NotLinked { target } => write!(f, "Not linked to {}", lossy(target)),
+            What::NotLinked { target } => write!(f, "Not linked to {}", shown(target)),
             What::Device { archive, disk } => write!(
                 f,
                 "Device number differs (archive {},{}, disk {},{})",
@@ -342,7 +344,7 @@ pub fn diff(
         let shown = if rel.is_empty() {
             ".".into()
         } else {
-            lossy(&rel)
+            shown(&rel)
         };
         let mut host = e.clone();
         let mut owners_known = true;
@@ -400,7 +402,7 @@ pub fn diff(
                 }
                 m.extend_from_slice(&n);
                 if !members.contains(&m) {
-                    emit(&mut report, &lossy(&m), vec![What::NotInArchive]);
+                    emit(&mut report, &shown(&m), vec![What::NotInArchive]);
                 }
             }
         }
@@ -471,12 +473,12 @@ impl Comparer {
                 Ok(md) => {
                     return Ok(Err(format!(
                         "{} is a {}, not a directory; not followed",
-                        lossy(&key),
+                        shown(&key),
                         kind_name(&md)
                     )));
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Ok(Err(format!("{} does not exist", lossy(&key))));
+                    return Ok(Err(format!("{} does not exist", shown(&key))));
                 }
                 Err(e) => return Err(e),
             }
@@ -520,10 +522,11 @@ impl Comparer {
         found: &mut Vec<What>,
     ) -> Result<()> {
         let c: Vec<&[u8]> = comps.iter().map(Vec::as_slice).collect();
-        let shown = lossy(&comps.join(&b'/'));
+        let joined = comps.join(&b'/');
+        let shown = Path::new(std::ffi::OsStr::from_bytes(&joined));
         let path = match self
             .resolve(&c)
-            .map_err(|x| Error::io("cannot stat a parent directory of", &shown, x))?
+            .map_err(|x| Error::io("cannot stat a parent directory of", shown, x))?
         {
             Ok(p) => p,
             Err(why) => {
@@ -713,7 +716,7 @@ fn read_label(p: &Path) -> Option<String> {
     xattr::get(p, LABEL_XATTR)
         .ok()
         .flatten()
-        .map(|v| lossy(&v))
+        .map(|v| shown(&v))
         .filter(|l| !l.is_empty())
 }
 

@@ -761,3 +761,18 @@ fn errors_name_operation_path_and_cause() {
         "alientar: cannot set the metadata of directory d: Operation not permitted\n"
     );
 }
+
+/// `diff` names a differing member as `list` does: escaped, one line each.
+#[test]
+fn diff_escapes_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = awkward_names(tmp.path());
+    let t = tmp.path().join("t");
+    std::fs::write(t.join(std::ffi::OsStr::from_bytes(b"\xff")), b"changed").unwrap();
+    let out = run(["diff", "-f", &a, "-C", &s(tmp.path())]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("t/\\377: ")), "{text}");
+    assert!(!text.contains('\u{fffd}'), "{text}");
+}
