@@ -730,3 +730,96 @@ fn debian_rootfs_as_user() {
         Some(0)
     );
 }
+
+/// `alientar ARGS` as U; its exit status and standard error.
+fn as_user_status(args: &str) -> (Option<i32>, String) {
+    let out = as_user(args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The case: U archives root-owned setuid programs with `--map
+/// rootless`, so the walk runs in a user namespace where root shows as the
+/// overflow ID. `--unmapped error` (the default) fails as it does with
+/// `--no-userns`: the path named, no archive written, exit 2; `overflow`
+/// and `keep` store 65534 without the setuid bit. A file of the context's
+/// own nobody (host sub_uid + 65533, mapped) is stored as 65534 with its
+/// setuid bit, no error: only an owner outside the map is refused.
+#[test]
+fn create_in_namespace_refuses_owners_outside_the_map() {
+    let Some(u) = test_user("create_in_namespace_refuses_owners_outside_the_map") else {
+        return;
+    };
+    let tmp = shared_tmp();
+    let out = user_dir(&u, &tmp.path().join("out"));
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::copy("/bin/true", tree.join("bin/passwd")).unwrap();
+    chmod(&tree.join("bin/passwd"), 0o4755);
+    std::fs::copy("/bin/true", tree.join("bin/nobody")).unwrap();
+    lchown(
+        &tree.join("bin/nobody"),
+        u.sub_uid + 65533,
+        u.sub_gid + 65533,
+    );
+    chmod(&tree.join("bin/nobody"), 0o4755);
+    lchown(&tree.join("bin"), u.uid, u.gid);
+    lchown(&tree, u.uid, u.gid);
+    let x = s(&out.join("x.tar"));
+    for extra in ["", "--no-userns"] {
+        let (code, err) = as_user_status(&format!(
+            "create {extra} --map rootless -C {} bin -f {x}",
+            s(&tree)
+        ));
+        assert_eq!(code, Some(2), "{extra}: {err}");
+        assert!(
+            err.contains("no archive written") && err.contains("bin/passwd"),
+            "{extra}: {err}"
+        );
+        assert!(!err.contains("bin/nobody"), "{extra}: mapped: {err}");
+        assert!(!Path::new(&x).exists(), "{extra}: no archive");
+    }
+    let (_, err) = as_user_status(&format!("create --map rootless -C {} bin -f {x}", s(&tree)));
+    assert!(err.contains("outside the uid map"), "{err}");
+    // The command, on the machine's own setuid programs.
+    let md = std::fs::metadata("/usr/bin/passwd");
+    if md
+        .as_ref()
+        .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o4000 != 0)
+    {
+        let (code, err) =
+            as_user_status(&format!("create --map rootless -C / usr/bin/passwd -f {x}"));
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("usr/bin/passwd"), "{err}");
+        assert!(!Path::new(&x).exists());
+    }
+    for policy in ["overflow", "keep"] {
+        let err = as_user_ok(&format!(
+            "create --map rootless --unmapped {policy} -C {} bin -f {x}",
+            s(&tree)
+        ));
+        assert!(err.contains("setuid"), "{policy}: one warning: {err}");
+        let l = listing(&x);
+        let get = |p: &str| {
+            (
+                l[p]["uid"].as_u64(),
+                l[p]["gid"].as_u64(),
+                l[p]["mode"].as_str().unwrap().to_string(),
+            )
+        };
+        assert_eq!(
+            get("bin/passwd"),
+            (Some(65534), Some(65534), "0755".into()),
+            "{policy}"
+        );
+        assert_eq!(
+            get("bin/nobody"),
+            (Some(65534), Some(65534), "4755".into()),
+            "{policy}"
+        );
+        assert_eq!(get("bin"), (Some(0), Some(0), "0755".into()), "{policy}");
+        std::fs::remove_file(&x).unwrap();
+    }
+}

@@ -30,6 +30,21 @@ pub fn available() -> bool {
             .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("newuidmap").exists()))
 }
 
+/// The IDs the kernel shows for an owner a user namespace does not map
+/// (`/proc/sys/kernel/overflowuid` and `overflowgid`; 65534 where unreadable).
+pub fn overflow_ids() -> (u32, u32) {
+    let read = |f: &str| {
+        std::fs::read_to_string(f)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(crate::idmap::OVERFLOW_ID)
+    };
+    (
+        read("/proc/sys/kernel/overflowuid"),
+        read("/proc/sys/kernel/overflowgid"),
+    )
+}
+
 fn threads() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -83,7 +98,7 @@ fn release(
 }
 
 /// Move this process into a new user namespace whose uid and gid maps are
-/// `maps` (inside = context IDs, outside = host IDs), then take the
+/// `maps` (inside → outside = host IDs), then take the
 /// namespace's credentials: our own ID if the map holds it, else 0.
 ///
 /// # Errors
