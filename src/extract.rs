@@ -1461,11 +1461,9 @@ pub fn extract(
     let mut report = Report::default();
     let (sink, ns, strict) = choose_sink(opts, reg)?;
     let sink: Arc<dyn Sink> = Arc::from(sink);
-    let mut owners = opts.owners.clone();
     if let Some(maps) = &ns {
         // Before anything else: no thread may exist yet.
         sys::userns::enter(maps)?;
-        owners.maps = Some(maps.clone());
     }
     let root = Dir::open(&opts.dest)
         .map_err(|e| Error::io("cannot open destination directory", &opts.dest, e))?;
@@ -1473,7 +1471,10 @@ pub fn extract(
     let (_, r) = crate::input::open_source(&opts.archive)?;
     let mut rd = Reader::new(r);
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
-    let mut chooser = MapChooser::new(reg, &owners)?;
+    let mut chooser = MapChooser::new(reg, &opts.owners)?;
+    if let Some(maps) = &ns {
+        chooser = chooser.in_namespace(maps.clone(), namespace_origin(&opts.owners));
+    }
     let me = (
         u64::from(rustix::process::getuid().as_raw()),
         u64::from(rustix::process::getgid().as_raw()),
@@ -1599,7 +1600,13 @@ pub fn extract(
         let mapped: Option<Entry> = match chooser.for_entry(&ctx) {
             Ok(Some((maps, what))) => {
                 let mut host = ctx.clone();
-                match translate(&mut host, &maps, Direction::ToHost, owners.unmapped, &what) {
+                match translate(
+                    &mut host,
+                    &maps,
+                    Direction::ToHost,
+                    opts.owners.unmapped,
+                    &what,
+                ) {
                     Ok(o) => {
                         // What was squashed is squashed in both views.
                         ctx.mode = host.mode;
@@ -2192,6 +2199,15 @@ pub fn namespace_maps(
         (Some(m), _) => Ok(m.clone()),
         (None, Some(c)) => reg.maps(c),
         (None, None) => reg.maps("rootless"),
+    }
+}
+
+/// Where the map of the user namespace comes from, for messages.
+fn namespace_origin(o: &crate::create::OwnerOptions) -> String {
+    if o.maps.is_some() || o.context.is_some() {
+        o.map_origin(None)
+    } else {
+        "context rootless, the map the user namespace is built from when no --map or --context is given".into()
     }
 }
 

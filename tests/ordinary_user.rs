@@ -823,3 +823,124 @@ fn create_in_namespace_refuses_owners_outside_the_map() {
         std::fs::remove_file(&x).unwrap();
     }
 }
+
+/// `alientar ARGS` as U with `XDG_CONFIG_HOME` at `config`.
+fn as_user_with_config(config: &Path, args: &str) -> (Option<i32>, String) {
+    let out = sh(&format!(
+        "cd /tmp && runuser -u {U} -- env XDG_CONFIG_HOME={} {} {args}",
+        s(config),
+        bin().display()
+    ));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An archive labelled `image`, which no registry here defines: extract
+/// fails alike for root and for U (exit 2, the label named, nothing
+/// written) unless `--context` or `--map` says which map to use. A label
+/// whose map is not the one U's user namespace would be built from is an
+/// error too, naming `--context`. An owner outside the map U's namespace is
+/// built from names that map's origin, not an option U did not give.
+#[test]
+fn unknown_label_is_an_error_for_root_and_user() {
+    let Some(u) = test_user("unknown_label_is_an_error_for_root_and_user") else {
+        return;
+    };
+    let tmp = shared_tmp();
+    let t = image(tmp.path());
+    let a = s(&tmp.path().join("img.tar"));
+    ok([
+        "create",
+        "-f",
+        &a,
+        "-C",
+        &s(&t),
+        "--context",
+        "image",
+        "--map",
+        "host",
+        ".",
+    ]);
+    chmod(Path::new(&a), 0o644);
+    let root_dest = tmp.path().join("root");
+    std::fs::create_dir(&root_dest).unwrap();
+    let out = run(["extract", "-f", &a, "-C", &s(&root_dest)]);
+    let root_err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{root_err}");
+    let dest = user_dir(&u, &tmp.path().join("user"));
+    let (code, err) = as_user_status(&format!("extract -f {a} -C {}", s(&dest)));
+    assert_eq!(code, Some(2), "{err}");
+    for e in [&root_err, &err] {
+        assert!(
+            e.contains("labelled 'image'") && e.contains("no context named 'image'"),
+            "{e}"
+        );
+    }
+    for d in [&root_dest, &dest] {
+        assert_eq!(
+            std::fs::read_dir(d).unwrap().count(),
+            0,
+            "nothing extracted"
+        );
+    }
+    for how in ["--context rootless", "--map rootless"] {
+        let d = user_dir(&u, &tmp.path().join(how.replace(' ', "")));
+        as_user_ok(&format!("extract -f {a} -C {} {how}", s(&d)));
+        assert_eq!(
+            std::fs::metadata(d.join("etc/shadow")).unwrap().uid(),
+            u.uid
+        );
+    }
+    // U defines `image` with a map of its own: the namespace auto builds
+    // (rootless) would not apply it.
+    let config = tmp.path().join("config");
+    std::fs::create_dir_all(config.join("alientar")).unwrap();
+    std::fs::write(
+        config.join("alientar/contexts.toml"),
+        format!(
+            "[image]\nuidmap = \"0:{}:65536\"\ngidmap = \"0:{}:65536\"\n",
+            u.sub_uid, u.sub_gid
+        ),
+    )
+    .unwrap();
+    chmod(&config, 0o755);
+    // (Owned by the context's root: the map does not hold U's own uid.)
+    let d = tmp.path().join("defined");
+    std::fs::create_dir(&d).unwrap();
+    lchown(&d, u.sub_uid, u.sub_gid);
+    let (code, err) = as_user_with_config(&config, &format!("extract -f {a} -C {}", s(&d)));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("labelled 'image'") && err.contains("--context image"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&d).unwrap().count(),
+        0,
+        "nothing extracted"
+    );
+    let (code, err) = as_user_with_config(
+        &config,
+        &format!("extract -f {a} -C {} --context image", s(&d)),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let md = std::fs::metadata(d.join("etc/shadow")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (u.sub_uid, u.sub_gid + 42));
+    // An unlabelled archive with an owner outside the rootless map.
+    let w = tmp.path().join("w");
+    std::fs::create_dir(&w).unwrap();
+    std::fs::write(w.join("far"), "x").unwrap();
+    lchown(&w.join("far"), 70000, 0);
+    let b = s(&tmp.path().join("far.tar"));
+    ok(["create", "-f", &b, "-C", &s(&w), "far"]);
+    chmod(Path::new(&b), 0o644);
+    let d = user_dir(&u, &tmp.path().join("far"));
+    let (code, err) = as_user_status(&format!("extract -f {b} -C {}", s(&d)));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("uid 70000") && err.contains("rootless") && !err.contains("--map)"),
+        "the map's origin, not an option not given: {err}"
+    );
+}
