@@ -1732,16 +1732,13 @@ pub fn extract(
         if let Some(why) = &strict
             && (host.uid, host.gid) != me
         {
-            fatal = Some(
-                Error::unmapped(format!(
-                    "needs owner {}:{} (host view), which uid {} cannot give without a user namespace ({why}); \
-                     use --owners xattr (owners in user.containers.override_stat), --owners manifest=FILE (an mtree spec) \
-                     or --owners none (owners dropped)",
-                    host.uid, host.gid, me.0
-                ))
-                .with_path(ctx.display_path()),
-            );
-            break;
+            match foreign_owner(why, &ctx, host, me, &opts.owners) {
+                Ok(w) => *warnings.entry(w).or_insert(0) += 1,
+                Err(e) => {
+                    fatal = Some(e);
+                    break;
+                }
+            }
         }
         let a = Applied { ctx: &ctx, host };
         if let Err(err) = sink.record(&a) {
@@ -2289,6 +2286,33 @@ pub fn namespace_maps(
         (None, Some(c)) => reg.maps(c),
         (None, None) => reg.maps("rootless"),
     }
+}
+
+/// An entry whose owner `host` the invoking user `me` cannot give (`why`:
+/// no user namespace). A plain tar member — no label, no `--map` or
+/// `--context` — is written owned by the user, as `--owners none` does:
+/// returns the warning that says so. Anything else stops the run.
+fn foreign_owner(
+    why: &str,
+    ctx: &Entry,
+    host: &Entry,
+    me: (u64, u64),
+    o: &crate::create::OwnerOptions,
+) -> Result<String> {
+    if ctx.label.is_none() && o.maps.is_none() && o.context.is_none() {
+        return Ok(format!(
+            "the archive has no context label, and its owners need a user namespace ({why}): \
+             entries are written owned by you, without setuid/setgid bits, as with --owners none; \
+             --owners xattr or --owners manifest=FILE keep the owners"
+        ));
+    }
+    Err(Error::unmapped(format!(
+        "needs owner {}:{} (host view), which uid {} cannot give without a user namespace ({why}); \
+         use --owners xattr (owners in user.containers.override_stat), --owners manifest=FILE (an mtree spec) \
+         or --owners none (owners dropped)",
+        host.uid, host.gid, me.0
+    ))
+    .with_path(ctx.display_path()))
 }
 
 /// Where the map of the user namespace comes from, for messages.

@@ -987,3 +987,101 @@ fn chown_sink_as_user_writes_the_files_and_reports_once() {
     assert_eq!(got["usr/bin/su"].mode, 0o755, "setuid dropped");
     assert_eq!(got["etc"].mode, 0o755, "directory modes applied");
 }
+
+/// Does `nobody` (uid 65534) exist without subordinate ranges? Else why not.
+fn nobody_without_ranges() -> Result<(), &'static str> {
+    if !is_root() || !have("setpriv") {
+        return Err("needs root and setpriv");
+    }
+    if !sh("getent passwd nobody | grep -q '^nobody:x\\?:65534:'")
+        .status
+        .success()
+    {
+        return Err("no user nobody with uid 65534");
+    }
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        let t = std::fs::read_to_string(f).unwrap_or_default();
+        if t.lines()
+            .any(|l| l.starts_with("nobody:") || l.starts_with("65534:"))
+        {
+            return Err("nobody has a subordinate range");
+        }
+    }
+    Ok(())
+}
+
+/// `alientar ARGS` as nobody (uid 65534, no subordinate range).
+fn as_nobody(args: &str) -> (Option<i32>, String) {
+    let out = sh(&format!(
+        "cd /tmp && setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOME=/nonexistent {} {args}",
+        bin().display()
+    ));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A user with no subordinate range extracts a plain, unlabelled tarball
+/// (made by GNU tar) without options: the files are theirs, as with
+/// `--owners none`, with one warning naming `--owners xattr` and
+/// `--owners manifest=FILE`; exit 0. A labelled archive still needs a map
+/// (exit 2, nothing written).
+#[test]
+fn unlabelled_archive_falls_back_to_own_ownership_without_ranges() {
+    if let Err(why) = nobody_without_ranges() {
+        return skip(
+            "unlabelled_archive_falls_back_to_own_ownership_without_ranges",
+            why,
+        );
+    }
+    let tmp = shared_tmp();
+    let t = image(tmp.path());
+    let a = s(&tmp.path().join("gnu.tar"));
+    sh_ok(&format!("tar -C {} -cf {a} .", s(&t)));
+    chmod(Path::new(&a), 0o644);
+    let dest = tmp.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    lchown(&dest, 65534, 65534);
+    let (code, err) = as_nobody(&format!("extract -f {a} -C {}", s(&dest)));
+    assert_eq!(code, Some(0), "{err}");
+    let fell_back: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("--owners xattr"))
+        .collect();
+    assert_eq!(fell_back.len(), 1, "one warning: {err}");
+    assert!(fell_back[0].contains("manifest=FILE"), "{err}");
+    let got = snapshot(&dest);
+    assert!(got.values().all(|m| m.uid == 65534), "owned by nobody");
+    assert_eq!(
+        std::fs::read(dest.join("etc/unreadable")).unwrap(),
+        b"secret\n"
+    );
+    assert_eq!(got["usr/bin/su"].mode, 0o755, "setuid dropped");
+    // Labelled: the label's map is needed.
+    let l = s(&tmp.path().join("labelled.tar"));
+    ok([
+        "create",
+        "-f",
+        &l,
+        "-C",
+        &s(&t),
+        "--context",
+        "rootless",
+        "--map",
+        "host",
+        ".",
+    ]);
+    chmod(Path::new(&l), 0o644);
+    let d2 = tmp.path().join("d2");
+    std::fs::create_dir(&d2).unwrap();
+    lchown(&d2, 65534, 65534);
+    let (code, err) = as_nobody(&format!("extract -f {l} -C {}", s(&d2)));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("rootless"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&d2).unwrap().count(),
+        0,
+        "nothing extracted"
+    );
+}
