@@ -360,6 +360,44 @@ mod tests {
         assert!(translate(&mut e, &maps(), Direction::ToHost, Unmapped::Error, "x").is_err());
     }
 
+    /// Inside create's namespace: the overflow ID is an owner outside the
+    /// map (an error, or 65534 without setuid/setgid for both `overflow`
+    /// and `keep`); other IDs go through the view.
+    #[test]
+    fn seen_in_a_namespace() {
+        let m = maps();
+        let seen = Seen {
+            view: &m,
+            overflow: (65534, 65534),
+        };
+        let mut e = Entry::new("usr/bin/passwd", Kind::File);
+        (e.uid, e.gid, e.mode) = (65534, 1001, 0o6755);
+        let err = translate_seen(
+            &mut e.clone(),
+            &m,
+            &seen,
+            Unmapped::Error,
+            "context rootless",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("usr/bin/passwd: its owner is outside the uid map 0:1001:1,1:100000:65536 (context rootless)"),
+            "{err}"
+        );
+        for policy in [Unmapped::Overflow, Unmapped::Keep] {
+            let mut x = e.clone();
+            let o = translate_seen(&mut x, &m, &seen, policy, "x").unwrap();
+            assert!(o.uid_squashed && !o.gid_squashed);
+            assert_eq!((x.uid, x.gid, x.mode), (65534, 0, 0o2755), "{policy:?}");
+        }
+        (e.uid, e.gid) = (100005, 65534);
+        let err = translate_seen(&mut e.clone(), &m, &seen, Unmapped::Error, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("its group is outside the gid map"), "{err}");
+    }
+
     #[test]
     fn acl_and_capability_ids() {
         let u32max = u32::MAX;
