@@ -75,6 +75,26 @@ fn image_archive(tmp: &Path) -> String {
     a
 }
 
+/// The tree `t` archived by root as `tmp/NAME`, every entry labelled
+/// `label` with the host's owners, readable by U: the archive's path.
+fn labelled_archive(tmp: &Path, t: &Path, name: &str, label: &str) -> String {
+    let a = s(&tmp.join(name));
+    ok([
+        "create",
+        "-f",
+        &a,
+        "-C",
+        &s(t),
+        "--context",
+        label,
+        "--map",
+        "host",
+        ".",
+    ]);
+    chmod(Path::new(&a), 0o644);
+    a
+}
+
 fn rootless(u: &User) -> String {
     format!("0:{}:1,1:{}:65536", u.uid, u.sub_uid)
 }
@@ -321,20 +341,7 @@ fn xattr_sink_roundtrip_as_user() {
     };
     let tmp = shared_tmp();
     let t = image(tmp.path());
-    let a = s(&tmp.path().join("img.tar.zst"));
-    ok([
-        "create",
-        "-f",
-        &a,
-        "-C",
-        &s(&t),
-        "--context",
-        "rootless",
-        "--map",
-        "host",
-        ".",
-    ]);
-    chmod(Path::new(&a), 0o644);
+    let a = labelled_archive(tmp.path(), &t, "img.tar.zst", "rootless");
     let d = user_dir(&u, &tmp.path().join("x"));
     as_user_ok(&format!("extract -f {a} -C {} --owners xattr", s(&d)));
     let snap = snapshot(&d);
@@ -731,13 +738,17 @@ fn debian_rootfs_as_user() {
     );
 }
 
-/// `alientar ARGS` as U; its exit status and standard error.
-fn as_user_status(args: &str) -> (Option<i32>, String) {
-    let out = as_user(args);
+/// A run's exit status and standard error.
+fn status(out: std::process::Output) -> (Option<i32>, String) {
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `alientar ARGS` as U; its exit status and standard error.
+fn as_user_status(args: &str) -> (Option<i32>, String) {
+    status(as_user(args))
 }
 
 /// The case: U archives root-owned setuid programs with `--map
@@ -826,15 +837,11 @@ fn create_in_namespace_refuses_owners_outside_the_map() {
 
 /// `alientar ARGS` as U with `XDG_CONFIG_HOME` at `config`.
 fn as_user_with_config(config: &Path, args: &str) -> (Option<i32>, String) {
-    let out = sh(&format!(
+    status(sh(&format!(
         "cd /tmp && runuser -u {U} -- env XDG_CONFIG_HOME={} {} {args}",
         s(config),
         bin().display()
-    ));
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    )))
 }
 
 /// An archive labelled `image`, which no registry here defines: extract
@@ -850,20 +857,7 @@ fn unknown_label_is_an_error_for_root_and_user() {
     };
     let tmp = shared_tmp();
     let t = image(tmp.path());
-    let a = s(&tmp.path().join("img.tar"));
-    ok([
-        "create",
-        "-f",
-        &a,
-        "-C",
-        &s(&t),
-        "--context",
-        "image",
-        "--map",
-        "host",
-        ".",
-    ]);
-    chmod(Path::new(&a), 0o644);
+    let a = labelled_archive(tmp.path(), &t, "img.tar", "image");
     let root_dest = tmp.path().join("root");
     std::fs::create_dir(&root_dest).unwrap();
     let out = run(["extract", "-f", &a, "-C", &s(&root_dest)]);
@@ -1012,14 +1006,10 @@ fn nobody_without_ranges() -> Result<(), &'static str> {
 
 /// `alientar ARGS` as nobody (uid 65534, no subordinate range).
 fn as_nobody(args: &str) -> (Option<i32>, String) {
-    let out = sh(&format!(
+    status(sh(&format!(
         "cd /tmp && setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOME=/nonexistent {} {args}",
         bin().display()
-    ));
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    )))
 }
 
 /// A user with no subordinate range extracts a plain, unlabelled tarball
@@ -1059,20 +1049,7 @@ fn unlabelled_archive_falls_back_to_own_ownership_without_ranges() {
     );
     assert_eq!(got["usr/bin/su"].mode, 0o755, "setuid dropped");
     // Labelled: the label's map is needed.
-    let l = s(&tmp.path().join("labelled.tar"));
-    ok([
-        "create",
-        "-f",
-        &l,
-        "-C",
-        &s(&t),
-        "--context",
-        "rootless",
-        "--map",
-        "host",
-        ".",
-    ]);
-    chmod(Path::new(&l), 0o644);
+    let l = labelled_archive(tmp.path(), &t, "labelled.tar", "rootless");
     let d2 = tmp.path().join("d2");
     std::fs::create_dir(&d2).unwrap();
     lchown(&d2, 65534, 65534);
