@@ -1138,7 +1138,7 @@ fn enter_walk_namespace(maps: Maps) -> Result<Walk> {
             maps.uid, maps.gid, overflow.0, overflow.1, e.kind()
         ))
     })?;
-    crate::sys::userns::enter(&ns)?;
+    crate::sys::userns::enter_laid_out(&ns, &maps)?;
     Ok(Walk {
         maps,
         view,

@@ -806,6 +806,17 @@ fn create_in_namespace_refuses_owners_outside_the_map() {
         assert!(err.contains("usr/bin/passwd"), "{err}");
         assert!(!Path::new(&x).exists());
     }
+    // A map U's ranges do not cover: the refusal names the map U gave.
+    let far = u.sub_uid.max(u.sub_gid) + 10_000_000;
+    let (code, err) = as_user_status(&format!(
+        "create --userns --map 0:{far}:10 -C {} bin -f {x}",
+        s(&tree)
+    ));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("uid 0:{far}:10 gid 0:{far}:10")),
+        "{err}"
+    );
     for policy in ["overflow", "keep"] {
         let err = as_user_ok(&format!(
             "create --map rootless --unmapped {policy} -C {} bin -f {x}",

@@ -107,6 +107,16 @@ fn release(
 /// (it is not covered by the user's own ID and `/etc/subuid` ranges). The
 /// message says which and what to do.
 pub fn enter(maps: &Maps) -> Result<()> {
+    enter_laid_out(maps, maps)
+}
+
+/// As [`enter`], into a namespace whose maps `maps` lay out the user's
+/// `given` maps differently inside (same IDs outside): a refusal names
+/// `given`.
+///
+/// # Errors
+/// As [`enter`].
+pub fn enter_laid_out(maps: &Maps, given: &Maps) -> Result<()> {
     let n = threads();
     if n > 1 {
         return Err(Error::usage(format!(
@@ -176,8 +186,8 @@ pub fn enter(maps: &Maps) -> Result<()> {
     if !refused.is_empty() {
         return Err(Error::map(format!(
             "the map was refused (uid {} gid {}): {}; the outside IDs must be your own or in your /etc/subuid and /etc/subgid ranges",
-            maps.uid,
-            maps.gid,
+            given.uid,
+            given.gid,
             refused.join("; ")
         )));
     }
