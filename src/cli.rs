@@ -315,10 +315,14 @@ fn parse_owners(v: &str) -> Result<Owners, String> {
 fn owner_options(a: &OwnerArgs, reg: &Registry, who: &Invoker) -> Result<OwnerOptions, Error> {
     let mut context = a.context.clone();
     let mut maps = None;
+    let mut map_option = None;
     if let Some(m) = &a.map {
         maps = Some(reg.resolve_spec(m)?);
         if context.is_none() && reg.get(m).is_some() {
             context = Some(m.clone());
+        }
+        if context.as_deref() != Some(m.as_str()) {
+            map_option = Some("--map".to_string());
         }
     }
     if a.uid_map.is_some() || a.gid_map.is_some() {
@@ -349,10 +353,19 @@ fn owner_options(a: &OwnerArgs, reg: &Registry, who: &Invoker) -> Result<OwnerOp
             }
         };
         maps = Some(Maps { uid, gid });
+        map_option = Some(
+            match (&a.uid_map, &a.gid_map) {
+                (Some(_), Some(_)) => "--uid-map and --gid-map",
+                (Some(_), None) => "--uid-map",
+                _ => "--gid-map",
+            }
+            .to_string(),
+        );
     }
     Ok(OwnerOptions {
         context,
         maps,
+        map_option,
         unmapped: match a.unmapped {
             UnmappedArg::Error => Unmapped::Error,
             UnmappedArg::Overflow => Unmapped::Overflow,

@@ -47,6 +47,27 @@ impl Maps {
         }
     }
 
+    /// The user namespace to walk a tree in and how its IDs read: see
+    /// [`crate::idmap::IdMap::walk_layout`]; `overflow` is the kernel's
+    /// (uid, gid) for IDs a namespace cannot show.
+    ///
+    /// # Errors
+    /// As [`crate::idmap::IdMap::walk_layout`].
+    pub fn walk_layout(&self, overflow: (u32, u32)) -> Result<(Maps, Maps)> {
+        let (uid_ns, uid_view) = self.uid.walk_layout(overflow.0)?;
+        let (gid_ns, gid_view) = self.gid.walk_layout(overflow.1)?;
+        Ok((
+            Maps {
+                uid: uid_ns,
+                gid: gid_ns,
+            },
+            Maps {
+                uid: uid_view,
+                gid: gid_view,
+            },
+        ))
+    }
+
     /// Build from uid and gid SPECs.
     ///
     /// # Errors

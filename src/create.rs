@@ -29,7 +29,9 @@ use crate::frame::index::IndexBuilder;
 use crate::frame::{FRAME_CUT, FRAME_TARGET, FramePipeline};
 use crate::names::Names;
 use crate::tar::write as tw;
-use crate::translate::{Direction, Unmapped, translate};
+use crate::translate::{
+    Direction, Outcome, Seen, Unmapped, translate, translate_seen, translate_xattrs,
+};
 use crate::walk::{Source, member_prefix, walk};
 
 /// Output compression.
@@ -61,10 +63,34 @@ pub struct OwnerOptions {
     pub context: Option<String>,
     /// `--map`, `--uid-map`, `--gid-map`: explicit maps overriding the context's.
     pub maps: Option<Maps>,
+    /// The options that gave `maps` (`--map`, `--uid-map`...), for messages;
+    /// `None` when `maps` is the map of `context` (`--map NAME`).
+    pub map_option: Option<String>,
     /// What an unmapped ID becomes.
     pub unmapped: Unmapped,
     /// Ignore names, numbers only.
     pub numeric_owner: bool,
+}
+
+impl OwnerOptions {
+    /// Where the map comes from, for messages: the context, and the option
+    /// that gave the map when it is not the context's own. `label`: the
+    /// label of the entries when no `--context` was given.
+    pub fn map_origin(&self, label: Option<&str>) -> String {
+        let context = self.context.as_deref().or(label);
+        let option = self
+            .maps
+            .as_ref()
+            .map(|_| self.map_option.as_deref().unwrap_or("--map"));
+        match (context, option) {
+            (Some(c), Some(o)) if self.map_option.is_some() || self.context.is_none() => {
+                format!("context {c}, map given with {o}")
+            }
+            (Some(c), _) => format!("context {c}"),
+            (None, Some(o)) => format!("given with {o}"),
+            (None, None) => "no map".to_string(),
+        }
+    }
 }
 
 /// What to create.
@@ -113,11 +139,9 @@ pub struct Report {
 
 struct Plan {
     label: Option<String>,
-    /// The maps recorded as provenance.
+    /// The maps owners are translated through (host → context), recorded
+    /// as provenance.
     maps: Option<Maps>,
-    /// Translate host → context (false inside a user namespace, where
-    /// `lstat` already shows context IDs).
-    translate: bool,
     names: Option<Names>,
     /// `names` are the host's databases (never attached to foreign IDs).
     host_names: bool,
@@ -140,11 +164,10 @@ pub fn create(
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
     }
-    let ns = namespace_for(opts, reg)?;
-    if let Some(m) = &ns {
-        // Before the walk: no thread may exist yet.
-        crate::sys::userns::enter(m)?;
-    }
+    // Before the walk: no thread may exist yet.
+    let ns = namespace_for(opts, reg)?
+        .map(enter_walk_namespace)
+        .transpose()?;
     if opts.paths.iter().any(|p| member_prefix(p).1) {
         report
             .warnings
@@ -172,16 +195,15 @@ struct Env<'a> {
     opts: &'a CreateOptions,
     reg: &'a Registry,
     /// The user namespace the walk runs in, if any.
-    ns: Option<&'a Maps>,
+    ns: Option<&'a Walk>,
     host_names: Option<&'a Names>,
 }
 
 impl Env<'_> {
     fn plan(&self, label: &Option<String>) -> Result<Plan> {
         let mut plan = plan_for(label, self.opts, self.reg, self.host_names)?;
-        if let Some(m) = self.ns {
-            plan.translate = false;
-            plan.maps = Some(m.clone());
+        if let Some(w) = self.ns {
+            plan.maps = Some(w.maps.clone());
         }
         Ok(plan)
     }
@@ -236,33 +258,10 @@ impl Translator {
         env: &Env,
         pending_specs: &mut HashMap<Vec<u8>, crate::mtree::Spec>,
     ) {
-        let opts = env.opts;
         let host_uid = s.entry.uid;
         let host_gid = s.entry.gid;
-        if let Some(m) = plan.maps.as_ref().filter(|_| plan.translate) {
-            let what = match &plan.label {
-                Some(l) => format!("context {l}"),
-                None => "given with --map".to_string(),
-            };
-            let r = if s.fixed {
-                crate::translate::translate_xattrs(
-                    &mut s.entry,
-                    m,
-                    Direction::ToContext,
-                    opts.owners.unmapped,
-                    &what,
-                )
-                .map(|()| crate::translate::Outcome::default())
-            } else {
-                translate(
-                    &mut s.entry,
-                    m,
-                    Direction::ToContext,
-                    opts.owners.unmapped,
-                    &what,
-                )
-            };
-            match r {
+        if let Some(m) = &plan.maps {
+            match Self::owners(s, m, plan, env) {
                 Ok(o) => self.squashed += usize::from(o.uid_squashed || o.gid_squashed),
                 Err(e) => self.unmapped.push(e),
             }
@@ -278,7 +277,7 @@ impl Translator {
             .as_ref()
             .filter(|_| !(plan.host_names && (s.fixed || ns)))
         {
-            let (u, g) = if (plan.maps.is_some() && plan.translate) || s.fixed || ns {
+            let (u, g) = if plan.maps.is_some() || s.fixed || ns {
                 (s.entry.uid, s.entry.gid)
             } else {
                 (host_uid, host_gid)
@@ -291,6 +290,32 @@ impl Translator {
                 .ok()
                 .and_then(|g| n.groups.name_of(g))
                 .map(|x| x.as_bytes().to_vec());
+        }
+    }
+
+    /// An entry's owners (and ID-bearing xattrs) through `m`, host view →
+    /// context view; inside a user namespace, as [`translate_seen`] reads
+    /// them. Owners fixed by an override are in the context view already.
+    fn owners(s: &mut Source, m: &Maps, plan: &Plan, env: &Env) -> Result<Outcome> {
+        let owners = &env.opts.owners;
+        let what = match env.ns {
+            Some(_) if owners.maps.is_none() && owners.context.is_none() => {
+                "context rootless, the default of --userns".to_string()
+            }
+            _ => owners.map_origin(plan.label.as_deref()),
+        };
+        let (e, policy, to) = (&mut s.entry, owners.unmapped, Direction::ToContext);
+        match env.ns {
+            _ if s.fixed => translate_xattrs(e, env.ns.map_or(m, |w| &w.view), to, policy, &what)
+                .map(|()| Outcome::default()),
+            Some(w) => {
+                let seen = Seen {
+                    view: &w.view,
+                    overflow: w.overflow,
+                };
+                translate_seen(e, m, &seen, policy, &what)
+            }
+            None => translate(e, m, to, policy, &what),
         }
     }
 
@@ -1069,7 +1094,6 @@ fn plan_for(
         (None, None) => None,
     };
     let maps = maps.filter(|m| !(m.uid.is_identity() && m.gid.is_identity()));
-    let translate = maps.is_some();
     let mut host_names = false;
     let names = if opts.owners.numeric_owner {
         None
@@ -1088,9 +1112,37 @@ fn plan_for(
     Ok(Plan {
         label: label.clone(),
         maps,
-        translate,
         names,
         host_names,
+    })
+}
+
+/// The user namespace a create walk runs in.
+struct Walk {
+    /// The context's map.
+    maps: Maps,
+    /// Context IDs → IDs as seen inside the namespace.
+    view: Maps,
+    /// The (uid, gid) the kernel shows for owners outside the map.
+    overflow: (u32, u32),
+}
+
+/// Move into a user namespace from which the walk can read what `maps`
+/// covers, and in which an owner outside `maps` shows as the overflow ID
+/// and nothing else (see [`Maps::walk_layout`]).
+fn enter_walk_namespace(maps: Maps) -> Result<Walk> {
+    let overflow = crate::sys::userns::overflow_ids();
+    let (ns, view) = maps.walk_layout(overflow).map_err(|e| {
+        Error::map(format!(
+            "cannot lay out a user namespace for the walk (uid {} gid {}) where the overflow IDs {}:{} stay unmapped: {}",
+            maps.uid, maps.gid, overflow.0, overflow.1, e.kind()
+        ))
+    })?;
+    crate::sys::userns::enter_laid_out(&ns, &maps)?;
+    Ok(Walk {
+        maps,
+        view,
+        overflow,
     })
 }
 

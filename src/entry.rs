@@ -146,9 +146,11 @@ impl Entry {
         }
     }
 
-    /// The path for messages (lossy UTF-8).
-    pub fn display_path(&self) -> String {
-        String::from_utf8_lossy(&self.path).into_owned()
+    /// The member name as a path, every byte kept: for errors, which
+    /// show it escaped as `list` does.
+    pub fn display_path(&self) -> &std::path::Path {
+        use std::os::unix::ffi::OsStrExt;
+        std::path::Path::new(std::ffi::OsStr::from_bytes(&self.path))
     }
 
     /// Look up an xattr by name.

@@ -330,6 +330,7 @@ struct Leftovers {
     deferred: Vec<Deferred>,
     symlink_owners: SymlinkOwners,
     warnings: BTreeMap<String, u64>,
+    owner_failures: OwnerFailures,
     errors: Vec<(u64, Error)>,
     /// Errors not kept (beyond [`MAX_ERRORS`]).
     dropped: u64,
@@ -348,6 +349,9 @@ impl Leftovers {
         for (k, v) in l.warnings {
             *self.warnings.entry(k).or_insert(0) += v;
         }
+        for (cause, f) in l.owner_failures {
+            self.owner_failures.entry(cause).or_default().absorb(f);
+        }
         self.errors.extend(l.errors);
         self.dropped += l.dropped;
         self.done += l.done;
@@ -359,6 +363,61 @@ impl Leftovers {
         } else {
             self.dropped += 1;
         }
+    }
+}
+
+/// Owner changes refused, by cause (an OS error number): reported once per
+/// cause, with a count and the first entry, instead of once per entry.
+type OwnerFailures = BTreeMap<i32, OwnerFailure>;
+
+/// The owner changes refused for one cause.
+#[derive(Default)]
+struct OwnerFailure {
+    count: u64,
+    /// The first entry in archive order: its seq, path and owner.
+    first: Option<(u64, String, (u32, u32))>,
+}
+
+impl OwnerFailure {
+    fn absorb(&mut self, o: OwnerFailure) {
+        self.count += o.count;
+        if let Some(f) = o.first {
+            self.note(f);
+        }
+    }
+
+    fn note(&mut self, f: (u64, String, (u32, u32))) {
+        if self.first.as_ref().is_none_or(|x| f.0 < x.0) {
+            self.first = Some(f);
+        }
+    }
+}
+
+/// The report of refused owner changes: an error per cause, and one
+/// warning that says what became of those entries.
+fn owner_failure_report(failures: OwnerFailures, report: &mut Report) {
+    for (cause, f) in &failures {
+        let Some((_, path, (u, g))) = &f.first else {
+            continue;
+        };
+        let what = if f.count == 1 {
+            format!("cannot change the owner of {path} to {u}:{g}")
+        } else {
+            format!(
+                "cannot change the owner of {} entries (first: {path}, to {u}:{g})",
+                f.count
+            )
+        };
+        report
+            .errors
+            .push(Error::io_nopath(what, io::Error::from_raw_os_error(*cause)));
+    }
+    if !failures.is_empty() {
+        report.warnings.push(
+            "entries whose owner could not be changed are written owned by you, without setuid/setgid bits; \
+             --owners xattr or --owners manifest=FILE record the owners instead"
+                .into(),
+        );
     }
 }
 
@@ -552,6 +611,8 @@ struct Worker {
     /// Big files' pieces in flight, one message each (see `extract`).
     slots: Receiver<()>,
     tmp_counter: u64,
+    /// The entry being applied (its seq), for records naming the first.
+    seq: u64,
     left: Leftovers,
 }
 
@@ -689,6 +750,7 @@ impl Worker {
         };
         // Owner and mode always: the sealing worker's cached parent is
         // not this file's, so "born with the right owner" cannot be judged.
+        self.seq = big.seq;
         match self.seal(
             &big.file,
             big.born,
@@ -859,6 +921,28 @@ impl Worker {
             .insert(join(comps));
     }
 
+    /// The outcome of giving `a` the owner `owner`: a refusal does not fail
+    /// the entry (GNU tar keeps the file too) but is counted by cause, and
+    /// reported once per cause at the end. True when the owner was set.
+    fn owner_set(&mut self, a: &Applied, owner: (u32, u32), r: io::Result<()>) -> bool {
+        let Err(x) = r else { return true };
+        let f = self
+            .left
+            .owner_failures
+            .entry(x.raw_os_error().unwrap_or(0))
+            .or_default();
+        f.count += 1;
+        f.note((self.seq, crate::quote::escaped(&a.ctx.path), owner));
+        false
+    }
+
+    /// The mode to set: the sink's, without setuid/setgid where the owner
+    /// could not be set (as bsdtar does; the file is the invoking user's).
+    fn mode_for(&self, a: &Applied, owned: bool) -> u32 {
+        let mode = self.sink.mode(a);
+        if owned { mode } else { mode & !0o6000 }
+    }
+
     /// Would a file just created in the cached parent already have this
     /// owner (our own IDs, no setgid directory handing down its group)?
     fn born_with(&self, owner: (u32, u32)) -> bool {
@@ -889,6 +973,7 @@ impl Worker {
         label: bool,
         has: Has,
     ) -> io::Result<()> {
+        let mut owned = true;
         if let Some((u, g)) = self.sink.owner(a) {
             let set = match has {
                 Has::Nothing => true,
@@ -896,7 +981,7 @@ impl Worker {
                 Has::Stat(m) => (m.uid, m.gid) != (u, g),
             };
             if set {
-                sys::fchown(fd, u, g)?;
+                owned = self.owner_set(a, (u, g), sys::fchown(fd, u, g));
             }
         }
         for (k, v) in xattrs {
@@ -910,7 +995,7 @@ impl Worker {
         {
             self.warn(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
         }
-        let mode = self.sink.mode(a);
+        let mode = self.mode_for(a, owned);
         let set = match has {
             Has::Nothing => true,
             Has::FinalMode => false,
@@ -924,9 +1009,10 @@ impl Worker {
 
     /// Owner, xattrs, mode and mtime of a FIFO or device we just made as `name`.
     fn apply_at(&mut self, dir: &Dir, name: &[u8], a: &Applied, label: bool) -> io::Result<()> {
-        if let Some((u, g)) = self.sink.owner(a) {
-            dir.lchown(name, u, g)?;
-        }
+        let owned = match self.sink.owner(a) {
+            Some((u, g)) => self.owner_set(a, (u, g), dir.lchown(name, u, g)),
+            None => true,
+        };
         for (k, v) in self.sink.xattrs(a) {
             if let Err(err) = dir.lsetxattr(name, &k, &v) {
                 self.warn(format!("cannot set xattr {k}: {err}"));
@@ -938,7 +1024,7 @@ impl Worker {
         {
             self.warn(format!("cannot set the label xattr {LABEL_XATTR}: {err}"));
         }
-        dir.chmod(name, self.sink.mode(a))?;
+        dir.chmod(name, self.mode_for(a, owned))?;
         dir.set_mtime(name, a.ctx.mtime)
     }
 
@@ -951,6 +1037,7 @@ impl Worker {
         label: bool,
         seq: u64,
     ) -> Result<()> {
+        self.seq = seq;
         let e = a.ctx;
         let path = String::from_utf8_lossy(key);
         let io_err = |op: &str, err: io::Error| Error::io(op, &*path, err);
@@ -1115,13 +1202,12 @@ impl Worker {
                     }
                     Err(x) => return Err(io_err("cannot create symlink", x)),
                 };
-                let r = (|| -> io::Result<()> {
-                    if let Some((u, g)) = self.sink.owner(a) {
-                        dir.lchown(at, u, g)?;
-                    }
-                    dir.set_mtime(at, e.mtime)
-                })()
-                .map_err(|x| io_err("cannot set the metadata of", x));
+                if let Some((u, g)) = self.sink.owner(a) {
+                    self.owner_set(a, (u, g), dir.lchown(at, u, g));
+                }
+                let r = dir
+                    .set_mtime(at, e.mtime)
+                    .map_err(|x| io_err("cannot set the metadata of", x));
                 if at == name {
                     return r;
                 }
@@ -1194,10 +1280,10 @@ impl Worker {
         let f = dir
             .create_file(tmp, 0o600)
             .map_err(|x| io_err("cannot create a placeholder for", x))?;
+        if let Some((u, g)) = self.sink.owner(a) {
+            self.owner_set(a, (u, g), sys::fchown(&f, u, g));
+        }
         let r = (|| -> io::Result<()> {
-            if let Some((u, g)) = self.sink.owner(a) {
-                sys::fchown(&f, u, g)?;
-            }
             sys::fsetxattr(
                 &f,
                 OVERRIDE_XATTR,
@@ -1461,11 +1547,9 @@ pub fn extract(
     let mut report = Report::default();
     let (sink, ns, strict) = choose_sink(opts, reg)?;
     let sink: Arc<dyn Sink> = Arc::from(sink);
-    let mut owners = opts.owners.clone();
     if let Some(maps) = &ns {
         // Before anything else: no thread may exist yet.
         sys::userns::enter(maps)?;
-        owners.maps = Some(maps.clone());
     }
     let root = Dir::open(&opts.dest)
         .map_err(|e| Error::io("cannot open the destination directory", &opts.dest, e))?;
@@ -1473,7 +1557,10 @@ pub fn extract(
     let (_, r) = crate::input::open_source(&opts.archive)?;
     let mut rd = Reader::new(r);
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
-    let mut chooser = MapChooser::new(reg, &owners)?;
+    let mut chooser = MapChooser::new(reg, &opts.owners)?;
+    if let Some(maps) = &ns {
+        chooser = chooser.in_namespace(maps.clone(), namespace_origin(&opts.owners));
+    }
     let me = (
         u64::from(rustix::process::getuid().as_raw()),
         u64::from(rustix::process::getgid().as_raw()),
@@ -1517,6 +1604,7 @@ pub fn extract(
             buffers: buffers.clone(),
             slots: slots.1.clone(),
             tmp_counter: 0,
+            seq: 0,
             left: Leftovers::default(),
         })
     };
@@ -1599,7 +1687,13 @@ pub fn extract(
         let mapped: Option<Entry> = match chooser.for_entry(&ctx) {
             Ok(Some((maps, what))) => {
                 let mut host = ctx.clone();
-                match translate(&mut host, &maps, Direction::ToHost, owners.unmapped, &what) {
+                match translate(
+                    &mut host,
+                    &maps,
+                    Direction::ToHost,
+                    opts.owners.unmapped,
+                    &what,
+                ) {
                     Ok(o) => {
                         // What was squashed is squashed in both views.
                         ctx.mode = host.mode;
@@ -1638,16 +1732,13 @@ pub fn extract(
         if let Some(why) = &strict
             && (host.uid, host.gid) != me
         {
-            fatal = Some(
-                Error::unmapped(format!(
-                    "needs owner {}:{} (host view), which uid {} cannot give without a user namespace ({why}); \
-                     use --owners xattr (owners in user.containers.override_stat), --owners manifest=FILE (an mtree spec) \
-                     or --owners none (owners dropped)",
-                    host.uid, host.gid, me.0
-                ))
-                .with_path(ctx.display_path()),
-            );
-            break;
+            match foreign_owner(why, &ctx, host, me, &opts.owners) {
+                Ok(w) => *warnings.entry(w).or_insert(0) += 1,
+                Err(e) => {
+                    fatal = Some(e);
+                    break;
+                }
+            }
         }
         let a = Applied { ctx: &ctx, host };
         if let Err(err) = sink.record(&a) {
@@ -2008,6 +2099,7 @@ pub fn extract(
     report.entries = left.done;
     left.errors.sort_by_key(|(s, _)| *s);
     report.errors = left.errors.into_iter().map(|(_, e)| e).collect();
+    owner_failure_report(std::mem::take(&mut left.owner_failures), &mut report);
     if left.dropped > 0 {
         report.errors.push(Error::usage(format!(
             "... and {} more errors like those above",
@@ -2122,6 +2214,7 @@ fn finish_dirs(
     // other, so each depth is shared out over the workers given.
     let one = |w: &mut Worker, i: usize, errors: &mut Vec<(u64, Error)>| {
         let (seq, key, ctx, host, label) = &deferred[i];
+        w.seq = *seq;
         let comps = split(key);
         let d = if comps.is_empty() {
             Dir::open(dest)
@@ -2192,6 +2285,42 @@ pub fn namespace_maps(
         (Some(m), _) => Ok(m.clone()),
         (None, Some(c)) => reg.maps(c),
         (None, None) => reg.maps("rootless"),
+    }
+}
+
+/// An entry whose owner `host` the invoking user `me` cannot give (`why`:
+/// no user namespace). A plain tar member — no label, no `--map` or
+/// `--context` — is written owned by the user, as `--owners none` does:
+/// returns the warning that says so. Anything else stops the run.
+fn foreign_owner(
+    why: &str,
+    ctx: &Entry,
+    host: &Entry,
+    me: (u64, u64),
+    o: &crate::create::OwnerOptions,
+) -> Result<String> {
+    if ctx.label.is_none() && o.maps.is_none() && o.context.is_none() {
+        return Ok(format!(
+            "the archive has no context label, and its owners need a user namespace ({why}): \
+             entries are written owned by you, without setuid/setgid bits, as with --owners none; \
+             --owners xattr or --owners manifest=FILE keep the owners"
+        ));
+    }
+    Err(Error::unmapped(format!(
+        "needs owner {}:{} (host view), which uid {} cannot give without a user namespace ({why}); \
+         use --owners xattr (owners in user.containers.override_stat), --owners manifest=FILE (an mtree spec) \
+         or --owners none (owners dropped)",
+        host.uid, host.gid, me.0
+    ))
+    .with_path(ctx.display_path()))
+}
+
+/// Where the map of the user namespace comes from, for messages.
+fn namespace_origin(o: &crate::create::OwnerOptions) -> String {
+    if o.maps.is_some() || o.context.is_some() {
+        o.map_origin(None)
+    } else {
+        "context rootless, the map the user namespace is built from when no --map or --context is given".into()
     }
 }
 

@@ -215,6 +215,54 @@ impl<K: IdKind> IdMap<K> {
         Self::new(ext).expect("the inverse of a valid map is valid")
     }
 
+    /// A user namespace to read files in, where an owner outside this map
+    /// cannot pass for one inside it: the kernel shows such an owner as
+    /// `overflow` (`/proc/sys/kernel/overflowuid`), so `overflow` must not be
+    /// a mapped ID inside.
+    ///
+    /// Returns `(ns, view)`: `ns` (its IDs inside → host IDs) for
+    /// `newuidmap`, and `view` (context IDs → IDs as seen inside `ns`), so
+    /// that `view.to_context(seen)` is the context ID of a file `stat` shows
+    /// as `seen`. Each extent's IDs inside are its host IDs, so `view` is
+    /// `self`; but where an extent holds `overflow` on the host side, its
+    /// IDs from `overflow` on move above every host ID of the map.
+    ///
+    /// # Errors
+    /// No room above the map's host IDs, or one extent too many.
+    pub fn walk_layout(&self, overflow: u32) -> Result<(Self, Self)> {
+        let top = self
+            .extents
+            .iter()
+            .map(|e| e.outside + e.count)
+            .max()
+            .unwrap_or(0);
+        let (mut ns, mut view) = (Vec::new(), Vec::new());
+        for e in &self.extents {
+            let mut put = |at: u32, outside: u32, inside: u32, count: u32| {
+                ns.push(Extent {
+                    inside: at,
+                    outside,
+                    count,
+                });
+                view.push(Extent {
+                    inside,
+                    outside: at,
+                    count,
+                });
+            };
+            let held = overflow.wrapping_sub(e.outside);
+            if held >= e.count {
+                put(e.outside, e.outside, e.inside, e.count);
+                continue;
+            }
+            if held > 0 {
+                put(e.outside, e.outside, e.inside, held);
+            }
+            put(top, overflow, e.inside + held, e.count - held);
+        }
+        Ok((Self::new(ns)?, Self::new(view)?))
+    }
+
     /// Translate a context (inside) ID to the host (outside) ID.
     pub fn to_host(&self, id: u32) -> Option<u32> {
         lookup(&self.extents, &self.by_inside, id, |e| {
@@ -494,6 +542,42 @@ mod tests {
             outside: o,
             count: c,
         }
+    }
+
+    /// Host IDs stay what `stat` shows inside; an extent holding the
+    /// overflow ID on the host side has its tail moved above the map, so
+    /// the overflow ID is never mapped inside and every host ID of the map
+    /// still reaches its context ID.
+    #[test]
+    fn walk_layout_keeps_the_overflow_id_unmapped() {
+        let rootless = UidMap::parse_list("0:1001:1,1:100000:65536").unwrap();
+        let (ns, view) = rootless.walk_layout(65534).unwrap();
+        assert_eq!(ns.to_string(), "1001:1001:1,100000:100000:65536");
+        assert_eq!(view, rootless);
+        let own = UidMap::parse_list("0:65534:1,1:60000:10").unwrap();
+        let (ns, view) = own.walk_layout(65534).unwrap();
+        assert_eq!(ns.to_string(), "65535:65534:1,60000:60000:10");
+        assert_eq!(ns.to_host(65534), None);
+        let wide = UidMap::parse_list("0:60000:10000").unwrap();
+        let (ns, view2) = wide.walk_layout(65534).unwrap();
+        assert_eq!(ns.to_host(65534), None);
+        for (m, ns, view) in [
+            (&own, &own.walk_layout(65534).unwrap().0, &view),
+            (&wide, &ns, &view2),
+        ] {
+            for host in [60000, 60005, 65533, 65534, 65535, 69999] {
+                let Some(ctx) = m.to_context(host) else {
+                    continue;
+                };
+                let seen = ns.to_context(host).unwrap();
+                assert_ne!(seen, 65534);
+                assert_eq!(view.to_context(seen), Some(ctx), "host {host}");
+            }
+        }
+        assert!(
+            UidMap::identity().walk_layout(65534).is_err(),
+            "no room above"
+        );
     }
 
     #[test]

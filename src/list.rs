@@ -117,6 +117,9 @@ impl Entries {
 pub struct MapChooser<'a> {
     reg: &'a Registry,
     explicit: Option<(Maps, String)>,
+    /// The map of the user namespace the run is in, when no option chose
+    /// one: unlabelled entries get it, labelled ones must have it.
+    namespace: Option<(Maps, String)>,
     cache: HashMap<String, Maps>,
 }
 
@@ -127,16 +130,27 @@ impl<'a> MapChooser<'a> {
     /// An unknown `--context`.
     pub fn new(reg: &'a Registry, o: &OwnerOptions) -> Result<Self> {
         let explicit = match (&o.maps, &o.context) {
-            (Some(m), Some(c)) => Some((m.clone(), format!("context {c}, given with --map"))),
-            (Some(m), None) => Some((m.clone(), "given with --map".into())),
-            (None, Some(c)) => Some((reg.maps(c)?, format!("context {c}"))),
+            (Some(m), _) => Some((m.clone(), o.map_origin(None))),
+            (None, Some(c)) => Some((reg.maps(c)?, o.map_origin(None))),
             (None, None) => None,
         };
         Ok(MapChooser {
             reg,
             explicit,
+            namespace: None,
             cache: HashMap::new(),
         })
+    }
+
+    /// The run is inside a user namespace built from `maps`, which no
+    /// option chose (`origin` says where they come from). The namespace is
+    /// what gives entries their owners, so an unlabelled entry gets its
+    /// map, and a labelled entry whose context has another map is an error.
+    pub fn in_namespace(mut self, maps: Maps, origin: String) -> Self {
+        if self.explicit.is_none() {
+            self.namespace = Some((maps, origin));
+        }
+        self
     }
 
     /// The map for an entry (None: no translation).
@@ -147,7 +161,9 @@ impl<'a> MapChooser<'a> {
         if let Some(x) = &self.explicit {
             return Ok(Some(x.clone()));
         }
-        let Some(l) = &e.label else { return Ok(None) };
+        let Some(l) = &e.label else {
+            return Ok(self.namespace.clone());
+        };
         if !self.cache.contains_key(l) {
             let m = self.reg.maps(l).map_err(|e| {
                 Error::context(format!(
@@ -155,6 +171,13 @@ impl<'a> MapChooser<'a> {
                     e.kind()
                 ))
             })?;
+            if let Some((ns, origin)) = self.namespace.as_ref().filter(|(ns, _)| *ns != m) {
+                return Err(Error::context(format!(
+                    "the archive's entries are labelled '{l}', whose map (uid {} gid {}) is not the one the user namespace \
+                     is built from ({origin}: uid {} gid {}); give --context {l} to restore them with their own map, or --map",
+                    m.uid, m.gid, ns.uid, ns.gid
+                )));
+            }
             self.cache.insert(l.clone(), m);
         }
         Ok(Some((self.cache[l].clone(), format!("context {l}"))))

@@ -93,17 +93,112 @@ pub fn translate(
     let (gid, gs) = one(&maps.gid, e.gid, dir, policy, e, label)?;
     e.uid = uid;
     e.gid = gid;
-    if us {
-        e.mode &= !0o4000;
-    }
-    if gs {
-        e.mode &= !0o2000;
-    }
+    drop_set_id_bits(e, us, gs);
     translate_xattrs(e, maps, dir, policy, label)?;
     Ok(Outcome {
         uid_squashed: us,
         gid_squashed: gs,
     })
+}
+
+/// How owners read inside a user namespace laid out by
+/// [`Maps::walk_layout`].
+pub struct Seen<'a> {
+    /// Context IDs → IDs as `stat` shows them inside the namespace.
+    pub view: &'a Maps,
+    /// The (uid, gid) the kernel shows for an owner the namespace does not map.
+    pub overflow: (u32, u32),
+}
+
+/// An owner `stat` showed as the overflow ID inside the namespace: outside
+/// the map, its host ID unknown. `None`: not the overflow ID.
+fn unseen<K: IdKind>(
+    map: &IdMap<K>,
+    id: u64,
+    overflow: u32,
+    policy: Unmapped,
+    path: &Entry,
+    label: &str,
+) -> Result<Option<u64>> {
+    if id != u64::from(overflow) {
+        return Ok(None);
+    }
+    match policy {
+        // `keep` cannot keep an ID it cannot see: what it keeps is the
+        // overflow ID, and like `overflow` it drops setuid/setgid.
+        Unmapped::Overflow | Unmapped::Keep => Ok(Some(u64::from(OVERFLOW_ID))),
+        Unmapped::Error => Err(Error::unmapped(format!(
+            "its {} is outside the {} map {map} ({label}): the user namespace the walk runs in shows it as the overflow {} {overflow}, \
+             so its host {} cannot be seen there (`ls -ln` shows it); use a map (or an /etc/{} range) that covers it, \
+             or --unmapped overflow|keep (stored as {OVERFLOW_ID}, setuid/setgid dropped)",
+            if K::NAME == "uid" { "owner" } else { "group" },
+            K::NAME,
+            K::NAME,
+            K::NAME,
+            if K::NAME == "uid" { "subuid" } else { "subgid" },
+        ))
+        .with_path(path.display_path())),
+    }
+}
+
+/// Translate the owners `stat` showed inside a user namespace laid out by
+/// [`Maps::walk_layout`] from `maps` to the context view: through
+/// `seen.view`, except that an owner shown as the overflow ID is outside
+/// `maps` and follows `policy` (see [`Seen`]); a squashed owner loses its
+/// setuid (uid) or setgid (gid) bit.
+///
+/// # Errors
+/// With [`Unmapped::Error`], an owner outside the map: the message names
+/// the path, the map and the remedy.
+pub fn translate_seen(
+    e: &mut Entry,
+    maps: &Maps,
+    seen: &Seen,
+    policy: Unmapped,
+    label: &str,
+) -> Result<Outcome> {
+    let uid = unseen(&maps.uid, e.uid, seen.overflow.0, policy, e, label)?;
+    let gid = unseen(&maps.gid, e.gid, seen.overflow.1, policy, e, label)?;
+    let (uid, us) = match uid {
+        Some(u) => (u, true),
+        None => one(
+            &seen.view.uid,
+            e.uid,
+            Direction::ToContext,
+            policy,
+            e,
+            label,
+        )?,
+    };
+    let (gid, gs) = match gid {
+        Some(g) => (g, true),
+        None => one(
+            &seen.view.gid,
+            e.gid,
+            Direction::ToContext,
+            policy,
+            e,
+            label,
+        )?,
+    };
+    e.uid = uid;
+    e.gid = gid;
+    drop_set_id_bits(e, us, gs);
+    translate_xattrs(e, seen.view, Direction::ToContext, policy, label)?;
+    Ok(Outcome {
+        uid_squashed: us,
+        gid_squashed: gs,
+    })
+}
+
+/// Setuid goes with a squashed uid, setgid with a squashed gid.
+fn drop_set_id_bits(e: &mut Entry, uid_squashed: bool, gid_squashed: bool) {
+    if uid_squashed {
+        e.mode &= !0o4000;
+    }
+    if gid_squashed {
+        e.mode &= !0o2000;
+    }
 }
 
 /// xattr holding the access ACL.
@@ -263,6 +358,44 @@ mod tests {
         assert_eq!(e.uid, 7);
         e.uid = 1 << 33;
         assert!(translate(&mut e, &maps(), Direction::ToHost, Unmapped::Error, "x").is_err());
+    }
+
+    /// Inside create's namespace: the overflow ID is an owner outside the
+    /// map (an error, or 65534 without setuid/setgid for both `overflow`
+    /// and `keep`); other IDs go through the view.
+    #[test]
+    fn seen_in_a_namespace() {
+        let m = maps();
+        let seen = Seen {
+            view: &m,
+            overflow: (65534, 65534),
+        };
+        let mut e = Entry::new("usr/bin/passwd", Kind::File);
+        (e.uid, e.gid, e.mode) = (65534, 1001, 0o6755);
+        let err = translate_seen(
+            &mut e.clone(),
+            &m,
+            &seen,
+            Unmapped::Error,
+            "context rootless",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("usr/bin/passwd: its owner is outside the uid map 0:1001:1,1:100000:65536 (context rootless)"),
+            "{err}"
+        );
+        for policy in [Unmapped::Overflow, Unmapped::Keep] {
+            let mut x = e.clone();
+            let o = translate_seen(&mut x, &m, &seen, policy, "x").unwrap();
+            assert!(o.uid_squashed && !o.gid_squashed);
+            assert_eq!((x.uid, x.gid, x.mode), (65534, 0, 0o2755), "{policy:?}");
+        }
+        (e.uid, e.gid) = (100005, 65534);
+        let err = translate_seen(&mut e.clone(), &m, &seen, Unmapped::Error, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("its group is outside the gid map"), "{err}");
     }
 
     #[test]

@@ -1062,3 +1062,53 @@ fn the_same_tree_makes_the_same_archive() {
         );
     }
 }
+
+/// Messages about an owner outside the map say where the map came from:
+/// the options given (`--uid-map and --gid-map`, `--map`), the context,
+/// or both; never an option that was not given.
+#[test]
+fn unmapped_owner_messages_name_the_maps_origin() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().join("t");
+    std::fs::create_dir(&t).unwrap();
+    std::fs::write(t.join("f"), "x").unwrap();
+    if is_root() {
+        lchown(&t.join("f"), 5000, 5000);
+    }
+    let uid = std::fs::metadata(t.join("f")).unwrap().uid();
+    let a = s(&tmp.path().join("a.tar"));
+    let far = format!("0:{}:1", uid + 1);
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--uid-map", &far, "--gid-map", &far],
+            "(given with --uid-map and --gid-map)",
+        ),
+        (&["--map", &far], "(given with --map)"),
+        (
+            &["--map", &far, "--context", "img"],
+            "(context img, map given with --map)",
+        ),
+        (
+            &["--uid-map", &far, "--gid-map", &far, "--context", "img"],
+            "(context img, map given with --uid-map and --gid-map)",
+        ),
+    ];
+    for (opts, want) in cases {
+        let mut args = vec!["create", "--no-userns", "-f", &a, "-C"];
+        let dir = s(&t);
+        args.push(&dir);
+        args.extend_from_slice(opts);
+        args.push("f");
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{opts:?}: {err}");
+        assert!(err.contains(want), "{opts:?}: want {want}: {err}");
+        let b = s(&tmp.path().join("b.tar"));
+        ok(["create", "-f", &b, "-C", &dir, "f"]);
+        let mut args = vec!["list", "-f", &b];
+        args.extend_from_slice(opts);
+        let err = String::from_utf8_lossy(&run(&args).stderr).into_owned();
+        assert!(err.contains(want), "list {opts:?}: want {want}: {err}");
+    }
+}

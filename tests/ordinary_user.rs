@@ -75,6 +75,26 @@ fn image_archive(tmp: &Path) -> String {
     a
 }
 
+/// The tree `t` archived by root as `tmp/NAME`, every entry labelled
+/// `label` with the host's owners, readable by U: the archive's path.
+fn labelled_archive(tmp: &Path, t: &Path, name: &str, label: &str) -> String {
+    let a = s(&tmp.join(name));
+    ok([
+        "create",
+        "-f",
+        &a,
+        "-C",
+        &s(t),
+        "--context",
+        label,
+        "--map",
+        "host",
+        ".",
+    ]);
+    chmod(Path::new(&a), 0o644);
+    a
+}
+
 fn rootless(u: &User) -> String {
     format!("0:{}:1,1:{}:65536", u.uid, u.sub_uid)
 }
@@ -321,20 +341,7 @@ fn xattr_sink_roundtrip_as_user() {
     };
     let tmp = shared_tmp();
     let t = image(tmp.path());
-    let a = s(&tmp.path().join("img.tar.zst"));
-    ok([
-        "create",
-        "-f",
-        &a,
-        "-C",
-        &s(&t),
-        "--context",
-        "rootless",
-        "--map",
-        "host",
-        ".",
-    ]);
-    chmod(Path::new(&a), 0o644);
+    let a = labelled_archive(tmp.path(), &t, "img.tar.zst", "rootless");
     let d = user_dir(&u, &tmp.path().join("x"));
     as_user_ok(&format!("extract -f {a} -C {} --owners xattr", s(&d)));
     let snap = snapshot(&d);
@@ -728,5 +735,341 @@ fn debian_rootfs_as_user() {
             .status
             .code(),
         Some(0)
+    );
+}
+
+/// A run's exit status and standard error.
+fn status(out: std::process::Output) -> (Option<i32>, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `alientar ARGS` as U; its exit status and standard error.
+fn as_user_status(args: &str) -> (Option<i32>, String) {
+    status(as_user(args))
+}
+
+/// The case: U archives root-owned setuid programs with `--map
+/// rootless`, so the walk runs in a user namespace where root shows as the
+/// overflow ID. `--unmapped error` (the default) fails as it does with
+/// `--no-userns`: the path named, no archive written, exit 2; `overflow`
+/// and `keep` store 65534 without the setuid bit. A file of the context's
+/// own nobody (host sub_uid + 65533, mapped) is stored as 65534 with its
+/// setuid bit, no error: only an owner outside the map is refused.
+#[test]
+fn create_in_namespace_refuses_owners_outside_the_map() {
+    let Some(u) = test_user("create_in_namespace_refuses_owners_outside_the_map") else {
+        return;
+    };
+    let tmp = shared_tmp();
+    let out = user_dir(&u, &tmp.path().join("out"));
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::copy("/bin/true", tree.join("bin/passwd")).unwrap();
+    chmod(&tree.join("bin/passwd"), 0o4755);
+    std::fs::copy("/bin/true", tree.join("bin/nobody")).unwrap();
+    lchown(
+        &tree.join("bin/nobody"),
+        u.sub_uid + 65533,
+        u.sub_gid + 65533,
+    );
+    chmod(&tree.join("bin/nobody"), 0o4755);
+    lchown(&tree.join("bin"), u.uid, u.gid);
+    lchown(&tree, u.uid, u.gid);
+    let x = s(&out.join("x.tar"));
+    for extra in ["", "--no-userns"] {
+        let (code, err) = as_user_status(&format!(
+            "create {extra} --map rootless -C {} bin -f {x}",
+            s(&tree)
+        ));
+        assert_eq!(code, Some(2), "{extra}: {err}");
+        assert!(
+            err.contains("no archive written") && err.contains("bin/passwd"),
+            "{extra}: {err}"
+        );
+        assert!(!err.contains("bin/nobody"), "{extra}: mapped: {err}");
+        assert!(!Path::new(&x).exists(), "{extra}: no archive");
+    }
+    let (_, err) = as_user_status(&format!("create --map rootless -C {} bin -f {x}", s(&tree)));
+    assert!(err.contains("outside the uid map"), "{err}");
+    // The command, on the machine's own setuid programs.
+    let md = std::fs::metadata("/usr/bin/passwd");
+    if md
+        .as_ref()
+        .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o4000 != 0)
+    {
+        let (code, err) =
+            as_user_status(&format!("create --map rootless -C / usr/bin/passwd -f {x}"));
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("usr/bin/passwd"), "{err}");
+        assert!(!Path::new(&x).exists());
+    }
+    // A map U's ranges do not cover: the refusal names the map U gave.
+    let far = u.sub_uid.max(u.sub_gid) + 10_000_000;
+    let (code, err) = as_user_status(&format!(
+        "create --userns --map 0:{far}:10 -C {} bin -f {x}",
+        s(&tree)
+    ));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("uid 0:{far}:10 gid 0:{far}:10")),
+        "{err}"
+    );
+    for policy in ["overflow", "keep"] {
+        let err = as_user_ok(&format!(
+            "create --map rootless --unmapped {policy} -C {} bin -f {x}",
+            s(&tree)
+        ));
+        assert!(err.contains("setuid"), "{policy}: one warning: {err}");
+        let l = listing(&x);
+        let get = |p: &str| {
+            (
+                l[p]["uid"].as_u64(),
+                l[p]["gid"].as_u64(),
+                l[p]["mode"].as_str().unwrap().to_string(),
+            )
+        };
+        assert_eq!(
+            get("bin/passwd"),
+            (Some(65534), Some(65534), "0755".into()),
+            "{policy}"
+        );
+        assert_eq!(
+            get("bin/nobody"),
+            (Some(65534), Some(65534), "4755".into()),
+            "{policy}"
+        );
+        assert_eq!(get("bin"), (Some(0), Some(0), "0755".into()), "{policy}");
+        std::fs::remove_file(&x).unwrap();
+    }
+}
+
+/// `alientar ARGS` as U with `XDG_CONFIG_HOME` at `config`.
+fn as_user_with_config(config: &Path, args: &str) -> (Option<i32>, String) {
+    status(sh(&format!(
+        "cd /tmp && runuser -u {U} -- env XDG_CONFIG_HOME={} {} {args}",
+        s(config),
+        bin().display()
+    )))
+}
+
+/// An archive labelled `image`, which no registry here defines: extract
+/// fails alike for root and for U (exit 2, the label named, nothing
+/// written) unless `--context` or `--map` says which map to use. A label
+/// whose map is not the one U's user namespace would be built from is an
+/// error too, naming `--context`. An owner outside the map U's namespace is
+/// built from names that map's origin, not an option U did not give.
+#[test]
+fn unknown_label_is_an_error_for_root_and_user() {
+    let Some(u) = test_user("unknown_label_is_an_error_for_root_and_user") else {
+        return;
+    };
+    let tmp = shared_tmp();
+    let t = image(tmp.path());
+    let a = labelled_archive(tmp.path(), &t, "img.tar", "image");
+    let root_dest = tmp.path().join("root");
+    std::fs::create_dir(&root_dest).unwrap();
+    let out = run(["extract", "-f", &a, "-C", &s(&root_dest)]);
+    let root_err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{root_err}");
+    let dest = user_dir(&u, &tmp.path().join("user"));
+    let (code, err) = as_user_status(&format!("extract -f {a} -C {}", s(&dest)));
+    assert_eq!(code, Some(2), "{err}");
+    for e in [&root_err, &err] {
+        assert!(
+            e.contains("labelled 'image'") && e.contains("no context named 'image'"),
+            "{e}"
+        );
+    }
+    for d in [&root_dest, &dest] {
+        assert_eq!(
+            std::fs::read_dir(d).unwrap().count(),
+            0,
+            "nothing extracted"
+        );
+    }
+    for how in ["--context rootless", "--map rootless"] {
+        let d = user_dir(&u, &tmp.path().join(how.replace(' ', "")));
+        as_user_ok(&format!("extract -f {a} -C {} {how}", s(&d)));
+        assert_eq!(
+            std::fs::metadata(d.join("etc/shadow")).unwrap().uid(),
+            u.uid
+        );
+    }
+    // U defines `image` with a map of its own: the namespace auto builds
+    // (rootless) would not apply it.
+    let config = tmp.path().join("config");
+    std::fs::create_dir_all(config.join("alientar")).unwrap();
+    std::fs::write(
+        config.join("alientar/contexts.toml"),
+        format!(
+            "[image]\nuidmap = \"0:{}:65536\"\ngidmap = \"0:{}:65536\"\n",
+            u.sub_uid, u.sub_gid
+        ),
+    )
+    .unwrap();
+    chmod(&config, 0o755);
+    // (Owned by the context's root: the map does not hold U's own uid.)
+    let d = tmp.path().join("defined");
+    std::fs::create_dir(&d).unwrap();
+    lchown(&d, u.sub_uid, u.sub_gid);
+    let (code, err) = as_user_with_config(&config, &format!("extract -f {a} -C {}", s(&d)));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("labelled 'image'") && err.contains("--context image"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&d).unwrap().count(),
+        0,
+        "nothing extracted"
+    );
+    let (code, err) = as_user_with_config(
+        &config,
+        &format!("extract -f {a} -C {} --context image", s(&d)),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let md = std::fs::metadata(d.join("etc/shadow")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (u.sub_uid, u.sub_gid + 42));
+    // An unlabelled archive with an owner outside the rootless map.
+    let w = tmp.path().join("w");
+    std::fs::create_dir(&w).unwrap();
+    std::fs::write(w.join("far"), "x").unwrap();
+    lchown(&w.join("far"), 70000, 0);
+    let b = s(&tmp.path().join("far.tar"));
+    ok(["create", "-f", &b, "-C", &s(&w), "far"]);
+    chmod(Path::new(&b), 0o644);
+    let d = user_dir(&u, &tmp.path().join("far"));
+    let (code, err) = as_user_status(&format!("extract -f {b} -C {}", s(&d)));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("uid 70000") && err.contains("rootless") && !err.contains("--map)"),
+        "the map's origin, not an option not given: {err}"
+    );
+}
+
+/// `--owners chown` as U, who may not give files away: like GNU tar
+/// (`--same-owner`), every file is written with its contents, mode and
+/// time, directories get their modes; the refused owner changes are
+/// reported once, with a count and the first path, exit 1. A file whose
+/// owner could not be set loses setuid/setgid (as bsdtar does).
+#[test]
+fn chown_sink_as_user_writes_the_files_and_reports_once() {
+    let Some(u) = test_user("chown_sink_as_user_writes_the_files_and_reports_once") else {
+        return;
+    };
+    let tmp = shared_tmp();
+    let a = image_archive(tmp.path());
+    let t = tmp.path().join("t");
+    let dest = user_dir(&u, &tmp.path().join("dest"));
+    let (code, err) = as_user_status(&format!("extract -f {a} -C {} --owners chown", s(&dest)));
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err.matches("cannot change the owner").count(),
+        1,
+        "once: {err}"
+    );
+    assert!(
+        err.contains("Operation not permitted") && err.contains("(first: "),
+        "{err}"
+    );
+    assert!(err.lines().count() <= 5, "a few lines: {err}");
+    let mut want = whole_seconds(snapshot(&t));
+    let mut got = snapshot(&dest);
+    // Device nodes need CAP_MKNOD (an error each, as in GNU tar).
+    want.retain(|k, _| !k.starts_with("dev/"));
+    got.retain(|k, _| !k.starts_with("dev/"));
+    for (k, m) in want.iter_mut() {
+        m.uid = u.uid;
+        m.gid = got.get(k).map_or(0, |g| g.gid);
+        m.mode &= !0o6000;
+    }
+    want.get_mut("").unwrap().xattrs.clear();
+    got.get_mut("").unwrap().xattrs.clear();
+    assert_same(&want, &got);
+    assert_eq!(got["usr/bin/su"].mode, 0o755, "setuid dropped");
+    assert_eq!(got["etc"].mode, 0o755, "directory modes applied");
+}
+
+/// Does `nobody` (uid 65534) exist without subordinate ranges? Else why not.
+fn nobody_without_ranges() -> Result<(), &'static str> {
+    if !is_root() || !have("setpriv") {
+        return Err("needs root and setpriv");
+    }
+    if !sh("getent passwd nobody | grep -q '^nobody:x\\?:65534:'")
+        .status
+        .success()
+    {
+        return Err("no user nobody with uid 65534");
+    }
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        let t = std::fs::read_to_string(f).unwrap_or_default();
+        if t.lines()
+            .any(|l| l.starts_with("nobody:") || l.starts_with("65534:"))
+        {
+            return Err("nobody has a subordinate range");
+        }
+    }
+    Ok(())
+}
+
+/// `alientar ARGS` as nobody (uid 65534, no subordinate range).
+fn as_nobody(args: &str) -> (Option<i32>, String) {
+    status(sh(&format!(
+        "cd /tmp && setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOME=/nonexistent {} {args}",
+        bin().display()
+    )))
+}
+
+/// A user with no subordinate range extracts a plain, unlabelled tarball
+/// (made by GNU tar) without options: the files are theirs, as with
+/// `--owners none`, with one warning naming `--owners xattr` and
+/// `--owners manifest=FILE`; exit 0. A labelled archive still needs a map
+/// (exit 2, nothing written).
+#[test]
+fn unlabelled_archive_falls_back_to_own_ownership_without_ranges() {
+    if let Err(why) = nobody_without_ranges() {
+        return skip(
+            "unlabelled_archive_falls_back_to_own_ownership_without_ranges",
+            why,
+        );
+    }
+    let tmp = shared_tmp();
+    let t = image(tmp.path());
+    let a = s(&tmp.path().join("gnu.tar"));
+    sh_ok(&format!("tar -C {} -cf {a} .", s(&t)));
+    chmod(Path::new(&a), 0o644);
+    let dest = tmp.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    lchown(&dest, 65534, 65534);
+    let (code, err) = as_nobody(&format!("extract -f {a} -C {}", s(&dest)));
+    assert_eq!(code, Some(0), "{err}");
+    let fell_back: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("--owners xattr"))
+        .collect();
+    assert_eq!(fell_back.len(), 1, "one warning: {err}");
+    assert!(fell_back[0].contains("manifest=FILE"), "{err}");
+    let got = snapshot(&dest);
+    assert!(got.values().all(|m| m.uid == 65534), "owned by nobody");
+    assert_eq!(
+        std::fs::read(dest.join("etc/unreadable")).unwrap(),
+        b"secret\n"
+    );
+    assert_eq!(got["usr/bin/su"].mode, 0o755, "setuid dropped");
+    // Labelled: the label's map is needed.
+    let l = labelled_archive(tmp.path(), &t, "labelled.tar", "rootless");
+    let d2 = tmp.path().join("d2");
+    std::fs::create_dir(&d2).unwrap();
+    lchown(&d2, 65534, 65534);
+    let (code, err) = as_nobody(&format!("extract -f {l} -C {}", s(&d2)));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("rootless"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&d2).unwrap().count(),
+        0,
+        "nothing extracted"
     );
 }

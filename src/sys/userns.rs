@@ -30,6 +30,21 @@ pub fn available() -> bool {
             .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("newuidmap").exists()))
 }
 
+/// The IDs the kernel shows for an owner a user namespace does not map
+/// (`/proc/sys/kernel/overflowuid` and `overflowgid`; 65534 where unreadable).
+pub fn overflow_ids() -> (u32, u32) {
+    let read = |f: &str| {
+        std::fs::read_to_string(f)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(crate::idmap::OVERFLOW_ID)
+    };
+    (
+        read("/proc/sys/kernel/overflowuid"),
+        read("/proc/sys/kernel/overflowgid"),
+    )
+}
+
 fn threads() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -83,7 +98,7 @@ fn release(
 }
 
 /// Move this process into a new user namespace whose uid and gid maps are
-/// `maps` (inside = context IDs, outside = host IDs), then take the
+/// `maps` (inside → outside = host IDs), then take the
 /// namespace's credentials: our own ID if the map holds it, else 0.
 ///
 /// # Errors
@@ -92,6 +107,16 @@ fn release(
 /// (it is not covered by the user's own ID and `/etc/subuid` ranges). The
 /// message says which and what to do.
 pub fn enter(maps: &Maps) -> Result<()> {
+    enter_laid_out(maps, maps)
+}
+
+/// As [`enter`], into a namespace whose maps `maps` lay out the user's
+/// `given` maps differently inside (same IDs outside): a refusal names
+/// `given`.
+///
+/// # Errors
+/// As [`enter`].
+pub fn enter_laid_out(maps: &Maps, given: &Maps) -> Result<()> {
     let n = threads();
     if n > 1 {
         return Err(Error::usage(format!(
@@ -161,8 +186,8 @@ pub fn enter(maps: &Maps) -> Result<()> {
     if !refused.is_empty() {
         return Err(Error::map(format!(
             "the map was refused (uid {} gid {}): {}; the outside IDs must be your own or in your /etc/subuid and /etc/subgid ranges",
-            maps.uid,
-            maps.gid,
+            given.uid,
+            given.gid,
             refused.join("; ")
         )));
     }
