@@ -361,6 +361,53 @@ fn compressed_names_are_compressed() {
     }
 }
 
+/// `-z`, `-J`, `-j` and `--zstd` choose the compressor whatever the name;
+/// `--no-compress` wins over the name; `-a` is accepted; `--level` applies
+/// to the compressor chosen.
+#[test]
+fn compression_options_choose_the_compressor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tree(tmp.path());
+    let a = tmp.path().join("x.tar");
+    for (opts, want) in [
+        (&["-z"][..], "gzip"),
+        (&["--gzip", "--level", "9"][..], "gzip"),
+        (&["-J"][..], "xz"),
+        (&["--xz", "--level", "0"][..], "xz"),
+        (&["-j"][..], "bzip2"),
+        (&["--bzip2"][..], "bzip2"),
+        (&["--zstd"][..], "zstd"),
+        (&["-a"][..], "tar"),
+        (&["--auto-compress"][..], "tar"),
+    ] {
+        create(&a, &t, opts);
+        assert_eq!(magic_of(&a), want, "{opts:?}");
+        assert_holds_tree(&a);
+    }
+    let gz = tmp.path().join("x.tar.gz");
+    create(&gz, &t, &["--no-compress"]);
+    assert_eq!(magic_of(&gz), "tar");
+    create(&gz, &t, &["-a"]);
+    assert_eq!(magic_of(&gz), "gzip");
+    // Two compressors, or a level the compressor has not: an error naming it.
+    let out = run(["create", "-f", &s(&a), "-z", "-J", "-C", &s(&t), "."]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = run([
+        "create",
+        "-f",
+        &s(&a),
+        "-z",
+        "--level",
+        "12",
+        "-C",
+        &s(&t),
+        ".",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("gzip") && err.contains("1 to 9"), "{err}");
+}
+
 /// remap's output is compressed by its name too.
 #[test]
 fn remap_output_is_compressed_by_name() {
@@ -382,6 +429,18 @@ fn remap_output_is_compressed_by_name() {
         assert_eq!(magic_of(&b), want, "{name}");
         assert_holds_tree(&b);
     }
+    let b = tmp.path().join("c.tar");
+    ok([
+        "remap",
+        "-f",
+        &s(&a),
+        "-o",
+        &s(&b),
+        "-j",
+        "--map",
+        "0:0:4294967295",
+    ]);
+    assert_eq!(magic_of(&b), "bzip2");
 }
 
 /// A compressor that fails when it finishes (the filesystem is full then:
