@@ -159,15 +159,8 @@ struct CreateArgs {
     /// Files and directories to archive.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// Compress with zstd (the default for .tar.zst and .tzst names).
-    #[arg(long, conflicts_with = "no_compress")]
-    zstd: bool,
-    /// Write a plain tar (the default for other names).
-    #[arg(long)]
-    no_compress: bool,
-    /// zstd compression level.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
-    level: i32,
+    #[command(flatten)]
+    compress: CompressArgs,
     /// Print each member name as it is archived.
     #[arg(short, long)]
     verbose: bool,
@@ -193,6 +186,35 @@ struct CreateArgs {
     nanoseconds: bool,
     #[command(flatten)]
     owners: OwnerArgs,
+}
+
+/// Output compression: by the archive's name unless an option says.
+#[derive(Args, Debug)]
+#[group(skip)]
+struct CompressArgs {
+    /// Compress with zstd (the default for .tar.zst and .tzst names).
+    #[arg(long, group = "compressor")]
+    zstd: bool,
+    /// Compress with gzip (the default for .tar.gz, .tgz and .taz names).
+    #[arg(short = 'z', long, group = "compressor")]
+    gzip: bool,
+    /// Compress with xz (the default for .tar.xz and .txz names).
+    #[arg(short = 'J', long, group = "compressor")]
+    xz: bool,
+    /// Compress with bzip2 (the default for .tar.bz2, .tbz, .tbz2 and .tz2 names).
+    #[arg(short = 'j', long, group = "compressor")]
+    bzip2: bool,
+    /// Write a plain tar, whatever the name.
+    #[arg(long, group = "compressor")]
+    no_compress: bool,
+    /// Compress as the name says: what alientar always does without one of
+    /// the options above (accepted for GNU tar's -a).
+    #[arg(short = 'a', long)]
+    auto_compress: bool,
+    /// Compression level (zstd 1-19, default 3; gzip 1-9, default 6; xz
+    /// 0-9, default 6; bzip2 1-9, default 9).
+    #[arg(long, value_name = "N")]
+    level: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -234,15 +256,8 @@ struct RemapArgs {
     /// Translate outside → inside (host view → context view) instead.
     #[arg(long)]
     inverse: bool,
-    /// Compress with zstd (the default for .tar.zst and .tzst names).
-    #[arg(long, conflicts_with = "no_compress")]
-    zstd: bool,
-    /// Write a plain tar.
-    #[arg(long)]
-    no_compress: bool,
-    /// zstd compression level.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
-    level: i32,
+    #[command(flatten)]
+    compress: CompressArgs,
     #[command(flatten)]
     owners: OwnerArgs,
 }
@@ -375,16 +390,29 @@ fn owner_options(a: &OwnerArgs, reg: &Registry, who: &Invoker) -> Result<OwnerOp
     })
 }
 
-fn out_format(name: &std::path::Path, zstd: bool, plain: bool, level: i32) -> OutFormat {
-    if zstd {
-        OutFormat::Zstd(level)
-    } else if plain {
+/// The output format: the option given, else the name's; at `--level`.
+fn out_format(name: &std::path::Path, c: &CompressArgs) -> alientar::Result<OutFormat> {
+    let format = if c.zstd {
+        OutFormat::Zstd(3)
+    } else if c.gzip {
+        OutFormat::Gzip(6)
+    } else if c.xz {
+        OutFormat::Xz(6)
+    } else if c.bzip2 {
+        OutFormat::Bzip2(9)
+    } else if c.no_compress {
         OutFormat::Plain
+    } else if let Some(z) = OutFormat::unsupported_in_name(name) {
+        return Err(Error::usage(format!(
+            "{}: alientar does not write {z}; give -z, -J, -j, --zstd or --no-compress",
+            name.display()
+        )));
     } else {
-        match OutFormat::from_name(name) {
-            OutFormat::Zstd(_) => OutFormat::Zstd(level),
-            p => p,
-        }
+        OutFormat::from_name(name)
+    };
+    match c.level {
+        Some(l) => format.with_level(l).map_err(Error::usage),
+        None => Ok(format),
     }
 }
 
@@ -474,7 +502,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
     match cmd {
         Command::Create(a) => {
             let owners = owner_options(&a.owners, &reg, &who)?;
-            let format = out_format(&a.file, a.zstd, a.no_compress, a.level);
+            let format = out_format(&a.file, &a.compress)?;
             let opts = CreateOptions {
                 archive: a.file.clone(),
                 dir: a.dir,
@@ -577,7 +605,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
                 .maps
                 .clone()
                 .ok_or_else(|| Error::usage("remap needs --map (or --uid-map and --gid-map)"))?;
-            let format = out_format(&a.output, a.zstd, a.no_compress, a.level);
+            let format = out_format(&a.output, &a.compress)?;
             let opts = alientar::remap::RemapOptions {
                 input: a.file,
                 output: a.output,

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +28,7 @@ use crate::frame::BufferPool;
 use crate::frame::index::IndexBuilder;
 use crate::frame::{FRAME_CUT, FRAME_TARGET, FramePipeline};
 use crate::names::Names;
+use crate::output::Output;
 use crate::tar::write as tw;
 use crate::translate::{
     Direction, Outcome, Seen, Unmapped, translate, translate_seen, translate_xattrs,
@@ -39,20 +40,66 @@ use crate::walk::{Source, member_prefix, walk};
 pub enum OutFormat {
     /// Independent zstd frames at this level, plus a seek table.
     Zstd(i32),
+    /// One gzip stream at this level (1–9).
+    Gzip(u32),
+    /// One xz stream at this level (0–9).
+    Xz(u32),
+    /// One bzip2 stream at this level (1–9).
+    Bzip2(u32),
     /// Plain tar.
     Plain,
 }
 
 impl OutFormat {
-    /// The format the archive's file name asks for (`.tar.zst`, `.tzst`,
-    /// `.zst` → zstd level 3, anything else → plain).
+    /// The format the archive's file name asks for, by its last suffix as
+    /// GNU tar's `--auto-compress` reads it (`.zst`, `.tzst` → zstd level
+    /// 3; `.gz`, `.tgz`, `.taz` → gzip 6; `.xz`, `.txz` → xz 6; `.bz2`,
+    /// `.tbz`, `.tbz2`, `.tz2` → bzip2 9; anything else → plain).
     pub fn from_name(p: &Path) -> OutFormat {
-        let s = p.to_string_lossy();
-        if s.ends_with(".zst") || s.ends_with(".tzst") {
-            OutFormat::Zstd(3)
-        } else {
-            OutFormat::Plain
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("zst" | "tzst") => OutFormat::Zstd(3),
+            Some("gz" | "tgz" | "taz") => OutFormat::Gzip(6),
+            Some("xz" | "txz") => OutFormat::Xz(6),
+            Some("bz2" | "tbz" | "tbz2" | "tz2") => OutFormat::Bzip2(9),
+            _ => OutFormat::Plain,
         }
+    }
+
+    /// The compressor a name asks for that alientar cannot write (GNU tar
+    /// runs lzip, lzma, lzop or compress for these).
+    pub fn unsupported_in_name(p: &Path) -> Option<&'static str> {
+        match p.extension().and_then(|e| e.to_str())? {
+            "lz" => Some("lzip"),
+            "lzma" | "tlz" => Some("lzma"),
+            "lzo" => Some("lzop"),
+            "Z" | "taZ" => Some("compress"),
+            _ => None,
+        }
+    }
+
+    /// The same compressor at `level`.
+    ///
+    /// # Errors
+    /// A level the compressor does not have (zstd 1–19, gzip and bzip2
+    /// 1–9, xz 0–9), named with the range.
+    pub fn with_level(self, level: u32) -> std::result::Result<OutFormat, String> {
+        let (name, lo, hi) = match self {
+            OutFormat::Zstd(_) => ("zstd", 1, 19),
+            OutFormat::Gzip(_) => ("gzip", 1, 9),
+            OutFormat::Xz(_) => ("xz", 0, 9),
+            OutFormat::Bzip2(_) => ("bzip2", 1, 9),
+            OutFormat::Plain => return Ok(self),
+        };
+        if !(lo..=hi).contains(&level) {
+            return Err(format!("--level {level}: {name} levels are {lo} to {hi}"));
+        }
+        Ok(match self {
+            OutFormat::Zstd(_) => OutFormat::Zstd(level as i32),
+            OutFormat::Gzip(_) => OutFormat::Gzip(level),
+            OutFormat::Xz(_) => OutFormat::Xz(level),
+            OutFormat::Bzip2(_) => OutFormat::Bzip2(level),
+            OutFormat::Plain => OutFormat::Plain,
+        })
     }
 }
 
@@ -208,10 +255,12 @@ impl Env<'_> {
         Ok(plan)
     }
 
+    /// The zstd level of the frames; other compressors compress the
+    /// whole stream in [`Output`].
     fn level(&self) -> Option<i32> {
         match self.opts.format {
             OutFormat::Zstd(level) => Some(level),
-            OutFormat::Plain => None,
+            _ => None,
         }
     }
 }
@@ -398,7 +447,7 @@ impl<'a> Members<'a> {
     }
 
     fn werr(&self, e: io::Error) -> Error {
-        Error::io("cannot write archive", &self.target, e)
+        Error::io("cannot write the archive", &self.target, e)
     }
 
     fn write(
@@ -449,7 +498,7 @@ impl<'a> Members<'a> {
             notes,
             ..
         } = self;
-        let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
+        let werr = |e: io::Error| Error::io("cannot write the archive", &target, e);
         let mut buf = Vec::new();
         tw::end_of_archive(&mut buf);
         planner.drain().map_err(werr)?;
@@ -527,7 +576,7 @@ fn create_collected(
         sources.iter().map(|s| s.entry.size).sum(),
         sources.len() as u64,
     );
-    let mut out = Output::open(&opts.archive)?;
+    let mut out = Output::open(&opts.archive, opts.format)?;
     let mut members = Members::new(env, &mut out, progress);
     let header = global_header(&plans);
     members
@@ -558,7 +607,7 @@ fn create_streaming(
     let opts = env.opts;
     // A path given on the command line must exist: checked before any output.
     let roots = crate::walk::roots(&opts.dir, &opts.paths)?;
-    let mut out = Output::open(&opts.archive)?;
+    let mut out = Output::open(&opts.archive, opts.format)?;
     // The archive being written is not archived (it may lie in the tree).
     let own = out.id();
     let mut members = Members::new(env, &mut out, progress);
@@ -1388,60 +1437,4 @@ fn open_nofollow(p: &Path) -> io::Result<File> {
         .read(true)
         .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NOCTTY).bits() as i32)
         .open(p)
-}
-
-/// The archive being written: stdout, or a temporary file renamed into place
-/// by [`Output::commit`] (so a failed run leaves no partial archive).
-pub(crate) struct Output {
-    pub(crate) writer: Option<Box<dyn Write + Send>>,
-    tmp: Option<(PathBuf, PathBuf)>,
-    pub(crate) display: PathBuf,
-}
-
-impl Output {
-    pub(crate) fn open(archive: &Path) -> Result<Output> {
-        if archive == Path::new("-") {
-            return Ok(Output {
-                writer: Some(Box::new(io::stdout())),
-                tmp: None,
-                display: PathBuf::from("standard output"),
-            });
-        }
-        let name = archive
-            .file_name()
-            .ok_or_else(|| Error::usage(format!("{}: not a file name", archive.display())))?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".alientar-tmp-{}", std::process::id()));
-        let tmp = archive.with_file_name(tmp_name);
-        let f = File::create(&tmp).map_err(|e| Error::io("cannot create archive", archive, e))?;
-        Ok(Output {
-            writer: Some(Box::new(f)),
-            tmp: Some((tmp, archive.to_path_buf())),
-            display: archive.to_path_buf(),
-        })
-    }
-
-    /// Device and inode of the file being written (not for standard output).
-    pub(crate) fn id(&self) -> Option<(u64, u64)> {
-        let (tmp, _) = self.tmp.as_ref()?;
-        let m = std::fs::symlink_metadata(tmp).ok()?;
-        Some((m.dev(), m.ino()))
-    }
-
-    pub(crate) fn commit(mut self) -> Result<()> {
-        if let Some((tmp, dst)) = self.tmp.take() {
-            std::fs::rename(&tmp, &dst)
-                .map_err(|e| Error::io("cannot rename the new archive to", &dst, e))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Output {
-    fn drop(&mut self) {
-        if let Some((tmp, _)) = &self.tmp {
-            let _ = std::fs::remove_file(tmp);
-        }
-    }
 }

@@ -11,7 +11,9 @@
 //!   → [`Entry`] (owners from `lstat`, or from [`ondisk`] override xattrs, or
 //!   an [`mtree`] spec) → [`translate`] host → context → [`tar::write`]
 //!   blocks → [`frame`]: frames built (files read) and compressed in
-//!   parallel, written in order, then the entry index and the seek table.
+//!   parallel, written in order, then the entry index and the seek table
+//!   → [`output`]: gzip/xz/bzip2 if asked, into what `-f` names (a
+//!   temporary renamed over a regular file; devices and FIFOs as they are).
 //!   With a non-identity map an ordinary user walks inside a user namespace
 //!   ([`sys::userns`]) instead of translating.
 //! - **list** / **check**: the [`frame::index`] when the archive has a valid
@@ -51,6 +53,7 @@ pub mod list;
 pub mod mtree;
 pub mod names;
 pub mod ondisk;
+pub mod output;
 pub mod pattern;
 pub mod progress;
 pub mod quote;

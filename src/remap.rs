@@ -8,10 +8,11 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::context::Maps;
-use crate::create::{OutFormat, Output, Report};
+use crate::create::{OutFormat, Report};
 use crate::entry::Kind;
 use crate::error::{Error, Result};
 use crate::frame::{PlainSink, TarSink, ZstdSink};
+use crate::output::Output;
 use crate::tar::Reader;
 use crate::tar::read::Chunk;
 use crate::tar::write as tw;
@@ -53,14 +54,15 @@ pub fn remap(opts: &RemapOptions, progress: &crate::progress::Progress) -> Resul
     }
     let (_, r) = crate::input::open(&opts.input)?;
     let mut rd = Reader::new(r);
-    let mut out = Output::open(&opts.output)?;
+    let mut out = Output::open(&opts.output, opts.format)?;
     let target = out.display.clone();
     let writer = out.writer.take().expect("fresh output");
     let mut sink: Box<dyn TarSink> = match opts.format {
         OutFormat::Zstd(level) => Box::new(ZstdSink::new(writer, level)),
-        OutFormat::Plain => Box::new(PlainSink::new(writer)),
+        // gzip, xz, bzip2: the tar stream, compressed by `out`.
+        _ => Box::new(PlainSink::new(writer)),
     };
-    let werr = |e: io::Error| Error::io("cannot write archive", &target, e);
+    let werr = |e: io::Error| Error::io("cannot write the archive", &target, e);
     let dir = if opts.inverse {
         Direction::ToContext
     } else {

@@ -119,14 +119,7 @@ impl Dir {
                 .fold(0u32, |p, &b| {
                     p.saturating_mul(10).saturating_add(u32::from(b - b'0'))
                 });
-            if pid == 0 || pid == me {
-                continue;
-            }
-            let alive = rustix::process::Pid::from_raw(pid as i32).is_some_and(|p| {
-                rustix::process::test_kill_process(p)
-                    .map_or_else(|e| e != rustix::io::Errno::SRCH, |()| true)
-            });
-            if alive {
+            if pid == 0 || pid == me || process_exists(pid) {
                 continue;
             }
             // A directory is a killed run's new subtree, made under a
@@ -137,6 +130,35 @@ impl Dir {
                 self.unlink(name, false).is_ok()
             };
             if gone {
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Remove the files named `prefix` followed by the decimal ID of a
+    /// process that no longer exists (never our own): what killed runs
+    /// left. Directories are left alone. Returns how many were removed.
+    pub fn remove_stale_files(&self, prefix: &[u8]) -> usize {
+        let Ok(rd) = rustix::fs::Dir::read_from(&self.fd) else {
+            return 0;
+        };
+        let me = std::process::id();
+        let mut removed = 0;
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_bytes();
+            let Some(pid) = name
+                .strip_prefix(prefix)
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|d| d.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == 0 || pid == me || process_exists(pid) {
+                continue;
+            }
+            if ent.file_type() != FileType::Directory && self.unlink(name, false).is_ok() {
                 removed += 1;
             }
         }
@@ -686,6 +708,42 @@ pub fn futimens(fd: impl AsFd, t: Time) -> io::Result<()> {
 /// As fsetxattr(2).
 pub fn fsetxattr(fd: impl AsFd, key: &str, value: &[u8]) -> io::Result<()> {
     rustix::fs::fsetxattr(fd, key, value, XattrFlags::empty()).map_err(err)
+}
+
+/// `getxattr` by path, following symlinks: `None` when the file has no
+/// such attribute or its filesystem none at all.
+///
+/// # Errors
+/// As getxattr(2), other than "no such attribute" and "not supported".
+pub fn getxattr(path: &Path, key: &str) -> io::Result<Option<Vec<u8>>> {
+    match xattr::get_deref(path, key) {
+        Ok(v) => Ok(v),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `fremovexattr`; an attribute that is not there is no error.
+///
+/// # Errors
+/// As fremovexattr(2).
+pub fn fremovexattr(fd: impl AsFd, key: &str) -> io::Result<()> {
+    match rustix::fs::fremovexattr(fd, key) {
+        Err(e) if e == rustix::io::Errno::NODATA || e == rustix::io::Errno::NOTSUP => Ok(()),
+        r => r.map_err(err),
+    }
+}
+
+/// Is there a process with this ID (in our PID namespace)? A process we
+/// may not signal exists too.
+pub fn process_exists(pid: u32) -> bool {
+    i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .is_some_and(|p| {
+            rustix::process::test_kill_process(p)
+                .map_or_else(|e| e != rustix::io::Errno::SRCH, |()| true)
+        })
 }
 
 /// Can this process read `path` (`faccessat` with the effective IDs)?
