@@ -57,6 +57,7 @@ pub mod remap;
 pub mod sink;
 pub mod sys;
 pub mod tar;
+pub mod transform;
 pub mod translate;
 pub mod walk;
 
