@@ -392,9 +392,19 @@ fn finish(report: Report) -> i32 {
     }
 }
 
+/// Is `word` the name or an alias of a command?
+fn is_command(word: &str) -> bool {
+    use clap::CommandFactory;
+    Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == word || c.get_all_aliases().any(|a| a == word))
+        || word == "help"
+}
+
 /// Run the command line; returns the exit status.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
+    let args = crate::oldstyle::expand(std::env::args_os().collect(), is_command);
+    let cli = Cli::parse_from(args);
     let show = !cli.no_progress;
     match run_cmd(cli.cmd, show) {
         Ok(code) => code,
