@@ -45,6 +45,7 @@ pub mod entry;
 pub mod error;
 pub mod extract;
 pub mod frame;
+pub mod gnu;
 pub mod idmap;
 pub mod input;
 pub mod list;

@@ -88,6 +88,11 @@ impl<R: Read> Reader<R> {
         &self.globals
     }
 
+    /// Bytes of the uncompressed stream read so far.
+    pub fn position(&self) -> u64 {
+        self.offset
+    }
+
     /// Byte offset in the uncompressed stream where the current entry's
     /// first header (including its meta headers) starts.
     pub fn header_offset(&self) -> u64 {
