@@ -8,9 +8,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use alientar::context::{Maps, Registry, user_file};
 use alientar::create::{CreateOptions, OutFormat, OwnerOptions, Report, create};
 use alientar::extract::{ExtractOptions, Owners, extract};
+use alientar::gnu::{OldFiles, totals_line};
 use alientar::idmap::{GidKind, Invoker, UidKind, parse_spec};
 use alientar::list::{ListFormat, ListOptions, is_broken_pipe, list};
 use alientar::progress::Progress;
+use alientar::transform::Transform;
 use alientar::{Error, Unmapped};
 
 /// Exit status: success.
@@ -185,6 +187,8 @@ struct CreateArgs {
     #[arg(long)]
     nanoseconds: bool,
     #[command(flatten)]
+    gnu: GnuArgs,
+    #[command(flatten)]
     owners: OwnerArgs,
 }
 
@@ -217,6 +221,29 @@ struct CompressArgs {
     level: Option<u32>,
 }
 
+/// GNU tar's options that create, list and extract share.
+#[derive(Args, Debug)]
+struct GnuArgs {
+    /// Rename members with a sed-like expression, as GNU tar does.
+    ///
+    /// s/REGEX/REPLACEMENT/FLAGS, any delimiter; several separated by `;`
+    /// or given with several --transform, applied in order. REGEX is a
+    /// POSIX basic regular expression (\( \) \{ \} \+ \? \| are
+    /// operators; flag x: extended). REPLACEMENT: & the match, \1..\9
+    /// groups, \U \L \u \l \E case. FLAGS: g every match, N the Nth,
+    /// i ignore case, x extended; scope r/R member names, s/S symlink
+    /// targets, h/H hard link targets (all by default; flags=SCOPE sets
+    /// it for what follows). Names are renamed as stored on create, on the
+    /// way to disk on extract, and on list with --show-transformed-names.
+    #[arg(long = "transform", visible_alias = "xform", value_name = "EXPR")]
+    transform: Vec<String>,
+    /// Print "Total bytes written: N (SIZE, RATE)" (create; extract: "read")
+    /// on stderr at the end, as GNU tar does: bytes of the tar stream,
+    /// before compression.
+    #[arg(long)]
+    totals: bool,
+}
+
 #[derive(Args, Debug)]
 struct ListArgs {
     /// Archive to read (`-` for standard input).
@@ -232,6 +259,16 @@ struct ListArgs {
     /// path_base64, link_base64).
     #[arg(long, conflicts_with = "verbose")]
     json: bool,
+    /// Rename as on extract, for --show-transformed-names (see `create --help`).
+    #[arg(long = "transform", visible_alias = "xform", value_name = "EXPR")]
+    transform: Vec<String>,
+    /// Show member names as --transform makes them (link targets are shown
+    /// transformed in any case, as GNU tar does).
+    #[arg(long, overrides_with = "show_stored_names")]
+    show_transformed_names: bool,
+    /// Show member names as stored (the default).
+    #[arg(long, overrides_with = "show_transformed_names")]
+    show_stored_names: bool,
     #[command(flatten)]
     owners: OwnerArgs,
 }
@@ -285,7 +322,88 @@ struct ExtractArgs {
     #[arg(short, long)]
     verbose: bool,
     #[command(flatten)]
+    old: OldFilesArgs,
+    /// Write the contents of the selected regular files to standard
+    /// output, in archive order; nothing is written to disk (-v: names on
+    /// stderr).
+    #[arg(short = 'O', long)]
+    to_stdout: bool,
+    /// Apply modes exactly, ignoring the umask: alientar's default for
+    /// everyone (GNU tar's for root).
+    #[arg(
+        short = 'p',
+        long = "preserve-permissions",
+        visible_alias = "same-permissions",
+        overrides_with = "no_same_permissions"
+    )]
+    preserve_permissions: bool,
+    /// Apply the umask to modes and drop setuid, setgid and sticky bits
+    /// (GNU tar's default for ordinary users).
+    #[arg(long, overrides_with = "preserve_permissions")]
+    no_same_permissions: bool,
+    /// The same as --owners none (GNU tar's default for ordinary users).
+    #[arg(long, conflicts_with = "owners", overrides_with = "same_owner")]
+    no_same_owner: bool,
+    /// The same as --owners chown (GNU tar's default for root).
+    #[arg(long, conflicts_with = "owners", overrides_with = "no_same_owner")]
+    same_owner: bool,
+    #[command(flatten)]
+    gnu: GnuArgs,
+    #[command(flatten)]
     own: OwnerArgs,
+}
+
+impl ExtractArgs {
+    /// `--owners`, or what `--no-same-owner`/`--same-owner` stand for.
+    fn sink(&self) -> Owners {
+        if self.no_same_owner {
+            Owners::None
+        } else if self.same_owner {
+            Owners::Chown
+        } else {
+            self.owners.clone()
+        }
+    }
+}
+
+/// What extract does with names that exist (the last one given wins).
+#[derive(Args, Debug)]
+struct OldFilesArgs {
+    /// An existing file is an error, reported, and left as it is (GNU tar's
+    /// -k); an existing directory is left untouched, its metadata too.
+    #[arg(short = 'k', long, overrides_with_all = ["skip_old_files", "overwrite"])]
+    keep_old_files: bool,
+    /// Skip existing files and directories silently (directories keep
+    /// their metadata).
+    #[arg(long, overrides_with_all = ["keep_old_files", "overwrite"])]
+    skip_old_files: bool,
+    /// Write into an existing regular file (the same inode: its other hard
+    /// links see the new contents) instead of replacing it; without it a
+    /// new file is put in place whole, so the name never shows a partial one.
+    #[arg(long, overrides_with_all = ["keep_old_files", "skip_old_files"])]
+    overwrite: bool,
+}
+
+impl OldFilesArgs {
+    fn policy(&self) -> OldFiles {
+        if self.keep_old_files {
+            OldFiles::Keep
+        } else if self.skip_old_files {
+            OldFiles::Skip
+        } else if self.overwrite {
+            OldFiles::Overwrite
+        } else {
+            OldFiles::Replace
+        }
+    }
+}
+
+/// The `--transform` expressions, parsed.
+fn transform_of(exprs: &[String]) -> Result<Option<Transform>, Error> {
+    if exprs.is_empty() {
+        return Ok(None);
+    }
+    Transform::parse_all(exprs).map(Some).map_err(Error::usage)
 }
 
 #[derive(Args, Debug)]
@@ -435,9 +553,45 @@ fn finish(report: Report) -> i32 {
     }
 }
 
+/// [`finish`], then with `--totals` GNU tar's totals line ("written" or
+/// "read") on stderr.
+fn finish_totals(report: Report, totals: Option<&str>, start: std::time::Instant) -> i32 {
+    let bytes = report.bytes;
+    let code = finish(report);
+    if let Some(what) = totals {
+        eprintln!(
+            "{}",
+            totals_line(what, bytes, start.elapsed().as_secs_f64())
+        );
+    }
+    code
+}
+
+/// Is `word` the name or an alias of a command?
+fn is_command(word: &str) -> bool {
+    use clap::CommandFactory;
+    Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == word || c.get_all_aliases().any(|a| a == word))
+        || word == "help"
+}
+
+/// `extract --to-stdout`, `-v` names on stderr.
+fn extract_to_stdout(opts: &ExtractOptions, verbose: bool) -> Result<Report, Error> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(128 << 10, stdout.lock());
+    let mut on_entry = |p: &[u8]| {
+        if verbose {
+            eprintln!("{}", String::from_utf8_lossy(p));
+        }
+    };
+    alientar::gnu::to_stdout(opts, &mut out, &mut on_entry)
+}
+
 /// Run the command line; returns the exit status.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
+    let args = crate::oldstyle::expand(std::env::args_os().collect(), is_command);
+    let cli = Cli::parse_from(args);
     let show = !cli.no_progress;
     match run_cmd(cli.cmd, show) {
         Ok(code) => code,
@@ -473,6 +627,7 @@ fn put_line(w: &mut dyn Write, line: &[u8]) {
 }
 
 fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
+    let start = std::time::Instant::now();
     match &cmd {
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -519,6 +674,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
                     None
                 },
                 nanoseconds: a.nanoseconds,
+                transform: transform_of(&a.gnu.transform)?,
             };
             let to_stdout = a.file.as_os_str() == "-";
             let verbose = a.verbose;
@@ -544,7 +700,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             };
             let r = create(&opts, &reg, &mut on_entry, &bar);
             bar.finish();
-            Ok(finish(r?))
+            Ok(finish_totals(r?, a.gnu.totals.then_some("written"), start))
         }
         Command::List(a) => {
             let owners = owner_options(&a.owners, &reg, &who)?;
@@ -559,6 +715,8 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
                 } else {
                     ListFormat::Names
                 },
+                transform: transform_of(&a.transform)?,
+                show_transformed: a.show_transformed_names,
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
@@ -567,12 +725,23 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
         Command::Extract(a) => {
             let owners = owner_options(&a.own, &reg, &who)?;
             let opts = ExtractOptions {
+                sink: a.sink(),
                 archive: a.file,
                 dest: a.dir,
                 patterns: a.patterns.into_iter().map(String::into_bytes).collect(),
                 owners,
-                sink: a.owners,
+                old_files: a.old.policy(),
+                transform: transform_of(&a.gnu.transform)?,
+                apply_umask: a.no_same_permissions,
             };
+            let totals = a.gnu.totals.then_some("read");
+            if a.to_stdout {
+                return Ok(finish_totals(
+                    extract_to_stdout(&opts, a.verbose)?,
+                    totals,
+                    start,
+                ));
+            }
             let verbose = a.verbose;
             let bar = progress("extracting", verbose && stdout_tty());
             bar.watch_archive(&opts.archive, opts.patterns.is_empty());
@@ -590,7 +759,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<i32, Error> {
             };
             let r = extract(&opts, &reg, &mut on_entry, &bar);
             bar.finish();
-            Ok(finish(r?))
+            Ok(finish_totals(r?, totals, start))
         }
         Command::Check(a) => {
             let owners = owner_options(&a.owners, &reg, &who)?;

@@ -168,6 +168,9 @@ pub struct CreateOptions {
     /// down), as in GNU tar's and bsdtar's default formats and in container
     /// image layers.
     pub nanoseconds: bool,
+    /// `--transform`: member names and link targets renamed as they are
+    /// stored (`-v` shows the names before).
+    pub transform: Option<crate::transform::Transform>,
 }
 
 /// What a run did, for the caller to report.
@@ -179,6 +182,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Per-file errors; the run went on without those files.
     pub errors: Vec<Error>,
+    /// Bytes of the tar stream (uncompressed) written or read, for
+    /// `--totals`.
+    pub bytes: u64,
     /// The error that stopped the run part-way (extract: a damaged
     /// archive), after everything before it was completed.
     pub fatal: Option<Error>,
@@ -426,6 +432,8 @@ struct Members<'a> {
     nanoseconds: bool,
     /// What the frame builders met (files that shrank, changed, vanished).
     notes: Arc<Notes>,
+    /// [`CreateOptions::transform`].
+    transform: Option<crate::transform::Transform>,
 }
 
 impl<'a> Members<'a> {
@@ -442,6 +450,7 @@ impl<'a> Members<'a> {
             links: HashMap::new(),
             target: out.display.clone(),
             nanoseconds: env.opts.nanoseconds,
+            transform: env.opts.transform.clone(),
             notes,
         }
     }
@@ -480,6 +489,7 @@ impl<'a> Members<'a> {
             entry.mtime.nsec = 0;
         }
         on_entry(&entry.path);
+        transform_member(self.transform.as_ref(), &mut entry);
         if let Err(e) = self.planner.entry(entry, fs_path, seen) {
             return Err(self.werr(e));
         }
@@ -504,7 +514,7 @@ impl<'a> Members<'a> {
         planner.drain().map_err(werr)?;
         let end = planner.position();
         planner.bytes(&buf).map_err(werr)?;
-        planner.finish(end).map_err(werr)?;
+        report.bytes = planner.finish(end).map_err(werr)?;
         out.commit()?;
         let notes = std::mem::take(&mut *notes.0.lock().unwrap_or_else(|p| p.into_inner()));
         for n in notes {
@@ -514,6 +524,23 @@ impl<'a> Members<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// Rename a member as `--transform` says: its name (a leading `/` the
+/// expressions make is removed, an empty name becomes `.`, as in GNU tar)
+/// and its link target.
+fn transform_member(t: Option<&crate::transform::Transform>, e: &mut Entry) {
+    let Some(t) = t else { return };
+    t.apply_entry(e);
+    let start = e
+        .path
+        .iter()
+        .position(|&b| b != b'/')
+        .unwrap_or(e.path.len());
+    e.path.drain(..start);
+    if e.path.is_empty() {
+        e.path.push(b'.');
     }
 }
 
@@ -1014,18 +1041,20 @@ impl<'a> Planner<'a> {
     }
 
     /// Submit the last frame; `end` is where the entries end (the start of
-    /// the end-of-archive marker).
-    fn finish(mut self, end: u64) -> io::Result<()> {
+    /// the end-of-archive marker). Returns the tar stream's length.
+    fn finish(mut self, end: u64) -> io::Result<u64> {
         self.submit()?;
         self.resolve_header()?;
         let Planner {
             pipe,
             mut index,
             header_len,
+            done,
             ..
         } = self;
         index.shift(header_len);
-        pipe.finish(Some(index.finish_at(end)?))
+        pipe.finish(Some(index.finish_at(end)?))?;
+        Ok(done + header_len)
     }
 
     /// Uncompressed bytes laid out so far.

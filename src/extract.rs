@@ -73,7 +73,6 @@ use crate::error::{Error, Result};
 use crate::frame::BufferPool;
 use crate::list::MapChooser;
 use crate::ondisk::OVERRIDE_XATTR;
-use crate::pattern::Patterns;
 use crate::sink::{Applied, Devices, Sink};
 use crate::sys::{self, Dir};
 use crate::tar::Reader;
@@ -112,6 +111,15 @@ pub struct ExtractOptions {
     pub owners: OwnerOptions,
     /// The owner sink.
     pub sink: Owners,
+    /// What to do with names that exist (`--keep-old-files`,
+    /// `--skip-old-files`, `--overwrite`).
+    pub old_files: crate::gnu::OldFiles,
+    /// `--transform`: member names and link targets renamed on the way to
+    /// disk (patterns match the names as stored).
+    pub transform: Option<crate::transform::Transform>,
+    /// `--no-same-permissions`: modes lose setuid, setgid, sticky and the
+    /// bits of the umask (by default they are applied exactly).
+    pub apply_umask: bool,
 }
 
 /// Split a member name into safe components: a leading `/` is removed
@@ -159,7 +167,7 @@ fn is_joined(key: &[u8], comps: &[&[u8]]) -> bool {
     rest.is_empty()
 }
 
-fn split(key: &[u8]) -> Vec<&[u8]> {
+pub(crate) fn split(key: &[u8]) -> Vec<&[u8]> {
     key.split(|&b| b == b'/')
         .filter(|c| !c.is_empty())
         .collect()
@@ -613,6 +621,8 @@ struct Worker {
     tmp_counter: u64,
     /// The entry being applied (its seq), for records naming the first.
     seq: u64,
+    /// `--overwrite`: existing regular files are written in place.
+    overwrite: bool,
     left: Leftovers,
 }
 
@@ -654,7 +664,7 @@ impl Worker {
                             Data::At(at, len) => &data[*at..at + len],
                             Data::Shared(s) => &s[..],
                         };
-                        match self.extract_one(bytes, &t.key, &comps, &a, t.label, t.seq) {
+                        match self.extract_entry(bytes, &t.key, &comps, &a, t.label, t.seq) {
                             Ok(()) => self.left.done += 1,
                             Err(e) => self.left.error(t.seq, e),
                         }
@@ -709,7 +719,13 @@ impl Worker {
             host: &host,
         };
         let (xattrs, final_mode) = self.new_file(&a, label);
-        let (file, born) = create_unnamed(&dir, &tmp, final_mode.unwrap_or(0o600))
+        let (file, born) = self
+            .open_big(
+                &dir,
+                comps[comps.len() - 1],
+                &tmp,
+                final_mode.unwrap_or(0o600),
+            )
             .map_err(|x| Error::io("cannot create", &path, x))?;
         let size = ctx.size;
         Ok(Arc::new(BigFile {
@@ -792,6 +808,9 @@ impl Worker {
             self.apply_fd_with(f, a, xattrs, label, has)
                 .map_err(|x| io_err("cannot set the metadata of", x))
         });
+        if born == Born::Existing {
+            return r;
+        }
         if born == Born::InPlace {
             if r.is_err() {
                 let _ = dir.unlink(name, false);
@@ -1026,6 +1045,73 @@ impl Worker {
         }
         dir.chmod(name, self.mode_for(a, owned))?;
         dir.set_mtime(name, a.ctx.mtime)
+    }
+
+    /// Extract one entry: with `--overwrite`, a regular file whose name is
+    /// an existing regular file is written into it; else [`Worker::extract_one`].
+    fn extract_entry(
+        &mut self,
+        data: &[u8],
+        key: &[u8],
+        comps: &[&[u8]],
+        a: &Applied,
+        label: bool,
+        seq: u64,
+    ) -> Result<()> {
+        if self.overwrite
+            && a.ctx.kind == Kind::File
+            && let Some(r) = self.overwrite_in_place(data, key, comps, a, label)
+        {
+            return r;
+        }
+        self.extract_one(data, key, comps, a, label, seq)
+    }
+
+    /// Write a regular file into the existing regular file of its name
+    /// (GNU tar's `--overwrite`). `None` when there is none, or its
+    /// directory cannot be opened: the entry is extracted as usual (which
+    /// reports that).
+    fn overwrite_in_place(
+        &mut self,
+        data: &[u8],
+        key: &[u8],
+        comps: &[&[u8]],
+        a: &Applied,
+        label: bool,
+    ) -> Option<Result<()>> {
+        let path = String::from_utf8_lossy(key);
+        let io_err = |op: &str, err: io::Error| Error::io(op, &*path, err);
+        let dir = self.parent(comps).ok()?;
+        let mut f = match dir.open_regular_truncated(comps[comps.len() - 1]) {
+            Ok(f) => f?,
+            Err(x) => return Some(Err(io_err("cannot open {} to overwrite it", x))),
+        };
+        let xattrs = self.sink.xattrs(a);
+        Some(
+            f.write_all(data)
+                .map_err(|x| io_err("cannot write", x))
+                .and_then(|()| {
+                    self.apply_fd_with(&f, a, &xattrs, label, Has::Nothing)
+                        .map_err(|x| io_err("cannot set the metadata of", x))
+                }),
+        )
+    }
+
+    /// The file a big entry is written into: with `--overwrite` the
+    /// existing regular file of its name, else a new one.
+    fn open_big(
+        &self,
+        dir: &Dir,
+        name: &[u8],
+        tmp: &[u8],
+        mode: u32,
+    ) -> io::Result<(std::fs::File, Born)> {
+        if self.overwrite
+            && let Some(f) = dir.open_regular_truncated(name)?
+        {
+            return Ok((f, Born::Existing));
+        }
+        create_unnamed(dir, tmp, mode)
     }
 
     fn extract_one(
@@ -1331,6 +1417,8 @@ enum Born {
     AsTemporary,
     /// Under its own name, in a new subtree not yet renamed into place.
     InPlace,
+    /// The existing file of that name, emptied (`--overwrite`).
+    Existing,
 }
 
 /// A new file in `dir`: unnamed (`O_TMPFILE`) where the filesystem allows,
@@ -1362,7 +1450,7 @@ fn place(dir: &Dir, tmp: &[u8], name: &[u8]) -> io::Result<bool> {
 
 /// Open `comps` under `root` one component at a time without following
 /// symlinks, creating missing directories (mode 0755) when `create`.
-fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
+pub(crate) fn walk_dirs(root: &Dir, comps: &[&[u8]], create: bool) -> io::Result<Dir> {
     walk_dirs_making(root, comps, create, None).map(|(d, _, _)| d)
 }
 
@@ -1556,7 +1644,8 @@ pub fn extract(
     drop(root);
     let (_, r) = crate::input::open_source(&opts.archive)?;
     let mut rd = Reader::new(r);
-    let mut pats = Patterns::new(opts.patterns.iter().cloned());
+    let mut admit = crate::gnu::Admit::new(opts);
+    let mut old = crate::gnu::Existing::new(opts.old_files);
     let mut chooser = MapChooser::new(reg, &opts.owners)?;
     if let Some(maps) = &ns {
         chooser = chooser.in_namespace(maps.clone(), namespace_origin(&opts.owners));
@@ -1568,11 +1657,7 @@ pub fn extract(
     let archive = opts.archive.display().to_string();
 
     // The umask, to know when a file's creation mode is already its final mode.
-    let umask = {
-        let m = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-        rustix::process::umask(m);
-        m.as_raw_mode()
-    };
+    let umask = sys::umask();
     let creds = (
         rustix::process::geteuid().as_raw(),
         rustix::process::getegid().as_raw(),
@@ -1605,6 +1690,7 @@ pub fn extract(
             slots: slots.1.clone(),
             tmp_counter: 0,
             seq: 0,
+            overwrite: opts.old_files == crate::gnu::OldFiles::Overwrite,
             left: Leftovers::default(),
         })
     };
@@ -1667,9 +1753,9 @@ pub fn extract(
                 break;
             }
         };
-        if !pats.matches(&ctx.path) {
+        let Some(stored) = admit.admit(&mut ctx) else {
             continue;
-        }
+        };
         seq += 1;
         let (key, stripped) = match safe_components(&ctx.path) {
             Ok((c, s)) => (join(&c), s),
@@ -1747,6 +1833,7 @@ pub fn extract(
         }
         let label = sink.writes_label() && labels.wants(&key, &ctx);
         let h = hasher.of(&key);
+        let fresh = !seen_dirs.contains(&h);
         if ctx.kind == Kind::Dir {
             labels.0.insert(h, ctx.label.clone());
             replaced_dirs.remove(&h);
@@ -1773,7 +1860,7 @@ pub fn extract(
             continue;
         }
         if ctx.kind == Kind::HardLink {
-            on_entry(&ctx.path);
+            on_entry(stored.as_deref().unwrap_or(&ctx.path));
             link_names.insert(h, (seq, false));
             let host = mapped.unwrap_or_else(|| ctx.clone());
             links.push((seq, key, ctx, host));
@@ -1834,7 +1921,12 @@ pub fn extract(
                 early.error(seq, e);
             }
         }
-        on_entry(&ctx.path);
+        on_entry(stored.as_deref().unwrap_or(&ctx.path));
+        if old.leaves_out(&planner.root, &key, &ctx, fresh, &mut |e| {
+            early.error(seq, e)
+        }) {
+            continue;
+        }
         let w = if ctx.kind == Kind::Dir {
             (h % n as u64) as usize
         } else {
@@ -2061,6 +2153,9 @@ pub fn extract(
         if link_names.get(&hasher.of(&key)) != Some(&(lseq, false)) {
             continue; // a later entry of the same name wins
         }
+        if old.leaves_out(&main.root, &key, &ctx, false, &mut |e| left.error(lseq, e)) {
+            continue;
+        }
         match hardlink(&mut main, &key, &ctx) {
             Ok(()) => left.done += 1,
             Err(e) => left.errors.push((lseq, e)),
@@ -2096,6 +2191,18 @@ pub fn extract(
     if let Err(e) = sink.finish() {
         left.errors.push((u64::MAX, e));
     }
+    report.bytes = rd.position();
+    Ok(into_report(report, left, fatal, &admit))
+}
+
+/// The report of a run: what the workers left, the error that stopped the
+/// run if one did, else the patterns nothing matched.
+fn into_report(
+    mut report: Report,
+    mut left: Leftovers,
+    fatal: Option<Error>,
+    admit: &crate::gnu::Admit,
+) -> Report {
     report.entries = left.done;
     left.errors.sort_by_key(|(s, _)| *s);
     report.errors = left.errors.into_iter().map(|(_, e)| e).collect();
@@ -2115,14 +2222,14 @@ pub fn extract(
     }
     if let Some(f) = fatal {
         report.fatal = Some(f);
-        return Ok(report);
+        return report;
     }
-    for p in pats.unmatched() {
+    for p in admit.unmatched() {
         report
             .errors
             .push(Error::usage(format!("{p}: not found in archive")));
     }
-    Ok(report)
+    report
 }
 
 /// Make a hard link `key` → the earlier member `ctx.link`, under a

@@ -47,6 +47,7 @@ pub mod entry;
 pub mod error;
 pub mod extract;
 pub mod frame;
+pub mod gnu;
 pub mod idmap;
 pub mod input;
 pub mod list;
@@ -61,6 +62,7 @@ pub mod remap;
 pub mod sink;
 pub mod sys;
 pub mod tar;
+pub mod transform;
 pub mod translate;
 pub mod walk;
 

@@ -40,6 +40,11 @@ pub struct ListOptions {
     pub owners: OwnerOptions,
     /// Output style.
     pub format: ListFormat,
+    /// `--transform`: link targets are shown transformed, as GNU tar shows
+    /// them; member names only with `show_transformed`.
+    pub transform: Option<crate::transform::Transform>,
+    /// `--show-transformed-names`.
+    pub show_transformed: bool,
 }
 
 /// The entries of an archive: from its index when it has a valid one (no
@@ -221,10 +226,7 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
                 }
             }
         }
-        if opts.owners.numeric_owner {
-            e.uname = None;
-            e.gname = None;
-        }
+        shown(opts, e);
         let r = match opts.format {
             ListFormat::Names => {
                 line.clear();
@@ -251,6 +253,22 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             .push(Error::usage(format!("{p}: not found in archive")));
     }
     Ok(report)
+}
+
+/// The entry as listed: without names with `--numeric-owner`, renamed as
+/// `--transform` says.
+fn shown(opts: &ListOptions, e: &mut Entry) {
+    if opts.owners.numeric_owner {
+        e.uname = None;
+        e.gname = None;
+    }
+    if let Some(x) = &opts.transform {
+        if opts.show_transformed {
+            x.apply_entry(e);
+        } else {
+            x.apply_link(e);
+        }
+    }
 }
 
 fn lossy(b: &[u8]) -> String {

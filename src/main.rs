@@ -2,6 +2,7 @@
 //! options → run → exit code (0 ok, 1 per-file errors, 2 fatal).
 
 mod cli;
+mod oldstyle;
 
 /// mimalloc instead of glibc's allocator: an entry's buffers are allocated
 /// by one thread and freed by another (reader and worker in extract), and

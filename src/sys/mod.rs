@@ -491,6 +491,41 @@ impl Dir {
         Ok(out)
     }
 
+    /// Open the existing regular file `name` for writing, emptied (GNU
+    /// tar's `--overwrite`: the same inode gets the new contents).
+    /// `Ok(None)` when `name` is missing or is not a regular file: a
+    /// symlink is not followed, and a device or FIFO is never opened (an
+    /// open can have effects of its own there).
+    ///
+    /// # Errors
+    /// As fstatat(2), openat(2) and ftruncate(2).
+    pub fn open_regular_truncated(&self, name: &[u8]) -> io::Result<Option<File>> {
+        match self.lstat(name) {
+            Ok(m) if m.kind() == FileType::RegularFile => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let fd = match rustix::fs::openat(
+            &self.fd,
+            os(name),
+            OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            // Replaced since the lstat by a symlink, or removed.
+            Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOENT => {
+                return Ok(None);
+            }
+            Err(e) => return Err(err(e)),
+        };
+        if fstat(&fd)?.kind() != FileType::RegularFile {
+            return Ok(None);
+        }
+        rustix::fs::ftruncate(&fd, 0).map_err(err)?;
+        Ok(Some(File::from(fd)))
+    }
+
     /// Open the regular file `name` for reading, refusing a symlink.
     ///
     /// # Errors
@@ -755,6 +790,14 @@ pub fn readable(path: &Path) -> bool {
         AtFlags::EACCESS,
     )
     .is_ok()
+}
+
+/// The process's file mode creation mask.
+pub fn umask() -> u32 {
+    // Read by setting it, then put back at once.
+    let m = rustix::process::umask(Mode::from_raw_mode(0o022));
+    rustix::process::umask(m);
+    m.as_raw_mode()
 }
 
 /// [`privileged`], remembered (the walk asks for every file): 0 not known

@@ -88,6 +88,11 @@ impl<R: Read> Reader<R> {
         &self.globals
     }
 
+    /// Bytes of the uncompressed stream read so far.
+    pub fn position(&self) -> u64 {
+        self.offset
+    }
+
     /// Byte offset in the uncompressed stream where the current entry's
     /// first header (including its meta headers) starts.
     pub fn header_offset(&self) -> u64 {
@@ -907,7 +912,12 @@ mod tests {
         while let Some(e) = r.next_entry()? {
             let mut data = Vec::new();
             r.copy_data(&mut data)?;
-            out.push((String::from_utf8_lossy(&e.path).into_owned(), e.kind, e.size, data));
+            out.push((
+                String::from_utf8_lossy(&e.path).into_owned(),
+                e.kind,
+                e.size,
+                data,
+            ));
         }
         Ok(out)
     }

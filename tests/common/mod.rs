@@ -124,7 +124,10 @@ pub fn corpus_dir(test: &str) -> Option<PathBuf> {
     } else {
         skip_optional(
             test,
-            &format!("tar corpus not found at {} (set ALIENTAR_CORPUS)", p.display()),
+            &format!(
+                "tar corpus not found at {} (set ALIENTAR_CORPUS)",
+                p.display()
+            ),
         );
         None
     }
