@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use crate::context::{Maps, Registry};
-use crate::create::OwnerOptions;
 use crate::entry::Entry;
 use crate::error::{Error, Result};
-use crate::list::MapChooser;
+use crate::ownership::MapChooser;
+use crate::ownership::OwnerOptions;
 use crate::translate::{ACL_ACCESS, ACL_DEFAULT};
 
 /// IDs used by the entries of one context.
@@ -82,7 +82,7 @@ pub fn check(
     reg: &Registry,
     owners: &OwnerOptions,
 ) -> Result<CheckResult> {
-    let mut rd = crate::list::Entries::open(archive)?;
+    let mut rd = crate::archive::Entries::open(archive)?;
     let mut chooser = MapChooser::new(reg, owners)?;
     let mut out: CheckResult = BTreeMap::new();
     let shown = archive.display().to_string();

@@ -6,12 +6,16 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use alientar::context::{Maps, Registry, user_file};
-use alientar::create::{CreateOptions, OutFormat, OwnerOptions, Report, create};
+use alientar::create::{CreateOptions, create};
+use alientar::error::is_broken_pipe;
 use alientar::extract::{ExtractOptions, Owners, extract};
 use alientar::gnu::{OldFiles, totals_line};
 use alientar::idmap::{GidKind, Invoker, UidKind, parse_spec};
-use alientar::list::{ListFormat, ListOptions, is_broken_pipe, list};
+use alientar::list::{ListFormat, ListOptions, list};
+use alientar::output::OutFormat;
+use alientar::ownership::OwnerOptions;
 use alientar::progress::Progress;
+use alientar::report::Report;
 use alientar::transform::Transform;
 use alientar::{Error, Unmapped};
 

@@ -28,117 +28,12 @@ use crate::frame::BufferPool;
 use crate::frame::index::IndexBuilder;
 use crate::frame::{FRAME_CUT, FRAME_TARGET, FramePipeline};
 use crate::names::Names;
-use crate::output::Output;
+use crate::output::{OutFormat, Output};
+use crate::ownership::OwnerOptions;
+use crate::report::Report;
 use crate::tar::write as tw;
-use crate::translate::{
-    Direction, Outcome, Seen, Unmapped, translate, translate_seen, translate_xattrs,
-};
+use crate::translate::{Direction, Outcome, Seen, translate, translate_seen, translate_xattrs};
 use crate::walk::{Source, member_prefix, walk};
-
-/// Output compression.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum OutFormat {
-    /// Independent zstd frames at this level, plus a seek table.
-    Zstd(i32),
-    /// One gzip stream at this level (1–9).
-    Gzip(u32),
-    /// One xz stream at this level (0–9).
-    Xz(u32),
-    /// One bzip2 stream at this level (1–9).
-    Bzip2(u32),
-    /// Plain tar.
-    Plain,
-}
-
-impl OutFormat {
-    /// The format the archive's file name asks for, by its last suffix as
-    /// GNU tar's `--auto-compress` reads it (`.zst`, `.tzst` → zstd level
-    /// 3; `.gz`, `.tgz`, `.taz` → gzip 6; `.xz`, `.txz` → xz 6; `.bz2`,
-    /// `.tbz`, `.tbz2`, `.tz2` → bzip2 9; anything else → plain).
-    pub fn from_name(p: &Path) -> OutFormat {
-        match p.extension().and_then(|e| e.to_str()) {
-            Some("zst" | "tzst") => OutFormat::Zstd(3),
-            Some("gz" | "tgz" | "taz") => OutFormat::Gzip(6),
-            Some("xz" | "txz") => OutFormat::Xz(6),
-            Some("bz2" | "tbz" | "tbz2" | "tz2") => OutFormat::Bzip2(9),
-            _ => OutFormat::Plain,
-        }
-    }
-
-    /// The compressor a name asks for that alientar cannot write (GNU tar
-    /// runs lzip, lzma, lzop or compress for these).
-    pub fn unsupported_in_name(p: &Path) -> Option<&'static str> {
-        match p.extension().and_then(|e| e.to_str())? {
-            "lz" => Some("lzip"),
-            "lzma" | "tlz" => Some("lzma"),
-            "lzo" => Some("lzop"),
-            "Z" | "taZ" => Some("compress"),
-            _ => None,
-        }
-    }
-
-    /// The same compressor at `level`.
-    ///
-    /// # Errors
-    /// A level the compressor does not have (zstd 1–19, gzip and bzip2
-    /// 1–9, xz 0–9), named with the range.
-    pub fn with_level(self, level: u32) -> std::result::Result<OutFormat, String> {
-        let (name, lo, hi) = match self {
-            OutFormat::Zstd(_) => ("zstd", 1, 19),
-            OutFormat::Gzip(_) => ("gzip", 1, 9),
-            OutFormat::Xz(_) => ("xz", 0, 9),
-            OutFormat::Bzip2(_) => ("bzip2", 1, 9),
-            OutFormat::Plain => return Ok(self),
-        };
-        if !(lo..=hi).contains(&level) {
-            return Err(format!("--level {level}: {name} levels are {lo} to {hi}"));
-        }
-        Ok(match self {
-            OutFormat::Zstd(_) => OutFormat::Zstd(level as i32),
-            OutFormat::Gzip(_) => OutFormat::Gzip(level),
-            OutFormat::Xz(_) => OutFormat::Xz(level),
-            OutFormat::Bzip2(_) => OutFormat::Bzip2(level),
-            OutFormat::Plain => OutFormat::Plain,
-        })
-    }
-}
-
-/// Ownership options shared by create, list and extract.
-#[derive(Clone, Debug, Default)]
-pub struct OwnerOptions {
-    /// `--context`: the label (create) or the context whose map applies (list/extract).
-    pub context: Option<String>,
-    /// `--map`, `--uid-map`, `--gid-map`: explicit maps overriding the context's.
-    pub maps: Option<Maps>,
-    /// The options that gave `maps` (`--map`, `--uid-map`...), for messages;
-    /// `None` when `maps` is the map of `context` (`--map NAME`).
-    pub map_option: Option<String>,
-    /// What an unmapped ID becomes.
-    pub unmapped: Unmapped,
-    /// Ignore names, numbers only.
-    pub numeric_owner: bool,
-}
-
-impl OwnerOptions {
-    /// Where the map comes from, for messages: the context, and the option
-    /// that gave the map when it is not the context's own. `label`: the
-    /// label of the entries when no `--context` was given.
-    pub fn map_origin(&self, label: Option<&str>) -> String {
-        let context = self.context.as_deref().or(label);
-        let option = self
-            .maps
-            .as_ref()
-            .map(|_| self.map_option.as_deref().unwrap_or("--map"));
-        match (context, option) {
-            (Some(c), Some(o)) if self.map_option.is_some() || self.context.is_none() => {
-                format!("context {c}, map given with {o}")
-            }
-            (Some(c), _) => format!("context {c}"),
-            (None, Some(o)) => format!("given with {o}"),
-            (None, None) => "no map".to_string(),
-        }
-    }
-}
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -171,23 +66,6 @@ pub struct CreateOptions {
     /// `--transform`: member names and link targets renamed as they are
     /// stored (`-v` shows the names before).
     pub transform: Option<crate::transform::Transform>,
-}
-
-/// What a run did, for the caller to report.
-#[derive(Debug, Default)]
-pub struct Report {
-    /// Entries written or extracted.
-    pub entries: u64,
-    /// Warnings (one per kind of problem).
-    pub warnings: Vec<String>,
-    /// Per-file errors; the run went on without those files.
-    pub errors: Vec<Error>,
-    /// Bytes of the tar stream (uncompressed) written or read, for
-    /// `--totals`.
-    pub bytes: u64,
-    /// The error that stopped the run part-way (extract: a damaged
-    /// archive), after everything before it was completed.
-    pub fatal: Option<Error>,
 }
 
 struct Plan {
@@ -1239,7 +1117,7 @@ fn namespace_for(opts: &CreateOptions, reg: &Registry) -> Result<Option<Maps>> {
             false
         }
     };
-    let m = crate::extract::namespace_maps(&opts.owners, reg)?;
+    let m = crate::ownership::namespace_maps(&opts.owners, reg)?;
     if want {
         return Ok(Some(m));
     }

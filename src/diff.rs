@@ -39,11 +39,11 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::context::Registry;
-use crate::create::OwnerOptions;
 use crate::entry::{Entry, Kind, LABEL_XATTR, Time};
 use crate::error::{Error, Result};
-use crate::extract::safe_components;
-use crate::list::MapChooser;
+use crate::member::safe_components;
+use crate::ownership::MapChooser;
+use crate::ownership::OwnerOptions;
 use crate::pattern::Patterns;
 use crate::progress::Progress;
 use crate::tar::Reader;
@@ -169,7 +169,7 @@ fn shown(b: &[u8]) -> String {
 
 /// `YYYY-MM-DD HH:MM:SS[.nnnnnnnnn]` UTC.
 fn time(t: Time) -> String {
-    let base = crate::list::format_time(t.sec);
+    let base = crate::quote::format_time(t.sec);
     let s = t.sec.rem_euclid(60);
     if t.nsec == 0 {
         format!("{base}:{s:02}")

@@ -184,6 +184,12 @@ impl Error {
     }
 }
 
+/// True when an I/O error is a closed pipe (quiet exit for `| head`).
+pub fn is_broken_pipe(e: &Error) -> bool {
+    e.io_error()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,12 +67,14 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use rustix::fs::FileType;
 
 use crate::context::Registry;
-use crate::create::{OwnerOptions, Report};
 use crate::entry::{Entry, Kind, LABEL_XATTR};
 use crate::error::{Error, Result};
 use crate::frame::BufferPool;
-use crate::list::MapChooser;
+use crate::member::{is_joined, join, safe_components, split};
 use crate::ondisk::OVERRIDE_XATTR;
+use crate::ownership::OwnerOptions;
+use crate::ownership::{MapChooser, namespace_maps, namespace_origin};
+use crate::report::Report;
 use crate::sink::{Applied, Devices, Sink};
 use crate::sys::{self, Dir};
 use crate::tar::Reader;
@@ -120,57 +122,6 @@ pub struct ExtractOptions {
     /// `--no-same-permissions`: modes lose setuid, setgid, sticky and the
     /// bits of the umask (by default they are applied exactly).
     pub apply_umask: bool,
-}
-
-/// Split a member name into safe components: a leading `/` is removed
-/// (reported by the flag), empty and `.` components are dropped.
-///
-/// # Errors
-/// A `..` component.
-pub fn safe_components(path: &[u8]) -> std::result::Result<(Vec<&[u8]>, bool), String> {
-    let stripped = path.starts_with(b"/");
-    let mut out = Vec::new();
-    for c in path.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                return Err(
-                    "member name contains '..': refusing to write outside the destination".into(),
-                );
-            }
-            c => out.push(c),
-        }
-    }
-    Ok((out, stripped))
-}
-
-fn join(comps: &[&[u8]]) -> Vec<u8> {
-    comps.join(&b'/')
-}
-
-/// Whether `key` is `comps` joined by `/` (as [`join`] makes it), without
-/// making the joined name.
-fn is_joined(key: &[u8], comps: &[&[u8]]) -> bool {
-    let mut rest = key;
-    for (i, c) in comps.iter().enumerate() {
-        if i > 0 {
-            match rest.split_first() {
-                Some((b'/', r)) => rest = r,
-                _ => return false,
-            }
-        }
-        match rest.strip_prefix(*c) {
-            Some(r) => rest = r,
-            None => return false,
-        }
-    }
-    rest.is_empty()
-}
-
-pub(crate) fn split(key: &[u8]) -> Vec<&[u8]> {
-    key.split(|&b| b == b'/')
-        .filter(|c| !c.is_empty())
-        .collect()
 }
 
 /// Files up to this size travel to a worker in one piece; larger ones are
@@ -2382,19 +2333,6 @@ fn finish_dirs(
     }
 }
 
-/// The map a user namespace is built from: the explicit map, else the
-/// `--context`'s, else the built-in `rootless`.
-pub fn namespace_maps(
-    o: &crate::create::OwnerOptions,
-    reg: &Registry,
-) -> Result<crate::context::Maps> {
-    match (&o.maps, &o.context) {
-        (Some(m), _) => Ok(m.clone()),
-        (None, Some(c)) => reg.maps(c),
-        (None, None) => reg.maps("rootless"),
-    }
-}
-
 /// An entry whose owner `host` the invoking user `me` cannot give (`why`:
 /// no user namespace). A plain tar member — no label, no `--map` or
 /// `--context` — is written owned by the user, as `--owners none` does:
@@ -2404,7 +2342,7 @@ fn foreign_owner(
     ctx: &Entry,
     host: &Entry,
     me: (u64, u64),
-    o: &crate::create::OwnerOptions,
+    o: &crate::ownership::OwnerOptions,
 ) -> Result<String> {
     if ctx.label.is_none() && o.maps.is_none() && o.context.is_none() {
         return Ok(format!(
@@ -2420,15 +2358,6 @@ fn foreign_owner(
         host.uid, host.gid, me.0
     ))
     .with_path(ctx.display_path()))
-}
-
-/// Where the map of the user namespace comes from, for messages.
-fn namespace_origin(o: &crate::create::OwnerOptions) -> String {
-    if o.maps.is_some() || o.context.is_some() {
-        o.map_origin(None)
-    } else {
-        "context rootless, the map the user namespace is built from when no --map or --context is given".into()
-    }
 }
 
 /// Resolve `--owners` into a sink, the namespace maps (for `userns`), and,
@@ -2481,54 +2410,4 @@ fn choose_sink(
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn is_joined_matches_join() {
-        let cases: &[&[&[u8]]] = &[&[], &[b"a"], &[b"a", b"b"], &[b"usr", b"share", b"doc"]];
-        for comps in cases {
-            let key = join(comps);
-            assert!(is_joined(&key, comps), "{key:?}");
-            for other in cases.iter().filter(|o| o != &comps) {
-                assert!(!is_joined(&key, other), "{key:?} vs {other:?}");
-            }
-        }
-        assert!(!is_joined(b"a/bc", &[b"a", b"b"]));
-        assert!(!is_joined(b"ab", &[b"a", b"b"]));
-        assert!(!is_joined(b"a//b", &[b"a", b"b"]));
-        assert!(!is_joined(b"a/b/", &[b"a", b"b"]));
-    }
-
-    #[test]
-    #[allow(clippy::type_complexity)]
-    fn components_table() {
-        let cases: &[(&str, Result<(Vec<&str>, bool), ()>)] = &[
-            ("etc/shadow", Ok((vec!["etc", "shadow"], false))),
-            ("/etc//shadow", Ok((vec!["etc", "shadow"], true))),
-            ("./etc/./x/", Ok((vec!["etc", "x"], false))),
-            (".", Ok((vec![], false))),
-            ("", Ok((vec![], false))),
-            ("../x", Err(())),
-            ("a/../../x", Err(())),
-            ("a/..", Err(())),
-            ("..foo/x", Ok((vec!["..foo", "x"], false))),
-        ];
-        for (p, want) in cases {
-            let got = safe_components(p.as_bytes())
-                .map(|(c, s)| {
-                    (
-                        c.iter()
-                            .map(|c| std::str::from_utf8(c).unwrap())
-                            .collect::<Vec<_>>(),
-                        s,
-                    )
-                })
-                .map_err(|_| ());
-            assert_eq!(&got, want, "{p}");
-        }
-    }
 }

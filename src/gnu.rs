@@ -6,11 +6,12 @@
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 
-use crate::create::Report;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
-use crate::extract::{ExtractOptions, safe_components};
+use crate::extract::ExtractOptions;
+use crate::member::safe_components;
 use crate::pattern::Patterns;
+use crate::report::Report;
 use crate::sys::Dir;
 use crate::tar::Reader;
 use crate::transform::Transform;
@@ -151,7 +152,7 @@ impl Existing {
             None => (&key[..0], key),
         };
         if self.parent.as_ref().is_none_or(|(k, _)| k != parent) {
-            let comps = crate::extract::split(parent);
+            let comps = crate::member::split(parent);
             self.parent = crate::extract::walk_dirs(root, &comps, false)
                 .ok()
                 .map(|d| (parent.to_vec(), d));

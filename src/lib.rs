@@ -39,6 +39,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod check;
 pub mod context;
 pub mod create;
@@ -51,14 +52,17 @@ pub mod gnu;
 pub mod idmap;
 pub mod input;
 pub mod list;
+pub mod member;
 pub mod mtree;
 pub mod names;
 pub mod ondisk;
 pub mod output;
+pub mod ownership;
 pub mod pattern;
 pub mod progress;
 pub mod quote;
 pub mod remap;
+pub mod report;
 pub mod sink;
 pub mod sys;
 pub mod tar;

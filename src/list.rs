@@ -4,18 +4,19 @@
 //! `--map` or `--context` they are shown in the host view they would get on
 //! extract.
 
-use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::context::{Maps, Registry};
-use crate::create::{OwnerOptions, Report};
+use crate::archive::Entries;
+use crate::context::Registry;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
+use crate::ownership::{MapChooser, OwnerOptions};
 use crate::pattern::Patterns;
-use crate::tar::Reader;
+use crate::quote::format_time;
+use crate::report::Report;
 use crate::translate::{Direction, translate};
 
 /// Output style.
@@ -45,148 +46,6 @@ pub struct ListOptions {
     pub transform: Option<crate::transform::Transform>,
     /// `--show-transformed-names`.
     pub show_transformed: bool,
-}
-
-/// The entries of an archive: from its index when it has a valid one (no
-/// data is read), else from the tar stream.
-pub struct Entries {
-    src: Origin,
-    /// The current entry, reused from one to the next.
-    cur: Entry,
-}
-
-/// Where [`Entries`] come from.
-enum Origin {
-    Index(crate::frame::index::IndexReader),
-    Stream(Box<Reader<Box<dyn std::io::Read + Send>>>),
-}
-
-impl Entries {
-    /// Open an archive for its entries.
-    ///
-    /// # Errors
-    /// The archive cannot be opened.
-    pub fn open(archive: &std::path::Path) -> Result<Entries> {
-        let src = match crate::frame::read::index_of(archive) {
-            Some(idx) => Origin::Index(idx),
-            None => {
-                let (_, r) = crate::input::open(archive)?;
-                Origin::Stream(Box::new(Reader::new(r)))
-            }
-        };
-        Ok(Entries {
-            src,
-            cur: Entry::new(Vec::new(), crate::entry::Kind::File),
-        })
-    }
-
-    /// The next entry, owned.
-    ///
-    /// # Errors
-    /// A malformed archive (streaming).
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Result<Option<Entry>> {
-        Ok(self
-            .next_mut()?
-            .map(|e| std::mem::replace(e, Entry::new(Vec::new(), crate::entry::Kind::File))))
-    }
-
-    /// The next entry, in a buffer the next call reuses (listing a large
-    /// index this way allocates nothing per entry).
-    ///
-    /// # Errors
-    /// A malformed archive (streaming).
-    pub fn next_mut(&mut self) -> Result<Option<&mut Entry>> {
-        match &mut self.src {
-            Origin::Index(idx) => match idx.next_into(&mut self.cur) {
-                Ok(Some(_)) => Ok(Some(&mut self.cur)),
-                Ok(None) => Ok(None),
-                // (The index was checked whole when opened: not reached.)
-                Err(m) => Err(Error::format(format!("bad index: {m}"))),
-            },
-            Origin::Stream(r) => match r.next_entry()? {
-                Some(e) => {
-                    self.cur = e;
-                    Ok(Some(&mut self.cur))
-                }
-                None => Ok(None),
-            },
-        }
-    }
-}
-
-/// Resolves the map for an entry the way `extract` does: an explicit map or
-/// context for every entry, else the entry's own label looked up in the
-/// registry (labels are resolved once and cached). Used by list, extract
-/// and diff so that all three show the same host view.
-pub struct MapChooser<'a> {
-    reg: &'a Registry,
-    explicit: Option<(Maps, String)>,
-    /// The map of the user namespace the run is in, when no option chose
-    /// one: unlabelled entries get it, labelled ones must have it.
-    namespace: Option<(Maps, String)>,
-    cache: HashMap<String, Maps>,
-}
-
-impl<'a> MapChooser<'a> {
-    /// From the ownership options.
-    ///
-    /// # Errors
-    /// An unknown `--context`.
-    pub fn new(reg: &'a Registry, o: &OwnerOptions) -> Result<Self> {
-        let explicit = match (&o.maps, &o.context) {
-            (Some(m), _) => Some((m.clone(), o.map_origin(None))),
-            (None, Some(c)) => Some((reg.maps(c)?, o.map_origin(None))),
-            (None, None) => None,
-        };
-        Ok(MapChooser {
-            reg,
-            explicit,
-            namespace: None,
-            cache: HashMap::new(),
-        })
-    }
-
-    /// The run is inside a user namespace built from `maps`, which no
-    /// option chose (`origin` says where they come from). The namespace is
-    /// what gives entries their owners, so an unlabelled entry gets its
-    /// map, and a labelled entry whose context has another map is an error.
-    pub fn in_namespace(mut self, maps: Maps, origin: String) -> Self {
-        if self.explicit.is_none() {
-            self.namespace = Some((maps, origin));
-        }
-        self
-    }
-
-    /// The map for an entry (None: no translation).
-    ///
-    /// # Errors
-    /// The entry's label names no context in the registry.
-    pub fn for_entry(&mut self, e: &Entry) -> Result<Option<(Maps, String)>> {
-        if let Some(x) = &self.explicit {
-            return Ok(Some(x.clone()));
-        }
-        let Some(l) = &e.label else {
-            return Ok(self.namespace.clone());
-        };
-        if !self.cache.contains_key(l) {
-            let m = self.reg.maps(l).map_err(|e| {
-                Error::context(format!(
-                    "the archive's entries are labelled '{l}': {}",
-                    e.kind()
-                ))
-            })?;
-            if let Some((ns, origin)) = self.namespace.as_ref().filter(|(ns, _)| *ns != m) {
-                return Err(Error::context(format!(
-                    "the archive's entries are labelled '{l}', whose map (uid {} gid {}) is not the one the user namespace \
-                     is built from ({origin}: uid {} gid {}); give --context {l} to restore them with their own map, or --map",
-                    m.uid, m.gid, ns.uid, ns.gid
-                )));
-            }
-            self.cache.insert(l.clone(), m);
-        }
-        Ok(Some((self.cache[l].clone(), format!("context {l}"))))
-    }
 }
 
 /// List an archive to `out`.
@@ -408,34 +267,6 @@ fn json_line(e: &Entry, host: Option<(u64, u64)>) -> String {
         v["link_base64"] = json!(crate::quote::base64(l));
     }
     v.to_string()
-}
-
-/// `YYYY-MM-DD HH:MM` in UTC.
-pub fn format_time(sec: i64) -> String {
-    let days = sec.div_euclid(86400);
-    let rem = sec.rem_euclid(86400);
-    // Civil-from-days (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-/// True when an I/O error is a closed pipe (quiet exit for `| head`).
-pub fn is_broken_pipe(e: &Error) -> bool {
-    e.io_error()
-        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
 #[cfg(test)]

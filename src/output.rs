@@ -30,7 +30,6 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::create::OutFormat;
 use crate::error::{Error, Result};
 use crate::sys::{self, Dir};
 
@@ -522,5 +521,73 @@ mod tests {
             .read_to_end(&mut back)
             .unwrap();
         assert_eq!(back, data);
+    }
+}
+
+/// Output compression.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OutFormat {
+    /// Independent zstd frames at this level, plus a seek table.
+    Zstd(i32),
+    /// One gzip stream at this level (1–9).
+    Gzip(u32),
+    /// One xz stream at this level (0–9).
+    Xz(u32),
+    /// One bzip2 stream at this level (1–9).
+    Bzip2(u32),
+    /// Plain tar.
+    Plain,
+}
+
+impl OutFormat {
+    /// The format the archive's file name asks for, by its last suffix as
+    /// GNU tar's `--auto-compress` reads it (`.zst`, `.tzst` → zstd level
+    /// 3; `.gz`, `.tgz`, `.taz` → gzip 6; `.xz`, `.txz` → xz 6; `.bz2`,
+    /// `.tbz`, `.tbz2`, `.tz2` → bzip2 9; anything else → plain).
+    pub fn from_name(p: &Path) -> OutFormat {
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("zst" | "tzst") => OutFormat::Zstd(3),
+            Some("gz" | "tgz" | "taz") => OutFormat::Gzip(6),
+            Some("xz" | "txz") => OutFormat::Xz(6),
+            Some("bz2" | "tbz" | "tbz2" | "tz2") => OutFormat::Bzip2(9),
+            _ => OutFormat::Plain,
+        }
+    }
+
+    /// The compressor a name asks for that alientar cannot write (GNU tar
+    /// runs lzip, lzma, lzop or compress for these).
+    pub fn unsupported_in_name(p: &Path) -> Option<&'static str> {
+        match p.extension().and_then(|e| e.to_str())? {
+            "lz" => Some("lzip"),
+            "lzma" | "tlz" => Some("lzma"),
+            "lzo" => Some("lzop"),
+            "Z" | "taZ" => Some("compress"),
+            _ => None,
+        }
+    }
+
+    /// The same compressor at `level`.
+    ///
+    /// # Errors
+    /// A level the compressor does not have (zstd 1–19, gzip and bzip2
+    /// 1–9, xz 0–9), named with the range.
+    pub fn with_level(self, level: u32) -> std::result::Result<OutFormat, String> {
+        let (name, lo, hi) = match self {
+            OutFormat::Zstd(_) => ("zstd", 1, 19),
+            OutFormat::Gzip(_) => ("gzip", 1, 9),
+            OutFormat::Xz(_) => ("xz", 0, 9),
+            OutFormat::Bzip2(_) => ("bzip2", 1, 9),
+            OutFormat::Plain => return Ok(self),
+        };
+        if !(lo..=hi).contains(&level) {
+            return Err(format!("--level {level}: {name} levels are {lo} to {hi}"));
+        }
+        Ok(match self {
+            OutFormat::Zstd(_) => OutFormat::Zstd(level as i32),
+            OutFormat::Gzip(_) => OutFormat::Gzip(level),
+            OutFormat::Xz(_) => OutFormat::Xz(level),
+            OutFormat::Bzip2(_) => OutFormat::Bzip2(level),
+            OutFormat::Plain => OutFormat::Plain,
+        })
     }
 }

@@ -8,11 +8,12 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::context::Maps;
-use crate::create::{OutFormat, Report};
 use crate::entry::Kind;
 use crate::error::{Error, Result};
 use crate::frame::{PlainSink, TarSink, ZstdSink};
+use crate::output::OutFormat;
 use crate::output::Output;
+use crate::report::Report;
 use crate::tar::Reader;
 use crate::tar::read::Chunk;
 use crate::tar::write as tw;
