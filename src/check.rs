@@ -98,7 +98,7 @@ pub fn check(
         let usage = out.entry(key).or_default();
         if usage.maps.is_none() && usage.unresolved.is_none() {
             match chooser.for_entry(&e) {
-                Ok(Some((m, _))) => usage.maps = Some(m),
+                Ok(Some((m, _))) => usage.maps = Some(m.clone()),
                 Ok(None) => {}
                 Err(err) => usage.unresolved = Some(err.to_string()),
             }

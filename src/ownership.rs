@@ -89,43 +89,71 @@ impl<'a> MapChooser<'a> {
         self
     }
 
-    /// The map for an entry (None: no translation).
+    /// The map for an entry (None: no translation) and where it comes
+    /// from. Nothing is cloned or formatted per entry: a label's map is
+    /// resolved once and borrowed from then on.
     ///
     /// # Errors
     /// The entry's label names no context in the registry.
-    pub fn for_entry(&mut self, e: &Entry) -> Result<Option<(Maps, String)>> {
-        if let Some(x) = &self.explicit {
-            return Ok(Some(x.clone()));
+    pub fn for_entry<'s>(&'s mut self, e: &'s Entry) -> Result<Option<(&'s Maps, MapOrigin<'s>)>> {
+        if let Some((m, origin)) = &self.explicit {
+            return Ok(Some((m, MapOrigin::Given(origin))));
         }
         let Some(l) = &e.label else {
-            return Ok(self.namespace.clone());
+            return Ok(self
+                .namespace
+                .as_ref()
+                .map(|(m, origin)| (m, MapOrigin::Given(origin))));
         };
         if !self.cache.contains_key(l) {
-            let m = self.reg.maps(l).map_err(|e| {
-                Error::context(format!(
-                    "the archive's entries are labelled '{l}': {}",
-                    e.kind()
-                ))
-            })?;
-            if let Some((ns, origin)) = self.namespace.as_ref().filter(|(ns, _)| *ns != m) {
-                return Err(Error::context(format!(
-                    "the archive's entries are labelled '{l}', whose map (uid {} gid {}) is not the one the user namespace \
-                     is built from ({origin}: uid {} gid {}); give --context {l} to restore them with their own map, or --map",
-                    m.uid, m.gid, ns.uid, ns.gid
-                )));
-            }
+            let m = self.resolve_label(l)?;
             self.cache.insert(l.clone(), m);
         }
-        Ok(Some((self.cache[l].clone(), format!("context {l}"))))
+        Ok(Some((&self.cache[l], MapOrigin::Context(l))))
+    }
+
+    /// A label's map, first seen: it must name a context, and inside a
+    /// user namespace no option chose, a context with the namespace's map.
+    fn resolve_label(&self, l: &str) -> Result<Maps> {
+        let m = self.reg.maps(l).map_err(|e| {
+            Error::context(format!(
+                "the archive's entries are labelled '{l}': {}",
+                e.kind()
+            ))
+        })?;
+        if let Some((ns, origin)) = self.namespace.as_ref().filter(|(ns, _)| *ns != m) {
+            return Err(Error::context(format!(
+                "the archive's entries are labelled '{l}', whose map (uid {} gid {}) is not the one the user namespace \
+                 is built from ({origin}: uid {} gid {}); give --context {l} to restore them with their own map, or --map",
+                m.uid, m.gid, ns.uid, ns.gid
+            )));
+        }
+        Ok(m)
+    }
+}
+
+/// Where the map an entry is translated through comes from, for messages
+/// (formatted only when one is written).
+#[derive(Clone, Copy, Debug)]
+pub enum MapOrigin<'a> {
+    /// Chosen by the options or the user namespace: their description.
+    Given(&'a str),
+    /// The entry's own label, looked up in the registry.
+    Context(&'a str),
+}
+
+impl std::fmt::Display for MapOrigin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MapOrigin::Given(s) => f.write_str(s),
+            MapOrigin::Context(l) => write!(f, "context {l}"),
+        }
     }
 }
 
 /// The map a user namespace is built from: the explicit map, else the
 /// `--context`'s, else the built-in `rootless`.
-pub fn namespace_maps(
-    o: &crate::ownership::OwnerOptions,
-    reg: &Registry,
-) -> Result<crate::context::Maps> {
+pub fn namespace_maps(o: &OwnerOptions, reg: &Registry) -> Result<Maps> {
     match (&o.maps, &o.context) {
         (Some(m), _) => Ok(m.clone()),
         (None, Some(c)) => reg.maps(c),
@@ -134,7 +162,7 @@ pub fn namespace_maps(
 }
 
 /// Where the map of the user namespace comes from, for messages.
-pub fn namespace_origin(o: &crate::ownership::OwnerOptions) -> String {
+pub fn namespace_origin(o: &OwnerOptions) -> String {
     if o.maps.is_some() || o.context.is_some() {
         o.map_origin(None)
     } else {

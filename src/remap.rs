@@ -89,7 +89,7 @@ pub fn remap(opts: &RemapOptions, progress: &crate::progress::Progress) -> Resul
         .next_entry()
         .map_err(|e| e.with_context(format!("reading {input}")))?
     {
-        let o = translate(&mut e, &opts.maps, dir, opts.unmapped, "the given map")?;
+        let o = translate(&mut e, &opts.maps, dir, opts.unmapped, &"the given map")?;
         squashed += u64::from(o.uid_squashed || o.gid_squashed);
         // Names belong to the old view; numbers are what was translated.
         e.uname = None;

@@ -44,7 +44,7 @@ fn one<K: IdKind>(
     dir: Direction,
     policy: Unmapped,
     path: &Entry,
-    label: &str,
+    label: &dyn std::fmt::Display,
 ) -> Result<(u64, bool)> {
     let mapped = u32::try_from(id)
         .ok()
@@ -87,7 +87,7 @@ pub fn translate(
     maps: &Maps,
     dir: Direction,
     policy: Unmapped,
-    label: &str,
+    label: &dyn std::fmt::Display,
 ) -> Result<Outcome> {
     let (uid, us) = one(&maps.uid, e.uid, dir, policy, e, label)?;
     let (gid, gs) = one(&maps.gid, e.gid, dir, policy, e, label)?;
@@ -118,7 +118,7 @@ fn unseen<K: IdKind>(
     overflow: u32,
     policy: Unmapped,
     path: &Entry,
-    label: &str,
+    label: &dyn std::fmt::Display,
 ) -> Result<Option<u64>> {
     if id != u64::from(overflow) {
         return Ok(None);
@@ -155,7 +155,7 @@ pub fn translate_seen(
     maps: &Maps,
     seen: &Seen,
     policy: Unmapped,
-    label: &str,
+    label: &dyn std::fmt::Display,
 ) -> Result<Outcome> {
     let uid = unseen(&maps.uid, e.uid, seen.overflow.0, policy, e, label)?;
     let gid = unseen(&maps.gid, e.gid, seen.overflow.1, policy, e, label)?;
@@ -226,7 +226,7 @@ pub fn translate_xattrs(
     maps: &Maps,
     dir: Direction,
     policy: Unmapped,
-    label: &str,
+    label: &dyn std::fmt::Display,
 ) -> Result<()> {
     if e.xattrs.is_empty() {
         return Ok(());
@@ -315,7 +315,7 @@ mod tests {
             &maps(),
             Direction::ToContext,
             Unmapped::Error,
-            "context rootless",
+            &"context rootless",
         )
         .unwrap();
         assert_eq!((e.uid, e.gid, e.mode), (0, 42, 0o6755));
@@ -324,7 +324,7 @@ mod tests {
             &maps(),
             Direction::ToHost,
             Unmapped::Error,
-            "context rootless",
+            &"context rootless",
         )
         .unwrap();
         assert_eq!((e.uid, e.gid), (1001, 100041));
@@ -335,7 +335,7 @@ mod tests {
             &maps(),
             Direction::ToContext,
             Unmapped::Error,
-            "context rootless",
+            &"context rootless",
         )
         .unwrap_err()
         .to_string();
@@ -348,16 +348,16 @@ mod tests {
             &maps(),
             Direction::ToContext,
             Unmapped::Overflow,
-            "x",
+            &"x",
         )
         .unwrap();
         assert!(o.uid_squashed && !o.gid_squashed);
         assert_eq!((e.uid, e.gid, e.mode), (65534, 42, 0o2755));
         e.uid = 7;
-        translate(&mut e, &maps(), Direction::ToContext, Unmapped::Keep, "x").unwrap();
+        translate(&mut e, &maps(), Direction::ToContext, Unmapped::Keep, &"x").unwrap();
         assert_eq!(e.uid, 7);
         e.uid = 1 << 33;
-        assert!(translate(&mut e, &maps(), Direction::ToHost, Unmapped::Error, "x").is_err());
+        assert!(translate(&mut e, &maps(), Direction::ToHost, Unmapped::Error, &"x").is_err());
     }
 
     /// Inside create's namespace: the overflow ID is an owner outside the
@@ -377,7 +377,7 @@ mod tests {
             &m,
             &seen,
             Unmapped::Error,
-            "context rootless",
+            &"context rootless",
         )
         .unwrap_err()
         .to_string();
@@ -387,12 +387,12 @@ mod tests {
         );
         for policy in [Unmapped::Overflow, Unmapped::Keep] {
             let mut x = e.clone();
-            let o = translate_seen(&mut x, &m, &seen, policy, "x").unwrap();
+            let o = translate_seen(&mut x, &m, &seen, policy, &"x").unwrap();
             assert!(o.uid_squashed && !o.gid_squashed);
             assert_eq!((x.uid, x.gid, x.mode), (65534, 0, 0o2755), "{policy:?}");
         }
         (e.uid, e.gid) = (100005, 65534);
-        let err = translate_seen(&mut e.clone(), &m, &seen, Unmapped::Error, "x")
+        let err = translate_seen(&mut e.clone(), &m, &seen, Unmapped::Error, &"x")
             .unwrap_err()
             .to_string();
         assert!(err.contains("its group is outside the gid map"), "{err}");
@@ -424,7 +424,7 @@ mod tests {
                 v
             }),
         ];
-        translate(&mut e, &maps(), Direction::ToContext, Unmapped::Error, "x").unwrap();
+        translate(&mut e, &maps(), Direction::ToContext, Unmapped::Error, &"x").unwrap();
         let acl = e.xattr(ACL_ACCESS).unwrap();
         assert_eq!(u32::from_le_bytes(acl[16..20].try_into().unwrap()), 6);
         assert_eq!(u32::from_le_bytes(acl[32..36].try_into().unwrap()), 42);
@@ -440,7 +440,7 @@ mod tests {
             CAP_REVISION_2 | 1
         );
         // And back: v2 → v3 with the host rootid.
-        translate(&mut e, &maps(), Direction::ToHost, Unmapped::Error, "x").unwrap();
+        translate(&mut e, &maps(), Direction::ToHost, Unmapped::Error, &"x").unwrap();
         let cap = e.xattr(CAPABILITY).unwrap();
         assert_eq!(cap.len(), 24);
         assert_eq!(u32::from_le_bytes(cap[20..24].try_into().unwrap()), 1001);
@@ -448,7 +448,7 @@ mod tests {
         assert_eq!(u32::from_le_bytes(acl[16..20].try_into().unwrap()), 100005);
         // An ACL naming an unmapped uid is an error naming it.
         e.xattrs = vec![(ACL_ACCESS.into(), encode_acl(&[(2, 4, 7)]))];
-        let err = translate(&mut e, &maps(), Direction::ToContext, Unmapped::Error, "x")
+        let err = translate(&mut e, &maps(), Direction::ToContext, Unmapped::Error, &"x")
             .unwrap_err()
             .to_string();
         assert!(err.contains("uid 7"), "{err}");
