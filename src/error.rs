@@ -9,9 +9,9 @@ use std::path::PathBuf;
 /// A specialized `Result` for alientar operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// An alientar error: an operation, the path it concerned, and the cause.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", self.render())]
+/// An alientar error: an operation, the path it concerned, and the cause
+/// ([`std::error::Error::source`]: the I/O error underneath, if any).
+#[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
     path: Option<PathBuf>,
@@ -190,12 +190,41 @@ pub fn is_broken_pipe(e: &Error) -> bool {
         .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl std::error::Error for Error {
+    /// The I/O error an operation failed with; the other kinds have no
+    /// cause beyond their message.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn eperm() -> io::Error {
         io::Error::from_raw_os_error(libc::EPERM)
+    }
+
+    /// The cause of an I/O error is reachable as `source()`, as error
+    /// reporters (anyhow, eyre) walk it.
+    #[test]
+    fn source_is_the_io_error() {
+        use std::error::Error as _;
+        let e = Error::io("cannot open", "a", eperm());
+        let src = e.source().expect("an I/O error has a source");
+        assert_eq!(src.to_string(), eperm().to_string());
+        assert!(Error::format("bad header").source().is_none());
     }
 
     /// Operation, path, cause: a sentence, the path where the operation
