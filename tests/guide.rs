@@ -80,6 +80,12 @@ fn guide_blocks_are_tagged() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     assert!(readme.contains("docs/guide.md") && readme.contains("docs/format.md"));
+    // Installing from the source uses the Cargo.lock the tests ran with.
+    for (doc, body) in [("README.md", &readme), ("docs/guide.md", &text)] {
+        for l in body.lines().filter(|l| l.contains("cargo install") && l.contains("--path")) {
+            assert!(l.contains("--locked"), "{doc}: {l}");
+        }
+    }
 }
 
 fn s(p: &Path) -> String {
