@@ -31,12 +31,13 @@
 //!   but which the archive lacks is reported ("Not in archive").
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
 use std::fmt;
-use std::fs::{File, Metadata};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::FileType;
 
 use crate::context::Registry;
 use crate::entry::{Entry, Kind, LABEL_XATTR, Time};
@@ -46,6 +47,7 @@ use crate::ownership::MapChooser;
 use crate::ownership::OwnerOptions;
 use crate::pattern::Patterns;
 use crate::progress::Progress;
+use crate::sys::{Meta, errno, lstat_path};
 use crate::tar::Reader;
 use crate::translate::{Direction, translate};
 
@@ -282,132 +284,177 @@ pub fn diff(
     on_difference: &mut dyn FnMut(&Difference),
     progress: &Progress,
 ) -> Result<DiffReport> {
-    let mut report = DiffReport::default();
-    let md = std::fs::metadata(&opts.dir)
-        .map_err(|e| Error::io("cannot compare with directory", &opts.dir, e))?;
-    if !md.is_dir() {
+    check_dir(&opts.dir)?;
+    let (_, r) = crate::input::open(&opts.archive)?;
+    let mut run = Run {
+        opts,
+        rd: Reader::new(r),
+        pats: Patterns::new(opts.patterns.iter().cloned()),
+        chooser: MapChooser::new(reg, &opts.owners)?,
+        cmp: Comparer::new(&opts.dir),
+        members: HashSet::new(),
+        dirs: Vec::new(),
+        report: DiffReport::default(),
+        on_difference,
+        archive: opts.archive.display().to_string(),
+    };
+    while let Some(e) = run
+        .rd
+        .next_entry()
+        .map_err(|e| e.with_context(format!("reading {}", run.archive)))?
+    {
+        run.member(&e, progress)?;
+    }
+    for p in run.pats.unmatched() {
+        run.report
+            .errors
+            .push(Error::usage(format!("{p}: not found in archive")));
+    }
+    if opts.patterns.is_empty() {
+        run.not_in_archive();
+    }
+    Ok(run.report)
+}
+
+/// The directory compared with must be one (followed if a symlink, as
+/// `tar -C` follows it).
+fn check_dir(dir: &Path) -> Result<()> {
+    let md = crate::sys::path::stat(dir)
+        .map_err(|e| Error::io("cannot compare with directory", dir, e))?;
+    if md.kind() != FileType::Directory {
         return Err(Error::io(
             "cannot compare with directory",
-            &opts.dir,
+            dir,
             io::Error::from(io::ErrorKind::NotADirectory),
         ));
     }
-    let (_, r) = crate::input::open(&opts.archive)?;
-    let mut rd = Reader::new(r);
-    let mut pats = Patterns::new(opts.patterns.iter().cloned());
-    let mut chooser = MapChooser::new(reg, &opts.owners)?;
-    let mut cmp = Comparer {
-        root: opts.dir.clone(),
-        dirs_ok: HashSet::new(),
-        labels: HashMap::new(),
-        abuf: vec![0u8; 256 << 10],
-        dbuf: vec![0u8; 256 << 10],
-    };
-    let mut members: HashSet<Vec<u8>> = HashSet::new();
-    let mut dirs: Vec<Vec<u8>> = Vec::new();
-    let archive = opts.archive.display().to_string();
-    let mut emit = |report: &mut DiffReport, path: &str, found: Vec<What>| {
-        if found.is_empty() {
-            return;
+    Ok(())
+}
+
+/// One comparison under way.
+struct Run<'a> {
+    opts: &'a DiffOptions,
+    rd: Reader<Box<dyn Read + Send>>,
+    pats: Patterns,
+    chooser: MapChooser<'a>,
+    cmp: Comparer,
+    /// Every member compared, by its name relative to the directory.
+    members: HashSet<Vec<u8>>,
+    /// The member directories, in archive order.
+    dirs: Vec<Vec<u8>>,
+    report: DiffReport,
+    on_difference: &'a mut dyn FnMut(&Difference),
+    /// The archive's name, for messages.
+    archive: String,
+}
+
+impl Run<'_> {
+    /// Compare one member with the disk and report what differs.
+    fn member(&mut self, e: &Entry, progress: &Progress) -> Result<()> {
+        if !self.pats.matches(&e.path) {
+            return Ok(());
         }
-        report.differing += 1;
-        for what in found {
-            report.differences += 1;
-            on_difference(&Difference {
-                path: path.to_owned(),
-                what,
-            });
-        }
-    };
-    while let Some(e) = rd
-        .next_entry()
-        .map_err(|e| e.with_context(format!("reading {archive}")))?
-    {
-        if !pats.matches(&e.path) {
-            continue;
-        }
-        report.entries += 1;
+        self.report.entries += 1;
         let comps = match safe_components(&e.path) {
-            Ok((c, _)) => c.iter().map(|c| c.to_vec()).collect::<Vec<_>>(),
+            Ok((c, _)) => c,
             Err(m) => {
-                report.errors.push(
+                self.report.errors.push(
                     Error::unsafe_path(format!("{m}; not compared")).with_path(e.display_path()),
                 );
-                continue;
+                return Ok(());
             }
         };
         let rel = comps.join(&b'/');
-        members.insert(rel.clone());
-        if e.kind == Kind::Dir {
-            dirs.push(rel.clone());
-        }
         let shown = if rel.is_empty() {
             ".".into()
         } else {
             shown(&rel)
         };
-        let mut host = e.clone();
-        let mut owners_known = true;
-        if let Some((maps, what)) = chooser.for_entry(&e)?
-            && let Err(err) = translate(
-                &mut host,
-                &maps,
-                Direction::ToHost,
-                opts.owners.unmapped,
-                &what,
-            )
-        {
-            report.errors.push(err);
-            owners_known = false;
-            host = e.clone();
+        if e.kind == Kind::Dir {
+            self.dirs.push(rel.clone());
         }
+        self.members.insert(rel);
+        let (host, owners_known) = self.host_view(e)?;
         let mut found = Vec::new();
-        let r = cmp.compare(&mut rd, &comps, &host, owners_known, &mut found);
+        let on_disk = host.as_ref().unwrap_or(e);
+        let r = (self.cmp).compare(&mut self.rd, &comps, on_disk, owners_known, &mut found);
         if e.kind == Kind::File {
             progress.add_bytes(e.size);
         }
         if let Err(err) = r {
             if matches!(err.kind(), crate::error::ErrorKind::Format(_)) {
-                emit(&mut report, &shown, found);
-                return Err(err.with_context(format!("reading {archive}")));
+                self.emit(&shown, found);
+                return Err(err.with_context(format!("reading {}", self.archive)));
             }
-            report.errors.push(err);
+            self.report.errors.push(err);
         }
-        emit(&mut report, &shown, found);
+        self.emit(&shown, found);
         progress.add_entry();
+        Ok(())
     }
-    for p in pats.unmatched() {
-        report
-            .errors
-            .push(Error::usage(format!("{p}: not found in archive")));
+
+    /// The entry in the host view when a map applies (`None`: compared as
+    /// stored), and whether its owners are known (not when an ID is
+    /// unmapped: that is reported, and the owners are not compared).
+    ///
+    /// # Errors
+    /// The entry's label names no known context.
+    fn host_view(&mut self, e: &Entry) -> Result<(Option<Entry>, bool)> {
+        let Some((maps, origin)) = self.chooser.for_entry(e)? else {
+            return Ok((None, true));
+        };
+        let mut host = e.clone();
+        let unmapped = self.opts.owners.unmapped;
+        match translate(&mut host, maps, Direction::ToHost, unmapped, &origin) {
+            Ok(_) => Ok((Some(host), true)),
+            Err(err) => {
+                self.report.errors.push(err);
+                Ok((None, false))
+            }
+        }
     }
-    if opts.patterns.is_empty() {
-        for d in dirs {
+
+    /// Count the differences found at `path` and hand each on.
+    fn emit(&mut self, path: &str, found: Vec<What>) {
+        if found.is_empty() {
+            return;
+        }
+        self.report.differing += 1;
+        for what in found {
+            self.report.differences += 1;
+            (self.on_difference)(&Difference {
+                path: path.to_owned(),
+                what,
+            });
+        }
+    }
+
+    /// Report the files on disk, in the member directories, that the
+    /// archive lacks (sorted by name within each directory).
+    fn not_in_archive(&mut self) {
+        let dirs = std::mem::take(&mut self.dirs);
+        let mut m = Vec::new();
+        for d in &dirs {
             let comps: Vec<&[u8]> = d.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
-            let Ok(Some(p)) = cmp.resolve(&comps).map(|r| r.ok()) else {
+            let Ok(Ok(p)) = self.cmp.resolve(&comps) else {
                 continue;
             };
-            let Ok(rd) = std::fs::read_dir(&p) else {
+            let Ok(mut names) = crate::sys::Dir::open(&p).and_then(|d| d.names()) else {
                 continue;
             };
-            let mut names: Vec<Vec<u8>> = rd
-                .flatten()
-                .map(|x| x.file_name().as_bytes().to_vec())
-                .collect();
             names.sort();
             for n in names {
-                let mut m = d.clone();
+                m.clone_from(d);
                 if !m.is_empty() {
                     m.push(b'/');
                 }
                 m.extend_from_slice(&n);
-                if !members.contains(&m) {
-                    emit(&mut report, &shown(&m), vec![What::NotInArchive]);
+                if !self.members.contains(&m) {
+                    self.emit(&shown(&m), vec![What::NotInArchive]);
                 }
             }
         }
     }
-    Ok(report)
 }
 
 struct Comparer {
@@ -420,22 +467,15 @@ struct Comparer {
     dbuf: Vec<u8>,
 }
 
-fn kind_name(md: &Metadata) -> &'static str {
-    let ft = md.file_type();
-    if ft.is_file() {
-        "file"
-    } else if ft.is_dir() {
-        "dir"
-    } else if ft.is_symlink() {
-        "symlink"
-    } else if ft.is_char_device() {
-        "char"
-    } else if ft.is_block_device() {
-        "block"
-    } else if ft.is_fifo() {
-        "fifo"
-    } else {
-        "socket"
+fn kind_name(md: &Meta) -> &'static str {
+    match md.kind() {
+        FileType::RegularFile => "file",
+        FileType::Directory => "dir",
+        FileType::Symlink => "symlink",
+        FileType::CharacterDevice => "char",
+        FileType::BlockDevice => "block",
+        FileType::Fifo => "fifo",
+        _ => "socket",
     }
 }
 
@@ -448,6 +488,16 @@ fn counts_on_disk(name: &str) -> bool {
 }
 
 impl Comparer {
+    fn new(root: &Path) -> Comparer {
+        Comparer {
+            root: root.to_path_buf(),
+            dirs_ok: HashSet::new(),
+            labels: HashMap::new(),
+            abuf: vec![0u8; 256 << 10],
+            dbuf: vec![0u8; 256 << 10],
+        }
+    }
+
     /// The disk path of a member, after checking that each parent is a real
     /// directory. `Ok(Err(why))`: a parent is missing or not a directory.
     fn resolve(&mut self, comps: &[&[u8]]) -> io::Result<std::result::Result<PathBuf, String>> {
@@ -455,7 +505,7 @@ impl Comparer {
         let mut key = Vec::new();
         for (i, c) in comps.iter().enumerate() {
             let last = i + 1 == comps.len();
-            p.push(std::ffi::OsStr::from_bytes(c));
+            p.push(OsStr::from_bytes(c));
             if last {
                 break;
             }
@@ -466,8 +516,8 @@ impl Comparer {
             if self.dirs_ok.contains(&key) {
                 continue;
             }
-            match std::fs::symlink_metadata(&p) {
-                Ok(md) if md.is_dir() => {
+            match lstat_path(&p) {
+                Ok(md) if md.kind() == FileType::Directory => {
                     self.dirs_ok.insert(key.clone());
                 }
                 Ok(md) => {
@@ -477,7 +527,7 @@ impl Comparer {
                         kind_name(&md)
                     )));
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(e) if errno::missing(&e) => {
                     return Ok(Err(format!("{} does not exist", shown(&key))));
                 }
                 Err(e) => return Err(e),
@@ -488,21 +538,21 @@ impl Comparer {
 
     /// The label a file inherits: its own xattr, else its nearest
     /// ancestor's (up to and including the directory compared with).
-    fn label_of(&mut self, path: &Path, rel: &[Vec<u8>]) -> Option<String> {
+    fn label_of(&mut self, path: &Path, rel: &[&[u8]]) -> Option<String> {
         if let Some(l) = read_label(path) {
             return Some(l);
         }
         self.dir_label(&rel[..rel.len().saturating_sub(1)])
     }
 
-    fn dir_label(&mut self, rel: &[Vec<u8>]) -> Option<String> {
+    fn dir_label(&mut self, rel: &[&[u8]]) -> Option<String> {
         let key = rel.join(&b'/');
         if let Some(l) = self.labels.get(&key) {
             return l.clone();
         }
         let mut p = self.root.clone();
         for c in rel {
-            p.push(std::ffi::OsStr::from_bytes(c));
+            p.push(OsStr::from_bytes(c));
         }
         let l = match read_label(&p) {
             Some(l) => Some(l),
@@ -513,48 +563,21 @@ impl Comparer {
         l
     }
 
+    /// Compare the member `e` (in the host view) with the disk: what
+    /// differs goes into `found`. A type difference hides the others.
     fn compare<R: Read>(
         &mut self,
         rd: &mut Reader<R>,
-        comps: &[Vec<u8>],
+        comps: &[&[u8]],
         e: &Entry,
         owners_known: bool,
         found: &mut Vec<What>,
     ) -> Result<()> {
-        let c: Vec<&[u8]> = comps.iter().map(Vec::as_slice).collect();
-        let joined = comps.join(&b'/');
-        let shown = Path::new(std::ffi::OsStr::from_bytes(&joined));
-        let path = match self
-            .resolve(&c)
-            .map_err(|x| Error::io("cannot stat a parent directory of", shown, x))?
-        {
-            Ok(p) => p,
-            Err(why) => {
-                found.push(What::Missing(Some(why)));
-                return Ok(());
-            }
-        };
-        let md = match std::fs::symlink_metadata(&path) {
-            Ok(md) => md,
-            Err(x) if x.kind() == io::ErrorKind::NotFound => {
-                found.push(What::Missing(None));
-                return Ok(());
-            }
-            Err(x) => return Err(Error::io("cannot stat", &path, x)),
+        let Some((path, md)) = self.locate(comps, found)? else {
+            return Ok(());
         };
         if e.kind == Kind::HardLink {
-            let target = e.link.clone().unwrap_or_default();
-            let same = match safe_components(&target) {
-                Ok((tc, _)) => match self.resolve(&tc) {
-                    Ok(Ok(tp)) => std::fs::symlink_metadata(tp)
-                        .is_ok_and(|t| t.dev() == md.dev() && t.ino() == md.ino()),
-                    _ => false,
-                },
-                Err(_) => false,
-            };
-            if !same {
-                found.push(What::NotLinked { target });
-            }
+            self.compare_link(e, &md, found);
             return Ok(());
         }
         let disk_kind = kind_name(&md);
@@ -565,75 +588,8 @@ impl Comparer {
             });
             return Ok(());
         }
-        if e.kind != Kind::Symlink && md.mode() & 0o7777 != e.mode {
-            found.push(What::Mode {
-                archive: e.mode,
-                disk: md.mode() & 0o7777,
-            });
-        }
-        if owners_known {
-            if u64::from(md.uid()) != e.uid {
-                found.push(What::Uid {
-                    archive: e.uid,
-                    disk: u64::from(md.uid()),
-                });
-            }
-            if u64::from(md.gid()) != e.gid {
-                found.push(What::Gid {
-                    archive: e.gid,
-                    disk: u64::from(md.gid()),
-                });
-            }
-        }
-        let disk_time = Time {
-            sec: md.mtime(),
-            nsec: md.mtime_nsec() as u32,
-        };
-        let same_time = if e.mtime.nsec == 0 {
-            disk_time.sec == e.mtime.sec
-        } else {
-            disk_time == e.mtime
-        };
-        if !same_time {
-            found.push(What::Mtime {
-                archive: e.mtime,
-                disk: disk_time,
-            });
-        }
-        match e.kind {
-            Kind::File => {
-                if md.len() != e.size {
-                    found.push(What::Size {
-                        archive: e.size,
-                        disk: md.len(),
-                    });
-                } else if !self.same_content(rd, &path)? {
-                    found.push(What::Contents);
-                }
-            }
-            Kind::Symlink => {
-                let t = std::fs::read_link(&path)
-                    .map_err(|x| Error::io("cannot read symlink", &path, x))?;
-                let t = t.as_os_str().as_bytes();
-                let want = e.link.as_deref().unwrap_or(b"");
-                if t != want {
-                    found.push(What::Symlink {
-                        archive: want.to_vec(),
-                        disk: t.to_vec(),
-                    });
-                }
-            }
-            Kind::Char | Kind::Block => {
-                let disk = (rustix::fs::major(md.rdev()), rustix::fs::minor(md.rdev()));
-                if disk != (e.dev_major, e.dev_minor) {
-                    found.push(What::Device {
-                        archive: (e.dev_major, e.dev_minor),
-                        disk,
-                    });
-                }
-            }
-            _ => {}
-        }
+        compare_meta(e, &md, owners_known, found);
+        self.compare_data(rd, &path, e, &md, found)?;
         self.compare_xattrs(&path, e, found)?;
         if e.kind != Kind::Symlink
             && let Some(disk) = self.label_of(&path, comps)
@@ -643,6 +599,96 @@ impl Comparer {
                 archive: e.label.clone(),
                 disk,
             });
+        }
+        Ok(())
+    }
+
+    /// The member's disk path and `lstat`; `None` when it is missing (why,
+    /// in `found`).
+    fn locate(
+        &mut self,
+        comps: &[&[u8]],
+        found: &mut Vec<What>,
+    ) -> Result<Option<(PathBuf, Meta)>> {
+        let path = match self.resolve(comps).map_err(|x| {
+            let joined = comps.join(&b'/');
+            Error::io(
+                "cannot stat a parent directory of",
+                Path::new(OsStr::from_bytes(&joined)),
+                x,
+            )
+        })? {
+            Ok(p) => p,
+            Err(why) => {
+                found.push(What::Missing(Some(why)));
+                return Ok(None);
+            }
+        };
+        match lstat_path(&path) {
+            Ok(md) => Ok(Some((path, md))),
+            Err(x) if errno::missing(&x) => {
+                found.push(What::Missing(None));
+                Ok(None)
+            }
+            Err(x) => Err(Error::io("cannot stat", &path, x)),
+        }
+    }
+
+    /// A hard link is compared by identity only: the disk file must be the
+    /// inode of its target's.
+    fn compare_link(&mut self, e: &Entry, md: &Meta, found: &mut Vec<What>) {
+        let target = e.link.as_deref().unwrap_or_default();
+        let same = match safe_components(target) {
+            Ok((tc, _)) => match self.resolve(&tc) {
+                Ok(Ok(tp)) => lstat_path(&tp).is_ok_and(|t| t.dev == md.dev && t.ino == md.ino),
+                _ => false,
+            },
+            Err(_) => false,
+        };
+        if !same {
+            found.push(What::NotLinked {
+                target: target.to_vec(),
+            });
+        }
+    }
+
+    /// What each kind has besides its metadata: a file's size and
+    /// contents, a symlink's target, a device's numbers.
+    fn compare_data<R: Read>(
+        &mut self,
+        rd: &mut Reader<R>,
+        path: &Path,
+        e: &Entry,
+        md: &Meta,
+        found: &mut Vec<What>,
+    ) -> Result<()> {
+        match e.kind {
+            Kind::File if md.size != e.size => found.push(What::Size {
+                archive: e.size,
+                disk: md.size,
+            }),
+            Kind::File if !self.same_content(rd, path)? => found.push(What::Contents),
+            Kind::Symlink => {
+                let disk = crate::sys::path::read_link(path)
+                    .map_err(|x| Error::io("cannot read symlink", path, x))?;
+                let want = e.link.as_deref().unwrap_or(b"");
+                if disk != want {
+                    found.push(What::Symlink {
+                        archive: want.to_vec(),
+                        disk,
+                    });
+                }
+            }
+            Kind::Char | Kind::Block => {
+                let disk = crate::sys::path::major_minor(md.rdev);
+                if disk != (e.dev_major, e.dev_minor) {
+                    found.push(What::Device {
+                        archive: (e.dev_major, e.dev_minor),
+                        disk,
+                    });
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -685,10 +731,7 @@ impl Comparer {
 
     /// Stream the member's data against the file's; true when equal.
     fn same_content<R: Read>(&mut self, rd: &mut Reader<R>, path: &Path) -> Result<bool> {
-        let mut f = File::options()
-            .read(true)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(path)
+        let mut f = crate::sys::path::open_nofollow(path)
             .map_err(|x| Error::io("cannot open {} for comparison", path, x))?;
         loop {
             let n = rd.read_data(&mut self.abuf)?;
@@ -712,8 +755,46 @@ impl Comparer {
     }
 }
 
+/// Permission bits, owners (host view, when known) and mtime (to the
+/// second when the archive has no sub-second part).
+fn compare_meta(e: &Entry, md: &Meta, owners_known: bool, found: &mut Vec<What>) {
+    let mode = md.mode & 0o7777;
+    if e.kind != Kind::Symlink && mode != e.mode {
+        found.push(What::Mode {
+            archive: e.mode,
+            disk: mode,
+        });
+    }
+    if owners_known {
+        let (uid, gid) = (u64::from(md.uid), u64::from(md.gid));
+        if uid != e.uid {
+            found.push(What::Uid {
+                archive: e.uid,
+                disk: uid,
+            });
+        }
+        if gid != e.gid {
+            found.push(What::Gid {
+                archive: e.gid,
+                disk: gid,
+            });
+        }
+    }
+    let same_time = if e.mtime.nsec == 0 {
+        md.mtime.sec == e.mtime.sec
+    } else {
+        md.mtime == e.mtime
+    };
+    if !same_time {
+        found.push(What::Mtime {
+            archive: e.mtime,
+            disk: md.mtime,
+        });
+    }
+}
+
 fn read_label(p: &Path) -> Option<String> {
-    xattr::get(p, LABEL_XATTR)
+    crate::sys::path::lgetxattr(p, LABEL_XATTR)
         .ok()
         .flatten()
         .map(|v| shown(&v))

@@ -4,7 +4,8 @@
 //! `--map` or `--context` they are shown in the host view they would get on
 //! extract.
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use serde_json::json;
@@ -57,13 +58,12 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     let mut report = Report::default();
     let mut rd = Entries::open(&opts.archive)?;
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
-    let mut chooser = if opts.owners.maps.is_some() || opts.owners.context.is_some() {
-        Some(MapChooser::new(reg, &opts.owners)?)
+    let mut host_view = if opts.owners.maps.is_some() || opts.owners.context.is_some() {
+        Some(HostView::new(MapChooser::new(reg, &opts.owners)?, opts))
     } else {
         None
     };
-    let mut widths = Widths::default();
-    let mut line = String::new();
+    let mut printer = Printer::new(opts.format);
     let archive = opts.archive.display().to_string();
     while let Some(e) = rd
         .next_mut()
@@ -72,36 +72,23 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
         if !pats.matches(&e.path) {
             continue;
         }
-        let mut host: Option<(u64, u64)> = None;
-        if let Some(ch) = chooser.as_mut()
-            && let Some((m, what)) = ch.for_entry(e)?
+        let host = match host_view
+            .as_mut()
+            .map(|h| h.owners(e))
+            .transpose()?
+            .flatten()
         {
-            let mut h = e.clone();
-            match translate(&mut h, &m, Direction::ToHost, opts.owners.unmapped, &what) {
-                Ok(_) => host = Some((h.uid, h.gid)),
-                Err(err) => {
-                    report.errors.push(err);
-                    continue;
-                }
+            Some(Err(err)) => {
+                report.errors.push(err);
+                continue;
             }
-        }
-        shown(opts, e);
-        let r = match opts.format {
-            ListFormat::Names => {
-                line.clear();
-                push_display_name(e, &mut line);
-                line.push('\n');
-                out.write_all(line.as_bytes())
-            }
-            ListFormat::Long => {
-                long_line(e, host, &mut widths, &mut line);
-                out.write_all(line.as_bytes())
-            }
-            ListFormat::Json => writeln!(out, "{}", json_line(e, host)),
+            Some(Ok(ids)) => Some(ids),
+            None => None,
         };
-        if let Err(err) = r {
-            return Err(Error::io_nopath("cannot write listing", err));
-        }
+        shown(opts, e);
+        printer
+            .print(e, host, out)
+            .map_err(|err| Error::io_nopath("cannot write listing", err))?;
         report.entries += 1;
     }
     out.flush()
@@ -112,6 +99,86 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             .push(Error::usage(format!("{p}: not found in archive")));
     }
     Ok(report)
+}
+
+/// An entry's owners in the host view (as extract would give them).
+#[derive(Copy, Clone, Debug)]
+struct HostIds {
+    uid: u64,
+    gid: u64,
+}
+
+/// The host view of `--map`/`--context`: each entry's owners translated
+/// in a scratch entry reused from one to the next, so that listing
+/// allocates nothing per entry for it.
+struct HostView<'a> {
+    chooser: MapChooser<'a>,
+    unmapped: crate::translate::Unmapped,
+    scratch: Entry,
+}
+
+impl<'a> HostView<'a> {
+    fn new(chooser: MapChooser<'a>, opts: &ListOptions) -> HostView<'a> {
+        HostView {
+            chooser,
+            unmapped: opts.owners.unmapped,
+            scratch: Entry::new(Vec::new(), Kind::File),
+        }
+    }
+
+    /// The entry's host owners; `None` when no map applies. The outer
+    /// error ends the listing (a label that names no context); the inner
+    /// one is the entry's (an unmapped ID).
+    fn owners(&mut self, e: &Entry) -> Result<Option<Result<HostIds>>> {
+        let Some((maps, origin)) = self.chooser.for_entry(e)? else {
+            return Ok(None);
+        };
+        // What translate reads: the owners, the mode, the ID-bearing
+        // xattrs, and the path for its messages.
+        let h = &mut self.scratch;
+        h.path.clone_from(&e.path);
+        (h.uid, h.gid, h.mode) = (e.uid, e.gid, e.mode);
+        h.xattrs.clone_from(&e.xattrs);
+        let r = translate(h, maps, Direction::ToHost, self.unmapped, &origin);
+        Ok(Some(r.map(|_| HostIds {
+            uid: h.uid,
+            gid: h.gid,
+        })))
+    }
+}
+
+/// Writes the listing's lines, with one buffer for every line.
+struct Printer {
+    format: ListFormat,
+    widths: Widths,
+    line: String,
+}
+
+impl Printer {
+    fn new(format: ListFormat) -> Printer {
+        Printer {
+            format,
+            widths: Widths::default(),
+            line: String::new(),
+        }
+    }
+
+    /// The entry's line (or JSON object) to `out`.
+    fn print(&mut self, e: &Entry, host: Option<HostIds>, out: &mut dyn Write) -> io::Result<()> {
+        match self.format {
+            ListFormat::Names => {
+                self.line.clear();
+                push_display_name(e, &mut self.line);
+                self.line.push('\n');
+                out.write_all(self.line.as_bytes())
+            }
+            ListFormat::Long => {
+                long_line(e, host, &mut self.widths, &mut self.line);
+                out.write_all(self.line.as_bytes())
+            }
+            ListFormat::Json => writeln!(out, "{}", json_line(e, host)),
+        }
+    }
 }
 
 /// The entry as listed: without names with `--numeric-owner`, renamed as
@@ -162,32 +229,12 @@ struct Widths {
 /// `tar -tv`-style line into `s` (with its newline): mode, owner/group,
 /// size (or major,minor), mtime (UTC), name, link target, then the label in
 /// brackets. One buffer for every line: listing is mostly this.
-fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths, s: &mut String) {
-    use std::fmt::Write as _;
+fn long_line(e: &Entry, host: Option<HostIds>, w: &mut Widths, s: &mut String) {
     s.clear();
     e.push_mode_string(s);
     s.push(' ');
     let ug_start = s.len();
-    match host {
-        Some((u, g)) => {
-            let _ = write!(s, "{u}/{g}");
-        }
-        None => {
-            match e.uname.as_deref() {
-                Some(n) => crate::quote::push_escaped(n, s),
-                None => {
-                    let _ = write!(s, "{}", e.uid);
-                }
-            }
-            s.push('/');
-            match e.gname.as_deref() {
-                Some(n) => crate::quote::push_escaped(n, s),
-                None => {
-                    let _ = write!(s, "{}", e.gid);
-                }
-            }
-        }
-    }
+    push_owners(e, host, s);
     let ug_len = s.len() - ug_start;
     let size = &mut w.scratch;
     size.clear();
@@ -214,6 +261,34 @@ fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths, s: &mut String
     }
     s.push(' ');
     push_display_name(e, s);
+    push_link_and_label(e, s);
+    s.push('\n');
+}
+
+/// `uid/gid` in the host view, else `uname/gname` (the numbers where
+/// there are no names).
+fn push_owners(e: &Entry, host: Option<HostIds>, s: &mut String) {
+    if let Some(h) = host {
+        let _ = write!(s, "{}/{}", h.uid, h.gid);
+        return;
+    }
+    match e.uname.as_deref() {
+        Some(n) => crate::quote::push_escaped(n, s),
+        None => {
+            let _ = write!(s, "{}", e.uid);
+        }
+    }
+    s.push('/');
+    match e.gname.as_deref() {
+        Some(n) => crate::quote::push_escaped(n, s),
+        None => {
+            let _ = write!(s, "{}", e.gid);
+        }
+    }
+}
+
+/// ` -> TARGET` or ` link to TARGET`, then ` [LABEL]`.
+fn push_link_and_label(e: &Entry, s: &mut String) {
     match e.kind {
         Kind::Symlink => {
             s.push_str(" -> ");
@@ -230,10 +305,9 @@ fn long_line(e: &Entry, host: Option<(u64, u64)>, w: &mut Widths, s: &mut String
         s.push_str(l);
         s.push(']');
     }
-    s.push('\n');
 }
 
-fn json_line(e: &Entry, host: Option<(u64, u64)>) -> String {
+fn json_line(e: &Entry, host: Option<HostIds>) -> String {
     let mut v = json!({
         "path": lossy(&e.path),
         "type": e.kind.name(),
@@ -250,9 +324,9 @@ fn json_line(e: &Entry, host: Option<(u64, u64)>) -> String {
         "context": e.label,
         "xattrs": e.xattrs.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
     });
-    if let Some((u, g)) = host {
-        v["host_uid"] = json!(u);
-        v["host_gid"] = json!(g);
+    if let Some(h) = host {
+        v["host_uid"] = json!(h.uid);
+        v["host_gid"] = json!(h.gid);
     }
     // `path` and `link` are text; a name that is not UTF-8 loses bytes
     // there, so it also comes whole, in base64.

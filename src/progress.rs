@@ -1,29 +1,29 @@
-//! Progress of a long operation: counters the library updates, and a
-//! terminal display (an [`indicatif`] bar on stderr) that reads them.
+//! Progress of a long operation: counters the library updates, and an
+//! [`Observer`] (the binary's terminal bar) that is shown them.
 //!
 //! The library side is [`Progress`]: a handle to a few atomic counters
 //! (bytes done, the total when it is known, entries done). Updating one is
 //! a relaxed atomic add, so calling it per entry or per data chunk costs
-//! nothing measurable. A [`Progress::hidden`] handle has no display at all.
+//! nothing measurable. A [`Progress::hidden`] handle has no observer.
 //!
-//! The display side runs on a ticker thread that redraws at most 10 times
-//! a second. It is started by the first update, not when the handle is
-//! made: commands that enter a user namespace must do so while the process
-//! still has a single thread (see [`crate::sys::userns`]), and every
-//! command enters it before its first update. A caller that knows no
-//! namespace will be entered may [`Progress::start`] the ticker at once.
+//! An observed handle runs a ticker thread that hands the observer a
+//! [`Snapshot`] of the counters at most 10 times a second. It is started by
+//! the first update, not when the handle is made: commands that enter a
+//! user namespace must do so while the process still has a single thread
+//! (see [`crate::sys::userns`]), and every command enters it before its
+//! first update. A caller that knows no namespace will be entered may
+//! [`Progress::start`] the ticker at once.
 //!
 //! Reading commands (extract, remap, diff) count the member data they
 //! have processed. [`Progress::watch_archive`] finds the total for them:
 //! an archive with a seek table and an entry index says how much data it
 //! holds (the index is read by the ticker thread, off the command's path);
-//! for any other archive file, the bar follows the archive's own read
+//! for any other archive file, the snapshot follows the archive's own read
 //! position instead — the open file found by device and inode among the
 //! process's descriptors, its offset read from `/proc/self/fdinfo` —
 //! against the file's size (for a compressed archive, the compressed
 //! position: the only one whose total is known before the end). A pipe
-//! has neither: the display is then a spinner with the bytes and entries
-//! done.
+//! has neither: the snapshot then has no total.
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
@@ -32,12 +32,38 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-/// How often the display is redrawn.
+/// How often the observer is shown the counters.
 pub const TICK: Duration = Duration::from_millis(100);
 
 const UNKNOWN: u64 = u64::MAX;
+
+/// What a display does with an operation's progress (the binary's
+/// terminal bar implements it). Its methods are called from the command's
+/// thread (`start`, `finish`, `suspend`) and from the ticker thread (`draw`).
+pub trait Observer: Send + Sync {
+    /// The first update came: appear.
+    fn start(&self);
+    /// Show the counters as they are now (at most every [`TICK`]).
+    fn draw(&self, now: &Snapshot);
+    /// The operation is over: disappear.
+    fn finish(&self);
+    /// Run `f` with the display hidden (to print a line without tearing it).
+    fn suspend(&self, f: &mut dyn FnMut());
+}
+
+/// The counters at one tick, with the archive's read position standing in
+/// for the bytes when that is all that is known (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Bytes done (or the archive's read position).
+    pub bytes: u64,
+    /// Total bytes, if known (or the archive's size).
+    pub total_bytes: Option<u64>,
+    /// Entries done.
+    pub entries: u64,
+    /// Total entries, if known.
+    pub total_entries: Option<u64>,
+}
 
 /// A handle to the counters of one operation (cheap to clone).
 #[derive(Clone)]
@@ -55,13 +81,11 @@ struct Counters {
     stop: AtomicBool,
 }
 
+/// The observer and what the ticker thread needs besides the counters.
 struct Display {
-    bar: ProgressBar,
-    /// Where the bar goes once started (hidden until then).
-    target: Mutex<Option<ProgressDrawTarget>>,
+    observer: Box<dyn Observer>,
     archive: Mutex<Option<Watched>>,
     ticker: Mutex<Option<std::thread::JoinHandle<()>>>,
-    is_bar: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -89,16 +113,6 @@ fn known(v: u64) -> Option<u64> {
     Some(v).filter(|&t| t != UNKNOWN)
 }
 
-impl Counters {
-    fn entries_text(&self) -> String {
-        let n = self.entries.load(Relaxed);
-        match known(self.total_entries.load(Relaxed)) {
-            Some(t) => format!("{n}/{t} entries"),
-            None => format!("{n} entries"),
-        }
-    }
-}
-
 impl Progress {
     /// Counters only, shown nowhere.
     pub fn hidden() -> Progress {
@@ -115,28 +129,13 @@ impl Progress {
         }
     }
 
-    /// A bar on stderr, if stderr is a terminal (else [`Progress::hidden`]).
-    /// `verb` names the operation in the bar ("creating", "extracting"...).
-    pub fn stderr(verb: &'static str) -> Progress {
-        use std::io::IsTerminal;
-        if !std::io::stderr().is_terminal() {
-            return Progress::hidden();
-        }
-        Progress::on(ProgressDrawTarget::stderr_with_hz(10), verb)
-    }
-
-    /// A bar drawn to `target` once started (for tests and embedding).
-    pub fn on(target: ProgressDrawTarget, verb: &'static str) -> Progress {
+    /// Counters shown to `observer` once started.
+    pub fn observed(observer: Box<dyn Observer>) -> Progress {
         let mut p = Progress::hidden();
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-        bar.set_style(spinner_style(&p.counters));
-        bar.set_prefix(verb);
         p.display = Some(Arc::new(Display {
-            bar,
-            target: Mutex::new(Some(target)),
+            observer,
             archive: Mutex::new(None),
             ticker: Mutex::new(None),
-            is_bar: AtomicBool::new(false),
         }));
         p
     }
@@ -216,15 +215,13 @@ impl Progress {
         if self.counters.started.swap(true, Relaxed) {
             return;
         }
-        if let Some(t) = lock(&d.target).take() {
-            d.bar.set_draw_target(t);
-        }
+        d.observer.start();
         let (c, d2) = (Arc::clone(&self.counters), Arc::clone(d));
         let spawned = std::thread::Builder::new()
             .name("progress".into())
             .spawn(move || {
                 while !c.stop.load(Relaxed) {
-                    d2.draw(&c);
+                    d2.observer.draw(&d2.snapshot(&c));
                     std::thread::sleep(TICK);
                 }
             });
@@ -240,22 +237,28 @@ impl Progress {
             if let Some(h) = lock(&d.ticker).take() {
                 let _ = h.join();
             }
-            d.bar.finish_and_clear();
+            d.observer.finish();
         }
     }
 
-    /// Run `f` with the bar hidden (to print a line without tearing it).
+    /// Run `f` with the display hidden (to print a line without tearing it).
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.display {
-            Some(d) => d.bar.suspend(f),
-            None => f(),
-        }
+        let Some(d) = &self.display else { return f() };
+        let (mut f, mut out) = (Some(f), None);
+        d.observer.suspend(&mut || {
+            if let Some(f) = f.take() {
+                out = Some(f());
+            }
+        });
+        // An observer that did not run it: run it here.
+        out.unwrap_or_else(|| f.take().map(|f| f()).expect("run once"))
     }
 }
 
 impl Display {
-    /// Redraw from the counters (the ticker thread's job): one draw.
-    fn draw(&self, c: &Arc<Counters>) {
+    /// The counters now, the archive's index or read position filling in
+    /// a total that is not known (the ticker thread's job).
+    fn snapshot(&self, c: &Counters) -> Snapshot {
         let mut bytes = c.bytes.load(Relaxed);
         let mut total = known(c.total_bytes.load(Relaxed));
         if let Some(w) = lock(&self.archive).as_mut() {
@@ -268,7 +271,7 @@ impl Display {
                 }
             }
             // Seekable archives are read with positional reads: their
-            // offset does not move; without an index they get a spinner.
+            // offset does not move; without an index they get no total.
             if total.is_none()
                 && !w.seekable
                 && let Some((pos, size)) = w.position()
@@ -276,44 +279,13 @@ impl Display {
                 (bytes, total) = (pos, Some(size));
             }
         }
-        if total.is_some() && !self.is_bar.swap(true, Relaxed) {
-            self.bar.set_style(bar_style(c));
+        Snapshot {
+            bytes,
+            total_bytes: total,
+            entries: c.entries.load(Relaxed),
+            total_entries: known(c.total_entries.load(Relaxed)),
         }
-        self.bar.update(|s| {
-            if let Some(t) = total {
-                s.set_len(t);
-                s.set_pos(bytes.min(t));
-            } else {
-                s.set_pos(bytes);
-            }
-        });
     }
-}
-
-fn entries_key(
-    c: &Arc<Counters>,
-) -> impl Fn(&indicatif::ProgressState, &mut dyn fmt::Write) + Clone + Send + Sync + 'static {
-    let c = Arc::clone(c);
-    move |_: &indicatif::ProgressState, w: &mut dyn fmt::Write| {
-        let _ = w.write_str(&c.entries_text());
-    }
-}
-
-fn bar_style(c: &Arc<Counters>) -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{prefix} {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {entries}",
-    )
-    .expect("valid template")
-    .with_key("entries", entries_key(c))
-    .progress_chars("=> ")
-}
-
-fn spinner_style(c: &Arc<Counters>) -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{spinner} {prefix} {binary_bytes} {binary_bytes_per_sec} {entries}, {elapsed}",
-    )
-    .expect("valid template")
-    .with_key("entries", entries_key(c))
 }
 
 /// An open archive whose read position we follow.
@@ -452,14 +424,49 @@ mod tests {
         assert_eq!(w.position(), Some((4196, 10_000)));
     }
 
+    /// Records what it is told.
+    #[derive(Default)]
+    struct Log(Mutex<Vec<String>>);
+
+    impl Observer for Arc<Log> {
+        fn start(&self) {
+            lock(&self.0).push("start".into());
+        }
+        fn draw(&self, now: &Snapshot) {
+            lock(&self.0).push(format!("draw {now:?}"));
+        }
+        fn finish(&self) {
+            lock(&self.0).push("finish".into());
+        }
+        fn suspend(&self, f: &mut dyn FnMut()) {
+            lock(&self.0).push("suspend".into());
+            f();
+        }
+    }
+
     #[test]
-    fn draws_to_a_hidden_target_without_panicking() {
-        let p = Progress::on(ProgressDrawTarget::hidden(), "testing");
+    fn observer_is_started_by_the_first_update_and_shown_the_counters() {
+        let log = Arc::new(Log::default());
+        let p = Progress::observed(Box::new(Arc::clone(&log)));
+        assert!(lock(&log.0).is_empty(), "nothing before the first update");
         p.add_entry();
         p.set_total(100, 1);
         p.add_bytes(50);
-        p.display.as_ref().unwrap().draw(&p.counters);
+        let now = p.display.as_ref().unwrap().snapshot(&p.counters);
+        let want = Snapshot {
+            bytes: 50,
+            total_bytes: Some(100),
+            entries: 1,
+            total_entries: Some(1),
+        };
+        assert_eq!(now, want);
+        assert_eq!(p.suspend(|| 7), 7);
         p.finish();
         assert!(p.counters.stop.load(Relaxed));
+        let log = lock(&log.0);
+        assert_eq!(log.first().map(String::as_str), Some("start"));
+        assert_eq!(log.last().map(String::as_str), Some("finish"));
+        assert_eq!(log.iter().filter(|l| *l == "start").count(), 1);
+        assert!(log.iter().any(|l| l == "suspend"));
     }
 }

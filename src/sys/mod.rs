@@ -23,6 +23,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, UTIME_NO
 use crate::entry::Time;
 
 pub mod errno;
+pub mod path;
 pub mod sigpipe;
 pub mod userns;
 pub mod zstd;

@@ -1,0 +1,114 @@
+//! `alientar create`: its options and its run.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use alientar::create::{CreateOptions, create};
+use alientar::error::Error;
+
+use super::Env;
+use super::outcome::{Exit, finish_totals, put_line, say_err, stderr_tty, stdout_tty};
+use super::shared::{CompressArgs, GnuArgs, OwnerArgs, out_format, transform_of};
+
+#[derive(Args, Debug)]
+pub(super) struct CreateArgs {
+    /// Archive to write (`-` for standard output).
+    #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
+    file: PathBuf,
+    /// Change to DIR before reading PATHs.
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "DIR",
+        default_value = "."
+    )]
+    dir: PathBuf,
+    /// Files and directories to archive.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    compress: CompressArgs,
+    /// Print each member name as it is archived.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Take owners, modes and types from user.containers.override_stat
+    /// (and umoci's user.rootlesscontainers) where files carry them.
+    #[arg(long)]
+    from_xattrs: bool,
+    /// Take owners, modes, types and times from an mtree spec (bsdtar's
+    /// dialect); it may add entries that cannot exist on disk (devices).
+    #[arg(long, value_name = "FILE")]
+    from_manifest: Option<PathBuf>,
+    /// Walk inside a user namespace built from the map (default: when not
+    /// root and your subordinate ranges cover the map).
+    #[arg(long, overrides_with = "no_userns")]
+    userns: bool,
+    /// Never use a user namespace.
+    #[arg(long)]
+    no_userns: bool,
+    /// Keep sub-second modification times (a pax record per member that
+    /// has one); by default mtimes are whole seconds, as in GNU tar's and
+    /// bsdtar's default formats.
+    #[arg(long)]
+    nanoseconds: bool,
+    #[command(flatten)]
+    gnu: GnuArgs,
+    #[command(flatten)]
+    owners: OwnerArgs,
+}
+
+impl CreateArgs {
+    /// The library's options (owners resolved against the registry).
+    fn options(self, env: &Env) -> Result<CreateOptions, Error> {
+        let owners = env.owners(&self.owners)?;
+        let format = out_format(&self.file, &self.compress)?;
+        Ok(CreateOptions {
+            archive: self.file,
+            dir: self.dir,
+            paths: self.paths,
+            format,
+            owners,
+            from_xattrs: self.from_xattrs,
+            manifest: self.from_manifest,
+            userns: if self.userns {
+                Some(true)
+            } else if self.no_userns {
+                Some(false)
+            } else {
+                None
+            },
+            nanoseconds: self.nanoseconds,
+            transform: transform_of(&self.gnu.transform)?,
+        })
+    }
+}
+
+/// Create the archive; `-v` names go to stdout, or to stderr when the
+/// archive does.
+pub(super) fn run(a: CreateArgs, env: &Env) -> Result<Exit, Error> {
+    let (verbose, totals) = (a.verbose, a.gnu.totals);
+    let opts = a.options(env)?;
+    let to_stdout = opts.archive.as_os_str() == "-";
+    // -v names are the progress when they go to the terminal.
+    let names_on_tty = verbose
+        && if to_stdout {
+            stderr_tty()
+        } else {
+            stdout_tty()
+        };
+    let bar = env.progress("creating", names_on_tty);
+    let mut on_entry = |p: &[u8]| {
+        if verbose {
+            let line = alientar::quote::escaped(p);
+            if to_stdout {
+                say_err(&line);
+            } else {
+                put_line(&mut std::io::stdout().lock(), line.as_bytes());
+            }
+        }
+    };
+    let r = create(&opts, &env.reg, &mut on_entry, &bar);
+    bar.finish();
+    Ok(finish_totals(r?, totals.then_some("written"), env.start))
+}

@@ -1,0 +1,70 @@
+//! `alientar list`: its options and its run.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use alientar::error::Error;
+use alientar::list::{ListFormat, ListOptions, list};
+
+use super::Env;
+use super::outcome::{Exit, finish};
+use super::shared::{OwnerArgs, transform_of};
+
+#[derive(Args, Debug)]
+pub(super) struct ListArgs {
+    /// Archive to read (`-` for standard input).
+    #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
+    file: PathBuf,
+    /// Only members matching these names or globs.
+    #[arg(value_name = "PATTERN")]
+    patterns: Vec<String>,
+    /// Long listing, like `tar -tv`, with the label.
+    #[arg(short, long)]
+    verbose: bool,
+    /// One JSON object per line (a name that is not UTF-8 also whole in
+    /// path_base64, link_base64).
+    #[arg(long, conflicts_with = "verbose")]
+    json: bool,
+    /// Rename as on extract, for --show-transformed-names (see `create --help`).
+    #[arg(long = "transform", visible_alias = "xform", value_name = "EXPR")]
+    transform: Vec<String>,
+    /// Show member names as --transform makes them (link targets are shown
+    /// transformed in any case, as GNU tar does).
+    #[arg(long, overrides_with = "show_stored_names")]
+    show_transformed_names: bool,
+    /// Show member names as stored (the default).
+    #[arg(long, overrides_with = "show_transformed_names")]
+    show_stored_names: bool,
+    #[command(flatten)]
+    owners: OwnerArgs,
+}
+
+impl ListArgs {
+    /// The library's options (owners resolved against the registry).
+    fn options(self, env: &Env) -> Result<ListOptions, Error> {
+        let owners = env.owners(&self.owners)?;
+        Ok(ListOptions {
+            archive: self.file,
+            patterns: self.patterns.into_iter().map(String::into_bytes).collect(),
+            owners,
+            format: if self.json {
+                ListFormat::Json
+            } else if self.verbose {
+                ListFormat::Long
+            } else {
+                ListFormat::Names
+            },
+            transform: transform_of(&self.transform)?,
+            show_transformed: self.show_transformed_names,
+        })
+    }
+}
+
+/// List the archive on stdout.
+pub(super) fn run(a: ListArgs, env: &Env) -> Result<Exit, Error> {
+    let opts = a.options(env)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
+    Ok(finish(list(&opts, &env.reg, &mut out)?))
+}

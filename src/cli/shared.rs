@@ -1,0 +1,210 @@
+//! Options that several commands share (owners, compression, GNU tar's
+//! renaming and totals) and their resolution into the library's options.
+
+use std::path::Path;
+
+use clap::{Args, ValueEnum};
+
+use alientar::context::{Maps, Registry};
+use alientar::idmap::{GidKind, Invoker, UidKind, parse_spec};
+use alientar::output::OutFormat;
+use alientar::ownership::OwnerOptions;
+use alientar::transform::Transform;
+use alientar::{Error, Unmapped};
+
+#[derive(Args, Debug, Clone)]
+pub(super) struct OwnerArgs {
+    /// The context owners belong to: the label stored on create; the map used on list/extract.
+    #[arg(long, value_name = "NAME")]
+    pub(super) context: Option<String>,
+    /// ID map for uids and gids: INSIDE:OUTSIDE:COUNT[,...], @FILE, rootless, subuid, host, or a context name.
+    #[arg(long, value_name = "SPEC")]
+    map: Option<String>,
+    /// ID map for uids only.
+    #[arg(long, value_name = "SPEC")]
+    uid_map: Option<String>,
+    /// ID map for gids only.
+    #[arg(long, value_name = "SPEC")]
+    gid_map: Option<String>,
+    /// What an ID outside the map becomes.
+    #[arg(long, value_enum, default_value = "error")]
+    unmapped: UnmappedArg,
+    /// Ignore user and group names; numbers only.
+    #[arg(long)]
+    numeric_owner: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub(super) enum UnmappedArg {
+    /// Fail, naming the path and the ID.
+    Error,
+    /// Use the overflow ID 65534 (and drop setuid/setgid).
+    Overflow,
+    /// Keep the ID unchanged.
+    Keep,
+}
+
+/// Output compression: by the archive's name unless an option says.
+#[derive(Args, Debug)]
+#[group(skip)]
+pub(super) struct CompressArgs {
+    /// Compress with zstd (the default for .tar.zst and .tzst names).
+    #[arg(long, group = "compressor")]
+    zstd: bool,
+    /// Compress with gzip (the default for .tar.gz, .tgz and .taz names).
+    #[arg(short = 'z', long, group = "compressor")]
+    gzip: bool,
+    /// Compress with xz (the default for .tar.xz and .txz names).
+    #[arg(short = 'J', long, group = "compressor")]
+    xz: bool,
+    /// Compress with bzip2 (the default for .tar.bz2, .tbz, .tbz2 and .tz2 names).
+    #[arg(short = 'j', long, group = "compressor")]
+    bzip2: bool,
+    /// Write a plain tar, whatever the name.
+    #[arg(long, group = "compressor")]
+    no_compress: bool,
+    /// Compress as the name says: what alientar always does without one of
+    /// the options above (accepted for GNU tar's -a).
+    #[arg(short = 'a', long)]
+    auto_compress: bool,
+    /// Compression level (zstd 1-19, default 3; gzip 1-9, default 6; xz
+    /// 0-9, default 6; bzip2 1-9, default 9).
+    #[arg(long, value_name = "N")]
+    level: Option<u32>,
+}
+
+/// GNU tar's options that create, list and extract share.
+#[derive(Args, Debug)]
+pub(super) struct GnuArgs {
+    /// Rename members with a sed-like expression, as GNU tar does.
+    ///
+    /// s/REGEX/REPLACEMENT/FLAGS, any delimiter; several separated by `;`
+    /// or given with several --transform, applied in order. REGEX is a
+    /// POSIX basic regular expression (\( \) \{ \} \+ \? \| are
+    /// operators; flag x: extended). REPLACEMENT: & the match, \1..\9
+    /// groups, \U \L \u \l \E case. FLAGS: g every match, N the Nth,
+    /// i ignore case, x extended; scope r/R member names, s/S symlink
+    /// targets, h/H hard link targets (all by default; flags=SCOPE sets
+    /// it for what follows). Names are renamed as stored on create, on the
+    /// way to disk on extract, and on list with --show-transformed-names.
+    #[arg(long = "transform", visible_alias = "xform", value_name = "EXPR")]
+    pub(super) transform: Vec<String>,
+    /// Print "Total bytes written: N (SIZE, RATE)" (create; extract: "read")
+    /// on stderr at the end, as GNU tar does: bytes of the tar stream,
+    /// before compression.
+    #[arg(long)]
+    pub(super) totals: bool,
+}
+
+/// The `--transform` expressions, parsed.
+pub(super) fn transform_of(exprs: &[String]) -> Result<Option<Transform>, Error> {
+    if exprs.is_empty() {
+        return Ok(None);
+    }
+    Transform::parse_all(exprs).map(Some).map_err(Error::usage)
+}
+
+/// Resolve the ownership options against the registry.
+pub(super) fn owner_options(
+    a: &OwnerArgs,
+    reg: &Registry,
+    who: &Invoker,
+) -> Result<OwnerOptions, Error> {
+    let mut context = a.context.clone();
+    let mut maps = None;
+    let mut map_option = None;
+    if let Some(m) = &a.map {
+        maps = Some(reg.resolve_spec(m)?);
+        if context.is_none() && reg.get(m).is_some() {
+            context = Some(m.clone());
+        }
+        if context.as_deref() != Some(m.as_str()) {
+            map_option = Some("--map".to_string());
+        }
+    }
+    if a.uid_map.is_some() || a.gid_map.is_some() {
+        maps = Some(split_maps(a, maps, context.as_deref(), reg, who)?);
+        map_option = Some(
+            match (&a.uid_map, &a.gid_map) {
+                (Some(_), Some(_)) => "--uid-map and --gid-map",
+                (Some(_), None) => "--uid-map",
+                _ => "--gid-map",
+            }
+            .to_string(),
+        );
+    }
+    Ok(OwnerOptions {
+        context,
+        maps,
+        map_option,
+        unmapped: match a.unmapped {
+            UnmappedArg::Error => Unmapped::Error,
+            UnmappedArg::Overflow => Unmapped::Overflow,
+            UnmappedArg::Keep => Unmapped::Keep,
+        },
+        numeric_owner: a.numeric_owner,
+    })
+}
+
+/// The maps with `--uid-map` and/or `--gid-map`: the other half comes from
+/// `--map` (`maps`) or the context, only when missing.
+fn split_maps(
+    a: &OwnerArgs,
+    maps: Option<Maps>,
+    context: Option<&str>,
+    reg: &Registry,
+    who: &Invoker,
+) -> Result<Maps, Error> {
+    let both = a.uid_map.is_some() && a.gid_map.is_some();
+    let base = match (maps, context) {
+        _ if both => None,
+        (Some(m), _) => Some(m),
+        (None, Some(c)) => Some(reg.maps(c)?),
+        (None, None) => None,
+    };
+    let uid = match (&a.uid_map, &base) {
+        (Some(s), _) => parse_spec::<UidKind>(s, who)?,
+        (None, Some(b)) => b.uid.clone(),
+        (None, None) => {
+            return Err(Error::usage(
+                "--gid-map needs --uid-map too (or --map or --context)",
+            ));
+        }
+    };
+    let gid = match (&a.gid_map, base) {
+        (Some(s), _) => parse_spec::<GidKind>(s, who)?,
+        (None, Some(b)) => b.gid,
+        (None, None) => {
+            return Err(Error::usage(
+                "--uid-map needs --gid-map too (or --map or --context)",
+            ));
+        }
+    };
+    Ok(Maps { uid, gid })
+}
+
+/// The output format: the option given, else the name's; at `--level`.
+pub(super) fn out_format(name: &Path, c: &CompressArgs) -> alientar::Result<OutFormat> {
+    let format = if c.zstd {
+        OutFormat::Zstd(3)
+    } else if c.gzip {
+        OutFormat::Gzip(6)
+    } else if c.xz {
+        OutFormat::Xz(6)
+    } else if c.bzip2 {
+        OutFormat::Bzip2(9)
+    } else if c.no_compress {
+        OutFormat::Plain
+    } else if let Some(z) = OutFormat::unsupported_in_name(name) {
+        return Err(Error::usage(format!(
+            "{}: alientar does not write {z}; give -z, -J, -j, --zstd or --no-compress",
+            name.display()
+        )));
+    } else {
+        OutFormat::from_name(name)
+    };
+    match c.level {
+        Some(l) => format.with_level(l).map_err(Error::usage),
+        None => Ok(format),
+    }
+}
