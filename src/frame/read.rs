@@ -337,6 +337,14 @@ impl ParallelFrames {
     }
 }
 
+impl crate::tar::Lend for ParallelFrames {
+    type Loan = Shared;
+
+    fn lend(&mut self, n: usize) -> io::Result<Option<Shared>> {
+        self.borrow(n).map(Some)
+    }
+}
+
 impl Read for ParallelFrames {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if !self.fill()? {

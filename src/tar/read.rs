@@ -8,6 +8,7 @@
 
 use std::io::{self, Read};
 
+use super::Lend;
 use super::header::{self, BLOCK, Dialect};
 use super::pax;
 use crate::entry::{Entry, Kind, LABEL_XATTR, Time};
@@ -743,22 +744,22 @@ impl<R: Read> Reader<R> {
     }
 
     /// Up to `n` bytes of the current member's data without copying them
-    /// (fewer where the source's frame ends), when the source can hand
-    /// them out and the member is not sparse; else `None`, and nothing is
-    /// consumed.
+    /// (fewer where the source's buffer ends), when the source lends them
+    /// ([`Lend`]) and the member is not sparse; else `None`, and nothing
+    /// is consumed.
     ///
     /// # Errors
     /// A truncated archive or a read error, as [`Reader::read_data`].
-    pub fn borrow_data(&mut self, n: usize) -> Result<Option<crate::frame::read::Shared>>
+    pub fn borrow_data(&mut self, n: usize) -> Result<Option<R::Loan>>
     where
-        R: crate::input::Source,
+        R: Lend,
     {
         self.sticky()?;
         if self.sparse.is_some() || self.remaining == 0 {
             return Ok(None);
         }
         let want = (n as u64).min(self.remaining) as usize;
-        match self.r.borrow(want) {
+        match self.r.lend(want) {
             Ok(None) => Ok(None),
             Ok(Some(s)) if s.is_empty() => {
                 Err(self
