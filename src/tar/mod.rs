@@ -1,11 +1,12 @@
 //! The tar layer, split by level: block and field codecs ([`header`]), pax
-//! records ([`pax`]), the stream reader ([`read`]) and the encoder
-//! ([`write`](mod@write)).
+//! records ([`pax`]) and their keys ([`keys`]), the stream reader
+//! ([`read`]) and the encoder ([`write`](mod@write)).
 //!
 //! The codec knows tar, not where its bytes come from: a byte source that
 //! holds decompressed data lends it through [`Lend`] instead of copying.
 
 pub mod header;
+pub mod keys;
 pub mod pax;
 pub mod read;
 pub mod write;

@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use super::Lend;
 use super::header::{self, BLOCK, Dialect};
 use super::pax;
-use crate::entry::{Entry, Kind, LABEL_XATTR, Time};
+use crate::entry::{Entry, Kind, Time};
 use crate::error::{Error, Result};
 
 /// Largest pax header or GNU long name/link we read into memory.
@@ -523,16 +523,10 @@ impl<R: Read> Reader<R> {
                                 self.fail(format!("xattr {name} is larger than {MAX_XATTR} bytes"))
                             );
                         }
-                        if name == LABEL_XATTR {
-                            let label = String::from_utf8_lossy(&value).into_owned();
-                            e.label = (!label.is_empty()).then_some(label);
-                        } else {
-                            if e.xattrs.len() >= MAX_XATTRS {
-                                return Err(self.fail(format!(
-                                    "member has more than {MAX_XATTRS} extended attributes"
-                                )));
-                            }
-                            e.set_xattr(name, value);
+                        if !e.add_archived_xattr(name, value, MAX_XATTRS) {
+                            return Err(self.fail(format!(
+                                "member has more than {MAX_XATTRS} extended attributes"
+                            )));
                         }
                     }
                 }
