@@ -5,10 +5,12 @@
 //! The codec knows tar, not where its bytes come from: a byte source that
 //! holds decompressed data lends it through [`Lend`] instead of copying.
 
+mod globals;
 pub mod header;
 pub mod keys;
 pub mod pax;
 pub mod read;
+mod sparse;
 pub mod write;
 
 pub use read::Reader;
