@@ -322,42 +322,22 @@ impl<R: Read> Reader<R> {
 
     /// The member `raw` starts, with its meta entries applied, and its data
     /// set up for reading.
-    fn build(&mut self, raw: RawHeader, meta: Meta) -> Result<Entry> {
-        let mut d = self.draft(raw, meta.long_name, meta.long_link)?;
-        self.apply_records(&mut d, meta.pax.as_deref())?;
-        self.settle_sparse(&mut d)?;
-        self.settle_names(&mut d)?;
-        self.start_data(d)
-    }
-
-    /// The member as its header (and GNU long names) describe it.
-    fn draft(
-        &mut self,
-        mut raw: RawHeader,
-        long_name: Option<Vec<u8>>,
-        long_link: Option<Vec<u8>>,
-    ) -> Result<Draft> {
-        let path = long_name.unwrap_or_else(|| std::mem::take(&mut raw.name));
-        let link = long_link.unwrap_or_else(|| std::mem::take(&mut raw.linkname));
-        self.current = path.clone();
-        let mut e = entry_from_header(&mut raw, &path);
-        e.path = path;
+    fn build(&mut self, mut raw: RawHeader, meta: Meta) -> Result<Entry> {
+        let mut d = Draft::new(&mut raw, meta.long_name, meta.long_link);
+        self.current = d.e.path.clone();
         if raw.size < 0 {
             return Err(self.fail(format!("negative size ({})", raw.size)));
         }
-        let mut sparse = SparseRecords::default();
         if raw.typeflag == b'S' {
             let map = std::mem::take(&mut raw.gnu_sparse);
-            sparse.map = Some(self.read_gnu_sparse_map(map, raw.gnu_extended)?);
-            sparse.real = Some(raw.gnu_realsize);
+            d.sparse.map = Some(self.read_gnu_sparse_map(map, raw.gnu_extended)?);
+            d.sparse.real = Some(raw.gnu_realsize);
         }
-        Ok(Draft {
-            e,
-            typeflag: raw.typeflag,
-            link,
-            size: raw.size as u64,
-            sparse,
-        })
+        self.apply_records(&mut d, meta.pax.as_deref())?;
+        self.settle_sparse(&mut d)?;
+        self.settle_names(&mut d)?;
+        self.start_data(&mut d)?;
+        Ok(d.e)
     }
 
     /// An old GNU sparse member's map: the header's entries, then those of
@@ -403,17 +383,11 @@ impl<R: Read> Reader<R> {
         // Out of `self` while they are applied: errors need `&mut self`.
         let globals = std::mem::take(&mut self.globals.applied);
         let own = pax.map(pax::records).into_iter().flatten();
-        let records = globals
+        let mut records = globals
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_slice()))
             .chain(own.filter_map(|r| r.ok()));
-        let mut done = Ok(());
-        for (k, v) in records {
-            done = self.apply_record(d, k, v);
-            if done.is_err() {
-                break;
-            }
-        }
+        let done = records.try_for_each(|(k, v)| self.apply_record(d, k, v));
         self.globals.applied = globals;
         done
     }
@@ -529,8 +503,8 @@ impl<R: Read> Reader<R> {
         Ok(())
     }
 
-    /// Set up the member's data for reading, and return the member.
-    fn start_data(&mut self, mut d: Draft) -> Result<Entry> {
+    /// Set up the member's data for reading.
+    fn start_data(&mut self, d: &mut Draft) -> Result<()> {
         self.remaining = d.size;
         self.padding = padding(d.size);
         if d.e.kind == Kind::Dir {
@@ -538,7 +512,7 @@ impl<R: Read> Reader<R> {
             self.padding += self.remaining;
             self.remaining = 0;
             d.e.size = 0;
-            return Ok(d.e);
+            return Ok(());
         }
         d.e.size = d.size;
         let mut map = d.sparse.map.take();
@@ -551,7 +525,7 @@ impl<R: Read> Reader<R> {
             d.e.size = sparse.size;
             self.sparse = Some(sparse);
         }
-        Ok(d.e)
+        Ok(())
     }
 
     /// Parse a GNU sparse 1.0 map from the start of the member data; the
@@ -741,6 +715,22 @@ impl<R: Read> Read for EntryData<'_, R> {
         self.0
             .read_data(buf)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    }
+}
+
+impl Draft {
+    /// The member as its header (and GNU long names) describe it.
+    fn new(raw: &mut RawHeader, long_name: Option<Vec<u8>>, long_link: Option<Vec<u8>>) -> Draft {
+        let path = long_name.unwrap_or_else(|| std::mem::take(&mut raw.name));
+        let mut e = entry_from_header(raw, &path);
+        e.path = path;
+        Draft {
+            e,
+            typeflag: raw.typeflag,
+            link: long_link.unwrap_or_else(|| std::mem::take(&mut raw.linkname)),
+            size: raw.size as u64,
+            sparse: SparseRecords::default(),
+        }
     }
 }
 

@@ -50,7 +50,7 @@ pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
     if !recs.is_empty() {
         pax_header(recs, out);
     }
-    out.extend_from_slice(ustar_header(e, &layout).as_bytes());
+    push_ustar_header(e, &layout, out);
 }
 
 /// What an entry's pax records and ustar header are both made from.
@@ -104,7 +104,7 @@ fn pax_records(e: &Entry, l: &Layout) -> Vec<(String, Vec<u8>)> {
                 super::pax::base64_encode(v),
             ));
         } else {
-            recs.push((format!("{}{k}", keys::SCHILY_XATTR), v.to_vec()));
+            recs.push(([keys::SCHILY_XATTR, k].concat(), v.to_vec()));
         }
     }
     recs
@@ -123,9 +123,9 @@ fn pax_header(mut recs: Vec<(String, Vec<u8>)>, out: &mut Vec<u8>) {
     meta_header(out, b"././@PaxHeader", b'x', &data, 0);
 }
 
-/// The ustar header block; fields too large for it are 0 (their pax
-/// records hold them).
-fn ustar_header(e: &Entry, l: &Layout) -> Header {
+/// Append the ustar header block; fields too large for it are 0 (their
+/// pax records hold them).
+fn push_ustar_header(e: &Entry, l: &Layout, out: &mut Vec<u8>) {
     let mut h = Header::new_ustar();
     let u = h.as_ustar_mut().expect("ustar header");
     match l.split {
@@ -158,7 +158,7 @@ fn ustar_header(e: &Entry, l: &Layout) -> Header {
     format_numeric(&mut u.dev_major, u64::from(major));
     format_numeric(&mut u.dev_minor, u64::from(minor));
     h.set_cksum();
-    h
+    out.extend_from_slice(h.as_bytes());
 }
 
 /// The ustar type flag of `kind`.
