@@ -793,6 +793,11 @@ mod tests {
         out.resize(out.len().next_multiple_of(BLOCK), 0);
     }
 
+    /// Append the end-of-archive marker.
+    fn end(out: &mut Vec<u8>) {
+        out.resize(out.len() + 2 * BLOCK, 0);
+    }
+
     /// (path, kind, size, data) of one entry.
     type Listed = (String, Kind, u64, Vec<u8>);
 
@@ -853,9 +858,10 @@ mod tests {
     #[test]
     fn lent_data_is_consumed_as_read_data() {
         let mut a = Vec::new();
-        member(&mut a, "a", b'0', b"hello world");
-        member(&mut a, "b", b'0', b"xy");
-        a.resize(a.len() + 2 * BLOCK, 0);
+        for (name, data) in [("a", &b"hello world"[..]), ("b", b"xy")] {
+            member(&mut a, name, b'0', data);
+        }
+        end(&mut a);
         let mut r = Reader::new(Lender {
             data: &a,
             lends: true,
