@@ -169,6 +169,33 @@ impl Entry {
         }
     }
 
+    /// Add an xattr as an archive stores it: the label's xattr
+    /// ([`LABEL_XATTR`]) sets [`Entry::label`] (none when empty), any other
+    /// joins [`Entry::xattrs`], unless they hold `max` already: then it is
+    /// not added, and the answer is false. The label does not count.
+    pub fn add_archived_xattr(&mut self, name: String, value: Vec<u8>, max: usize) -> bool {
+        if name == LABEL_XATTR {
+            let label = String::from_utf8_lossy(&value).into_owned();
+            self.label = (!label.is_empty()).then_some(label);
+            return true;
+        }
+        if self.xattrs.len() >= max {
+            return false;
+        }
+        self.set_xattr(name, value);
+        true
+    }
+
+    /// The xattrs an archive stores for this entry: [`Entry::xattrs`],
+    /// then the label as the xattr [`LABEL_XATTR`].
+    pub fn archived_xattrs(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        let label = self.label.as_deref().map(|l| (LABEL_XATTR, l.as_bytes()));
+        self.xattrs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .chain(label)
+    }
+
     /// `drwxr-xr-x`-style mode string, as `ls -l` and `tar -tv` print it.
     pub fn mode_string(&self) -> String {
         let mut s = String::with_capacity(10);
@@ -217,6 +244,26 @@ mod tests {
             e.kind = kind;
             assert_eq!(e.mode_string(), want);
         }
+    }
+
+    #[test]
+    fn the_label_is_stored_as_its_xattr() {
+        let mut e = Entry::new("x", Kind::File);
+        assert!(e.add_archived_xattr("user.b".into(), b"2".to_vec(), 1));
+        assert!(e.add_archived_xattr(LABEL_XATTR.into(), b"rootless".to_vec(), 1));
+        // The limit counts other xattrs only.
+        assert!(!e.add_archived_xattr("user.a".into(), b"1".to_vec(), 1));
+        assert_eq!(e.label.as_deref(), Some("rootless"));
+        assert_eq!(e.xattrs, vec![("user.b".to_string(), b"2".to_vec())]);
+        let stored: Vec<(&str, &[u8])> = e.archived_xattrs().collect();
+        assert_eq!(
+            stored,
+            vec![("user.b", &b"2"[..]), (LABEL_XATTR, &b"rootless"[..])]
+        );
+        // An empty label is none.
+        assert!(e.add_archived_xattr(LABEL_XATTR.into(), Vec::new(), 1));
+        assert_eq!(e.label, None);
+        assert_eq!(e.archived_xattrs().count(), 1);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::frame::read::Shared;
+use crate::tar::Lend;
 
 /// The compression of an archive, as detected from its first bytes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -78,33 +79,13 @@ pub fn open(archive: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {
     Ok((c, s))
 }
 
-/// An uncompressed tar stream. Some can hand out their bytes without
-/// copying them (frames decompressed in parallel: [`ParallelFrames`]).
+/// An uncompressed tar stream that may lend the bytes of the frames it
+/// has decompressed instead of copying them ([`ParallelFrames`]).
 ///
 /// [`ParallelFrames`]: crate::frame::read::ParallelFrames
-pub trait Source: Read + Send {
-    /// Up to `n` bytes at the read position without copying, consumed as
-    /// by a read (fewer where a frame ends; empty at the end of the data);
-    /// `None` when this source cannot hand out its bytes.
-    ///
-    /// # Errors
-    /// A read or decompression error.
-    fn borrow(&mut self, _n: usize) -> io::Result<Option<Shared>> {
-        Ok(None)
-    }
-}
+pub trait Source: Lend<Loan = Shared> + Send {}
 
-impl Source for Box<dyn Source> {
-    fn borrow(&mut self, n: usize) -> io::Result<Option<Shared>> {
-        (**self).borrow(n)
-    }
-}
-
-impl Source for crate::frame::read::ParallelFrames {
-    fn borrow(&mut self, n: usize) -> io::Result<Option<Shared>> {
-        crate::frame::read::ParallelFrames::borrow(self, n).map(Some)
-    }
-}
+impl<T: Lend<Loan = Shared> + Send + ?Sized> Source for T {}
 
 /// A stream that only copies.
 struct Copying(Box<dyn Read + Send>);
@@ -115,7 +96,9 @@ impl Read for Copying {
     }
 }
 
-impl Source for Copying {}
+impl Lend for Copying {
+    type Loan = Shared;
+}
 
 /// As [`open`], as a [`Source`].
 ///

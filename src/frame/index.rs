@@ -297,42 +297,14 @@ impl IndexReader {
     /// # Errors
     /// Anything malformed or inconsistent, described.
     pub fn new(payload: &[u8], frame_sizes: &[u32]) -> Result<IndexReader, String> {
-        if payload.len() < TAG.len() + 2 || &payload[..TAG.len()] != TAG {
-            return Err("not an alientar index".into());
-        }
-        let version = u16::from_le_bytes([payload[TAG.len()], payload[TAG.len() + 1]]);
-        if version != VERSION {
-            return Err(format!("index version {version} is not supported"));
-        }
-        let z = &payload[TAG.len() + 2..];
-        let limit = zstd::zstd_safe::get_frame_content_size(z)
-            .ok()
-            .flatten()
-            .ok_or("index frame has no content size")?;
-        if limit > MAX_INDEX {
-            return Err(format!("index of {limit} bytes is larger than allowed"));
-        }
-        let body = zstd::bulk::decompress(z, limit as usize)
-            .map_err(|e| format!("index does not decompress: {e}"))?;
+        let body = decompress_body(payload)?;
         let body_len = body.len() as u64;
         let mut c = Cur { b: body, i: 0 };
         // Every entry takes at least 16 bytes of the body and starts with a
         // 512-byte header block in the data: counts above either are lies.
         let total: u64 = frame_sizes.iter().map(|&s| u64::from(s)).sum();
         let count = c.small((body_len / 16 + 1).min(total / 512), "entry count")?;
-        // Only labels some entry uses are recorded.
-        let nlabels = c.small(count, "label count")?;
-        let mut labels = Vec::with_capacity(nlabels.min(1024) as usize);
-        for _ in 0..nlabels {
-            let l = c.bytes()?;
-            if l.len() > MAX_LABEL {
-                return Err(format!(
-                    "index label of {} bytes is longer than {MAX_LABEL}",
-                    l.len()
-                ));
-            }
-            labels.push(String::from_utf8_lossy(l).into_owned());
-        }
+        let labels = read_labels(&mut c, count)?;
         let first_pos = if count > 0 { c.var()? } else { 0 };
         let start = c.i;
         let mut r = IndexReader {
@@ -351,26 +323,32 @@ impl IndexReader {
             frame_start: 0,
             expanded: 0,
         };
-        // The whole index, checked before any of it is used.
+        r.check_whole()?;
+        r.rewind();
+        Ok(r)
+    }
+
+    /// Decode every entry once, and check what follows the last.
+    fn check_whole(&mut self) -> Result<(), String> {
         let mut scratch = Entry::new(Vec::new(), Kind::File);
-        while r.next_into(&mut scratch)?.is_some() {}
-        if count > 0 {
-            let blocks = r.c.var()?;
+        while self.next_into(&mut scratch)?.is_some() {}
+        if self.count > 0 {
+            let blocks = self.c.var()?;
             let end = blocks
                 .checked_mul(512)
-                .and_then(|d| r.pos.checked_add(d))
+                .and_then(|d| self.pos.checked_add(d))
                 .ok_or("index position overflows")?;
-            if end > total {
+            if end > self.total {
                 return Err(format!(
-                    "index runs to {end}, past the {total} bytes of data"
+                    "index runs to {end}, past the {} bytes of data",
+                    self.total
                 ));
             }
         }
-        if r.c.i != r.c.b.len() {
+        if self.c.i != self.c.b.len() {
             return Err("index has trailing bytes".into());
         }
-        r.rewind();
-        Ok(r)
+        Ok(())
     }
 
     /// Number of entries.
@@ -396,19 +374,43 @@ impl IndexReader {
     }
 
     /// Decode the next entry into `e` (every field is set, reusing `e`'s
-    /// allocations). Returns the data frame holding its first header
-    /// block and the offset there, or `None` after the last entry.
+    /// allocations). Returns where its first header block is, or `None`
+    /// after the last entry.
     ///
     /// # Errors
     /// Malformed or inconsistent data (never after [`IndexReader::new`]
     /// accepted the index).
-    pub fn next_into(&mut self, e: &mut Entry) -> Result<Option<(u32, u32)>, String> {
+    pub fn next_into(&mut self, e: &mut Entry) -> Result<Option<Place>, String> {
         if self.done == self.count {
             return Ok(None);
         }
-        let c = &mut self.c;
+        let pos = self.next_position()?;
+        let shared = self.c.small(self.prev.len() as u64, "shared path length")? as usize;
+        self.prev.truncate(shared);
+        self.prev.extend_from_slice(self.c.bytes()?);
+        e.path.clone_from(&self.prev);
+        self.expanded += e.path.len() as u64;
+        self.decode_fields(e)?;
+        self.decode_label(e)?;
+        if self.expanded > MAX_EXPANDED {
+            return Err(format!(
+                "index expands to more than {} MiB of paths and labels",
+                MAX_EXPANDED >> 20
+            ));
+        }
+        decode_xattrs(&mut self.c, e)?;
+        self.done += 1;
+        Ok(Some(Place {
+            frame: self.frame as u32,
+            offset: (pos - self.frame_start) as u32,
+        }))
+    }
+
+    /// Where the next entry starts in the data, checked, with the frame
+    /// holding it made current.
+    fn next_position(&mut self) -> Result<u64, String> {
         if self.done > 0 {
-            let blocks = c.var()?;
+            let blocks = self.c.var()?;
             self.pos = blocks
                 .checked_mul(512)
                 .and_then(|d| self.pos.checked_add(d))
@@ -425,11 +427,12 @@ impl IndexReader {
             self.frame_start += u64::from(self.frame_sizes[self.frame]);
             self.frame += 1;
         }
-        let shared = c.small(self.prev.len() as u64, "shared path length")? as usize;
-        self.prev.truncate(shared);
-        self.prev.extend_from_slice(c.bytes()?);
-        e.path.clone_from(&self.prev);
-        self.expanded += e.path.len() as u64;
+        Ok(pos)
+    }
+
+    /// Kind, mode, owners, size, time, names, link and device numbers.
+    fn decode_fields(&mut self, e: &mut Entry) -> Result<(), String> {
+        let c = &mut self.c;
         e.kind = match c.take(1)?[0] {
             0 => Kind::File,
             1 => Kind::Dir,
@@ -463,34 +466,83 @@ impl IndexReader {
         } else {
             (0, 0)
         };
-        let label = c.small(self.labels.len() as u64, "label")?;
-        if label > 0 {
-            let l = &self.labels[label as usize - 1];
-            match &mut e.label {
-                Some(s) => s.clone_from(l),
-                None => e.label = Some(l.clone()),
-            }
-            self.expanded += l.len() as u64;
-        } else {
+        Ok(())
+    }
+
+    fn decode_label(&mut self, e: &mut Entry) -> Result<(), String> {
+        let label = self.c.small(self.labels.len() as u64, "label")?;
+        if label == 0 {
             e.label = None;
+            return Ok(());
         }
-        if self.expanded > MAX_EXPANDED {
+        let l = &self.labels[label as usize - 1];
+        match &mut e.label {
+            Some(s) => s.clone_from(l),
+            None => e.label = Some(l.clone()),
+        }
+        self.expanded += l.len() as u64;
+        Ok(())
+    }
+}
+
+/// Where an entry's first header block is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// The data frame holding it.
+    pub frame: u32,
+    /// Its offset in the frame's uncompressed bytes.
+    pub offset: u32,
+}
+
+/// The body of an index payload, decompressed within [`MAX_INDEX`].
+fn decompress_body(payload: &[u8]) -> Result<Vec<u8>, String> {
+    if payload.len() < TAG.len() + 2 || &payload[..TAG.len()] != TAG {
+        return Err("not an alientar index".into());
+    }
+    let version = u16::from_le_bytes([payload[TAG.len()], payload[TAG.len() + 1]]);
+    if version != VERSION {
+        return Err(format!("index version {version} is not supported"));
+    }
+    let z = &payload[TAG.len() + 2..];
+    let limit = zstd::zstd_safe::get_frame_content_size(z)
+        .ok()
+        .flatten()
+        .ok_or("index frame has no content size")?;
+    if limit > MAX_INDEX {
+        return Err(format!("index of {limit} bytes is larger than allowed"));
+    }
+    zstd::bulk::decompress(z, limit as usize).map_err(|e| format!("index does not decompress: {e}"))
+}
+
+/// The label table: only labels some entry uses are recorded, so there are
+/// no more than `count`.
+fn read_labels(c: &mut Cur, count: u64) -> Result<Vec<String>, String> {
+    let nlabels = c.small(count, "label count")?;
+    let mut labels = Vec::with_capacity(nlabels.min(1024) as usize);
+    for _ in 0..nlabels {
+        let l = c.bytes()?;
+        if l.len() > MAX_LABEL {
             return Err(format!(
-                "index expands to more than {} MiB of paths and labels",
-                MAX_EXPANDED >> 20
+                "index label of {} bytes is longer than {MAX_LABEL}",
+                l.len()
             ));
         }
-        let nx = c.small(c.b.len() as u64, "xattr count")?;
-        e.xattrs.clear();
-        for _ in 0..nx {
-            let n = String::from_utf8_lossy(c.bytes()?).into_owned();
-            let mut v = None;
-            c.opt_into(&mut v)?;
-            e.xattrs.push((n, v.unwrap_or_default()));
-        }
-        self.done += 1;
-        Ok(Some((self.frame as u32, (pos - self.frame_start) as u32)))
+        labels.push(String::from_utf8_lossy(l).into_owned());
     }
+    Ok(labels)
+}
+
+/// An entry's xattrs, into `e.xattrs`.
+fn decode_xattrs(c: &mut Cur, e: &mut Entry) -> Result<(), String> {
+    let nx = c.small(c.b.len() as u64, "xattr count")?;
+    e.xattrs.clear();
+    for _ in 0..nx {
+        let n = String::from_utf8_lossy(c.bytes()?).into_owned();
+        let mut v = None;
+        c.opt_into(&mut v)?;
+        e.xattrs.push((n, v.unwrap_or_default()));
+    }
+    Ok(())
 }
 
 impl IndexReader {
@@ -500,11 +552,11 @@ impl IndexReader {
         let mut out = Vec::with_capacity(self.len());
         let mut e = Entry::new(Vec::new(), Kind::File);
         // (Checked whole when made: decoding again cannot fail.)
-        while let Ok(Some((frame, offset))) = self.next_into(&mut e) {
+        while let Ok(Some(at)) = self.next_into(&mut e) {
             out.push(Indexed {
                 entry: e.clone(),
-                frame,
-                offset,
+                frame: at.frame,
+                offset: at.offset,
             });
         }
         out
@@ -594,9 +646,13 @@ mod tests {
             let mut e = Entry::new("stale/path", Kind::Fifo);
             e.gname = Some(b"stale".to_vec());
             let mut n = 0;
-            while let Some((frame, offset)) = r.next_into(&mut e).unwrap() {
+            while let Some(at) = r.next_into(&mut e).unwrap() {
                 assert_eq!(e, all[n]);
-                assert_eq!((frame, offset), (0, 512 * n as u32));
+                let want = Place {
+                    frame: 0,
+                    offset: 512 * n as u32,
+                };
+                assert_eq!(at, want);
                 n += 1;
             }
             assert_eq!(n, 3);

@@ -43,10 +43,25 @@ pub const READ_AHEAD_BYTES: u64 = 64 << 20;
 #[derive(Debug)]
 pub struct Seekable {
     file: Arc<File>,
-    /// (file offset, compressed size, decompressed size) of each data frame.
-    frames: Vec<(u64, u32, u32)>,
-    /// Where the index frame starts and how long it is, if there is one.
-    index: Option<(u64, u64)>,
+    frames: Vec<FrameSpan>,
+    /// Where the index frame's payload starts and how long it is, if
+    /// there is one.
+    index: Option<IndexSpan>,
+}
+
+/// Where a data frame lies in the file, and its sizes.
+#[derive(Copy, Clone, Debug)]
+struct FrameSpan {
+    offset: u64,
+    compressed: u32,
+    decompressed: u32,
+}
+
+/// Where the index frame's payload lies in the file.
+#[derive(Copy, Clone, Debug)]
+struct IndexSpan {
+    offset: u64,
+    len: u64,
 }
 
 impl Seekable {
@@ -80,7 +95,11 @@ impl Seekable {
             if c == 0 || d > MAX_FRAME_SIZE {
                 return None;
             }
-            frames.push((off, c, d));
+            frames.push(FrameSpan {
+                offset: off,
+                compressed: c,
+                decompressed: d,
+            });
             off += u64::from(c);
         }
         let trailer = len - table_len;
@@ -97,7 +116,10 @@ impl Seekable {
             if magic != INDEX_MAGIC || off + 8 + size != trailer {
                 return None;
             }
-            Some((off + 8, size))
+            Some(IndexSpan {
+                offset: off + 8,
+                len: size,
+            })
         };
         Some(Seekable {
             file: Arc::new(file),
@@ -113,7 +135,7 @@ impl Seekable {
 
     /// Total uncompressed size of the data frames.
     pub fn data_size(&self) -> u64 {
-        self.frames.iter().map(|f| u64::from(f.2)).sum()
+        self.frames.iter().map(|f| u64::from(f.decompressed)).sum()
     }
 
     /// The index, when the archive has a valid one.
@@ -124,13 +146,13 @@ impl Seekable {
     /// A reader of the index, entry by entry, when the archive has a valid
     /// one (checked whole before it is returned).
     pub fn index_reader(&self) -> Option<IndexReader> {
-        let (off, size) = self.index?;
-        if size > index::MAX_INDEX {
+        let span = self.index?;
+        if span.len > index::MAX_INDEX {
             return None;
         }
-        let mut payload = vec![0u8; size as usize];
-        self.file.read_exact_at(&mut payload, off).ok()?;
-        let sizes: Vec<u32> = self.frames.iter().map(|f| f.2).collect();
+        let mut payload = vec![0u8; span.len as usize];
+        self.file.read_exact_at(&mut payload, span.offset).ok()?;
+        let sizes: Vec<u32> = self.frames.iter().map(|f| f.decompressed).collect();
         IndexReader::new(&payload, &sizes).ok()
     }
 
@@ -147,7 +169,7 @@ impl Seekable {
         let largest = self
             .frames
             .iter()
-            .map(|f| u64::from(f.1.max(f.2)))
+            .map(|f| u64::from(f.compressed.max(f.decompressed)))
             .max()
             .unwrap_or(1);
         (READ_AHEAD_BYTES / largest.max(1)).max(2) as usize
@@ -165,7 +187,7 @@ thread_local! {
 /// Decompresses frames on the rayon pool, hands them out in order.
 pub struct ParallelFrames {
     file: Arc<File>,
-    frames: Vec<(u64, u32, u32)>,
+    frames: Vec<FrameSpan>,
     ahead: usize,
     next_spawn: usize,
     next_use: usize,
@@ -179,7 +201,7 @@ pub struct ParallelFrames {
 }
 
 impl ParallelFrames {
-    fn new(file: Arc<File>, frames: Vec<(u64, u32, u32)>, ahead: usize) -> Self {
+    fn new(file: Arc<File>, frames: Vec<FrameSpan>, ahead: usize) -> Self {
         let (tx, rx) = unbounded();
         let pool = super::BufferPool::default();
         ParallelFrames {
@@ -200,64 +222,65 @@ impl ParallelFrames {
         }
     }
 
+    /// Start decompressing frames, up to `ahead` beyond the one in use.
     fn spawn_more(&mut self) {
         while self.next_spawn < self.frames.len() && self.next_spawn < self.next_use + self.ahead {
             let i = self.next_spawn;
-            let (off, c, d) = self.frames[i];
+            let span = self.frames[i];
             let file = self.file.clone();
             let tx = self.tx.clone();
             let pool = self.pool.clone();
             rayon::spawn(move || {
-                let r = (|| {
-                    let mut out = pool.take();
-                    super::clear_with_room(&mut out, d as usize, super::FRAME_TARGET);
-                    DECODER.with(|dec| -> io::Result<()> {
-                        let mut dec = dec.borrow_mut();
-                        let (z, ctx) = &mut *dec;
-                        super::clear_with_room(z, c as usize, super::FRAME_TARGET);
-                        while z.len() < c as usize {
-                            let got = z.len();
-                            match crate::sys::pread_append(
-                                &*file,
-                                z,
-                                c as usize - got,
-                                off + got as u64,
-                            ) {
-                                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                                Ok(_) => {}
-                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                                Err(e) => return Err(e),
-                            }
-                        }
-                        if ctx.is_none() {
-                            *ctx = Some(zstd::bulk::Decompressor::new()?);
-                        }
-                        let ctx = ctx.as_mut().expect("set above");
-                        ctx.decompress_to_buffer(z.as_slice(), &mut out)
-                            .map_err(|e| {
-                                io::Error::new(
-                                    io::ErrorKind::InvalidData,
-                                    format!("zstd frame {i}: {e}"),
-                                )
-                            })?;
-                        Ok(())
-                    })?;
-                    if out.len() != d as usize {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!(
-                                "zstd frame {i} holds {} bytes, the seek table says {d}",
-                                out.len()
-                            ),
-                        ));
-                    }
-                    Ok(out)
-                })();
-                let _ = tx.send((i, r));
+                let _ = tx.send((i, decode_frame(&file, i, span, &pool)));
             });
             self.next_spawn += 1;
         }
     }
+}
+
+/// Read and decompress frame `i`, into a buffer from `pool`.
+fn decode_frame(
+    file: &File,
+    i: usize,
+    span: FrameSpan,
+    pool: &super::BufferPool,
+) -> io::Result<Vec<u8>> {
+    let (c, d) = (span.compressed as usize, span.decompressed as usize);
+    let mut out = pool.take();
+    super::clear_with_room(&mut out, d, super::FRAME_TARGET);
+    DECODER.with(|dec| -> io::Result<()> {
+        let mut dec = dec.borrow_mut();
+        let (z, ctx) = &mut *dec;
+        super::clear_with_room(z, c, super::FRAME_TARGET);
+        while z.len() < c {
+            let got = z.len();
+            match crate::sys::pread_append(file, z, c - got, span.offset + got as u64) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if ctx.is_none() {
+            *ctx = Some(zstd::bulk::Decompressor::new()?);
+        }
+        let ctx = ctx.as_mut().expect("set above");
+        ctx.decompress_to_buffer(z.as_slice(), &mut out)
+            .map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("zstd frame {i}: {e}"))
+            })?;
+        Ok(())
+    })?;
+    if out.len() != d {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "zstd frame {i} holds {} bytes, the seek table says {d}",
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 impl ParallelFrames {
@@ -311,6 +334,14 @@ impl ParallelFrames {
         };
         self.pos += len;
         Ok(s)
+    }
+}
+
+impl crate::tar::Lend for ParallelFrames {
+    type Loan = Shared;
+
+    fn lend(&mut self, n: usize) -> io::Result<Option<Shared>> {
+        self.borrow(n).map(Some)
     }
 }
 
@@ -449,7 +480,14 @@ mod tests {
         let s = Seekable::probe(file_with(table)).unwrap();
         assert_eq!(s.max_ahead(), (READ_AHEAD_BYTES / 1024) as usize);
         let big = Seekable {
-            frames: vec![(0, 100, MAX_FRAME_SIZE); 3],
+            frames: vec![
+                FrameSpan {
+                    offset: 0,
+                    compressed: 100,
+                    decompressed: MAX_FRAME_SIZE,
+                };
+                3
+            ],
             ..s
         };
         assert_eq!(big.max_ahead(), 4);

@@ -169,41 +169,18 @@ pub fn checksum_ok(block: &[u8; BLOCK]) -> bool {
 /// A malformed numeric field, naming it.
 pub fn decode(block: &[u8; BLOCK]) -> Result<RawHeader, String> {
     let h = Header::from_byte_slice(block);
-    let ustar = h.as_ustar();
-    let gnu = h.as_gnu();
-    let dialect = if ustar.is_some() {
+    let dialect = if h.as_ustar().is_some() {
         Dialect::Ustar
-    } else if gnu.is_some() {
+    } else if h.as_gnu().is_some() {
         Dialect::Gnu
     } else {
         Dialect::V7
     };
     let old = h.as_old();
-    let num = |what: &str, f: &[u8]| parse_numeric(f).map_err(|e| format!("bad {what} field: {e}"));
-    let unum = |what: &str, f: &[u8]| -> Result<u64, String> {
-        let v = num(what, f)?;
-        u64::try_from(v).map_err(|_| format!("negative {what} field ({v})"))
-    };
-    let mut name = cstr(&old.name).to_vec();
-    // Go before 1.8 wrote a ustar prefix into GNU headers, where GNU keeps
-    // atime and ctime. Like Go's reader (golang.org/issue/12594): when those
-    // two fields are not numbers and the area is ASCII, it is a prefix.
-    let go17_prefix = (dialect == Dialect::Gnu
-        && (parse_numeric(&block[345..357]).is_err() || parse_numeric(&block[357..369]).is_err()))
-    .then(|| cstr(&block[345..500]))
-    .filter(|p| p.is_ascii());
-    if let Some(prefix) = ustar.map(|u| cstr(&u.prefix)).or(go17_prefix)
-        && !prefix.is_empty()
-    {
-        let mut p = prefix.to_vec();
-        p.push(b'/');
-        p.extend_from_slice(&name);
-        name = p;
-    }
     let mut raw = RawHeader {
         dialect,
         typeflag: old.linkflag[0],
-        name,
+        name: full_name(h, block, dialect),
         linkname: cstr(&old.linkname).to_vec(),
         mode: unum("mode", &old.mode)?,
         uid: unum("uid", &old.uid)?,
@@ -219,30 +196,75 @@ pub fn decode(block: &[u8; BLOCK]) -> Result<RawHeader, String> {
         gnu_extended: false,
     };
     if dialect != Dialect::V7 {
-        let u = &block[257..]; // uname, gname, devmajor, devminor share ustar/GNU offsets
-        raw.uname = cstr(&u[8..40]).to_vec();
-        raw.gname = cstr(&u[40..72]).to_vec();
-        if matches!(raw.typeflag, b'3' | b'4') {
-            raw.dev_major = unum("devmajor", &u[72..80])?;
-            raw.dev_minor = unum("devminor", &u[80..88])?;
-        }
+        decode_ustar_fields(block, &mut raw)?;
     }
-    if let Some(g) = gnu
+    if let Some(g) = h.as_gnu()
         && raw.typeflag == b'S'
     {
-        raw.gnu_realsize = num("realsize", &g.realsize)?;
-        for s in &g.sparse {
-            if s.offset.iter().all(|&b| b == 0) && s.numbytes.iter().all(|&b| b == 0) {
-                break;
-            }
-            raw.gnu_sparse.push((
-                num("sparse offset", &s.offset)?,
-                num("sparse length", &s.numbytes)?,
-            ));
-        }
-        raw.gnu_extended = g.isextended[0] != 0;
+        decode_gnu_sparse(g, &mut raw)?;
     }
     Ok(raw)
+}
+
+/// A numeric field, its name in the error.
+fn num(what: &str, f: &[u8]) -> Result<i64, String> {
+    parse_numeric(f).map_err(|e| format!("bad {what} field: {e}"))
+}
+
+/// A numeric field that may not be negative.
+fn unum(what: &str, f: &[u8]) -> Result<u64, String> {
+    let v = num(what, f)?;
+    u64::try_from(v).map_err(|_| format!("negative {what} field ({v})"))
+}
+
+/// The name, with the ustar prefix joined.
+fn full_name(h: &Header, block: &[u8; BLOCK], dialect: Dialect) -> Vec<u8> {
+    let name = cstr(&h.as_old().name);
+    // Go before 1.8 wrote a ustar prefix into GNU headers, where GNU keeps
+    // atime and ctime. Like Go's reader (golang.org/issue/12594): when those
+    // two fields are not numbers and the area is ASCII, it is a prefix.
+    let go17_prefix = (dialect == Dialect::Gnu
+        && (parse_numeric(&block[345..357]).is_err() || parse_numeric(&block[357..369]).is_err()))
+    .then(|| cstr(&block[345..500]))
+    .filter(|p| p.is_ascii());
+    match h.as_ustar().map(|u| cstr(&u.prefix)).or(go17_prefix) {
+        Some(prefix) if !prefix.is_empty() => {
+            let mut p = Vec::with_capacity(prefix.len() + 1 + name.len());
+            p.extend_from_slice(prefix);
+            p.push(b'/');
+            p.extend_from_slice(name);
+            p
+        }
+        _ => name.to_vec(),
+    }
+}
+
+/// The owner names and device numbers of a ustar or GNU header.
+fn decode_ustar_fields(block: &[u8; BLOCK], raw: &mut RawHeader) -> Result<(), String> {
+    let u = &block[257..]; // uname, gname, devmajor, devminor share ustar/GNU offsets
+    raw.uname = cstr(&u[8..40]).to_vec();
+    raw.gname = cstr(&u[40..72]).to_vec();
+    if matches!(raw.typeflag, b'3' | b'4') {
+        raw.dev_major = unum("devmajor", &u[72..80])?;
+        raw.dev_minor = unum("devminor", &u[80..88])?;
+    }
+    Ok(())
+}
+
+/// An old GNU sparse header's real size and map entries.
+fn decode_gnu_sparse(g: &tar::GnuHeader, raw: &mut RawHeader) -> Result<(), String> {
+    raw.gnu_realsize = num("realsize", &g.realsize)?;
+    for s in &g.sparse {
+        if s.offset.iter().all(|&b| b == 0) && s.numbytes.iter().all(|&b| b == 0) {
+            break;
+        }
+        raw.gnu_sparse.push((
+            num("sparse offset", &s.offset)?,
+            num("sparse length", &s.numbytes)?,
+        ));
+    }
+    raw.gnu_extended = g.isextended[0] != 0;
+    Ok(())
 }
 
 /// Decode a GNU sparse extension block: up to 21 (offset, length) pairs and

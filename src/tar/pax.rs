@@ -142,6 +142,14 @@ pub fn parse_u64(v: &[u8]) -> Option<u64> {
     s.parse().ok()
 }
 
+/// The message for record `k` whose value `v` is not a valid `what`.
+pub(super) fn invalid(k: &str, v: &[u8], what: &str) -> String {
+    format!(
+        "pax record {k}='{}' is not a valid {what}",
+        String::from_utf8_lossy(&v[..v.len().min(64)])
+    )
+}
+
 /// Encode a name for a `LIBARCHIVE.xattr.` key: `%`, `=` and bytes outside
 /// `!`..`~` as `%XX` (the inverse of [`percent_decode`]).
 pub fn percent_encode(s: &str) -> String {

@@ -8,9 +8,12 @@
 
 use std::io::{self, Read};
 
-use super::header::{self, BLOCK, Dialect};
-use super::pax;
-use crate::entry::{Entry, Kind, LABEL_XATTR, Time};
+use super::Lend;
+use super::globals::Globals;
+use super::header::{self, BLOCK, Dialect, RawHeader};
+use super::sparse::{self, Sparse, SparseRecords};
+use super::{keys, pax};
+use crate::entry::{Entry, Kind, Time};
 use crate::error::{Error, Result};
 
 /// Largest pax header or GNU long name/link we read into memory.
@@ -29,18 +32,32 @@ pub const MAX_GLOBAL_RECORDS: usize = 4096;
 /// xattrs): each member gets a copy of them.
 pub const MAX_GLOBAL_APPLIED: usize = 64 << 10;
 
-const XATTR_PREFIX: &str = "SCHILY.xattr.";
-const LIBARCHIVE_XATTR_PREFIX: &str = "LIBARCHIVE.xattr.";
+/// Meta entries read before a member, applied to it.
+#[derive(Default)]
+struct Meta {
+    /// The raw data of a pax extended header, its records checked.
+    pax: Option<Vec<u8>>,
+    /// A GNU long name (`L`).
+    long_name: Option<Vec<u8>>,
+    /// A GNU long link target (`K`).
+    long_link: Option<Vec<u8>>,
+}
 
-struct Sparse {
-    /// (offset, length) segments of real data, sorted, within `size`.
-    segments: Vec<(u64, u64)>,
-    /// Index of the segment being read or next to read.
-    idx: usize,
-    /// Logical position.
-    pos: u64,
-    /// Logical size.
+impl Meta {
+    /// Is a meta entry waiting for its member?
+    fn pending(&self) -> bool {
+        self.pax.is_some() || self.long_name.is_some() || self.long_link.is_some()
+    }
+}
+
+/// A member as its header and pax records describe it, before its data
+/// is set up. The path is in `e.path` from the start.
+struct Draft {
+    e: Entry,
+    typeflag: u8,
+    link: Vec<u8>,
     size: u64,
+    sparse: SparseRecords,
 }
 
 /// Reads a tar stream entry by entry.
@@ -52,13 +69,7 @@ pub struct Reader<R> {
     sparse: Option<Sparse>,
     err: Option<String>,
     done: bool,
-    globals: Vec<(String, Vec<u8>)>,
-    /// Position of each key in `globals`.
-    global_pos: std::collections::HashMap<String, usize>,
-    /// Bytes (keys and values) held in `globals`.
-    global_bytes: usize,
-    /// The global records that apply to members, in order.
-    applied: Vec<(String, Vec<u8>)>,
+    globals: Globals,
     header_offset: u64,
     current: Vec<u8>,
 }
@@ -74,10 +85,7 @@ impl<R: Read> Reader<R> {
             sparse: None,
             err: None,
             done: false,
-            globals: Vec::new(),
-            global_pos: std::collections::HashMap::new(),
-            global_bytes: 0,
-            applied: Vec::new(),
+            globals: Globals::default(),
             header_offset: 0,
             current: Vec::new(),
         }
@@ -85,7 +93,7 @@ impl<R: Read> Reader<R> {
 
     /// The pax global records seen so far, in order (later ones override).
     pub fn globals(&self) -> &[(String, Vec<u8>)] {
-        &self.globals
+        self.globals.records()
     }
 
     /// Bytes of the uncompressed stream read so far.
@@ -208,6 +216,23 @@ impl<R: Read> Reader<R> {
         if self.done {
             return Ok(None);
         }
+        self.skip_rest()?;
+        let mut meta = Meta::default();
+        let mut block = [0u8; BLOCK];
+        loop {
+            if !self.read_header_block(&mut block, meta.pending())? {
+                self.done = true;
+                return Ok(None);
+            }
+            let raw = self.decode_header(&block)?;
+            if !self.read_meta_entry(&raw, &mut meta)? {
+                return self.build(raw, meta).map(Some);
+            }
+        }
+    }
+
+    /// Skip what is left of the previous member's data.
+    fn skip_rest(&mut self) -> Result<()> {
         let skip = self.remaining + self.padding;
         if skip > 0
             && let Err(e) = self.discard(skip)
@@ -219,348 +244,248 @@ impl<R: Read> Reader<R> {
         self.sparse = None;
         self.current.clear();
         self.header_offset = self.offset;
-
-        // The raw data of a pax extended header, its records checked.
-        let mut pax: Option<Vec<u8>> = None;
-        let mut long_name: Option<Vec<u8>> = None;
-        let mut long_link: Option<Vec<u8>> = None;
-        let mut block = [0u8; BLOCK];
-        loop {
-            let pending = pax.is_some() || long_name.is_some() || long_link.is_some();
-            match self.read_full(&mut block) {
-                Ok(true) => {}
-                Ok(false) => {
-                    if pending {
-                        return Err(self.fail(
-                            "archive ends after an extended header, before its member".into(),
-                        ));
-                    }
-                    self.done = true;
-                    return Ok(None);
-                }
-                Err(e) => return Err(self.io_fail("in a header", e)),
-            }
-            if block.iter().all(|&b| b == 0) {
-                if pending {
-                    return Err(
-                        self.fail("end-of-archive marker right after an extended header".into())
-                    );
-                }
-                self.done = true;
-                return Ok(None);
-            }
-            if !header::checksum_ok(&block) {
-                return Err(self.fail(
-                    "bad header checksum: this is not a tar archive, or it is corrupted".into(),
-                ));
-            }
-            let raw = match header::decode(&block) {
-                Ok(r) => r,
-                Err(m) => return Err(self.fail(format!("bad header: {m}"))),
-            };
-            match raw.typeflag {
-                b'x' | b'X' => {
-                    let data = self.read_meta(raw.size, "pax extended header")?;
-                    if let Some(Err(m)) = pax::records(&data).find(|r| r.is_err()) {
-                        return Err(self.fail(format!("bad pax extended header: {m}")));
-                    }
-                    pax = Some(data);
-                }
-                b'g' => {
-                    let data = self.read_meta(raw.size, "pax global header")?;
-                    self.add_globals(&data)?;
-                }
-                b'L' => {
-                    let data = self.read_meta(raw.size, "GNU long name")?;
-                    long_name = Some(header::cstr(&data).to_vec());
-                }
-                b'K' => {
-                    let data = self.read_meta(raw.size, "GNU long link name")?;
-                    long_link = Some(header::cstr(&data).to_vec());
-                }
-                b'V' => {
-                    // A volume label: no member.
-                    self.read_meta(raw.size, "GNU volume label")?;
-                }
-                b'A' => {
-                    // A Solaris ACL for the next member: not a member itself.
-                    self.read_meta(raw.size, "Solaris ACL header")?;
-                }
-                b'M' => {
-                    return Err(
-                        self.fail("GNU multi-volume continuation members are not supported".into())
-                    );
-                }
-                _ => {
-                    let entry = self.build(raw, pax.take(), long_name.take(), long_link.take())?;
-                    return Ok(Some(entry));
-                }
-            }
-        }
+        Ok(())
     }
 
-    /// Merge a global header's records into the globals (later values
-    /// override), within [`MAX_GLOBAL_RECORDS`], [`MAX_META`] bytes, and
-    /// [`MAX_GLOBAL_APPLIED`] bytes of records that apply to members.
-    fn add_globals(&mut self, data: &[u8]) -> Result<()> {
-        for r in pax::records(data) {
-            let (k, v) = match r {
-                Ok(kv) => kv,
-                Err(m) => return Err(self.fail(format!("bad pax global header: {m}"))),
-            };
-            match self.global_pos.get(k) {
-                Some(&i) => {
-                    self.global_bytes = self.global_bytes - self.globals[i].1.len() + v.len();
-                    self.globals[i].1 = v.to_vec();
+    /// Read the next header block; false at the end of the archive (the
+    /// end of the stream or a zero block). `pending`: a meta entry waits
+    /// for its member, so the end is an error.
+    fn read_header_block(&mut self, block: &mut [u8; BLOCK], pending: bool) -> Result<bool> {
+        match self.read_full(block) {
+            Ok(true) => {}
+            Ok(false) if pending => {
+                return Err(
+                    self.fail("archive ends after an extended header, before its member".into())
+                );
+            }
+            Ok(false) => return Ok(false),
+            Err(e) => return Err(self.io_fail("in a header", e)),
+        }
+        if block.iter().all(|&b| b == 0) {
+            if pending {
+                return Err(
+                    self.fail("end-of-archive marker right after an extended header".into())
+                );
+            }
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn decode_header(&mut self, block: &[u8; BLOCK]) -> Result<RawHeader> {
+        if !header::checksum_ok(block) {
+            return Err(self.fail(
+                "bad header checksum: this is not a tar archive, or it is corrupted".into(),
+            ));
+        }
+        header::decode(block).map_err(|m| self.fail(format!("bad header: {m}")))
+    }
+
+    /// Consume a meta entry (pax header, GNU long name, ...) into `meta`;
+    /// false when `raw` is a member's own header.
+    fn read_meta_entry(&mut self, raw: &RawHeader, meta: &mut Meta) -> Result<bool> {
+        match raw.typeflag {
+            b'x' | b'X' => {
+                let data = self.read_meta(raw.size, "pax extended header")?;
+                if let Some(Err(m)) = pax::records(&data).find(|r| r.is_err()) {
+                    return Err(self.fail(format!("bad pax extended header: {m}")));
                 }
-                None => {
-                    if self.globals.len() >= MAX_GLOBAL_RECORDS {
-                        return Err(self.fail(format!(
-                            "pax global headers define more than {MAX_GLOBAL_RECORDS} records"
-                        )));
-                    }
-                    self.global_bytes += k.len() + v.len();
-                    self.global_pos.insert(k.to_owned(), self.globals.len());
-                    self.globals.push((k.to_owned(), v.to_vec()));
+                meta.pax = Some(data);
+            }
+            b'g' => {
+                let data = self.read_meta(raw.size, "pax global header")?;
+                if let Err(m) = self.globals.add(&data) {
+                    return Err(self.fail(m));
                 }
             }
-            if self.global_bytes as u64 > MAX_META {
+            b'L' => {
+                let data = self.read_meta(raw.size, "GNU long name")?;
+                meta.long_name = Some(header::cstr(&data).to_vec());
+            }
+            b'K' => {
+                let data = self.read_meta(raw.size, "GNU long link name")?;
+                meta.long_link = Some(header::cstr(&data).to_vec());
+            }
+            // A volume label: no member.
+            b'V' => drop(self.read_meta(raw.size, "GNU volume label")?),
+            // A Solaris ACL for the next member: not a member itself.
+            b'A' => drop(self.read_meta(raw.size, "Solaris ACL header")?),
+            b'M' => {
+                return Err(
+                    self.fail("GNU multi-volume continuation members are not supported".into())
+                );
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The member `raw` starts, with its meta entries applied, and its data
+    /// set up for reading.
+    fn build(&mut self, mut raw: RawHeader, meta: Meta) -> Result<Entry> {
+        let mut d = Draft::new(&mut raw, meta.long_name, meta.long_link);
+        self.current = d.e.path.clone();
+        if raw.size < 0 {
+            return Err(self.fail(format!("negative size ({})", raw.size)));
+        }
+        if raw.typeflag == b'S' {
+            let map = std::mem::take(&mut raw.gnu_sparse);
+            d.sparse.map = Some(self.read_gnu_sparse_map(map, raw.gnu_extended)?);
+            d.sparse.real = Some(raw.gnu_realsize);
+        }
+        self.apply_records(&mut d, meta.pax.as_deref())?;
+        self.settle_sparse(&mut d)?;
+        self.settle_names(&mut d)?;
+        self.start_data(&mut d)?;
+        Ok(d.e)
+    }
+
+    /// An old GNU sparse member's map: the header's entries, then those of
+    /// the extension blocks after it.
+    fn read_gnu_sparse_map(
+        &mut self,
+        mut map: Vec<(i64, i64)>,
+        mut more: bool,
+    ) -> Result<Vec<(i64, i64)>> {
+        let mut block = [0u8; BLOCK];
+        while more {
+            self.read_block(
+                &mut block,
+                "archive is truncated in a GNU sparse header",
+                "in a GNU sparse header",
+            )?;
+            let (m, next) = header::decode_sparse_ext(&block).map_err(|m| self.fail(m))?;
+            map.extend(m);
+            more = next;
+            if map.len() > MAX_SPARSE_ENTRIES {
                 return Err(self.fail(format!(
-                    "pax global headers hold more than {} MiB of records",
-                    MAX_META >> 20
+                    "sparse map has more than {MAX_SPARSE_ENTRIES} entries"
                 )));
             }
         }
-        self.applied = self
-            .globals
+        Ok(map)
+    }
+
+    /// Read one block that must be there: the end of the stream is the
+    /// error `truncated`; a read error is reported as `what`.
+    fn read_block(&mut self, block: &mut [u8; BLOCK], truncated: &str, what: &str) -> Result<()> {
+        match self.read_full(block) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.fail(truncated.into())),
+            Err(e) => Err(self.io_fail(what, e)),
+        }
+    }
+
+    /// Apply the global records that apply to members (at most
+    /// [`MAX_GLOBAL_APPLIED`] bytes, usually none), then the member's own
+    /// pax records (checked when read: `ok()` drops nothing).
+    fn apply_records(&mut self, d: &mut Draft, pax: Option<&[u8]>) -> Result<()> {
+        // Out of `self` while they are applied: errors need `&mut self`.
+        let globals = std::mem::take(&mut self.globals.applied);
+        let own = pax.map(pax::records).into_iter().flatten();
+        let mut records = globals
             .iter()
-            .filter(|(k, _)| applies_to_members(k))
-            .cloned()
-            .collect();
-        let applied: usize = self.applied.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if applied > MAX_GLOBAL_APPLIED {
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .chain(own.filter_map(|r| r.ok()));
+        let done = records.try_for_each(|(k, v)| self.apply_record(d, k, v));
+        self.globals.applied = globals;
+        done
+    }
+
+    fn apply_record(&mut self, d: &mut Draft, k: &str, v: &[u8]) -> Result<()> {
+        if k.contains('\0') {
+            return Err(self.fail("pax record key contains a NUL byte".into()));
+        }
+        match k {
+            keys::PATH => {
+                d.e.path = self.name_record(v, "path")?;
+                self.current = d.e.path.clone();
+            }
+            keys::LINKPATH => d.link = self.name_record(v, "linkpath")?,
+            keys::SIZE => match pax::parse_u64(v) {
+                Some(s) if s <= i64::MAX as u64 => d.size = s,
+                _ => return Err(self.bad_record(k, v, "size")),
+            },
+            keys::UID => d.e.uid = pax::parse_u64(v).ok_or_else(|| self.bad_record(k, v, "uid"))?,
+            keys::GID => d.e.gid = pax::parse_u64(v).ok_or_else(|| self.bad_record(k, v, "gid"))?,
+            keys::UNAME => d.e.uname = Some(v.to_vec()),
+            keys::GNAME => d.e.gname = Some(v.to_vec()),
+            keys::MTIME => {
+                d.e.mtime = pax::parse_time(v).ok_or_else(|| self.bad_record(k, v, "time"))?;
+            }
+            _ => {
+                if !d.sparse.apply(k, v).map_err(|m| self.fail(m))? {
+                    self.apply_xattr_record(&mut d.e, k, v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A `path` or `linkpath` record's value.
+    fn name_record(&mut self, v: &[u8], what: &str) -> Result<Vec<u8>> {
+        if v.contains(&0) {
+            return Err(self.fail(format!("pax {what} contains a NUL byte")));
+        }
+        Ok(v.to_vec())
+    }
+
+    fn bad_record(&mut self, k: &str, v: &[u8], what: &str) -> Error {
+        self.fail(pax::invalid(k, v, what))
+    }
+
+    /// Apply an xattr record; other records are ignored. xattrs come as
+    /// `SCHILY.xattr.NAME=raw` (GNU tar, star, bsdtar),
+    /// `LIBARCHIVE.xattr.%-ENCODED-NAME=base64` (bsdtar) and
+    /// `RHT.security.selinux=raw` (Red Hat's tar).
+    fn apply_xattr_record(&mut self, e: &mut Entry, k: &str, v: &[u8]) -> Result<()> {
+        let (name, value) = if let Some(name) = k.strip_prefix(keys::SCHILY_XATTR) {
+            (name.to_owned(), v.to_vec())
+        } else if let Some(enc) = k.strip_prefix(keys::LIBARCHIVE_XATTR) {
+            match (pax::percent_decode(enc), pax::base64_decode(v)) {
+                (Some(name), Some(value)) => (name, value),
+                _ => return Err(self.bad_record(k, v, "LIBARCHIVE.xattr record")),
+            }
+        } else if k == keys::RHT_SELINUX {
+            (keys::SELINUX_XATTR.to_owned(), v.to_vec())
+        } else {
+            return Ok(());
+        };
+        if value.len() > MAX_XATTR {
+            return Err(self.fail(format!("xattr {name} is larger than {MAX_XATTR} bytes")));
+        }
+        if !e.add_archived_xattr(name, value, MAX_XATTRS) {
             return Err(self.fail(format!(
-                "pax global headers set {applied} bytes of owners, times and xattrs for every member \
-                 (at most {MAX_GLOBAL_APPLIED} are accepted)"
+                "member has more than {MAX_XATTRS} extended attributes"
             )));
         }
         Ok(())
     }
 
-    fn build(
-        &mut self,
-        raw: header::RawHeader,
-        pax: Option<Vec<u8>>,
-        long_name: Option<Vec<u8>>,
-        long_link: Option<Vec<u8>>,
-    ) -> Result<Entry> {
-        let mut path = long_name.unwrap_or(raw.name);
-        let mut link = long_link.unwrap_or(raw.linkname);
-        self.current = path.clone();
-        let mut kind = match raw.typeflag {
-            b'1' => Kind::HardLink,
-            b'2' => Kind::Symlink,
-            b'3' => Kind::Char,
-            b'4' => Kind::Block,
-            b'5' | b'D' => Kind::Dir,
-            b'6' => Kind::Fifo,
-            _ => Kind::File,
-        };
-        if raw.dialect == Dialect::V7 && matches!(raw.typeflag, b'0' | 0) && path.ends_with(b"/") {
-            kind = Kind::Dir;
+    /// Pair GNU sparse 0.0 offsets with lengths, and give a sparse member
+    /// its real name.
+    fn settle_sparse(&mut self, d: &mut Draft) -> Result<()> {
+        match d.sparse.settle() {
+            Ok(Some(name)) => d.e.path = name,
+            Ok(None) => {}
+            Err(m) => return Err(self.fail(m)),
         }
-        let mut e = Entry::new(Vec::new(), kind);
-        e.mode = (raw.mode & 0o7777) as u32;
-        e.uid = raw.uid;
-        e.gid = raw.gid;
-        e.uname = (!raw.uname.is_empty()).then_some(raw.uname);
-        e.gname = (!raw.gname.is_empty()).then_some(raw.gname);
-        e.mtime = Time {
-            sec: raw.mtime,
-            nsec: 0,
-        };
-        e.dev_major = u32::try_from(raw.dev_major).unwrap_or(u32::MAX);
-        e.dev_minor = u32::try_from(raw.dev_minor).unwrap_or(u32::MAX);
-        if raw.size < 0 {
-            return Err(self.fail(format!("negative size ({})", raw.size)));
-        }
-        let mut size = raw.size as u64;
+        Ok(())
+    }
 
-        // Sparse bookkeeping.
-        let mut sparse_map: Option<Vec<(i64, i64)>> = None;
-        let mut sparse_real: Option<i64> = None;
-        let mut sparse_v1 = false;
-        if raw.typeflag == b'S' {
-            let mut map = raw.gnu_sparse;
-            let mut more = raw.gnu_extended;
-            let mut block = [0u8; BLOCK];
-            while more {
-                match self.read_full(&mut block) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        return Err(self.fail("archive is truncated in a GNU sparse header".into()));
-                    }
-                    Err(e) => return Err(self.io_fail("in a GNU sparse header", e)),
-                }
-                match header::decode_sparse_ext(&block) {
-                    Ok((m, next)) => {
-                        map.extend(m);
-                        more = next;
-                    }
-                    Err(m) => return Err(self.fail(m)),
-                }
-                if map.len() > MAX_SPARSE_ENTRIES {
-                    return Err(self.fail(format!(
-                        "sparse map has more than {MAX_SPARSE_ENTRIES} entries"
-                    )));
-                }
-            }
-            sparse_map = Some(map);
-            sparse_real = Some(raw.gnu_realsize);
-        }
-
-        // Global records first (at most MAX_GLOBAL_APPLIED bytes, usually
-        // none), then the entry's own pax records (checked when read, so the
-        // `ok()` drops nothing).
-        let globals = self.applied.clone();
-        let own = pax.as_deref().map(pax::records).into_iter().flatten();
-        let records = globals
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .chain(own.filter_map(|r| r.ok()));
-        let mut sp_offsets: Vec<i64> = Vec::new();
-        let mut sp_lengths: Vec<i64> = Vec::new();
-        let mut sp_major: Option<Vec<u8>> = None;
-        let mut sp_name: Option<Vec<u8>> = None;
-        for (k, v) in records {
-            if k.contains('\0') {
-                return Err(self.fail("pax record key contains a NUL byte".into()));
-            }
-            let bad = |this: &mut Self, what: &str| {
-                this.fail(format!(
-                    "pax record {k}='{}' is not a valid {what}",
-                    String::from_utf8_lossy(&v[..v.len().min(64)])
-                ))
-            };
-            match k {
-                "path" => {
-                    if v.contains(&0) {
-                        return Err(self.fail("pax path contains a NUL byte".into()));
-                    }
-                    path = v.to_vec();
-                    self.current = path.clone();
-                }
-                "linkpath" => {
-                    if v.contains(&0) {
-                        return Err(self.fail("pax linkpath contains a NUL byte".into()));
-                    }
-                    link = v.to_vec();
-                }
-                "size" => match pax::parse_u64(v) {
-                    Some(s) if s <= i64::MAX as u64 => size = s,
-                    _ => return Err(bad(self, "size")),
-                },
-                "uid" => e.uid = pax::parse_u64(v).ok_or_else(|| bad(self, "uid"))?,
-                "gid" => e.gid = pax::parse_u64(v).ok_or_else(|| bad(self, "gid"))?,
-                "uname" => e.uname = Some(v.to_vec()),
-                "gname" => e.gname = Some(v.to_vec()),
-                "mtime" => e.mtime = pax::parse_time(v).ok_or_else(|| bad(self, "time"))?,
-                "GNU.sparse.size" | "GNU.sparse.realsize" => {
-                    sparse_real = Some(
-                        pax::parse_u64(v)
-                            .and_then(|s| i64::try_from(s).ok())
-                            .ok_or_else(|| bad(self, "sparse size"))?,
-                    )
-                }
-                "GNU.sparse.major" => sp_major = Some(v.to_vec()),
-                "GNU.sparse.name" => sp_name = Some(v.to_vec()),
-                "GNU.sparse.offset" | "GNU.sparse.numbytes" => {
-                    let n = pax::parse_u64(v)
-                        .and_then(|s| i64::try_from(s).ok())
-                        .ok_or_else(|| bad(self, "sparse number"))?;
-                    if k == "GNU.sparse.offset" {
-                        sp_offsets.push(n)
-                    } else {
-                        sp_lengths.push(n)
-                    }
-                    if sp_offsets.len().max(sp_lengths.len()) > MAX_SPARSE_ENTRIES {
-                        return Err(self.fail("sparse map too long".into()));
-                    }
-                }
-                "GNU.sparse.map" => {
-                    let s = std::str::from_utf8(v).map_err(|_| bad(self, "sparse map"))?;
-                    let nums: Option<Vec<i64>> = s
-                        .split(',')
-                        .filter(|p| !p.is_empty())
-                        .map(|p| p.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok()))
-                        .collect();
-                    let nums = nums.ok_or_else(|| bad(self, "sparse map"))?;
-                    if nums.len() % 2 != 0 || nums.len() / 2 > MAX_SPARSE_ENTRIES {
-                        return Err(bad(self, "sparse map"));
-                    }
-                    sparse_map = Some(nums.chunks(2).map(|c| (c[0], c[1])).collect());
-                }
-                _ => {
-                    // xattrs: SCHILY.xattr.NAME=raw (GNU tar, star, bsdtar),
-                    // LIBARCHIVE.xattr.%-ENCODED-NAME=base64 (bsdtar), and
-                    // RHT.security.selinux=raw (Red Hat's tar).
-                    let xattr = if let Some(name) = k.strip_prefix(XATTR_PREFIX) {
-                        Some((name.to_owned(), v.to_vec()))
-                    } else if let Some(enc) = k.strip_prefix(LIBARCHIVE_XATTR_PREFIX) {
-                        match (pax::percent_decode(enc), pax::base64_decode(v)) {
-                            (Some(name), Some(value)) => Some((name, value)),
-                            _ => return Err(bad(self, "LIBARCHIVE.xattr record")),
-                        }
-                    } else if k == "RHT.security.selinux" {
-                        Some(("security.selinux".to_owned(), v.to_vec()))
-                    } else {
-                        None
-                    };
-                    if let Some((name, value)) = xattr {
-                        if value.len() > MAX_XATTR {
-                            return Err(
-                                self.fail(format!("xattr {name} is larger than {MAX_XATTR} bytes"))
-                            );
-                        }
-                        if name == LABEL_XATTR {
-                            let label = String::from_utf8_lossy(&value).into_owned();
-                            e.label = (!label.is_empty()).then_some(label);
-                        } else {
-                            if e.xattrs.len() >= MAX_XATTRS {
-                                return Err(self.fail(format!(
-                                    "member has more than {MAX_XATTRS} extended attributes"
-                                )));
-                            }
-                            e.set_xattr(name, value);
-                        }
-                    }
-                }
-            }
-        }
-        if !sp_offsets.is_empty() || !sp_lengths.is_empty() {
-            if sp_offsets.len() != sp_lengths.len() {
-                return Err(self.fail("GNU sparse 0.0 offsets and lengths do not pair up".into()));
-            }
-            sparse_map = Some(sp_offsets.into_iter().zip(sp_lengths).collect());
-        }
-        if sp_major.as_deref() == Some(b"1") {
-            sparse_v1 = true;
-        }
-        if let Some(n) = sp_name
-            && (sparse_map.is_some() || sparse_v1)
-        {
-            path = n;
-        }
-
+    /// Check and normalise the name, link and size once every record is in.
+    fn settle_names(&mut self, d: &mut Draft) -> Result<()> {
+        let kind = d.e.kind;
         // Header-only types carry no data whatever the size field says.
         if matches!(
             kind,
             Kind::HardLink | Kind::Symlink | Kind::Char | Kind::Block | Kind::Fifo
-        ) || (kind == Kind::Dir && raw.typeflag != b'D')
+        ) || (kind == Kind::Dir && d.typeflag != b'D')
         {
-            size = 0;
+            d.size = 0;
         }
-        if path.len() > MAX_NAME || link.len() > MAX_NAME {
+        let path = &mut d.e.path;
+        if path.len() > MAX_NAME || d.link.len() > MAX_NAME {
             return Err(self.fail(format!(
                 "member name or link target longer than {MAX_NAME} bytes"
             )));
@@ -571,136 +496,66 @@ impl<R: Read> Reader<R> {
         if path == b"/" && kind != Kind::Dir {
             path.clear();
         }
-        e.path = path;
-        self.current = e.path.clone();
+        self.current = d.e.path.clone();
         if matches!(kind, Kind::Symlink | Kind::HardLink) {
-            e.link = Some(link);
+            d.e.link = Some(std::mem::take(&mut d.link));
         }
+        Ok(())
+    }
 
-        self.remaining = size;
-        self.padding = padding(size);
-        if kind == Kind::Dir {
+    /// Set up the member's data for reading.
+    fn start_data(&mut self, d: &mut Draft) -> Result<()> {
+        self.remaining = d.size;
+        self.padding = padding(d.size);
+        if d.e.kind == Kind::Dir {
             // GNU dumpdir data is skipped, not returned: the directory has no size.
             self.padding += self.remaining;
             self.remaining = 0;
-            e.size = 0;
-            return Ok(e);
+            d.e.size = 0;
+            return Ok(());
         }
-        e.size = size;
-
-        if sparse_v1 {
-            // The map is at the start of the data: decimal numbers, one per line.
-            let (map, used) = self.read_sparse_v1_map()?;
-            sparse_map = Some(map);
-            if used > self.remaining {
-                return Err(self.fail("GNU sparse 1.0 map is longer than the member".into()));
-            }
-            self.remaining -= used;
+        d.e.size = d.size;
+        let mut map = d.sparse.map.take();
+        if d.sparse.map_in_data() {
+            map = Some(self.read_sparse_v1_map()?);
         }
-        if let Some(map) = sparse_map {
-            let real = sparse_real.unwrap_or(size as i64);
-            if real < 0 {
-                return Err(self.fail("negative sparse size".into()));
-            }
-            let real = real as u64;
-            let mut segs = Vec::with_capacity(map.len());
-            let mut end = 0u64;
-            let mut stored = 0u64;
-            for (off, len) in map {
-                if off < 0 || len < 0 {
-                    return Err(self.fail("negative offset or length in the sparse map".into()));
-                }
-                let (off, len) = (off as u64, len as u64);
-                let stop = off.checked_add(len).filter(|&s| s <= real);
-                let Some(stop) = stop else {
-                    return Err(self.fail("sparse map entry runs past the end of the file".into()));
-                };
-                if off < end {
-                    return Err(self.fail("sparse map entries overlap or are out of order".into()));
-                }
-                end = stop;
-                stored += len;
-                if len > 0 {
-                    segs.push((off, len));
-                }
-            }
-            // Dense data past what the map uses is skipped (libarchive reads
-            // such files; libarchive/test_read_format_gtar_sparse_skip_entry).
-            if stored > self.remaining {
-                return Err(self.fail(format!(
-                    "sparse map describes {stored} bytes of data but the member holds {}",
-                    self.remaining
-                )));
-            }
-            e.size = real;
-            self.sparse = Some(Sparse {
-                segments: segs,
-                idx: 0,
-                pos: 0,
-                size: real,
-            });
+        if let Some(map) = map {
+            let real = d.sparse.real.unwrap_or(d.size as i64);
+            let sparse = sparse::segments(map, real, self.remaining).map_err(|m| self.fail(m))?;
+            d.e.size = sparse.size;
+            self.sparse = Some(sparse);
         }
-        Ok(e)
+        Ok(())
     }
 
-    /// Parse a GNU sparse 1.0 map from the start of the member data. Returns
-    /// the map and the number of data bytes it used (whole blocks).
-    fn read_sparse_v1_map(&mut self) -> Result<(Vec<(i64, i64)>, u64)> {
+    /// Parse a GNU sparse 1.0 map from the start of the member data; the
+    /// blocks it takes are no longer part of the data.
+    fn read_sparse_v1_map(&mut self) -> Result<Vec<(i64, i64)>> {
         let mut buf: Vec<u8> = Vec::new();
         let mut block = [0u8; BLOCK];
-        let mut nums: Vec<u64> = Vec::new();
-        let mut want: Option<u64> = None;
-        let mut start = 0usize;
-        loop {
-            if let Some(w) = want
-                && nums.len() as u64 == 2 * w + 1
-            {
-                break;
-            }
-            if let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
-                let s = std::str::from_utf8(&buf[start..start + nl]).unwrap_or("x");
-                if want.is_none() && s.starts_with('#') {
-                    // Comment lines before the map (`#!gnu-sparse-format`), as libarchive allows.
-                    start += nl + 1;
-                    continue;
-                }
-                let n: u64 = match s.parse() {
-                    Ok(n) => n,
-                    Err(_) => return Err(self.fail("bad number in the GNU sparse 1.0 map".into())),
-                };
-                start += nl + 1;
-                if want.is_none() {
-                    if n as usize > MAX_SPARSE_ENTRIES {
-                        return Err(self.fail(format!(
-                            "sparse map has more than {MAX_SPARSE_ENTRIES} entries"
-                        )));
-                    }
-                    want = Some(n);
-                }
-                nums.push(n);
-                continue;
+        let mut map = sparse::V1Map::default();
+        while !map.complete() {
+            match map.take_line(&buf) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(m) => return Err(self.fail(m)),
             }
             if buf.len() >= 1 << 20 || buf.len() as u64 + BLOCK as u64 > self.remaining {
                 return Err(self.fail("GNU sparse 1.0 map is too long or not terminated".into()));
             }
-            match self.read_full(&mut block) {
-                Ok(true) => buf.extend_from_slice(&block),
-                Ok(false) => {
-                    return Err(self.fail("archive is truncated in a GNU sparse map".into()));
-                }
-                Err(e) => return Err(self.io_fail("in a GNU sparse map", e)),
-            }
+            self.read_block(
+                &mut block,
+                "archive is truncated in a GNU sparse map",
+                "in a GNU sparse map",
+            )?;
+            buf.extend_from_slice(&block);
         }
-        let map = nums[1..]
-            .chunks(2)
-            .map(|c| {
-                (
-                    c[0].min(i64::MAX as u64) as i64,
-                    c[1].min(i64::MAX as u64) as i64,
-                )
-            })
-            .collect();
-        Ok((map, buf.len() as u64))
+        let used = buf.len() as u64;
+        if used > self.remaining {
+            return Err(self.fail("GNU sparse 1.0 map is longer than the member".into()));
+        }
+        self.remaining -= used;
+        Ok(map.pairs())
     }
 
     /// Read the current entry's data (sparse holes read as zeros).
@@ -732,7 +587,7 @@ impl<R: Read> Reader<R> {
         if let Some(sp) = self.sparse.as_mut()
             && sp.pos < sp.size
         {
-            let next_start = sp.segments.get(sp.idx).map_or(sp.size, |s| s.0);
+            let next_start = sp.next_start();
             if sp.pos < next_start {
                 let hole = next_start - sp.pos;
                 sp.pos = next_start;
@@ -743,22 +598,22 @@ impl<R: Read> Reader<R> {
     }
 
     /// Up to `n` bytes of the current member's data without copying them
-    /// (fewer where the source's frame ends), when the source can hand
-    /// them out and the member is not sparse; else `None`, and nothing is
-    /// consumed.
+    /// (fewer where the source's buffer ends), when the source lends them
+    /// ([`Lend`]) and the member is not sparse; else `None`, and nothing
+    /// is consumed.
     ///
     /// # Errors
     /// A truncated archive or a read error, as [`Reader::read_data`].
-    pub fn borrow_data(&mut self, n: usize) -> Result<Option<crate::frame::read::Shared>>
+    pub fn borrow_data(&mut self, n: usize) -> Result<Option<R::Loan>>
     where
-        R: crate::input::Source,
+        R: Lend,
     {
         self.sticky()?;
         if self.sparse.is_some() || self.remaining == 0 {
             return Ok(None);
         }
         let want = (n as u64).min(self.remaining) as usize;
-        match self.r.borrow(want) {
+        match self.r.lend(want) {
             Ok(None) => Ok(None),
             Ok(Some(s)) if s.is_empty() => {
                 Err(self
@@ -801,7 +656,7 @@ impl<R: Read> Reader<R> {
             return Ok(0);
         }
         // In a hole before the next segment (or after the last)?
-        let next_start = sp.segments.get(sp.idx).map_or(sp.size, |s| s.0);
+        let next_start = sp.next_start();
         if sp.pos < next_start {
             let n = (next_start - sp.pos).min(buf.len() as u64) as usize;
             buf[..n].fill(0);
@@ -838,17 +693,6 @@ impl<R: Read> Reader<R> {
     }
 }
 
-/// Whether a global record applies to every later member: owners, time and
-/// xattrs do; `path`, `linkpath`, `size` and sparse records never do, and
-/// anything else (`comment`, `ALIENTAR.*`) is information only.
-fn applies_to_members(key: &str) -> bool {
-    matches!(
-        key,
-        "uid" | "gid" | "uname" | "gname" | "mtime" | "RHT.security.selinux"
-    ) || key.starts_with(XATTR_PREFIX)
-        || key.starts_with(LIBARCHIVE_XATTR_PREFIX)
-}
-
 /// A piece of a member's data from [`Reader::read_chunk`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Chunk {
@@ -872,6 +716,53 @@ impl<R: Read> Read for EntryData<'_, R> {
             .read_data(buf)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
     }
+}
+
+impl Draft {
+    /// The member as its header (and GNU long names) describe it.
+    fn new(raw: &mut RawHeader, long_name: Option<Vec<u8>>, long_link: Option<Vec<u8>>) -> Draft {
+        let path = long_name.unwrap_or_else(|| std::mem::take(&mut raw.name));
+        let mut e = entry_from_header(raw, &path);
+        e.path = path;
+        Draft {
+            e,
+            typeflag: raw.typeflag,
+            link: long_link.unwrap_or_else(|| std::mem::take(&mut raw.linkname)),
+            size: raw.size as u64,
+            sparse: SparseRecords::default(),
+        }
+    }
+}
+
+/// An entry with the header's fields; its path, link and size are set
+/// once the pax records are applied. `path` decides the kind of a v7
+/// member.
+fn entry_from_header(raw: &mut RawHeader, path: &[u8]) -> Entry {
+    let mut kind = match raw.typeflag {
+        b'1' => Kind::HardLink,
+        b'2' => Kind::Symlink,
+        b'3' => Kind::Char,
+        b'4' => Kind::Block,
+        b'5' | b'D' => Kind::Dir,
+        b'6' => Kind::Fifo,
+        _ => Kind::File,
+    };
+    if raw.dialect == Dialect::V7 && matches!(raw.typeflag, b'0' | 0) && path.ends_with(b"/") {
+        kind = Kind::Dir;
+    }
+    let mut e = Entry::new(Vec::new(), kind);
+    e.mode = (raw.mode & 0o7777) as u32;
+    e.uid = raw.uid;
+    e.gid = raw.gid;
+    e.uname = (!raw.uname.is_empty()).then(|| std::mem::take(&mut raw.uname));
+    e.gname = (!raw.gname.is_empty()).then(|| std::mem::take(&mut raw.gname));
+    e.mtime = Time {
+        sec: raw.mtime,
+        nsec: 0,
+    };
+    e.dev_major = u32::try_from(raw.dev_major).unwrap_or(u32::MAX);
+    e.dev_minor = u32::try_from(raw.dev_minor).unwrap_or(u32::MAX);
+    e
 }
 
 #[cfg(test)]
@@ -900,6 +791,11 @@ mod tests {
         out.extend_from_slice(&header(name, typeflag, data.len() as u64));
         out.extend_from_slice(data);
         out.resize(out.len().next_multiple_of(BLOCK), 0);
+    }
+
+    /// Append the end-of-archive marker.
+    fn end(out: &mut Vec<u8>) {
+        out.resize(out.len() + 2 * BLOCK, 0);
     }
 
     /// (path, kind, size, data) of one entry.
@@ -933,6 +829,78 @@ mod tests {
         a
     }
 
+    /// Lends at most 5 bytes at a time, or, when `lends` is false, never.
+    struct Lender<'a> {
+        data: &'a [u8],
+        lends: bool,
+    }
+
+    impl Read for Lender<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.data.read(buf)
+        }
+    }
+
+    impl Lend for Lender<'_> {
+        type Loan = Vec<u8>;
+
+        fn lend(&mut self, n: usize) -> io::Result<Option<Vec<u8>>> {
+            if !self.lends {
+                return Ok(None);
+            }
+            let k = n.min(5).min(self.data.len());
+            let (loan, rest) = self.data.split_at(k);
+            self.data = rest;
+            Ok(Some(loan.to_vec()))
+        }
+    }
+
+    #[test]
+    fn lent_data_is_consumed_as_read_data() {
+        let mut a = Vec::new();
+        for (name, data) in [("a", &b"hello world"[..]), ("b", b"xy")] {
+            member(&mut a, name, b'0', data);
+        }
+        end(&mut a);
+        let mut r = Reader::new(Lender {
+            data: &a,
+            lends: true,
+        });
+        assert_eq!(r.next_entry().unwrap().unwrap().path, b"a");
+        // Up to where the source's buffer ends, then the rest by a read.
+        assert_eq!(r.borrow_data(100).unwrap().unwrap(), b"hello");
+        let mut rest = Vec::new();
+        r.copy_data(&mut rest).unwrap();
+        assert_eq!(rest, b" world");
+        assert_eq!(r.next_entry().unwrap().unwrap().path, b"b");
+        // Never past the member's data.
+        assert_eq!(r.borrow_data(100).unwrap().unwrap(), b"xy");
+        assert_eq!(r.borrow_data(100).unwrap(), None);
+        assert!(r.next_entry().unwrap().is_none());
+
+        // A source that cannot lend: nothing is consumed, a read copies.
+        let mut r = Reader::new(Lender {
+            data: &a,
+            lends: false,
+        });
+        r.next_entry().unwrap();
+        assert_eq!(r.borrow_data(100).unwrap(), None);
+        let mut all = Vec::new();
+        r.copy_data(&mut all).unwrap();
+        assert_eq!(all, b"hello world");
+    }
+
+    #[test]
+    fn the_label_xattr_becomes_the_label() {
+        let mut recs = Vec::new();
+        pax::push_record(&mut recs, "SCHILY.xattr.user.alientar.context", b"rootless");
+        pax::push_record(&mut recs, "SCHILY.xattr.user.a", b"1");
+        let a = with_header(b'x', &recs, &["f"]);
+        let e = Reader::new(&a[..]).next_entry().unwrap().unwrap();
+        assert_eq!(e.label.as_deref(), Some("rootless"));
+        assert_eq!(e.xattrs, vec![("user.a".to_string(), b"1".to_vec())]);
+    }
+
     #[test]
     fn global_records_are_bounded_and_applied_once() {
         // Regression: every member used to get a copy of every global
@@ -953,7 +921,7 @@ mod tests {
         }
         assert_eq!(n, 2000);
         assert_eq!(
-            r.applied.len(),
+            r.globals.applied.len(),
             2,
             "only records that apply are kept per member"
         );

@@ -4,8 +4,9 @@
 //! fixed names, modes and owners.
 
 use super::header::{BLOCK, format_numeric};
+use super::keys;
 use super::pax::push_record;
-use crate::entry::{Entry, Kind, LABEL_XATTR};
+use crate::entry::{Entry, Kind};
 use tar::Header;
 
 const MAX_OCTAL_ID: u64 = 0o7777777;
@@ -39,103 +40,138 @@ pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
     if e.kind == Kind::Dir && !name.ends_with(b"/") {
         name.push(b'/');
     }
-    let mut recs: Vec<(String, Vec<u8>)> = Vec::new();
-    let split = split_ustar(&name);
-    if split.is_none() {
-        recs.push(("path".into(), name.clone()));
+    let layout = Layout {
+        name: &name,
+        split: split_ustar(&name),
+        link: e.link.as_deref().unwrap_or(b""),
+        size: if e.kind == Kind::File { e.size } else { 0 },
+    };
+    let recs = pax_records(e, &layout);
+    if !recs.is_empty() {
+        pax_header(recs, out);
     }
-    let link = e.link.as_deref().unwrap_or(b"");
-    if link.len() > 100 {
-        recs.push(("linkpath".into(), link.to_vec()));
+    push_ustar_header(e, &layout, out);
+}
+
+/// What an entry's pax records and ustar header are both made from.
+struct Layout<'a> {
+    /// The member name, a directory's with a trailing `/`.
+    name: &'a [u8],
+    /// The name as ustar's (prefix, name), when it fits them.
+    split: Option<(&'a [u8], &'a [u8])>,
+    link: &'a [u8],
+    /// The data size: 0 for all but regular files.
+    size: u64,
+}
+
+/// The pax records for what the ustar header cannot hold, and the xattrs.
+fn pax_records(e: &Entry, l: &Layout) -> Vec<(String, Vec<u8>)> {
+    let mut recs: Vec<(String, Vec<u8>)> = Vec::new();
+    if l.split.is_none() {
+        recs.push((keys::PATH.into(), l.name.to_vec()));
+    }
+    if l.link.len() > 100 {
+        recs.push((keys::LINKPATH.into(), l.link.to_vec()));
     }
     if e.uid > MAX_OCTAL_ID {
-        recs.push(("uid".into(), e.uid.to_string().into_bytes()));
+        recs.push((keys::UID.into(), e.uid.to_string().into_bytes()));
     }
     if e.gid > MAX_OCTAL_ID {
-        recs.push(("gid".into(), e.gid.to_string().into_bytes()));
+        recs.push((keys::GID.into(), e.gid.to_string().into_bytes()));
     }
-    for (key, v) in [("uname", &e.uname), ("gname", &e.gname)] {
+    for (key, v) in [(keys::UNAME, &e.uname), (keys::GNAME, &e.gname)] {
         if let Some(v) = v
             && v.len() > 32
         {
             recs.push((key.into(), v.clone()));
         }
     }
-    let size = if e.kind == Kind::File { e.size } else { 0 };
-    if size > MAX_OCTAL_SIZE {
-        recs.push(("size".into(), size.to_string().into_bytes()));
+    if l.size > MAX_OCTAL_SIZE {
+        recs.push((keys::SIZE.into(), l.size.to_string().into_bytes()));
     }
     if e.mtime.nsec != 0 || e.mtime.sec < 0 || e.mtime.sec as u64 > MAX_OCTAL_SIZE {
-        recs.push(("mtime".into(), e.mtime.to_string().into_bytes()));
+        recs.push((keys::MTIME.into(), e.mtime.to_string().into_bytes()));
     }
-    for (k, v) in &e.xattrs {
+    for (k, v) in e.archived_xattrs() {
         if k.contains('=') {
             // A pax key cannot hold '=': libarchive's encoded form instead.
             recs.push((
-                format!("LIBARCHIVE.xattr.{}", super::pax::percent_encode(k)),
+                format!(
+                    "{}{}",
+                    keys::LIBARCHIVE_XATTR,
+                    super::pax::percent_encode(k)
+                ),
                 super::pax::base64_encode(v),
             ));
         } else {
-            recs.push((format!("SCHILY.xattr.{k}"), v.clone()));
+            recs.push(([keys::SCHILY_XATTR, k].concat(), v.to_vec()));
         }
     }
-    if let Some(l) = &e.label {
-        recs.push((format!("SCHILY.xattr.{LABEL_XATTR}"), l.as_bytes().to_vec()));
-    }
-    if !recs.is_empty() {
-        recs.sort();
-        let mut data = Vec::new();
-        for (k, v) in &recs {
-            push_record(&mut data, k, v);
-        }
-        // A constant name and time: the extended header then differs from
-        // the previous one only in its size and checksum, which keeps the
-        // per-entry cost of a compressed archive small.
-        meta_header(out, b"././@PaxHeader", b'x', &data, 0);
-    }
+    recs
+}
 
-    let mut h = Header::new_ustar();
-    {
-        let u = h.as_ustar_mut().expect("ustar header");
-        match split {
-            Some((prefix, n)) => {
-                put(&mut u.name, n);
-                put(&mut u.prefix, prefix);
-            }
-            None => put(&mut u.name, &name[..name.len().min(100)]),
-        }
-        format_numeric(&mut u.mode, u64::from(e.mode & 0o7777));
-        format_numeric(&mut u.uid, if e.uid > MAX_OCTAL_ID { 0 } else { e.uid });
-        format_numeric(&mut u.gid, if e.gid > MAX_OCTAL_ID { 0 } else { e.gid });
-        format_numeric(&mut u.size, if size > MAX_OCTAL_SIZE { 0 } else { size });
-        let secs = e.mtime.sec.clamp(0, MAX_OCTAL_SIZE as i64) as u64;
-        format_numeric(&mut u.mtime, secs);
-        u.typeflag[0] = match e.kind {
-            Kind::File => b'0',
-            Kind::HardLink => b'1',
-            Kind::Symlink => b'2',
-            Kind::Char => b'3',
-            Kind::Block => b'4',
-            Kind::Dir => b'5',
-            Kind::Fifo => b'6',
-        };
-        put(&mut u.linkname, &link[..link.len().min(100)]);
-        if let Some(n) = &e.uname {
-            put(&mut u.uname, &n[..n.len().min(32)]);
-        }
-        if let Some(n) = &e.gname {
-            put(&mut u.gname, &n[..n.len().min(32)]);
-        }
-        if e.kind.is_device() {
-            format_numeric(&mut u.dev_major, u64::from(e.dev_major));
-            format_numeric(&mut u.dev_minor, u64::from(e.dev_minor));
-        } else {
-            format_numeric(&mut u.dev_major, 0);
-            format_numeric(&mut u.dev_minor, 0);
-        }
+/// Append a pax extended header holding `recs`, sorted by key.
+fn pax_header(mut recs: Vec<(String, Vec<u8>)>, out: &mut Vec<u8>) {
+    recs.sort();
+    let mut data = Vec::new();
+    for (k, v) in &recs {
+        push_record(&mut data, k, v);
     }
+    // A constant name and time: the extended header then differs from
+    // the previous one only in its size and checksum, which keeps the
+    // per-entry cost of a compressed archive small.
+    meta_header(out, b"././@PaxHeader", b'x', &data, 0);
+}
+
+/// Append the ustar header block; fields too large for it are 0 (their
+/// pax records hold them).
+fn push_ustar_header(e: &Entry, l: &Layout, out: &mut Vec<u8>) {
+    let mut h = Header::new_ustar();
+    let u = h.as_ustar_mut().expect("ustar header");
+    match l.split {
+        Some((prefix, n)) => {
+            put(&mut u.name, n);
+            put(&mut u.prefix, prefix);
+        }
+        None => put(&mut u.name, &l.name[..l.name.len().min(100)]),
+    }
+    format_numeric(&mut u.mode, u64::from(e.mode & 0o7777));
+    format_numeric(&mut u.uid, if e.uid > MAX_OCTAL_ID { 0 } else { e.uid });
+    format_numeric(&mut u.gid, if e.gid > MAX_OCTAL_ID { 0 } else { e.gid });
+    let size = if l.size > MAX_OCTAL_SIZE { 0 } else { l.size };
+    format_numeric(&mut u.size, size);
+    let secs = e.mtime.sec.clamp(0, MAX_OCTAL_SIZE as i64) as u64;
+    format_numeric(&mut u.mtime, secs);
+    u.typeflag[0] = typeflag(e.kind);
+    put(&mut u.linkname, &l.link[..l.link.len().min(100)]);
+    if let Some(n) = &e.uname {
+        put(&mut u.uname, &n[..n.len().min(32)]);
+    }
+    if let Some(n) = &e.gname {
+        put(&mut u.gname, &n[..n.len().min(32)]);
+    }
+    let (major, minor) = if e.kind.is_device() {
+        (e.dev_major, e.dev_minor)
+    } else {
+        (0, 0)
+    };
+    format_numeric(&mut u.dev_major, u64::from(major));
+    format_numeric(&mut u.dev_minor, u64::from(minor));
     h.set_cksum();
     out.extend_from_slice(h.as_bytes());
+}
+
+/// The ustar type flag of `kind`.
+fn typeflag(kind: Kind) -> u8 {
+    match kind {
+        Kind::File => b'0',
+        Kind::HardLink => b'1',
+        Kind::Symlink => b'2',
+        Kind::Char => b'3',
+        Kind::Block => b'4',
+        Kind::Dir => b'5',
+        Kind::Fifo => b'6',
+    }
 }
 
 /// Append a meta header (`x` or `g`) with its data, padded.
