@@ -3,17 +3,13 @@
 //! the entry [`index`] and the zstd seekable-format [`seek`] table; and
 //! [`read`], which reads them back.
 //!
-//! [`FramePipeline`] runs *jobs* — closures that produce one frame's
+//! [`FramePipeline`] runs [`FrameJob`]s — closures that produce one frame's
 //! uncompressed bytes (reading files, encoding headers) — on the rayon pool,
 //! compresses their output there, and hands frames to the writer in order.
 //! At most `in_flight` frames exist at a time, so memory is bounded by
 //! `in_flight × 2 × FRAME_TARGET` whatever the archive's size.
 //!
-//! [`ZstdSink`] and [`PlainSink`] are byte-stream front ends
-//! ([`TarSink`]) for code that produces tar bytes sequentially (`remap`):
-//! frames are cut at entry boundaries once they reach [`FRAME_CUT`], and
-//! inside large members at [`FRAME_TARGET`], so every
-//! frame holds whole 512-byte blocks.
+//! [`layout::FrameLayout`] decides where frames are cut, for every writer.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -21,10 +17,10 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
-use crate::entry::Entry;
 use crate::sys;
 
 pub mod index;
+pub mod layout;
 pub mod read;
 pub mod seek;
 
@@ -36,8 +32,8 @@ const _: () = assert!(1 << sys::zstd::WINDOW_LOG >= FRAME_TARGET);
 /// (small frames compress worse: each starts with an empty window).
 pub const FRAME_CUT: usize = FRAME_TARGET - (FRAME_TARGET >> 3);
 
-/// A job producing one frame's uncompressed bytes.
-pub type Job = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
+/// A closure producing one frame's uncompressed bytes.
+pub type FrameJob = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
 
 type Done = (usize, io::Result<(Vec<u8>, u32)>);
 
@@ -132,7 +128,7 @@ impl FramePipeline {
     ///
     /// # Errors
     /// The writer failed (the write error is returned).
-    pub fn submit(&mut self, job: Job) -> io::Result<()> {
+    pub fn submit(&mut self, job: FrameJob) -> io::Result<()> {
         if self.tokens.recv().is_err() {
             return Err(self.writer_error());
         }
@@ -157,11 +153,11 @@ impl FramePipeline {
 
     /// The job of a frame reserved with [`FramePipeline::reserve`] (it takes
     /// no in-flight place: the writer is waiting for it).
-    pub fn submit_reserved(&mut self, seq: usize, job: Job) {
+    pub fn submit_reserved(&mut self, seq: usize, job: FrameJob) {
         self.spawn(seq, job);
     }
 
-    fn spawn(&self, seq: usize, job: Job) {
+    fn spawn(&self, seq: usize, job: FrameJob) {
         let level = self.level;
         let tx = self.done_tx.clone();
         let pool = self.pool.clone();
@@ -322,113 +318,4 @@ fn write_in_order(
         w.write_all(&table.encode())?;
     }
     w.flush()
-}
-
-/// Where tar bytes go, for producers that write sequentially.
-pub trait TarSink {
-    /// An entry starts with the next byte written (for the index).
-    ///
-    /// # Errors
-    /// A write error.
-    fn begin_entry(&mut self, _e: &Entry) -> io::Result<()> {
-        Ok(())
-    }
-    /// Append tar bytes (whole blocks over time; a call may hold any part).
-    fn write(&mut self, data: &[u8]) -> io::Result<()>;
-    /// The bytes written so far end an entry (a good place to cut a frame).
-    fn boundary(&mut self) -> io::Result<()>;
-    /// Flush everything and write trailers.
-    fn finish(self: Box<Self>) -> io::Result<()>;
-}
-
-/// Plain tar output.
-pub struct PlainSink<W: Write> {
-    w: io::BufWriter<W>,
-}
-
-impl<W: Write> PlainSink<W> {
-    /// Plain output to `w`.
-    pub fn new(w: W) -> Self {
-        PlainSink {
-            w: io::BufWriter::with_capacity(1 << 20, w),
-        }
-    }
-}
-
-impl<W: Write> TarSink for PlainSink<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        self.w.write_all(data)
-    }
-    fn boundary(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    fn finish(mut self: Box<Self>) -> io::Result<()> {
-        self.w.flush()
-    }
-}
-
-/// zstd output from a byte stream: frames, index and seek table.
-pub struct ZstdSink {
-    buf: Vec<u8>,
-    pipe: FramePipeline,
-    index: index::IndexBuilder,
-    /// Uncompressed bytes in frames already submitted.
-    done: u64,
-}
-
-impl ZstdSink {
-    /// zstd output to `w` at compression `level`.
-    pub fn new(w: Box<dyn Write + Send>, level: i32) -> Self {
-        ZstdSink {
-            buf: Vec::with_capacity(FRAME_TARGET),
-            pipe: FramePipeline::new(w, Some(level)),
-            index: index::IndexBuilder::default(),
-            done: 0,
-        }
-    }
-
-    fn submit(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(FRAME_TARGET));
-        self.done += data.len() as u64;
-        self.pipe.submit(Box::new(move || Ok(data)))
-    }
-}
-
-impl TarSink for ZstdSink {
-    fn begin_entry(&mut self, e: &Entry) -> io::Result<()> {
-        self.index.push(e, self.done + self.buf.len() as u64);
-        Ok(())
-    }
-
-    fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
-        while !data.is_empty() {
-            let room = FRAME_TARGET.saturating_sub(self.buf.len());
-            if room == 0 {
-                self.submit()?;
-                continue;
-            }
-            let n = room.min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-        }
-        Ok(())
-    }
-
-    fn boundary(&mut self) -> io::Result<()> {
-        if self.buf.len() >= FRAME_CUT {
-            self.submit()?;
-        }
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> io::Result<()> {
-        // The index ends where the end-of-archive marker (two blocks) starts.
-        let end = (self.done + self.buf.len() as u64).saturating_sub(1024);
-        self.submit()?;
-        let ZstdSink { pipe, index, .. } = *self;
-        pipe.finish(Some(index.finish_at(end)?))
-    }
 }
