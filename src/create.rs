@@ -33,7 +33,7 @@ use crate::ownership::OwnerOptions;
 use crate::report::Report;
 use crate::tar::write as tw;
 use crate::translate::{Direction, Outcome, Seen, translate, translate_seen, translate_xattrs};
-use crate::walk::{Source, member_prefix, walk};
+use crate::walk::{WalkedFile, member_prefix, walk};
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -186,7 +186,7 @@ struct Translator {
 impl Translator {
     fn translate(
         &mut self,
-        s: &mut Source,
+        s: &mut WalkedFile,
         plan: &Plan,
         env: &Env,
         pending_specs: &mut HashMap<Vec<u8>, crate::mtree::Spec>,
@@ -229,7 +229,7 @@ impl Translator {
     /// An entry's owners (and ID-bearing xattrs) through `m`, host view →
     /// context view; inside a user namespace, as [`translate_seen`] reads
     /// them. Owners fixed by an override are in the context view already.
-    fn owners(s: &mut Source, m: &Maps, plan: &Plan, env: &Env) -> Result<Outcome> {
+    fn owners(s: &mut WalkedFile, m: &Maps, plan: &Plan, env: &Env) -> Result<Outcome> {
         let owners = &env.opts.owners;
         let what = match env.ns {
             Some(_) if owners.maps.is_none() && owners.context.is_none() => {
@@ -339,12 +339,12 @@ impl<'a> Members<'a> {
 
     fn write(
         &mut self,
-        s: Source,
+        s: WalkedFile,
         on_entry: &mut dyn FnMut(&[u8]),
         progress: &crate::progress::Progress,
         report: &mut Report,
     ) -> Result<()> {
-        let Source {
+        let WalkedFile {
             fs_path,
             mut entry,
             dev,
@@ -438,7 +438,7 @@ fn create_collected(
             .warnings
             .push(format!("{}: socket ignored", s.display()));
     }
-    let mut sources = w.sources;
+    let mut sources = w.files;
     if opts.from_xattrs {
         let link_owners = symlink_owner_records(&mut sources);
         for s in &mut sources {
@@ -557,7 +557,7 @@ fn create_streaming(
             rayon::scope(|_| {
                 crate::walk::walk_each(&roots, &mut |batch| {
                     for it in &batch {
-                        if let Item::Source(s) = it {
+                        if let Item::File(s) = it {
                             entries += 1;
                             if s.entry.kind == Kind::File {
                                 bytes += s.entry.size;
@@ -579,7 +579,7 @@ fn create_streaming(
         for batch in &rx {
             for it in batch {
                 match it {
-                    Item::Source(mut s) => {
+                    Item::File(mut s) => {
                         if own == Some((s.dev, s.ino)) {
                             continue;
                         }
@@ -1139,7 +1139,7 @@ fn norm_member(p: &[u8]) -> Vec<u8> {
 
 /// Collect (and remove from the archived xattrs) the symlink owner records
 /// directories carry: member path of the symlink → (uid, gid).
-fn symlink_owner_records(sources: &mut [Source]) -> HashMap<Vec<u8>, (u32, u32)> {
+fn symlink_owner_records(sources: &mut [WalkedFile]) -> HashMap<Vec<u8>, (u32, u32)> {
     use crate::ondisk::{SYMLINK_OWNERS_XATTR, decode_symlink_owners};
     let mut out = HashMap::new();
     for s in sources.iter_mut().filter(|s| s.entry.kind == Kind::Dir) {
@@ -1163,7 +1163,7 @@ fn symlink_owner_records(sources: &mut [Source]) -> HashMap<Vec<u8>, (u32, u32)>
 
 /// Take owner, mode and type from `user.containers.override_stat` or
 /// `user.rootlesscontainers`; both are removed from the archived xattrs.
-fn override_from_xattrs(s: &mut Source) -> Result<()> {
+fn override_from_xattrs(s: &mut WalkedFile) -> Result<()> {
     use crate::ondisk::{OVERRIDE_XATTR, Override, OverrideKind, ROOTLESS_XATTR, decode_rootless};
     let e = &mut s.entry;
     let ov = e
@@ -1244,7 +1244,7 @@ fn apply_spec(e: &mut crate::entry::Entry, spec: &crate::mtree::Spec) {
 /// returned to be applied after translation. Spec paths that are not on
 /// disk become new entries (directories, symlinks, devices, FIFOs).
 fn apply_manifest(
-    sources: &mut Vec<Source>,
+    sources: &mut Vec<WalkedFile>,
     path: &Path,
     opts: &CreateOptions,
 ) -> Result<HashMap<Vec<u8>, crate::mtree::Spec>> {
@@ -1296,7 +1296,7 @@ fn apply_manifest(
         e.mtime = default_time;
         e.link = spec.link.clone();
         apply_spec(&mut e, &spec);
-        sources.push(Source {
+        sources.push(WalkedFile {
             fs_path: PathBuf::new(),
             entry: e,
             dev: 0,

@@ -24,6 +24,7 @@ use crate::entry::Time;
 
 pub mod errno;
 pub mod sigpipe;
+pub mod tree;
 pub mod userns;
 pub mod zstd;
 
