@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 use crate::frame::layout::{CopiedBytes, Cuts, FrameLayout};
 use crate::output::OutFormat;
 use crate::output::Output;
-use crate::report::Report;
 use crate::progress::Progress;
+use crate::report::Report;
 use crate::tar::Reader;
 use crate::tar::read::Chunk;
 use crate::tar::write as tw;
@@ -141,15 +141,19 @@ impl<'o> Rewriter<'o> {
     /// Lay out the bytes in `buf`.
     fn put_buf(&mut self) -> Result<()> {
         let target = &self.target;
-        self.frames
-            .bytes(&self.buf)
-            .map_err(|e| werr(target, e))
+        self.frames.bytes(&self.buf).map_err(|e| werr(target, e))
     }
 
     /// Translate `e` and write it, with its data read from `rd`.
     fn entry(&mut self, rd: &mut Input, mut e: Entry) -> Result<()> {
         let opts = self.opts;
-        let o = translate(&mut e, &opts.maps, self.dir, opts.unmapped, &"the given map")?;
+        let o = translate(
+            &mut e,
+            &opts.maps,
+            self.dir,
+            opts.unmapped,
+            &"the given map",
+        )?;
         self.squashed += u64::from(o.uid_squashed || o.gid_squashed);
         // Names belong to the old view; numbers are what was translated.
         e.uname = None;
@@ -158,9 +162,7 @@ impl<'o> Rewriter<'o> {
         self.buf.clear();
         tw::encode_entry(&e, &mut self.buf);
         let target = &self.target;
-        self.frames
-            .begin_entry(&e)
-            .map_err(|e| werr(target, e))?;
+        self.frames.begin_entry(&e).map_err(|e| werr(target, e))?;
         self.put_buf()?;
         if e.kind == Kind::File {
             self.copy_data(rd, &e)?;
@@ -169,9 +171,7 @@ impl<'o> Rewriter<'o> {
             self.put_buf()?;
         }
         let target = &self.target;
-        self.frames
-            .end_entry(false)
-            .map_err(|e| werr(target, e))?;
+        self.frames.end_entry(false).map_err(|e| werr(target, e))?;
         self.progress.add_entry();
         Ok(())
     }

@@ -93,14 +93,7 @@ struct OpenFiles {
 impl OpenFiles {
     /// Append `span`'s bytes to `out`; what cannot be read becomes zeros.
     fn read_span(&mut self, span: FileSpan, out: &mut Vec<u8>, notes: &Notes) {
-        let FileSpan {
-            path,
-            offset,
-            len,
-            size,
-            mtime,
-            last,
-        } = span;
+        let (path, offset, len) = (span.path, span.offset, span.len);
         // (Compared as bytes: `Path`'s `==` walks both paths' components
         // from the end whenever they differ, which is every new file.)
         if self
@@ -131,9 +124,9 @@ impl OpenFiles {
                 notes.push(Note::Warning(format!(
                     "{}: file shrank by {} bytes; padded with zeros",
                     path.display(),
-                    size - offset - got as u64
+                    span.size - offset - got as u64
                 )));
-            } else if last && changed(f, size, mtime) {
+            } else if span.last && changed(f, span.size, span.mtime) {
                 notes.push(Note::Warning(format!(
                     "{}: file changed as we read it",
                     path.display()

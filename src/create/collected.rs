@@ -2,23 +2,17 @@
 //! the whole tree, and for standard output, where nothing written can be
 //! taken back (an unmapped owner must be known before the first byte).
 
-use super::Env;
 use super::members::Members;
 use super::overrides::{PendingSpecs, apply_manifest, apply_xattr_overrides};
 use super::owners::{OwnerStep, global_header};
+use super::{Env, Watch};
 use crate::error::Result;
 use crate::output::Output;
-use crate::progress::Progress;
 use crate::report::Report;
 use crate::walk::walk;
 
 /// Walk, override, label and translate every entry, then write them all.
-pub(super) fn create_collected(
-    env: &Env,
-    mut report: Report,
-    on_entry: &mut dyn FnMut(&[u8]),
-    progress: &Progress,
-) -> Result<Report> {
+pub(super) fn create_collected(env: &Env, mut report: Report, mut watch: Watch) -> Result<Report> {
     let opts = env.opts;
     let w = walk(&opts.dir, &opts.paths)?;
     report.errors = w.errors;
@@ -45,15 +39,14 @@ pub(super) fn create_collected(
     } = owners;
     translator.finish(&mut report)?;
 
-    progress.set_total(
-        files.iter().map(|s| s.entry.size).sum(),
-        files.len() as u64,
-    );
+    watch
+        .progress
+        .set_total(files.iter().map(|s| s.entry.size).sum(), files.len() as u64);
     let mut out = Output::open(&opts.archive, opts.format)?;
-    let mut members = Members::new(env, &mut out, progress);
+    let mut members = Members::new(env, &mut out, watch.progress);
     members.header(&global_header(&plans))?;
     for s in files {
-        members.write(s, on_entry, progress, &mut report)?;
+        members.write(s, &mut watch, &mut report)?;
     }
     members.finish(out, &mut report)?;
     Ok(report)

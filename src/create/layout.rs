@@ -157,9 +157,11 @@ impl<'a> Planner<'a> {
             bytes,
         });
         let tail = self.frames.cuts().tail_bytes();
-        while self.held.front().is_some_and(|first| {
-            self.frames.early() || self.held_bytes - first.bytes >= tail
-        }) {
+        while self
+            .held
+            .front()
+            .is_some_and(|first| self.frames.early() || self.held_bytes - first.bytes >= tail)
+        {
             self.lay_out_first(false)?;
         }
         Ok(())

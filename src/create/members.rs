@@ -6,9 +6,9 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Env;
 use super::build::{Note, Notes};
 use super::layout::Planner;
+use super::{Env, Watch};
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
 use crate::frame::layout::HeaderMaker;
@@ -62,12 +62,11 @@ impl<'a> Members<'a> {
         self.planner.defer_header(make);
     }
 
-    /// Write the member of `s`; `on_entry` is told its name.
+    /// Write the member of `s`; `watch` is told of it.
     pub(super) fn write(
         &mut self,
         s: WalkedFile,
-        on_entry: &mut dyn FnMut(&[u8]),
-        progress: &Progress,
+        watch: &mut Watch,
         report: &mut Report,
     ) -> Result<()> {
         let WalkedFile {
@@ -92,12 +91,12 @@ impl<'a> Members<'a> {
         if !self.nanoseconds {
             entry.mtime.nsec = 0;
         }
-        on_entry(&entry.path);
+        (watch.on_entry)(&entry.path);
         transform_member(self.transform.as_ref(), &mut entry);
         if let Err(e) = self.planner.entry(entry, fs_path, seen) {
             return Err(self.werr(e));
         }
-        progress.add_entry();
+        watch.progress.add_entry();
         report.entries += 1;
         Ok(())
     }

@@ -110,10 +110,18 @@ pub fn create(
     // on directories, entries added in order); so does standard output,
     // where nothing written can be taken back. Else the walk and the writing
     // overlap.
+    let watch = Watch { on_entry, progress };
     if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") {
-        return streaming::create_streaming(&env, report, on_entry, progress);
+        return streaming::create_streaming(&env, report, watch);
     }
-    collected::create_collected(&env, report, on_entry, progress)
+    collected::create_collected(&env, report, watch)
+}
+
+/// Who is told of the run as it goes.
+struct Watch<'w> {
+    /// Told each member name as it is written (for `-v`).
+    on_entry: &'w mut dyn FnMut(&[u8]),
+    progress: &'w crate::progress::Progress,
 }
 
 /// What every part of a create run consults.

@@ -211,7 +211,9 @@ fn read_manifest(path: &Path) -> Result<(PendingSpecs, Time)> {
 fn added_entry(name: Vec<u8>, spec: &Spec, default_time: Time) -> Result<WalkedFile, &'static str> {
     let kind = spec.kind.unwrap_or(Kind::File);
     match kind {
-        Kind::File | Kind::HardLink => return Err("type=file names a file that is not in the tree"),
+        Kind::File | Kind::HardLink => {
+            return Err("type=file names a file that is not in the tree");
+        }
         Kind::Symlink if spec.link.is_none() => return Err("type=link needs link="),
         Kind::Char | Kind::Block if spec.device.is_none() => {
             return Err("a device needs device=native,MAJOR,MINOR");

@@ -11,10 +11,10 @@ use std::path::PathBuf;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::Env;
 use super::members::Members;
 use super::overrides::PendingSpecs;
 use super::owners::{OwnerStep, Plans, global_header};
+use super::{Env, Watch};
 use crate::entry::Kind;
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -23,12 +23,7 @@ use crate::report::Report;
 use crate::walk::{Item, WalkedFile};
 
 /// Walk and write at once (see the module's documentation).
-pub(super) fn create_streaming(
-    env: &Env,
-    mut report: Report,
-    on_entry: &mut dyn FnMut(&[u8]),
-    progress: &Progress,
-) -> Result<Report> {
+pub(super) fn create_streaming(env: &Env, mut report: Report, mut watch: Watch) -> Result<Report> {
     let opts = env.opts;
     // A path given on the command line must exist: checked before any output.
     let roots = crate::walk::roots(&opts.dir, &opts.paths)?;
@@ -36,7 +31,7 @@ pub(super) fn create_streaming(
     let (labels_tx, labels_rx) = crossbeam_channel::bounded::<BTreeSet<String>>(1);
     let mut run = Stream {
         owners: OwnerStep::new(env),
-        members: Members::new(env, &mut out, progress),
+        members: Members::new(env, &mut out, watch.progress),
         own: out.id(),
         failed: None,
         no_specs: PendingSpecs::new(),
@@ -44,10 +39,10 @@ pub(super) fn create_streaming(
     run.start_header(env, labels_rx)?;
     let walked = std::thread::scope(|scope| {
         let (tx, rx) = crossbeam_channel::unbounded::<Vec<Item>>();
-        let prog = progress.clone();
+        let prog = watch.progress.clone();
         let walker = scope.spawn(move || walk_counting(&roots, tx, labels_tx, &prog));
         for batch in &rx {
-            run.take(batch, on_entry, progress, &mut report);
+            run.take(batch, &mut watch, &mut report);
             if run.failed.is_some() {
                 // Stop the walk (it sees the channel closed) and wait for it.
                 break;
@@ -148,16 +143,10 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
     }
 
     /// Take one batch of what the walk found.
-    fn take(
-        &mut self,
-        batch: Vec<Item>,
-        on_entry: &mut dyn FnMut(&[u8]),
-        progress: &Progress,
-        report: &mut Report,
-    ) {
+    fn take(&mut self, batch: Vec<Item>, watch: &mut Watch, report: &mut Report) {
         for it in batch {
             match it {
-                Item::File(s) => self.file(s, on_entry, progress, report),
+                Item::File(s) => self.file(s, watch, report),
                 Item::Socket(p) => report
                     .warnings
                     .push(format!("{}: socket ignored", p.display())),
@@ -168,13 +157,7 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
 
     /// Label, translate and write `s`. Once an owner is unmapped, the rest
     /// is only translated, for the list of unmapped owners.
-    fn file(
-        &mut self,
-        mut s: Box<WalkedFile>,
-        on_entry: &mut dyn FnMut(&[u8]),
-        progress: &Progress,
-        report: &mut Report,
-    ) {
+    fn file(&mut self, mut s: Box<WalkedFile>, watch: &mut Watch, report: &mut Report) {
         if self.own == Some((s.dev, s.ino)) {
             return;
         }
@@ -184,7 +167,7 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
         }
         if self.owners.translator.unmapped.is_empty()
             && self.failed.is_none()
-            && let Err(e) = self.members.write(*s, on_entry, progress, report)
+            && let Err(e) = self.members.write(*s, watch, report)
         {
             self.failed = Some(e);
         }
