@@ -105,7 +105,7 @@ impl<'o> Rewriter<'o> {
         };
         Rewriter {
             opts,
-            frames: FrameLayout::new(writer, level, CopiedBytes::default(), Cuts::EVEN),
+            frames: FrameLayout::copying(writer, level, Cuts::EVEN),
             target: out.display.clone(),
             dir: if opts.inverse {
                 Direction::ToContext

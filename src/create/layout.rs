@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::build::{FileSpan, FramePart, Notes, build_frame};
 use crate::entry::{Entry, Kind, Time};
 use crate::frame::layout::{Cuts, FrameContent, FrameLayout, HeaderMaker};
-use crate::frame::{BufferPool, FrameJob};
+use crate::frame::{BufferPool, RawFrame};
 use crate::progress::Progress;
 use crate::tar::write as tw;
 
@@ -60,17 +60,17 @@ impl FrameContent for FrameParts {
         }
     }
 
-    fn take(&mut self, len: usize) -> FrameJob {
+    fn take(&mut self, len: usize) -> RawFrame {
         let parts = std::mem::take(&mut self.parts);
         let meta = std::mem::replace(&mut self.meta, self.metas.take());
         let metas = self.metas.clone();
         let notes = self.notes.clone();
         let progress = self.progress.clone();
-        Box::new(move || {
+        RawFrame::Build(Box::new(move || {
             let frame = build_frame(parts, &meta, len, &notes, &progress);
             metas.give(meta);
             Ok(frame)
-        })
+        }))
     }
 }
 

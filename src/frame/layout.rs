@@ -12,35 +12,36 @@
 use std::io::{self, Write};
 
 use super::index::IndexBuilder;
-use super::{FRAME_CUT, FRAME_TARGET, FrameJob, FramePipeline};
+use super::{BufferPool, FRAME_CUT, FRAME_TARGET, FramePipeline, RawFrame, clear_with_room};
 use crate::entry::Entry;
 
 /// What one frame is made of while it is laid out.
 pub trait FrameContent {
     /// Append `b` (it fits in the frame).
     fn bytes(&mut self, b: &[u8]);
-    /// The frame laid out so far, `len` bytes, as a job that builds it;
-    /// the content is left empty for the next frame.
-    fn take(&mut self, len: usize) -> FrameJob;
+    /// The frame laid out so far, `len` bytes (or a job that builds
+    /// them); the content is left empty for the next frame.
+    fn take(&mut self, len: usize) -> RawFrame;
 }
 
-/// A frame made of the bytes given, copied in as they come.
-pub struct CopiedBytes(Vec<u8>);
-
-impl Default for CopiedBytes {
-    fn default() -> Self {
-        CopiedBytes(Vec::with_capacity(FRAME_TARGET))
-    }
+/// A frame made of the bytes given, copied in as they come (see
+/// [`FrameLayout::copying`]).
+pub struct CopiedBytes {
+    buf: Vec<u8>,
+    /// Frames given back once compressed or written: their pages stay
+    /// mapped for the next.
+    used: BufferPool,
 }
 
 impl FrameContent for CopiedBytes {
     fn bytes(&mut self, b: &[u8]) {
-        self.0.extend_from_slice(b);
+        self.buf.extend_from_slice(b);
     }
 
-    fn take(&mut self, _len: usize) -> FrameJob {
-        let data = std::mem::replace(&mut self.0, Vec::with_capacity(FRAME_TARGET));
-        Box::new(move || Ok(data))
+    fn take(&mut self, _len: usize) -> RawFrame {
+        let mut next = self.used.take();
+        clear_with_room(&mut next, FRAME_TARGET, FRAME_TARGET);
+        RawFrame::Ready(std::mem::replace(&mut self.buf, next))
     }
 }
 
@@ -95,6 +96,25 @@ impl Cuts {
 /// names is known.
 pub type HeaderMaker<'a> = Box<dyn FnOnce() -> io::Result<Vec<u8>> + 'a>;
 
+impl FrameLayout<'_, CopiedBytes> {
+    /// As [`FrameLayout::new`], frames made of the bytes given.
+    pub fn copying(w: Box<dyn Write + Send>, level: Option<i32>, cuts: Cuts) -> Self {
+        let used = BufferPool::default();
+        // Frames to compress are compressed in parallel; others only wait
+        // for the writer: one written while the next fills is enough.
+        let in_flight = match level {
+            Some(_) => FramePipeline::parallel_in_flight(),
+            None => 2,
+        };
+        let pipe = FramePipeline::returning(w, level, Some(used.clone()), in_flight);
+        let content = CopiedBytes {
+            buf: Vec::with_capacity(FRAME_TARGET),
+            used,
+        };
+        Self::on(pipe, level, content, cuts)
+    }
+}
+
 /// Lays a tar stream out in frames and hands each, as it is closed, to a
 /// [`FramePipeline`]; records each entry's place in the index.
 pub struct FrameLayout<'a, C: FrameContent> {
@@ -118,8 +138,12 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
     /// Frames of `content` to `w`, zstd-compressed at `level` with an index
     /// and a seek table, or written as they are when `level` is `None`.
     pub fn new(w: Box<dyn Write + Send>, level: Option<i32>, content: C, cuts: Cuts) -> Self {
+        Self::on(FramePipeline::new(w, level), level, content, cuts)
+    }
+
+    fn on(pipe: FramePipeline, level: Option<i32>, content: C, cuts: Cuts) -> Self {
         FrameLayout {
-            pipe: FramePipeline::new(w, level),
+            pipe,
             content,
             len: 0,
             done: 0,
@@ -259,7 +283,7 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
         if let Some((seq, make)) = self.header.take() {
             let h = make()?;
             self.header_len = h.len() as u64;
-            self.pipe.submit_reserved(seq, Box::new(move || Ok(h)));
+            self.pipe.submit_reserved(seq, RawFrame::Ready(h));
         }
         Ok(())
     }

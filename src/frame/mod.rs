@@ -4,7 +4,7 @@
 //! [`read`], which reads them back.
 //!
 //! [`FramePipeline`] runs [`FrameJob`]s — closures that produce one frame's
-//! uncompressed bytes (reading files, encoding headers) — on the rayon pool,
+//! uncompressed bytes (reading files) — on the rayon pool,
 //! compresses their output there, and hands frames to the writer in order.
 //! At most `in_flight` frames exist at a time, so memory is bounded by
 //! `in_flight × 2 × FRAME_TARGET` whatever the archive's size.
@@ -34,6 +34,28 @@ pub const FRAME_CUT: usize = FRAME_TARGET - (FRAME_TARGET >> 3);
 
 /// A closure producing one frame's uncompressed bytes.
 pub type FrameJob = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
+
+/// One frame's uncompressed bytes, or what builds them.
+pub enum RawFrame {
+    /// The bytes, ready.
+    Ready(Vec<u8>),
+    /// A job that builds them (reading files) on the pool.
+    Build(FrameJob),
+}
+
+impl RawFrame {
+    fn build(self) -> io::Result<Vec<u8>> {
+        match self {
+            RawFrame::Ready(raw) => Ok(raw),
+            RawFrame::Build(job) => job(),
+        }
+    }
+}
+
+/// A frame's length as the seek table records it.
+fn frame_len(raw: &[u8]) -> io::Result<u32> {
+    u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))
+}
 
 type Done = (usize, io::Result<(Vec<u8>, u32)>);
 
@@ -85,15 +107,42 @@ pub struct FramePipeline {
     done_tx: Sender<Done>,
     end_tx: Sender<(usize, Option<Vec<u8>>)>,
     writer: Option<JoinHandle<io::Result<()>>>,
-    /// Compressed-frame buffers the writer is done with.
-    pool: BufferPool,
+    returns: Returns,
+}
+
+/// Where buffers go once used, to be filled again.
+#[derive(Clone, Default)]
+struct Returns {
+    /// Compressed frames the writer is done with.
+    compressed: BufferPool,
+    /// Uncompressed frames once compressed or written, for the producer
+    /// that takes its buffers from here; `None`: kept by the compressing
+    /// thread for the next frame it builds ([`input_buffer`]), or freed.
+    uncompressed: Option<BufferPool>,
 }
 
 impl FramePipeline {
     /// Frames to `w`, zstd-compressed at `level` (with a seek table at the
     /// end), or written as they are when `level` is `None`.
     pub fn new(w: Box<dyn Write + Send>, level: Option<i32>) -> Self {
-        let in_flight = (rayon::current_num_threads() * 2 + 2).min(16);
+        Self::returning(w, level, None, Self::parallel_in_flight())
+    }
+
+    /// Frames pending at most when they are built or compressed in
+    /// parallel: enough to keep every thread of the pool busy.
+    pub(crate) fn parallel_in_flight() -> usize {
+        (rayon::current_num_threads() * 2 + 2).min(16)
+    }
+
+    /// As [`FramePipeline::new`], with at most `in_flight` frames pending;
+    /// each frame's uncompressed buffer, once compressed or written, goes
+    /// to `uncompressed` if given.
+    pub(crate) fn returning(
+        w: Box<dyn Write + Send>,
+        level: Option<i32>,
+        uncompressed: Option<BufferPool>,
+        in_flight: usize,
+    ) -> Self {
         let (tok_tx, tok_rx) = bounded(in_flight);
         for _ in 0..in_flight {
             tok_tx.send(()).expect("fresh channel");
@@ -101,11 +150,14 @@ impl FramePipeline {
         let (done_tx, done_rx) = unbounded::<Done>();
         let (end_tx, end_rx) = bounded(1);
         let seekable = level.is_some();
-        let pool = BufferPool::default();
-        let wpool = pool.clone();
+        let returns = Returns {
+            compressed: BufferPool::default(),
+            uncompressed,
+        };
+        let wreturns = returns.clone();
         let writer = std::thread::Builder::new()
             .name("alientar-writer".into())
-            .spawn(move || write_in_order(w, done_rx, tok_tx, wpool, end_rx, seekable))
+            .spawn(move || write_in_order(w, done_rx, tok_tx, wreturns, end_rx, seekable))
             .expect("spawn writer thread");
         FramePipeline {
             seq: 0,
@@ -114,7 +166,7 @@ impl FramePipeline {
             done_tx,
             end_tx,
             writer: Some(writer),
-            pool,
+            returns,
         }
     }
 
@@ -123,18 +175,19 @@ impl FramePipeline {
         self.seq
     }
 
-    /// Run `job` on the pool; its frame is written after all earlier ones.
+    /// Build `frame` on the pool (and compress it); it is written after all
+    /// earlier ones.
     /// Blocks while `in_flight` frames are pending.
     ///
     /// # Errors
     /// The writer failed (the write error is returned).
-    pub fn submit(&mut self, job: FrameJob) -> io::Result<()> {
+    pub fn submit(&mut self, frame: RawFrame) -> io::Result<()> {
         if self.tokens.recv().is_err() {
             return Err(self.writer_error());
         }
         let seq = self.seq;
         self.seq += 1;
-        self.spawn(seq, job);
+        self.spawn(seq, frame);
         Ok(())
     }
 
@@ -151,25 +204,35 @@ impl FramePipeline {
         self.seq - 1
     }
 
-    /// The job of a frame reserved with [`FramePipeline::reserve`] (it takes
-    /// no in-flight place: the writer is waiting for it).
-    pub fn submit_reserved(&mut self, seq: usize, job: FrameJob) {
-        self.spawn(seq, job);
+    /// The frame reserved with [`FramePipeline::reserve`] (it takes no
+    /// in-flight place: the writer is waiting for it).
+    pub fn submit_reserved(&mut self, seq: usize, frame: RawFrame) {
+        self.spawn(seq, frame);
     }
 
-    fn spawn(&self, seq: usize, job: FrameJob) {
+    fn spawn(&self, seq: usize, frame: RawFrame) {
         let level = self.level;
         let tx = self.done_tx.clone();
-        let pool = self.pool.clone();
+        let frame = match (frame, level) {
+            (RawFrame::Ready(raw), None) => {
+                // Nothing to build or compress: straight to the writer.
+                let _ = tx.send((seq, frame_len(&raw).map(|len| (raw, len))));
+                return;
+            }
+            (frame, _) => frame,
+        };
+        let returns = self.returns.clone();
         rayon::spawn(move || {
-            let r = job().and_then(|raw| {
-                let len =
-                    u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))?;
+            let r = frame.build().and_then(|raw| {
+                let len = frame_len(&raw)?;
                 match level {
                     Some(l) => {
-                        let mut out = pool.take();
+                        let mut out = returns.compressed.take();
                         compress_frame_into(&raw, l, &mut out)?;
-                        recycle_input(raw);
+                        match &returns.uncompressed {
+                            Some(pool) => pool.give(raw),
+                            None => recycle_input(raw),
+                        }
                         Ok((out, len))
                     }
                     None => Ok((raw, len)),
@@ -272,7 +335,7 @@ fn write_in_order(
     mut w: Box<dyn Write + Send>,
     done: Receiver<Done>,
     tokens: Sender<()>,
-    pool: BufferPool,
+    returns: Returns,
     end: Receiver<(usize, Option<Vec<u8>>)>,
     seekable: bool,
 ) -> io::Result<()> {
@@ -294,8 +357,10 @@ fn write_in_order(
                     w.write_all(&frame)?;
                     table.push(frame.len() as u32, raw_len);
                     next += 1;
-                    if seekable {
-                        pool.give(frame);
+                    match &returns.uncompressed {
+                        _ if seekable => returns.compressed.give(frame),
+                        Some(pool) => pool.give(frame),
+                        None => {}
                     }
                     // (A reserved frame took no place: its token is one too many.)
                     let _ = tokens.try_send(());
