@@ -22,6 +22,8 @@ pub trait FrameContent {
     /// The frame laid out so far, `len` bytes (or a job that builds
     /// them); the content is left empty for the next frame.
     fn take(&mut self, len: usize) -> RawFrame;
+    /// A frame's buffer, written, to fill again.
+    fn reuse(&mut self, _written: Vec<u8>) {}
 }
 
 /// A frame made of the bytes given, copied in as they come (see
@@ -42,6 +44,10 @@ impl FrameContent for CopiedBytes {
         let mut next = self.used.take();
         clear_with_room(&mut next, FRAME_TARGET, FRAME_TARGET);
         RawFrame::Ready(std::mem::replace(&mut self.buf, next))
+    }
+
+    fn reuse(&mut self, written: Vec<u8>) {
+        self.used.give(written);
     }
 }
 
@@ -97,28 +103,27 @@ impl Cuts {
 pub type HeaderMaker<'a> = Box<dyn FnOnce() -> io::Result<Vec<u8>> + 'a>;
 
 impl FrameLayout<'_, CopiedBytes> {
-    /// As [`FrameLayout::new`], frames made of the bytes given.
+    /// As [`FrameLayout::new`], frames made of the bytes given. Frames to
+    /// compress are compressed in parallel; others are written at once by
+    /// this thread (whose cache holds them).
     pub fn copying(w: Box<dyn Write + Send>, level: Option<i32>, cuts: Cuts) -> Self {
         let used = BufferPool::default();
-        // Frames to compress are compressed in parallel; others only wait
-        // for the writer: one written while the next fills is enough.
-        let in_flight = match level {
-            Some(_) => FramePipeline::parallel_in_flight(),
-            None => 2,
+        let out = match level {
+            Some(_) => Frames::Pipeline(FramePipeline::returning(w, level, Some(used.clone()))),
+            None => Frames::Direct(w),
         };
-        let pipe = FramePipeline::returning(w, level, Some(used.clone()), in_flight);
         let content = CopiedBytes {
             buf: Vec::with_capacity(FRAME_TARGET),
             used,
         };
-        Self::on(pipe, level, content, cuts)
+        Self::on(out, level, content, cuts)
     }
 }
 
 /// Lays a tar stream out in frames and hands each, as it is closed, to a
 /// [`FramePipeline`]; records each entry's place in the index.
 pub struct FrameLayout<'a, C: FrameContent> {
-    pipe: FramePipeline,
+    out: Frames,
     content: C,
     /// Bytes in the frame being laid out.
     len: usize,
@@ -138,12 +143,17 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
     /// Frames of `content` to `w`, zstd-compressed at `level` with an index
     /// and a seek table, or written as they are when `level` is `None`.
     pub fn new(w: Box<dyn Write + Send>, level: Option<i32>, content: C, cuts: Cuts) -> Self {
-        Self::on(FramePipeline::new(w, level), level, content, cuts)
+        Self::on(
+            Frames::Pipeline(FramePipeline::new(w, level)),
+            level,
+            content,
+            cuts,
+        )
     }
 
-    fn on(pipe: FramePipeline, level: Option<i32>, content: C, cuts: Cuts) -> Self {
+    fn on(out: Frames, level: Option<i32>, content: C, cuts: Cuts) -> Self {
         FrameLayout {
-            pipe,
+            out,
             content,
             len: 0,
             done: 0,
@@ -241,7 +251,7 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
     /// pipeline would otherwise wait for it, or at the end. Call before
     /// anything else.
     pub fn defer_header(&mut self, make: HeaderMaker<'a>) {
-        let seq = self.pipe.reserve();
+        let seq = self.out.reserve();
         self.header = Some((seq, make));
     }
 
@@ -254,7 +264,7 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
         self.submit()?;
         self.resolve_header()?;
         let FrameLayout {
-            pipe,
+            out,
             index,
             header_len,
             done,
@@ -267,7 +277,7 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
             }
             None => None,
         };
-        pipe.finish(index)?;
+        out.finish(index)?;
         Ok(done + header_len)
     }
 
@@ -283,7 +293,7 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
         if let Some((seq, make)) = self.header.take() {
             let h = make()?;
             self.header_len = h.len() as u64;
-            self.pipe.submit_reserved(seq, RawFrame::Ready(h));
+            self.out.submit_reserved(seq, RawFrame::Ready(h))?;
         }
         Ok(())
     }
@@ -292,13 +302,148 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
         if self.len == 0 {
             return Ok(());
         }
-        if self.header.is_some() && self.pipe.would_block() {
+        if self.header.is_some() && self.out.would_block() {
             // Later frames fill every place: the header is needed now.
             self.resolve_header()?;
         }
         let len = std::mem::replace(&mut self.len, 0);
         self.done += len as u64;
-        let job = self.content.take(len);
-        self.pipe.submit(job)
+        let frame = self.content.take(len);
+        if let Some(written) = self.out.submit(frame)? {
+            self.content.reuse(written);
+        }
+        Ok(())
+    }
+}
+
+/// Where closed frames go.
+enum Frames {
+    /// Built and compressed on the pool, written in order by the
+    /// pipeline's writer thread.
+    Pipeline(FramePipeline),
+    /// Written at once by the caller's thread: frames that need no
+    /// building or compression.
+    Direct(Box<dyn Write + Send>),
+}
+
+impl Frames {
+    /// Would a submit wait? Always for [`Frames::Direct`], which holds no
+    /// frame back: a deferred header is made before the first frame.
+    fn would_block(&self) -> bool {
+        match self {
+            Frames::Pipeline(p) => p.would_block(),
+            Frames::Direct(_) => true,
+        }
+    }
+
+    fn reserve(&mut self) -> usize {
+        match self {
+            Frames::Pipeline(p) => p.reserve(),
+            Frames::Direct(_) => 0,
+        }
+    }
+
+    fn submit_reserved(&mut self, seq: usize, frame: RawFrame) -> io::Result<()> {
+        match self {
+            Frames::Pipeline(p) => {
+                p.submit_reserved(seq, frame);
+                Ok(())
+            }
+            Frames::Direct(w) => w.write_all(&frame.build()?),
+        }
+    }
+
+    /// Submit `frame`; a frame written at once is handed back.
+    fn submit(&mut self, frame: RawFrame) -> io::Result<Option<Vec<u8>>> {
+        match self {
+            Frames::Pipeline(p) => p.submit(frame).map(|()| None),
+            Frames::Direct(w) => {
+                let raw = frame.build()?;
+                super::write_chunked(w, &raw)?;
+                Ok(Some(raw))
+            }
+        }
+    }
+
+    /// Wait for every frame, then write `index` (if any) and the seek table
+    /// (a pipeline's, for zstd output).
+    fn finish(self, index: Option<Vec<u8>>) -> io::Result<()> {
+        match self {
+            Frames::Pipeline(p) => p.finish(index),
+            Frames::Direct(mut w) => w.flush(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Kind;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer whose bytes the test reads afterwards.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Entries of `sizes` blocks each, laid out by `layout`; returns the
+    /// bytes given, in order.
+    fn lay_out(layout: &mut FrameLayout<CopiedBytes>, sizes: &[usize]) -> Vec<u8> {
+        let mut given = Vec::new();
+        for (i, &blocks) in sizes.iter().enumerate() {
+            let e = Entry::new(format!("f{i}"), Kind::File);
+            layout.begin_entry(&e).unwrap();
+            let b = vec![i as u8; blocks * 512];
+            layout.bytes(&b).unwrap();
+            given.extend_from_slice(&b);
+            layout.end_entry(false).unwrap();
+        }
+        given
+    }
+
+    #[test]
+    fn plain_output_is_the_bytes_given_header_first() {
+        let out = Shared::default();
+        let mut layout = FrameLayout::copying(Box::new(out.clone()), None, Cuts::EVEN);
+        layout.defer_header(Box::new(|| Ok(vec![7u8; 512])));
+        let given = lay_out(&mut layout, &[1, 9000, 3, 20000]);
+        let end = layout.position();
+        assert_eq!(end, given.len() as u64);
+        assert_eq!(layout.finish(end).unwrap(), end + 512);
+        let written = out.0.lock().unwrap();
+        assert_eq!(&written[..512], &[7u8; 512][..]);
+        assert!(written[512..] == given[..]);
+    }
+
+    #[test]
+    fn frames_are_cut_at_the_target_and_after_the_cut_size() {
+        let out = Shared::default();
+        let mut layout = FrameLayout::copying(Box::new(out.clone()), Some(1), Cuts::EVEN);
+        // 7168 blocks (3.5 MiB) reach FRAME_CUT: the frame closes after
+        // the entry. 9000 blocks overflow FRAME_TARGET: cut inside.
+        let given = lay_out(&mut layout, &[7168, 1, 9000, 2]);
+        let end = layout.position();
+        layout.finish(end).unwrap();
+        let written = out.0.lock().unwrap();
+        let (table, _) = super::super::seek::SeekTable::decode_tail(&written).unwrap();
+        let sizes: Vec<u32> = table.frames.iter().map(|&(_, d)| d).collect();
+        let first = 7168 * 512;
+        assert_eq!(first, FRAME_CUT as u32);
+        let second = FRAME_TARGET as u32;
+        let third = (7168 + 1 + 9000 + 2) * 512 - first - second;
+        assert_eq!(sizes, [first, second, third]);
+        assert_eq!(
+            sizes.iter().map(|&s| u64::from(s)).sum::<u64>(),
+            given.len() as u64
+        );
     }
 }

@@ -44,7 +44,7 @@ pub enum RawFrame {
 }
 
 impl RawFrame {
-    fn build(self) -> io::Result<Vec<u8>> {
+    pub(crate) fn build(self) -> io::Result<Vec<u8>> {
         match self {
             RawFrame::Ready(raw) => Ok(raw),
             RawFrame::Build(job) => job(),
@@ -125,24 +125,17 @@ impl FramePipeline {
     /// Frames to `w`, zstd-compressed at `level` (with a seek table at the
     /// end), or written as they are when `level` is `None`.
     pub fn new(w: Box<dyn Write + Send>, level: Option<i32>) -> Self {
-        Self::returning(w, level, None, Self::parallel_in_flight())
+        Self::returning(w, level, None)
     }
 
-    /// Frames pending at most when they are built or compressed in
-    /// parallel: enough to keep every thread of the pool busy.
-    pub(crate) fn parallel_in_flight() -> usize {
-        (rayon::current_num_threads() * 2 + 2).min(16)
-    }
-
-    /// As [`FramePipeline::new`], with at most `in_flight` frames pending;
-    /// each frame's uncompressed buffer, once compressed or written, goes
-    /// to `uncompressed` if given.
+    /// As [`FramePipeline::new`]; each frame's uncompressed buffer, once
+    /// compressed or written, goes to `uncompressed` if given.
     pub(crate) fn returning(
         w: Box<dyn Write + Send>,
         level: Option<i32>,
         uncompressed: Option<BufferPool>,
-        in_flight: usize,
     ) -> Self {
+        let in_flight = (rayon::current_num_threads() * 2 + 2).min(16);
         let (tok_tx, tok_rx) = bounded(in_flight);
         for _ in 0..in_flight {
             tok_tx.send(()).expect("fresh channel");
@@ -331,6 +324,18 @@ pub fn compress_frame_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> io::Re
     })
 }
 
+/// The most bytes handed to one `write(2)`: the kernel copies a 4 MiB
+/// buffer into the page cache several times slower than four of 1 MiB.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Write `b` in pieces of at most [`WRITE_CHUNK`] bytes.
+///
+/// # Errors
+/// A write error.
+pub(crate) fn write_chunked(w: &mut dyn Write, b: &[u8]) -> io::Result<()> {
+    b.chunks(WRITE_CHUNK).try_for_each(|c| w.write_all(c))
+}
+
 fn write_in_order(
     mut w: Box<dyn Write + Send>,
     done: Receiver<Done>,
@@ -354,7 +359,7 @@ fn write_in_order(
                 let Ok((seq, r)) = msg else { break };
                 pending.insert(seq, r?);
                 while let Some((frame, raw_len)) = pending.remove(&next) {
-                    w.write_all(&frame)?;
+                    write_chunked(&mut w, &frame)?;
                     table.push(frame.len() as u32, raw_len);
                     next += 1;
                     match &returns.uncompressed {
