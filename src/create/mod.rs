@@ -1,20 +1,20 @@
 //! `create`: tree → archive.
 //!
 //! Walk (sorted, each directory read by its descriptor, names stat'ed in
-//! parallel) → label ([`label`]) → host → context translation of every
-//! entry ([`owners`]) → hard links and `--transform` ([`members`]) → tar
-//! blocks laid out in frames ([`layout`]) → frames built (files read) and
-//! compressed in parallel ([`build`]) → the archive, written under a
+//! parallel) → label (`label`) → host → context translation of every
+//! entry (`owners`) → hard links and `--transform` (`members`) → tar
+//! blocks laid out in frames (`layout`) → frames built (files read) and
+//! compressed in parallel (`build`) → the archive, written under a
 //! temporary name and renamed into place, so an unmapped ID (with
 //! `--unmapped error`) leaves no archive.
 //!
 //! Writing to a file without `--from-xattrs` or `--from-manifest`, the walk
 //! runs on its own thread while entries are laid out and compressed
-//! ([`streaming`]); the global header, which names the maps of every label
+//! (`streaming`); the global header, which names the maps of every label
 //! found on disk, then gets a first frame of its own, made when the walk
 //! ends. Otherwise (those overrides need the whole tree; standard output
 //! cannot take bytes back) the walk and the translation of every entry come
-//! first ([`collected`]).
+//! first (`collected`).
 
 use std::path::{Path, PathBuf};
 

@@ -120,8 +120,9 @@ impl FrameLayout<'_, CopiedBytes> {
     }
 }
 
-/// Lays a tar stream out in frames and hands each, as it is closed, to a
-/// [`FramePipeline`]; records each entry's place in the index.
+/// Lays a tar stream out in frames and hands each, as it is closed, to be
+/// built, compressed and written in order; records each entry's place in
+/// the index.
 pub struct FrameLayout<'a, C: FrameContent> {
     out: Frames,
     content: C,
