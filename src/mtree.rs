@@ -199,12 +199,17 @@ fn apply(spec: &mut Spec, kw: &str, val: Option<&str>, lineno: usize) -> Result<
 /// # Errors
 /// The first malformed line, by number.
 pub fn parse(text: &str) -> Result<Vec<Spec>, String> {
-    let mut out: Vec<Spec> = Vec::new();
-    // Position of each path in `out` (a linear search made 100 000 lines
-    // take 40 s).
-    let mut index: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
-    let mut defaults = Spec::default();
-    let mut cwd: Vec<Vec<u8>> = Vec::new();
+    let mut p = Parser::default();
+    logical_lines(text, |n, line| p.line(line, n))?;
+    Ok(p.out)
+}
+
+/// Call `f` with each line of `text`, `\`-continued lines joined, trimmed,
+/// and the number of its first line.
+fn logical_lines(
+    text: &str,
+    mut f: impl FnMut(usize, &str) -> Result<(), String>,
+) -> Result<(), String> {
     let mut logical = String::new();
     let mut start_line = 0;
     for (n, raw) in text.lines().enumerate() {
@@ -219,53 +224,111 @@ pub fn parse(text: &str) -> Result<Vec<Spec>, String> {
             continue;
         }
         logical.push_str(raw);
-        let line = std::mem::take(&mut logical);
-        let line = line.trim();
+        f(start_line, logical.trim())?;
+        logical.clear();
+    }
+    Ok(())
+}
+
+/// A `keyword=value` word (a keyword alone has no value).
+fn keyword(w: &str) -> (&str, Option<&str>) {
+    w.split_once('=').map_or((w, None), |(k, v)| (k, Some(v)))
+}
+
+/// What a spec's lines have set up so far.
+#[derive(Default)]
+struct Parser {
+    out: Vec<Spec>,
+    /// Position of each path in `out` (a linear search is quadratic in the
+    /// spec's length).
+    index: std::collections::HashMap<Vec<u8>, usize>,
+    /// What `/set` gave.
+    defaults: Spec,
+    /// The directory relative names are in (the directories named so far,
+    /// less those `..` left).
+    cwd: Vec<Vec<u8>>,
+}
+
+impl Parser {
+    /// Take one logical line, number `lineno`.
+    fn line(&mut self, line: &str, lineno: usize) -> Result<(), String> {
         if line.is_empty() || line.starts_with('#') {
-            continue;
+            return Ok(());
         }
         let mut words = line.split_whitespace();
         let first = words.next().expect("non-empty");
         match first {
             "/set" => {
                 for w in words {
-                    let (k, v) = w.split_once('=').map_or((w, None), |(k, v)| (k, Some(v)));
-                    apply(&mut defaults, k, v, start_line)?;
+                    let (k, v) = keyword(w);
+                    apply(&mut self.defaults, k, v, lineno)?;
                 }
-                continue;
             }
-            "/unset" => {
-                for w in words {
-                    match w {
-                        "all" => defaults = Spec::default(),
-                        "type" => defaults.kind = None,
-                        "uid" => defaults.uid = None,
-                        "gid" => defaults.gid = None,
-                        "uname" => defaults.uname = None,
-                        "gname" => defaults.gname = None,
-                        "mode" => defaults.mode = None,
-                        "time" => defaults.time = None,
-                        _ => {}
-                    }
-                }
-                continue;
-            }
+            "/unset" => words.for_each(|w| self.unset(w)),
             ".." => {
-                cwd.pop();
-                continue;
+                self.cwd.pop();
             }
+            _ => self.entry(first, words, lineno)?,
+        }
+        Ok(())
+    }
+
+    /// `/unset` of one keyword.
+    fn unset(&mut self, w: &str) {
+        let d = &mut self.defaults;
+        match w {
+            "all" => *d = Spec::default(),
+            "type" => d.kind = None,
+            "uid" => d.uid = None,
+            "gid" => d.gid = None,
+            "uname" => d.uname = None,
+            "gname" => d.gname = None,
+            "mode" => d.mode = None,
+            "time" => d.time = None,
             _ => {}
         }
+    }
+
+    /// An entry line: the path `first`, then its keywords.
+    fn entry<'l>(
+        &mut self,
+        first: &str,
+        words: impl Iterator<Item = &'l str>,
+        lineno: usize,
+    ) -> Result<(), String> {
         let name = unescape(first);
         let full = name.contains(&b'/');
+        let path = self.path_of(&name, full);
+        let mut spec = self.defaults.clone();
+        spec.path = path.clone();
+        for w in words {
+            let (k, v) = keyword(w);
+            apply(&mut spec, k, v, lineno)?;
+        }
+        if !full && spec.kind == Some(Kind::Dir) && name != b"." {
+            self.cwd.push(name);
+        }
+        match self.index.get(&path) {
+            Some(&i) => self.out[i] = spec,
+            None => {
+                self.index.insert(path, self.out.len());
+                self.out.push(spec);
+            }
+        }
+        Ok(())
+    }
+
+    /// The path of the entry `name` (`full`: a path from the top, else a
+    /// name in the current directory), without leading `./`.
+    fn path_of(&self, name: &[u8], full: bool) -> Vec<u8> {
         let mut path: Vec<u8> = if full {
-            name.clone()
+            name.to_vec()
         } else {
-            let mut p = cwd.join(&b'/');
+            let mut p = self.cwd.join(&b'/');
             if !p.is_empty() {
                 p.push(b'/');
             }
-            p.extend_from_slice(&name);
+            p.extend_from_slice(name);
             p
         };
         while path.starts_with(b"./") {
@@ -274,24 +337,8 @@ pub fn parse(text: &str) -> Result<Vec<Spec>, String> {
         if path == b"." {
             path.clear();
         }
-        let mut spec = defaults.clone();
-        spec.path = path.clone();
-        for w in words {
-            let (k, v) = w.split_once('=').map_or((w, None), |(k, v)| (k, Some(v)));
-            apply(&mut spec, k, v, start_line)?;
-        }
-        if !full && spec.kind == Some(Kind::Dir) && name != b"." {
-            cwd.push(name);
-        }
-        match index.get(&path) {
-            Some(&i) => out[i] = spec,
-            None => {
-                index.insert(path, out.len());
-                out.push(spec);
-            }
-        }
+        path
     }
-    Ok(out)
 }
 
 #[cfg(test)]

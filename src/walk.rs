@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// One file found by the walk.
 #[derive(Clone, Debug)]
-pub struct Source {
+pub struct WalkedFile {
     /// Where it is on disk.
     pub fs_path: PathBuf,
     /// The entry, host view, label taken from its own xattr if any (in
@@ -28,11 +28,11 @@ pub struct Source {
     pub fixed: bool,
 }
 
-/// The result of a walk: sources in archive order and the per-file errors met.
+/// The result of a walk: files in archive order and the per-file errors met.
 #[derive(Debug, Default)]
 pub struct Walk {
     /// Files in archive order.
-    pub sources: Vec<Source>,
+    pub files: Vec<WalkedFile>,
     /// Files that could not be read (the walk goes on without them).
     pub errors: Vec<Error>,
     /// Sockets skipped (tar does not archive them).
@@ -66,7 +66,7 @@ const PARALLEL_DEPTH: usize = 32;
 #[derive(Debug)]
 pub enum Item {
     /// A file to archive.
-    Source(Box<Source>),
+    File(Box<WalkedFile>),
     /// A socket (tar does not archive them).
     Socket(PathBuf),
     /// A file or directory that could not be read (the walk goes on).
@@ -76,7 +76,7 @@ pub enum Item {
 impl From<Result<Found>> for Item {
     fn from(r: Result<Found>) -> Item {
         match r {
-            Ok(Found::File(s)) => Item::Source(s),
+            Ok(Found::File(s)) => Item::File(s),
             Ok(Found::Socket(p)) => Item::Socket(p),
             Err(e) => Item::Error(e),
         }
@@ -96,7 +96,7 @@ pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
     walk_roots(&roots, 1, &mut |batch| {
         for it in batch {
             match it {
-                Item::Source(s) => out.sources.push(*s),
+                Item::File(s) => out.files.push(*s),
                 Item::Socket(p) => out.sockets.push(p),
                 Item::Error(e) => out.errors.push(e),
             }
@@ -297,54 +297,20 @@ fn read_and_stat(path: &Path, name: &[u8]) -> Result<Vec<Result<Found>>> {
 /// As [`walk_dir`], one name at a time, for very deep trees.
 fn walk_sequential(path: &Path, name: &[u8]) -> Vec<Result<Found>> {
     let mut out = Vec::new();
-    for item in walkdir::WalkDir::new(path)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by(|a, b| a.file_name().as_bytes().cmp(b.file_name().as_bytes()))
-    {
+    for item in crate::sys::tree::walk_below(path) {
         match item {
-            Ok(d) => {
-                let rel = d.path().strip_prefix(path).unwrap_or(Path::new(""));
+            Ok(p) => {
+                let rel = p.strip_prefix(path).unwrap_or(Path::new(""));
                 let n = child_name(name, rel.as_os_str().as_bytes());
-                out.push(stat_one(None, d.into_path(), n));
+                out.push(stat_one(None, p, n));
             }
-            Err(e) => {
-                let p = e
-                    .path()
-                    .map_or_else(|| path.to_path_buf(), Path::to_path_buf);
-                let io = e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-                out.push(Err(Error::io("cannot read directory", p, io)));
-            }
+            Err(e) => out.push(Err(Error::io("cannot read directory", e.path, e.error))),
         }
     }
     out
 }
 
-/// Read the xattrs of `path` (not following a symlink), sorted by name.
-/// Filesystems without xattr support give none.
-///
-/// # Errors
-/// A read error other than "not supported".
-pub fn read_xattrs(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let names = match xattr::list(path) {
-        Ok(n) => n,
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::OPNOTSUPP.raw_os_error()) => {
-            return Ok(Vec::new());
-        }
-        Err(e) => return Err(e),
-    };
-    let mut out = Vec::new();
-    for n in names {
-        let Some(name) = n.to_str() else { continue };
-        if let Some(v) = xattr::get(path, &n)? {
-            out.push((name.to_owned(), v));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
+pub use crate::sys::tree::read_xattrs;
 
 /// User xattrs need read permission. A file we own with mode 0 (a device
 /// placeholder left by the `xattr` and `userns` sinks) is made readable to
@@ -353,39 +319,105 @@ fn read_xattrs_of_unreadable(
     path: &Path,
     md: &crate::sys::Meta,
 ) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    use std::os::unix::fs::PermissionsExt;
-    if md.uid != rustix::process::geteuid().as_raw() {
+    if md.uid != crate::sys::tree::euid() {
         return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
     }
     let mode = md.mode & 0o7777;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o400))?;
+    crate::sys::tree::chmod(path, mode | 0o400)?;
     let r = read_xattrs(path);
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    crate::sys::tree::chmod(path, mode)?;
     r
 }
 
 enum Found {
-    File(Box<Source>),
+    File(Box<WalkedFile>),
     Socket(PathBuf),
 }
 
-/// Stat one file: relative to its open directory when `at` is given
-/// (directory and name), else by `path`.
-fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>) -> Result<Found> {
-    use rustix::fs::FileType;
-    let md = match at {
-        Some((d, n)) => d.lstat(n),
-        None => crate::sys::lstat_path(&path),
+/// Where a file is: its name in its open directory when the walk has one,
+/// and its path (for messages, and for what cannot be asked by name).
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    at: Option<(&'a crate::sys::Dir, &'a [u8])>,
+    path: &'a Path,
+}
+
+impl Place<'_> {
+    fn lstat(&self) -> Result<crate::sys::Meta> {
+        match self.at {
+            Some((d, n)) => d.lstat(n),
+            None => crate::sys::lstat_path(self.path),
+        }
+        .map_err(|e| Error::io("cannot stat", self.path, e))
     }
-    .map_err(|e| Error::io("cannot stat", &path, e))?;
-    let kind = match md.kind() {
+
+    /// An unreadable file is left out (as GNU tar does), not archived as
+    /// zeros: the archive's layout is planned before data is read.
+    fn check_readable(&self, size: u64) -> Result<()> {
+        let readable = || match self.at {
+            Some((d, n)) => d.readable(n),
+            None => crate::sys::readable(self.path),
+        };
+        if size > 0 && !crate::sys::privileged() && !readable() {
+            return Err(Error::io(
+                "cannot open {} (left out; an ordinary user reads foreign-owned files with --userns and a map that covers their owners)",
+                self.path,
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            ));
+        }
+        Ok(())
+    }
+
+    fn read_link(&self) -> Result<Vec<u8>> {
+        match self.at {
+            Some((d, n)) => d.read_link(n),
+            None => crate::sys::tree::read_link(self.path),
+        }
+        .map_err(|e| Error::io("cannot read symlink", self.path, e))
+    }
+
+    /// The file's xattrs (`md` is its `lstat`).
+    fn xattrs(&self, md: &crate::sys::Meta, kind: Kind) -> Result<Vec<(String, Vec<u8>)>> {
+        let path = self.path;
+        // Most files have no xattrs: asked relative to the open directory, that
+        // answer costs one syscall and no walk of the whole path.
+        let read = if matches!(self.at, Some((d, n)) if d.has_xattrs(n) == Some(false)) {
+            Ok(Vec::new())
+        } else {
+            read_xattrs(path)
+        };
+        match read {
+            Ok(x) => Ok(x),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && kind == Kind::File => {
+                read_xattrs_of_unreadable(path, md)
+                    .map_err(|e| Error::io("cannot read xattrs of", path, e))
+            }
+            Err(e) => Err(Error::io("cannot read xattrs of", path, e)),
+        }
+    }
+}
+
+/// The entry kind of a file `lstat` described; `None` for a socket.
+fn kind_of(md: &crate::sys::Meta) -> Option<Kind> {
+    use rustix::fs::FileType;
+    Some(match md.kind() {
         FileType::RegularFile => Kind::File,
         FileType::Directory => Kind::Dir,
         FileType::Symlink => Kind::Symlink,
         FileType::CharacterDevice => Kind::Char,
         FileType::BlockDevice => Kind::Block,
         FileType::Fifo => Kind::Fifo,
-        _ => return Ok(Found::Socket(path)),
+        _ => return None,
+    })
+}
+
+/// Stat one file: relative to its open directory when `at` is given
+/// (directory and name), else by `path`.
+fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>) -> Result<Found> {
+    let place = Place { at, path: &path };
+    let md = place.lstat()?;
+    let Some(kind) = kind_of(&md) else {
+        return Ok(Found::Socket(path));
     };
     let mut e = Entry::new(name, kind);
     e.mode = md.mode & 0o7777;
@@ -394,55 +426,22 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
     e.mtime = md.mtime;
     if kind == Kind::File {
         e.size = md.size;
-        // An unreadable file is left out (as GNU tar does), not archived as
-        // zeros: the archive's layout is planned before data is read.
-        let readable = || match at {
-            Some((d, n)) => d.readable(n),
-            None => crate::sys::readable(&path),
-        };
-        if e.size > 0 && !crate::sys::privileged() && !readable() {
-            return Err(Error::io(
-                "cannot open {} (left out; an ordinary user reads foreign-owned files with --userns and a map that covers their owners)",
-                &path,
-                std::io::Error::from(std::io::ErrorKind::PermissionDenied),
-            ));
-        }
+        place.check_readable(e.size)?;
     }
     if kind == Kind::Symlink {
-        let t = match at {
-            Some((d, n)) => d.read_link(n),
-            None => std::fs::read_link(&path).map(|t| t.into_os_string().into_vec()),
-        }
-        .map_err(|e| Error::io("cannot read symlink", &path, e))?;
-        e.link = Some(t);
+        e.link = Some(place.read_link()?);
     }
     if kind.is_device() {
-        let rdev = md.rdev;
-        e.dev_major = rustix::fs::major(rdev);
-        e.dev_minor = rustix::fs::minor(rdev);
+        (e.dev_major, e.dev_minor) = crate::sys::tree::major_minor(md.rdev);
     }
-    // Most files have no xattrs: asked relative to the open directory, that
-    // answer costs one syscall and no walk of the whole path.
-    let read = if matches!(at, Some((d, n)) if d.has_xattrs(n) == Some(false)) {
-        Ok(Vec::new())
-    } else {
-        read_xattrs(&path)
-    };
-    let mut xattrs = match read {
-        Ok(x) => x,
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && kind == Kind::File => {
-            read_xattrs_of_unreadable(&path, &md)
-                .map_err(|e| Error::io("cannot read xattrs of", &path, e))?
-        }
-        Err(e) => return Err(Error::io("cannot read xattrs of", &path, e)),
-    };
+    let mut xattrs = place.xattrs(&md, kind)?;
     if let Some(i) = xattrs.iter().position(|(n, _)| n == LABEL_XATTR) {
         let (_, v) = xattrs.remove(i);
         let l = String::from_utf8_lossy(&v).into_owned();
         e.label = (!l.is_empty()).then_some(l);
     }
     e.xattrs = xattrs;
-    Ok(Found::File(Box::new(Source {
+    Ok(Found::File(Box::new(WalkedFile {
         fs_path: path,
         entry: e,
         dev: md.dev,
@@ -451,8 +450,6 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
         fixed: false,
     })))
 }
-
-use std::os::unix::ffi::OsStringExt;
 
 #[cfg(test)]
 mod tests {
@@ -466,7 +463,7 @@ mod tests {
         walk_roots(&roots, stream_depth, &mut |batch| {
             batches += 1;
             for it in batch {
-                if let Item::Source(s) = it {
+                if let Item::File(s) = it {
                     names.push(s.entry.path);
                 }
             }
@@ -517,7 +514,7 @@ mod tests {
         }
         let collected: Vec<_> = walk(t.path(), &[PathBuf::from(".")])
             .unwrap()
-            .sources
+            .files
             .into_iter()
             .map(|s| s.entry.path)
             .collect();

@@ -3,17 +3,13 @@
 //! the entry [`index`] and the zstd seekable-format [`seek`] table; and
 //! [`read`], which reads them back.
 //!
-//! [`FramePipeline`] runs *jobs* — closures that produce one frame's
-//! uncompressed bytes (reading files, encoding headers) — on the rayon pool,
+//! [`FramePipeline`] runs [`FrameJob`]s — closures that produce one frame's
+//! uncompressed bytes (reading files) — on the rayon pool,
 //! compresses their output there, and hands frames to the writer in order.
 //! At most `in_flight` frames exist at a time, so memory is bounded by
 //! `in_flight × 2 × FRAME_TARGET` whatever the archive's size.
 //!
-//! [`ZstdSink`] and [`PlainSink`] are byte-stream front ends
-//! ([`TarSink`]) for code that produces tar bytes sequentially (`remap`):
-//! frames are cut at entry boundaries once they reach [`FRAME_CUT`], and
-//! inside large members at [`FRAME_TARGET`], so every
-//! frame holds whole 512-byte blocks.
+//! [`layout::FrameLayout`] decides where frames are cut, for every writer.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -21,10 +17,10 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
-use crate::entry::Entry;
 use crate::sys;
 
 pub mod index;
+pub mod layout;
 pub mod read;
 pub mod seek;
 
@@ -36,8 +32,30 @@ const _: () = assert!(1 << sys::zstd::WINDOW_LOG >= FRAME_TARGET);
 /// (small frames compress worse: each starts with an empty window).
 pub const FRAME_CUT: usize = FRAME_TARGET - (FRAME_TARGET >> 3);
 
-/// A job producing one frame's uncompressed bytes.
-pub type Job = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
+/// A closure producing one frame's uncompressed bytes.
+pub type FrameJob = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
+
+/// One frame's uncompressed bytes, or what builds them.
+pub enum RawFrame {
+    /// The bytes, ready.
+    Ready(Vec<u8>),
+    /// A job that builds them (reading files) on the pool.
+    Build(FrameJob),
+}
+
+impl RawFrame {
+    pub(crate) fn build(self) -> io::Result<Vec<u8>> {
+        match self {
+            RawFrame::Ready(raw) => Ok(raw),
+            RawFrame::Build(job) => job(),
+        }
+    }
+}
+
+/// A frame's length as the seek table records it.
+fn frame_len(raw: &[u8]) -> io::Result<u32> {
+    u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))
+}
 
 type Done = (usize, io::Result<(Vec<u8>, u32)>);
 
@@ -89,14 +107,34 @@ pub struct FramePipeline {
     done_tx: Sender<Done>,
     end_tx: Sender<(usize, Option<Vec<u8>>)>,
     writer: Option<JoinHandle<io::Result<()>>>,
-    /// Compressed-frame buffers the writer is done with.
-    pool: BufferPool,
+    returns: Returns,
+}
+
+/// Where buffers go once used, to be filled again.
+#[derive(Clone, Default)]
+struct Returns {
+    /// Compressed frames the writer is done with.
+    compressed: BufferPool,
+    /// Uncompressed frames once compressed or written, for the producer
+    /// that takes its buffers from here; `None`: kept by the compressing
+    /// thread for the next frame it builds ([`input_buffer`]), or freed.
+    uncompressed: Option<BufferPool>,
 }
 
 impl FramePipeline {
     /// Frames to `w`, zstd-compressed at `level` (with a seek table at the
     /// end), or written as they are when `level` is `None`.
     pub fn new(w: Box<dyn Write + Send>, level: Option<i32>) -> Self {
+        Self::returning(w, level, None)
+    }
+
+    /// As [`FramePipeline::new`]; each frame's uncompressed buffer, once
+    /// compressed or written, goes to `uncompressed` if given.
+    pub(crate) fn returning(
+        w: Box<dyn Write + Send>,
+        level: Option<i32>,
+        uncompressed: Option<BufferPool>,
+    ) -> Self {
         let in_flight = (rayon::current_num_threads() * 2 + 2).min(16);
         let (tok_tx, tok_rx) = bounded(in_flight);
         for _ in 0..in_flight {
@@ -105,11 +143,14 @@ impl FramePipeline {
         let (done_tx, done_rx) = unbounded::<Done>();
         let (end_tx, end_rx) = bounded(1);
         let seekable = level.is_some();
-        let pool = BufferPool::default();
-        let wpool = pool.clone();
+        let returns = Returns {
+            compressed: BufferPool::default(),
+            uncompressed,
+        };
+        let wreturns = returns.clone();
         let writer = std::thread::Builder::new()
             .name("alientar-writer".into())
-            .spawn(move || write_in_order(w, done_rx, tok_tx, wpool, end_rx, seekable))
+            .spawn(move || write_in_order(w, done_rx, tok_tx, wreturns, end_rx, seekable))
             .expect("spawn writer thread");
         FramePipeline {
             seq: 0,
@@ -118,7 +159,7 @@ impl FramePipeline {
             done_tx,
             end_tx,
             writer: Some(writer),
-            pool,
+            returns,
         }
     }
 
@@ -127,18 +168,19 @@ impl FramePipeline {
         self.seq
     }
 
-    /// Run `job` on the pool; its frame is written after all earlier ones.
+    /// Build `frame` on the pool (and compress it); it is written after all
+    /// earlier ones.
     /// Blocks while `in_flight` frames are pending.
     ///
     /// # Errors
     /// The writer failed (the write error is returned).
-    pub fn submit(&mut self, job: Job) -> io::Result<()> {
+    pub fn submit(&mut self, frame: RawFrame) -> io::Result<()> {
         if self.tokens.recv().is_err() {
             return Err(self.writer_error());
         }
         let seq = self.seq;
         self.seq += 1;
-        self.spawn(seq, job);
+        self.spawn(seq, frame);
         Ok(())
     }
 
@@ -155,25 +197,35 @@ impl FramePipeline {
         self.seq - 1
     }
 
-    /// The job of a frame reserved with [`FramePipeline::reserve`] (it takes
-    /// no in-flight place: the writer is waiting for it).
-    pub fn submit_reserved(&mut self, seq: usize, job: Job) {
-        self.spawn(seq, job);
+    /// The frame reserved with [`FramePipeline::reserve`] (it takes no
+    /// in-flight place: the writer is waiting for it).
+    pub fn submit_reserved(&mut self, seq: usize, frame: RawFrame) {
+        self.spawn(seq, frame);
     }
 
-    fn spawn(&self, seq: usize, job: Job) {
+    fn spawn(&self, seq: usize, frame: RawFrame) {
         let level = self.level;
         let tx = self.done_tx.clone();
-        let pool = self.pool.clone();
+        let frame = match (frame, level) {
+            (RawFrame::Ready(raw), None) => {
+                // Nothing to build or compress: straight to the writer.
+                let _ = tx.send((seq, frame_len(&raw).map(|len| (raw, len))));
+                return;
+            }
+            (frame, _) => frame,
+        };
+        let returns = self.returns.clone();
         rayon::spawn(move || {
-            let r = job().and_then(|raw| {
-                let len =
-                    u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))?;
+            let r = frame.build().and_then(|raw| {
+                let len = frame_len(&raw)?;
                 match level {
                     Some(l) => {
-                        let mut out = pool.take();
+                        let mut out = returns.compressed.take();
                         compress_frame_into(&raw, l, &mut out)?;
-                        recycle_input(raw);
+                        match &returns.uncompressed {
+                            Some(pool) => pool.give(raw),
+                            None => recycle_input(raw),
+                        }
                         Ok((out, len))
                     }
                     None => Ok((raw, len)),
@@ -272,11 +324,23 @@ pub fn compress_frame_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> io::Re
     })
 }
 
+/// The most bytes handed to one `write(2)`: the kernel copies a 4 MiB
+/// buffer into the page cache several times slower than four of 1 MiB.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Write `b` in pieces of at most [`WRITE_CHUNK`] bytes.
+///
+/// # Errors
+/// A write error.
+pub(crate) fn write_chunked(w: &mut dyn Write, b: &[u8]) -> io::Result<()> {
+    b.chunks(WRITE_CHUNK).try_for_each(|c| w.write_all(c))
+}
+
 fn write_in_order(
     mut w: Box<dyn Write + Send>,
     done: Receiver<Done>,
     tokens: Sender<()>,
-    pool: BufferPool,
+    returns: Returns,
     end: Receiver<(usize, Option<Vec<u8>>)>,
     seekable: bool,
 ) -> io::Result<()> {
@@ -295,11 +359,13 @@ fn write_in_order(
                 let Ok((seq, r)) = msg else { break };
                 pending.insert(seq, r?);
                 while let Some((frame, raw_len)) = pending.remove(&next) {
-                    w.write_all(&frame)?;
+                    write_chunked(&mut w, &frame)?;
                     table.push(frame.len() as u32, raw_len);
                     next += 1;
-                    if seekable {
-                        pool.give(frame);
+                    match &returns.uncompressed {
+                        _ if seekable => returns.compressed.give(frame),
+                        Some(pool) => pool.give(frame),
+                        None => {}
                     }
                     // (A reserved frame took no place: its token is one too many.)
                     let _ = tokens.try_send(());
@@ -322,113 +388,4 @@ fn write_in_order(
         w.write_all(&table.encode())?;
     }
     w.flush()
-}
-
-/// Where tar bytes go, for producers that write sequentially.
-pub trait TarSink {
-    /// An entry starts with the next byte written (for the index).
-    ///
-    /// # Errors
-    /// A write error.
-    fn begin_entry(&mut self, _e: &Entry) -> io::Result<()> {
-        Ok(())
-    }
-    /// Append tar bytes (whole blocks over time; a call may hold any part).
-    fn write(&mut self, data: &[u8]) -> io::Result<()>;
-    /// The bytes written so far end an entry (a good place to cut a frame).
-    fn boundary(&mut self) -> io::Result<()>;
-    /// Flush everything and write trailers.
-    fn finish(self: Box<Self>) -> io::Result<()>;
-}
-
-/// Plain tar output.
-pub struct PlainSink<W: Write> {
-    w: io::BufWriter<W>,
-}
-
-impl<W: Write> PlainSink<W> {
-    /// Plain output to `w`.
-    pub fn new(w: W) -> Self {
-        PlainSink {
-            w: io::BufWriter::with_capacity(1 << 20, w),
-        }
-    }
-}
-
-impl<W: Write> TarSink for PlainSink<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        self.w.write_all(data)
-    }
-    fn boundary(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    fn finish(mut self: Box<Self>) -> io::Result<()> {
-        self.w.flush()
-    }
-}
-
-/// zstd output from a byte stream: frames, index and seek table.
-pub struct ZstdSink {
-    buf: Vec<u8>,
-    pipe: FramePipeline,
-    index: index::IndexBuilder,
-    /// Uncompressed bytes in frames already submitted.
-    done: u64,
-}
-
-impl ZstdSink {
-    /// zstd output to `w` at compression `level`.
-    pub fn new(w: Box<dyn Write + Send>, level: i32) -> Self {
-        ZstdSink {
-            buf: Vec::with_capacity(FRAME_TARGET),
-            pipe: FramePipeline::new(w, Some(level)),
-            index: index::IndexBuilder::default(),
-            done: 0,
-        }
-    }
-
-    fn submit(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(FRAME_TARGET));
-        self.done += data.len() as u64;
-        self.pipe.submit(Box::new(move || Ok(data)))
-    }
-}
-
-impl TarSink for ZstdSink {
-    fn begin_entry(&mut self, e: &Entry) -> io::Result<()> {
-        self.index.push(e, self.done + self.buf.len() as u64);
-        Ok(())
-    }
-
-    fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
-        while !data.is_empty() {
-            let room = FRAME_TARGET.saturating_sub(self.buf.len());
-            if room == 0 {
-                self.submit()?;
-                continue;
-            }
-            let n = room.min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-        }
-        Ok(())
-    }
-
-    fn boundary(&mut self) -> io::Result<()> {
-        if self.buf.len() >= FRAME_CUT {
-            self.submit()?;
-        }
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> io::Result<()> {
-        // The index ends where the end-of-archive marker (two blocks) starts.
-        let end = (self.done + self.buf.len() as u64).saturating_sub(1024);
-        self.submit()?;
-        let ZstdSink { pipe, index, .. } = *self;
-        pipe.finish(Some(index.finish_at(end)?))
-    }
 }

@@ -25,6 +25,7 @@ use crate::entry::Time;
 pub mod errno;
 pub mod path;
 pub mod sigpipe;
+pub mod tree;
 pub mod userns;
 pub mod zstd;
 

@@ -1,0 +1,196 @@
+//! Building one frame on the pool: its bytes copied, its files' spans read.
+//! What cannot be read is archived as zeros and reported in [`Notes`].
+
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::entry::Time;
+use crate::error::Error;
+use crate::progress::Progress;
+use crate::sys::Dir;
+use crate::sys::tree::open_nofollow;
+
+/// What a frame is made of.
+pub(super) enum FramePart {
+    /// Header blocks, padding, trailers: these bytes of the frame's `meta`.
+    Bytes(Range<usize>),
+    /// A span of a file's data.
+    File(FileSpan),
+}
+
+/// `len` bytes of the file at `path` from `offset`.
+pub(super) struct FileSpan {
+    pub(super) path: PathBuf,
+    pub(super) offset: u64,
+    pub(super) len: u64,
+    /// The file's size when stat'ed.
+    pub(super) size: u64,
+    /// The file's modification time when stat'ed.
+    pub(super) mtime: Time,
+    /// This span ends the file's data (the file is then checked for having
+    /// changed).
+    pub(super) last: bool,
+}
+
+/// A problem met while building frames.
+pub(super) enum Note {
+    Warning(String),
+    Error(Error),
+}
+
+/// Problems met by the frame jobs, reported after the archive is written.
+#[derive(Default)]
+pub(super) struct Notes(std::sync::Mutex<Vec<Note>>);
+
+impl Notes {
+    fn push(&self, n: Note) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(n);
+    }
+
+    /// Everything noted so far, in the order noted.
+    pub(super) fn take(&self) -> Vec<Note> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Build one frame's `len` bytes: copy byte parts from `meta`, read file
+/// spans.
+pub(super) fn build_frame(
+    parts: Vec<FramePart>,
+    meta: &[u8],
+    len: usize,
+    notes: &Notes,
+    progress: &Progress,
+) -> Vec<u8> {
+    let mut out = crate::frame::input_buffer(len);
+    let mut files = OpenFiles::default();
+    for p in parts {
+        match p {
+            FramePart::Bytes(r) => out.extend_from_slice(&meta[r]),
+            FramePart::File(span) => {
+                let len = span.len;
+                files.read_span(span, &mut out, notes);
+                progress.add_bytes(len);
+            }
+        }
+    }
+    out
+}
+
+/// The file a frame's spans were last read from, and its directory: a
+/// frame's files mostly share one, and opening by name in it saves
+/// resolving the whole path.
+#[derive(Default)]
+struct OpenFiles {
+    /// The file (`None` when it could not be opened).
+    file: Option<(PathBuf, Option<File>)>,
+    dir: Option<(PathBuf, Option<Dir>)>,
+}
+
+impl OpenFiles {
+    /// Append `span`'s bytes to `out`; what cannot be read becomes zeros.
+    fn read_span(&mut self, span: FileSpan, out: &mut Vec<u8>, notes: &Notes) {
+        let (path, offset, len) = (span.path, span.offset, span.len);
+        // (Compared as bytes: `Path`'s `==` walks both paths' components
+        // from the end whenever they differ, which is every new file.)
+        if self
+            .file
+            .as_ref()
+            .is_none_or(|(p, _)| p.as_os_str() != path.as_os_str())
+        {
+            let f = match open_in(&mut self.dir, &path) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    if offset == 0 {
+                        notes.push(Note::Error(Error::io(
+                            "cannot open {} (zeros archived instead)",
+                            &*path,
+                            e,
+                        )));
+                    }
+                    None
+                }
+            };
+            self.file = Some((path, f));
+        }
+        let (path, f) = self.file.as_ref().expect("opened above");
+        let start = out.len();
+        if let Some(f) = f {
+            let got = read_at(f, path, out, offset, len as usize, notes);
+            if got < len as usize {
+                notes.push(Note::Warning(format!(
+                    "{}: file shrank by {} bytes; padded with zeros",
+                    path.display(),
+                    span.size - offset - got as u64
+                )));
+            } else if span.last && changed(f, span.size, span.mtime) {
+                notes.push(Note::Warning(format!(
+                    "{}: file changed as we read it",
+                    path.display()
+                )));
+            }
+        }
+        out.resize(start + len as usize, 0);
+    }
+}
+
+/// Append up to `len` bytes of `f` (at `path`) from `offset` to `out`;
+/// returns how many it held.
+fn read_at(
+    f: &File,
+    path: &Path,
+    out: &mut Vec<u8>,
+    offset: u64,
+    len: usize,
+    notes: &Notes,
+) -> usize {
+    let mut got = 0usize;
+    while got < len {
+        match crate::sys::pread_append(f, out, len - got, offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                notes.push(Note::Error(Error::io(
+                    "cannot read {} (zeros archived for the rest)",
+                    path,
+                    e,
+                )));
+                break;
+            }
+        }
+    }
+    got
+}
+
+/// `f` is no longer as it was stat'ed.
+fn changed(f: &File, size: u64, mtime: Time) -> bool {
+    crate::sys::fstat(f)
+        .map(|m| m.size != size || m.mtime != mtime)
+        .unwrap_or(false)
+}
+
+/// Open `path` (not following a symlink in its last component) by name in
+/// its directory, opened once for a run of files in it (`dir`).
+fn open_in(dir: &mut Option<(PathBuf, Option<Dir>)>, path: &Path) -> io::Result<File> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return open_nofollow(path);
+    };
+    if parent.as_os_str().is_empty() {
+        return open_nofollow(path);
+    }
+    if dir
+        .as_ref()
+        .is_none_or(|(p, _)| p.as_os_str() != parent.as_os_str())
+    {
+        *dir = Some((parent.to_path_buf(), Dir::open_nofollow(parent).ok()));
+    }
+    match dir.as_ref().and_then(|(_, d)| d.as_ref()) {
+        Some(d) => d.open_file(name.as_bytes()),
+        // A parent that is now a symlink, or cannot be opened: by path.
+        None => open_nofollow(path),
+    }
+}

@@ -1,0 +1,150 @@
+//! `create`: tree → archive.
+//!
+//! Walk (sorted, each directory read by its descriptor, names stat'ed in
+//! parallel) → label (`label`) → host → context translation of every
+//! entry (`owners`) → hard links and `--transform` (`members`) → tar
+//! blocks laid out in frames (`layout`) → frames built (files read) and
+//! compressed in parallel (`build`) → the archive, written under a
+//! temporary name and renamed into place, so an unmapped ID (with
+//! `--unmapped error`) leaves no archive.
+//!
+//! Writing to a file without `--from-xattrs` or `--from-manifest`, the walk
+//! runs on its own thread while entries are laid out and compressed
+//! (`streaming`); the global header, which names the maps of every label
+//! found on disk, then gets a first frame of its own, made when the walk
+//! ends. Otherwise (those overrides need the whole tree; standard output
+//! cannot take bytes back) the walk and the translation of every entry come
+//! first (`collected`).
+
+use std::path::{Path, PathBuf};
+
+use crate::context::{Registry, validate_label};
+use crate::error::{Error, Result};
+use crate::names::Names;
+use crate::output::OutFormat;
+use crate::ownership::OwnerOptions;
+use crate::report::Report;
+use crate::walk::member_prefix;
+
+mod build;
+mod collected;
+mod label;
+mod layout;
+mod members;
+mod overrides;
+mod owners;
+mod streaming;
+mod userns;
+
+use owners::Plan;
+use userns::WalkNamespace;
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    /// The archive to write (`-` for stdout).
+    pub archive: PathBuf,
+    /// `-C`: the directory the paths are relative to.
+    pub dir: PathBuf,
+    /// Paths to archive.
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    pub format: OutFormat,
+    /// Ownership.
+    pub owners: OwnerOptions,
+    /// Take owners, modes and types from `user.containers.override_stat`
+    /// and umoci's `user.rootlesscontainers` where files carry them.
+    pub from_xattrs: bool,
+    /// Take owners, modes, types and times from this mtree spec; it may
+    /// add entries that do not exist on disk (device nodes).
+    pub manifest: Option<PathBuf>,
+    /// Walk inside a user namespace built from the map: `Some(true)`
+    /// always, `Some(false)` never, `None` when not root and the map is a
+    /// non-identity map the user's subordinate ranges cover.
+    pub userns: Option<bool>,
+    /// Keep sub-second modification times (a pax `mtime` record for each
+    /// member that has one). Without it mtimes are whole seconds (rounded
+    /// down), as in GNU tar's and bsdtar's default formats and in container
+    /// image layers.
+    pub nanoseconds: bool,
+    /// `--transform`: member names and link targets renamed as they are
+    /// stored (`-v` shows the names before).
+    pub transform: Option<crate::transform::Transform>,
+}
+
+/// Create an archive. `on_entry` is called with each member name as it is
+/// written (for `-v`); `progress` gets the totals after the walk, then the
+/// bytes and entries as they are written.
+///
+/// # Errors
+/// A path that does not exist, an unmapped ID (with
+/// [`crate::translate::Unmapped::Error`]: no archive is written), an unknown
+/// context, or a write error.
+pub fn create(
+    opts: &CreateOptions,
+    reg: &Registry,
+    on_entry: &mut dyn FnMut(&[u8]),
+    progress: &crate::progress::Progress,
+) -> Result<Report> {
+    let mut report = Report::default();
+    if let Some(l) = &opts.owners.context {
+        validate_label(l).map_err(Error::usage)?;
+    }
+    // Before the walk: no thread may exist yet.
+    let ns = userns::namespace_for(opts, reg)?
+        .map(userns::enter_walk_namespace)
+        .transpose()?;
+    if opts.paths.iter().any(|p| member_prefix(p).1) {
+        report
+            .warnings
+            .push("Removing leading '/' from member names".into());
+    }
+    let host_names = (!opts.owners.numeric_owner).then(Names::host);
+    let env = Env {
+        opts,
+        reg,
+        ns: ns.as_ref(),
+        host_names: host_names.as_ref(),
+    };
+    // Overrides from xattrs and manifests need the whole tree first (records
+    // on directories, entries added in order); so does standard output,
+    // where nothing written can be taken back. Else the walk and the writing
+    // overlap.
+    let watch = Watch { on_entry, progress };
+    if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") {
+        return streaming::create_streaming(&env, report, watch);
+    }
+    collected::create_collected(&env, report, watch)
+}
+
+/// Who is told of the run as it goes.
+struct Watch<'w> {
+    /// Told each member name as it is written (for `-v`).
+    on_entry: &'w mut dyn FnMut(&[u8]),
+    progress: &'w crate::progress::Progress,
+}
+
+/// What every part of a create run consults.
+struct Env<'a> {
+    opts: &'a CreateOptions,
+    reg: &'a Registry,
+    /// The user namespace the walk runs in, if any.
+    ns: Option<&'a WalkNamespace>,
+    host_names: Option<&'a Names>,
+}
+
+impl Env<'_> {
+    /// How entries labelled `label` are translated.
+    fn plan(&self, label: &Option<String>) -> Result<Plan> {
+        owners::plan_for(label, self)
+    }
+
+    /// The zstd level of the frames; other compressors compress the
+    /// whole stream in [`crate::output::Output`].
+    fn level(&self) -> Option<i32> {
+        match self.opts.format {
+            OutFormat::Zstd(level) => Some(level),
+            _ => None,
+        }
+    }
+}

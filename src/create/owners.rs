@@ -1,0 +1,240 @@
+//! Owners, host view → context view: the plan for each label (its maps and
+//! name databases), the translation of every entry, and the global header
+//! that records the maps used.
+
+use std::collections::HashMap;
+
+use super::Env;
+use super::label::Labeler;
+use super::overrides::{PendingSpecs, apply_spec, norm_member};
+use crate::context::Maps;
+use crate::error::{Error, Result};
+use crate::names::Names;
+use crate::report::Report;
+use crate::tar::write as tw;
+use crate::translate::{Direction, Outcome, Seen, translate, translate_seen, translate_xattrs};
+use crate::walk::WalkedFile;
+
+/// How the entries of one label are translated.
+pub(super) struct Plan {
+    pub(super) label: Option<String>,
+    /// The maps owners are translated through (host → context), recorded
+    /// as provenance.
+    pub(super) maps: Option<Maps>,
+    names: Option<Names>,
+    /// `names` are the host's databases (never attached to foreign IDs).
+    host_names: bool,
+    /// Where the maps come from, for messages.
+    origin: String,
+}
+
+/// The plan for entries labelled `label`.
+pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
+    let (opts, reg) = (env.opts, env.reg);
+    let maps = match (&opts.owners.maps, label) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some(l)) => Some(reg.maps(l)?),
+        (None, None) => None,
+    };
+    let maps = maps.filter(|m| !(m.uid.is_identity() && m.gid.is_identity()));
+    let mut host_names = false;
+    let names = if opts.owners.numeric_owner {
+        None
+    } else if let Some(root) = label
+        .as_ref()
+        .and_then(|l| reg.get(l))
+        .and_then(|c| c.names.clone())
+    {
+        Some(Names::from_root(&root))
+    } else if maps.is_none() && label.as_deref().is_none_or(|l| l == "host") {
+        host_names = true;
+        env.host_names.cloned()
+    } else {
+        None
+    };
+    let owners = &opts.owners;
+    let origin = match env.ns {
+        Some(_) if owners.maps.is_none() && owners.context.is_none() => {
+            "context rootless, the default of --userns".to_string()
+        }
+        _ => owners.map_origin(label.as_deref()),
+    };
+    Ok(Plan {
+        label: label.clone(),
+        // Inside a user namespace, owners go through the namespace's map.
+        maps: env.ns.map_or(maps, |w| Some(w.maps.clone())),
+        names,
+        host_names,
+        origin,
+    })
+}
+
+/// Each entry in walk order labelled, its label's plan made when first
+/// met, its owners translated.
+pub(super) struct OwnerStep<'e> {
+    env: &'e Env<'e>,
+    labeler: Labeler,
+    /// The plan of each label met so far.
+    pub(super) plans: Plans,
+    pub(super) translator: Translator,
+}
+
+impl<'e> OwnerStep<'e> {
+    pub(super) fn new(env: &'e Env<'e>) -> OwnerStep<'e> {
+        OwnerStep {
+            env,
+            labeler: Labeler::default(),
+            plans: Plans::new(),
+            translator: Translator::default(),
+        }
+    }
+
+    /// Label and translate `s` (then apply its spec in `pending`, if any).
+    ///
+    /// # Errors
+    /// The plan of its label cannot be made (an unknown context): `s` is
+    /// left untranslated.
+    pub(super) fn take(&mut self, s: &mut WalkedFile, pending: &mut PendingSpecs) -> Result<()> {
+        self.labeler.assign(self.env.opts, &mut s.entry);
+        if !self.plans.contains_key(&s.entry.label) {
+            let plan = self.env.plan(&s.entry.label)?;
+            self.plans.insert(s.entry.label.clone(), plan);
+        }
+        let plan = &self.plans[&s.entry.label];
+        self.translator.translate(s, plan, self.env, pending);
+        Ok(())
+    }
+}
+
+/// Owners turned from the host view to the context view, entry by entry.
+#[derive(Default)]
+pub(super) struct Translator {
+    /// The owners no map held (with `--unmapped error`).
+    pub(super) unmapped: Vec<Error>,
+    squashed: usize,
+}
+
+impl Translator {
+    /// Translate `s`'s owners as `plan` says; then apply its manifest spec
+    /// still pending, if any, and set its owner names.
+    pub(super) fn translate(
+        &mut self,
+        s: &mut WalkedFile,
+        plan: &Plan,
+        env: &Env,
+        pending_specs: &mut PendingSpecs,
+    ) {
+        let host = (s.entry.uid, s.entry.gid);
+        if let Some(m) = &plan.maps {
+            match Self::owners(s, m, plan, env) {
+                Ok(o) => self.squashed += usize::from(o.uid_squashed || o.gid_squashed),
+                Err(e) => self.unmapped.push(e),
+            }
+        }
+        if !pending_specs.is_empty()
+            && let Some(spec) = pending_specs.remove(&norm_member(&s.entry.path))
+        {
+            apply_spec(&mut s.entry, &spec);
+        }
+        set_names(s, plan, env.ns.is_some(), host);
+    }
+
+    /// An entry's owners (and ID-bearing xattrs) through `m`, host view →
+    /// context view; inside a user namespace, as [`translate_seen`] reads
+    /// them. Owners fixed by an override are in the context view already.
+    fn owners(s: &mut WalkedFile, m: &Maps, plan: &Plan, env: &Env) -> Result<Outcome> {
+        let what = &plan.origin;
+        let (e, policy, to) = (&mut s.entry, env.opts.owners.unmapped, Direction::ToContext);
+        match env.ns {
+            _ if s.fixed => translate_xattrs(e, env.ns.map_or(m, |w| &w.view), to, policy, what)
+                .map(|()| Outcome::default()),
+            Some(w) => {
+                let seen = Seen {
+                    view: &w.view,
+                    overflow: w.overflow,
+                };
+                translate_seen(e, m, &seen, policy, what)
+            }
+            None => translate(e, m, to, policy, what),
+        }
+    }
+
+    /// The run's verdict: an error when any owner was unmapped ("no
+    /// archive written"), a warning when some were squashed.
+    pub(super) fn finish(self, report: &mut Report) -> Result<()> {
+        if !self.unmapped.is_empty() {
+            let n = self.unmapped.len();
+            let mut msg = String::from("no archive written: ");
+            for e in self.unmapped.iter().take(5) {
+                msg.push_str(&format!("\n  {e}"));
+            }
+            if n > 5 {
+                msg.push_str(&format!("\n  ... and {} more", n - 5));
+            }
+            return Err(Error::unmapped(msg));
+        }
+        if self.squashed > 0 {
+            report.warnings.push(format!(
+                "{} entries had owners outside the map and were stored as {}; their setuid/setgid bits were dropped",
+                self.squashed,
+                crate::idmap::OVERFLOW_ID
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Set the owner names of `s` from the plan's databases: of its translated
+/// owners, or of its `host` owners when nothing translated them. Host
+/// databases are never attached to owners in another view (fixed by an
+/// override, or seen inside the user namespace `ns`).
+fn set_names(s: &mut WalkedFile, plan: &Plan, ns: bool, host: (u64, u64)) {
+    let Some(n) = plan
+        .names
+        .as_ref()
+        .filter(|_| !(plan.host_names && (s.fixed || ns)))
+    else {
+        return;
+    };
+    let (u, g) = if plan.maps.is_some() || s.fixed || ns {
+        (s.entry.uid, s.entry.gid)
+    } else {
+        host
+    };
+    s.entry.uname = u32::try_from(u)
+        .ok()
+        .and_then(|u| n.users.name_of(u))
+        .map(|x| x.as_bytes().to_vec());
+    s.entry.gname = u32::try_from(g)
+        .ok()
+        .and_then(|g| n.groups.name_of(g))
+        .map(|x| x.as_bytes().to_vec());
+}
+
+/// The plan of each label met so far.
+pub(super) type Plans = HashMap<Option<String>, Plan>;
+
+/// The global header's records: the format version and, by label, the
+/// maps of every context used (identity when the context has none).
+fn global_records(plans: &Plans) -> Vec<(String, String)> {
+    let mut globals = vec![("ALIENTAR.version".to_string(), "1".to_string())];
+    let mut labelled: Vec<&Plan> = plans.values().filter(|p| p.label.is_some()).collect();
+    labelled.sort_by(|a, b| a.label.cmp(&b.label));
+    for p in labelled {
+        let l = p.label.as_deref().unwrap_or_default();
+        let (u, g) = match &p.maps {
+            Some(m) => (m.uid.to_string(), m.gid.to_string()),
+            None => ("0:0:4294967295".to_string(), "0:0:4294967295".to_string()),
+        };
+        globals.push((format!("ALIENTAR.context.{l}.uidmap"), u));
+        globals.push((format!("ALIENTAR.context.{l}.gidmap"), g));
+    }
+    globals
+}
+
+/// The global header's bytes, for the labels of `plans`.
+pub(super) fn global_header(plans: &Plans) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(1024);
+    tw::encode_global(&global_records(plans), &mut buf);
+    buf
+}

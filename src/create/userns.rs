@@ -1,0 +1,61 @@
+//! The user namespace a create walk may run in, so that an ordinary user
+//! reads files owned by the IDs of a map.
+
+use super::CreateOptions;
+use crate::context::{Maps, Registry};
+use crate::error::{Error, Result};
+
+/// The user namespace a create walk runs in.
+pub(super) struct WalkNamespace {
+    /// The context's map.
+    pub(super) maps: Maps,
+    /// Context IDs → IDs as seen inside the namespace.
+    pub(super) view: Maps,
+    /// The (uid, gid) the kernel shows for owners outside the map.
+    pub(super) overflow: (u32, u32),
+}
+
+/// Move into a user namespace from which the walk can read what `maps`
+/// covers, and in which an owner outside `maps` shows as the overflow ID
+/// and nothing else (see [`Maps::walk_layout`]).
+pub(super) fn enter_walk_namespace(maps: Maps) -> Result<WalkNamespace> {
+    let overflow = crate::sys::userns::overflow_ids();
+    let (ns, view) = maps.walk_layout(overflow).map_err(|e| {
+        Error::map(format!(
+            "cannot lay out a user namespace for the walk (uid {} gid {}) where the overflow IDs {}:{} stay unmapped: {}",
+            maps.uid, maps.gid, overflow.0, overflow.1, e.kind()
+        ))
+    })?;
+    crate::sys::userns::enter_laid_out(&ns, &maps)?;
+    Ok(WalkNamespace {
+        maps,
+        view,
+        overflow,
+    })
+}
+
+/// The map to walk inside a user namespace with, if `create` should.
+pub(super) fn namespace_for(opts: &CreateOptions, reg: &Registry) -> Result<Option<Maps>> {
+    let want = match opts.userns {
+        Some(false) => return Ok(None),
+        Some(true) => true,
+        None => {
+            if crate::sys::privileged() || opts.from_xattrs || opts.manifest.is_some() {
+                return Ok(None);
+            }
+            if opts.owners.maps.is_none() && opts.owners.context.is_none() {
+                return Ok(None);
+            }
+            false
+        }
+    };
+    let m = crate::ownership::namespace_maps(&opts.owners, reg)?;
+    if want {
+        return Ok(Some(m));
+    }
+    let identity = m.uid.is_identity() && m.gid.is_identity();
+    Ok((!identity
+        && crate::sys::userns::available()
+        && crate::sys::userns::coverable(&m, reg.invoker()))
+    .then_some(m))
+}
