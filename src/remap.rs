@@ -123,16 +123,14 @@ impl<'o> Rewriter<'o> {
     /// owners are in.
     fn global_header(&mut self) -> Result<()> {
         let opts = self.opts;
-        let mut globals = vec![("ALIENTAR.version".to_string(), "1".to_string())];
-        if let Some(l) = &opts.context {
+        let globals = crate::tar::keys::global_records(opts.context.as_deref().map(|l| {
             let m = if opts.inverse {
                 opts.maps.clone()
             } else {
                 opts.maps.inverse()
             };
-            globals.push((format!("ALIENTAR.context.{l}.uidmap"), m.uid.to_string()));
-            globals.push((format!("ALIENTAR.context.{l}.gidmap"), m.gid.to_string()));
-        }
+            (l, m.uid.to_string(), m.gid.to_string())
+        }));
         self.buf.clear();
         tw::encode_global(&globals, &mut self.buf);
         self.put_buf()

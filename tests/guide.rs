@@ -82,7 +82,10 @@ fn guide_blocks_are_tagged() {
     assert!(readme.contains("docs/guide.md") && readme.contains("docs/format.md"));
     // Installing from the source uses the Cargo.lock the tests ran with.
     for (doc, body) in [("README.md", &readme), ("docs/guide.md", &text)] {
-        for l in body.lines().filter(|l| l.contains("cargo install") && l.contains("--path")) {
+        for l in body
+            .lines()
+            .filter(|l| l.contains("cargo install") && l.contains("--path"))
+        {
             assert!(l.contains("--locked"), "{doc}: {l}");
         }
     }

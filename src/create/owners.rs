@@ -217,19 +217,15 @@ pub(super) type Plans = HashMap<Option<String>, Plan>;
 /// The global header's records: the format version and, by label, the
 /// maps of every context used (identity when the context has none).
 fn global_records(plans: &Plans) -> Vec<(String, String)> {
-    let mut globals = vec![("ALIENTAR.version".to_string(), "1".to_string())];
     let mut labelled: Vec<&Plan> = plans.values().filter(|p| p.label.is_some()).collect();
     labelled.sort_by(|a, b| a.label.cmp(&b.label));
-    for p in labelled {
-        let l = p.label.as_deref().unwrap_or_default();
+    crate::tar::keys::global_records(labelled.into_iter().map(|p| {
         let (u, g) = match &p.maps {
             Some(m) => (m.uid.to_string(), m.gid.to_string()),
             None => ("0:0:4294967295".to_string(), "0:0:4294967295".to_string()),
         };
-        globals.push((format!("ALIENTAR.context.{l}.uidmap"), u));
-        globals.push((format!("ALIENTAR.context.{l}.gidmap"), g));
-    }
-    globals
+        (p.label.as_deref().unwrap_or_default(), u, g)
+    }))
 }
 
 /// The global header's bytes, for the labels of `plans`.

@@ -65,6 +65,22 @@ pub fn context_gidmap(label: &str) -> String {
     format!("{ALIENTAR_CONTEXT}.{label}.gidmap")
 }
 
+/// The format version alientar writes as [`ALIENTAR_VERSION`].
+pub const FORMAT_VERSION: &str = "1";
+
+/// The records of alientar's global header: the format version, then each
+/// label's uid and gid maps (SPEC form), in the order given.
+pub fn global_records<'a>(
+    contexts: impl IntoIterator<Item = (&'a str, String, String)>,
+) -> Vec<(String, String)> {
+    let mut records = vec![(ALIENTAR_VERSION.to_string(), FORMAT_VERSION.to_string())];
+    for (label, uidmap, gidmap) in contexts {
+        records.push((context_uidmap(label), uidmap));
+        records.push((context_gidmap(label), gidmap));
+    }
+    records
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
