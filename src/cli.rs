@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use alientar::context::{Maps, Registry, user_file};
 use alientar::create::{CreateOptions, create};
 use alientar::error::is_broken_pipe;
-use alientar::extract::{ExtractOptions, Owners, extract};
-use alientar::gnu::{OldFiles, totals_line};
+use alientar::extract::{ExtractOptions, OldFiles, Owners, extract};
+use alientar::gnu::totals_line;
 use alientar::idmap::{GidKind, Invoker, UidKind, parse_spec};
 use alientar::list::{ListFormat, ListOptions, list};
 use alientar::output::OutFormat;
@@ -589,7 +589,7 @@ fn extract_to_stdout(opts: &ExtractOptions, verbose: bool) -> Result<Report, Err
             eprintln!("{}", String::from_utf8_lossy(p));
         }
     };
-    alientar::gnu::to_stdout(opts, &mut out, &mut on_entry)
+    alientar::extract::to_stdout(opts, &mut out, &mut on_entry)
 }
 
 /// Run the command line; returns the exit status.
