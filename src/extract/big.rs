@@ -98,7 +98,7 @@ struct Got {
 
 impl Worker {
     /// Create the file for a big entry.
-    pub(super) fn create_big(&mut self, t: Task) -> Result<Arc<BigFile>> {
+    pub(super) fn create_big(&mut self, t: Box<Task>) -> Result<Arc<BigFile>> {
         let Task {
             seq,
             key,
@@ -106,7 +106,7 @@ impl Worker {
             host,
             label,
             ..
-        } = t;
+        } = *t;
         let host = host.unwrap_or_else(|| ctx.clone());
         let comps = split(&key);
         let path = String::from_utf8_lossy(&key).into_owned();
@@ -216,7 +216,7 @@ impl Reading<'_> {
     /// serializes writers of one inode, and several of them would spin on
     /// its lock; decompression stays parallel, and different files go to
     /// different workers. `Err`: what stops the run.
-    pub(super) fn big_file(&mut self, t: Task, w: usize) -> Result<()> {
+    pub(super) fn big_file(&mut self, t: Box<Task>, w: usize) -> Result<()> {
         let seq = t.seq;
         let big = match self.planner.create_big(t) {
             Ok(b) => b,

@@ -8,10 +8,11 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::report::Report;
 
+use super::batch::Task;
 use super::crew::{WorkerKit, cores};
 use super::dirs::finish_dirs;
 use super::leftovers::Leftovers;
-use super::links::{PendingLink, make_links};
+use super::links::make_links;
 use super::read::Reading;
 use super::worker::Worker;
 
@@ -47,7 +48,7 @@ impl Reading<'_> {
             ));
         }
         left.absorb(early);
-        let is_last = |l: &PendingLink| names.is_last_link(hasher.of(&l.key), l.seq);
+        let is_last = |l: &Task| names.is_last_link(hasher.of(&l.key), l.seq);
         make_links(&mut main, links, is_last, &mut input.old, &mut left);
         left.deferred.extend(root_dir);
         left.deferred

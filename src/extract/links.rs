@@ -7,25 +7,19 @@ use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::member::{safe_components, split};
 
+use super::batch::Task;
 use super::leftovers::Leftovers;
 use super::old_files::Existing;
 use super::place::place;
 use super::resolve::walk_dirs;
 use super::worker::Worker;
 
-/// A hard link entry, waiting for the workers.
-pub(super) struct PendingLink {
-    pub(super) seq: u64,
-    pub(super) key: Vec<u8>,
-    pub(super) ctx: Entry,
-}
-
 /// Make the hard links `links` for which `is_last` holds (a later entry of
 /// the same name wins), and that `old` does not leave out.
 pub(super) fn make_links(
     w: &mut Worker,
-    links: Vec<PendingLink>,
-    is_last: impl Fn(&PendingLink) -> bool,
+    links: Vec<Box<Task>>,
+    is_last: impl Fn(&Task) -> bool,
     old: &mut Existing,
     left: &mut Leftovers,
 ) {

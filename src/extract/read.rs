@@ -22,7 +22,6 @@ use super::big::CHUNK;
 use super::crew::{Crew, WorkerKit};
 use super::dirs::DeferredDir;
 use super::leftovers::Leftovers;
-use super::links::PendingLink;
 use super::name_hash::{Labels, NameHash};
 use super::old_files::Existing;
 use super::owners::foreign_owner;
@@ -204,7 +203,8 @@ pub(super) struct Reading<'a> {
     /// Errors and warnings found by the reading thread (names, maps),
     /// kept like a worker's.
     pub(super) early: Leftovers,
-    pub(super) links: Vec<PendingLink>,
+    /// Hard link entries, made at the end.
+    pub(super) links: Vec<Box<Task>>,
     /// The destination's own entry (`.`), applied with the directories.
     pub(super) root_dir: Option<DeferredDir>,
     /// The entry being handed out, counting from 1.
@@ -257,8 +257,9 @@ impl<'a> Reading<'a> {
     }
 
     /// The entry as a task for a worker: its name made safe, its host view,
-    /// whether it gets the label xattr.
-    fn prepare(&mut self, mut ctx: Entry) -> std::result::Result<Task, Refusal> {
+    /// whether it gets the label xattr. (Boxed here, as it travels: the
+    /// steps after this one move a pointer, not the entry.)
+    fn prepare(&mut self, mut ctx: Entry) -> std::result::Result<Box<Task>, Refusal> {
         let (comps, stripped) = safe_components(&ctx.path)
             .map_err(|m| Refusal::Entry(Error::unsafe_path(m).with_path(ctx.display_path())))?;
         let key = join(&comps);
@@ -275,14 +276,14 @@ impl<'a> Reading<'a> {
         }
         self.kit.sink.record(&a).map_err(Refusal::Run)?;
         let label = self.kit.sink.writes_label() && self.names.labels.wants(&key, &ctx);
-        Ok(Task {
+        Ok(Box::new(Task {
             seq: self.seq,
             key,
             ctx,
             host,
             label,
             data: Data::None,
-        })
+        }))
     }
 
     /// Keep or hand out an accepted entry; `on_entry` gets the name of each
@@ -290,7 +291,7 @@ impl<'a> Reading<'a> {
     /// renamed it). `Err`: what stops the run.
     fn entry(
         &mut self,
-        t: Task,
+        t: Box<Task>,
         stored: Option<&[u8]>,
         on_entry: &mut dyn FnMut(&[u8]),
     ) -> Result<()> {
@@ -308,11 +309,7 @@ impl<'a> Reading<'a> {
                 replaced: false,
             };
             self.names.link_names.insert(h, last);
-            self.links.push(PendingLink {
-                seq: t.seq,
-                key: t.key,
-                ctx: t.ctx,
-            });
+            self.links.push(t);
             return Ok(());
         }
         if t.ctx.kind.is_device() && self.kit.sink.devices() == Devices::RecordOnly {
@@ -332,7 +329,7 @@ impl<'a> Reading<'a> {
 
     /// The destination's own entry: a directory's metadata is applied at
     /// the end; anything else is refused.
-    fn root_entry(&mut self, t: Task) {
+    fn root_entry(&mut self, t: Box<Task>) {
         if t.ctx.kind != Kind::Dir {
             let e = Error::unsafe_path("member has an empty name").with_path(t.ctx.display_path());
             self.early.error(self.seq, e);
@@ -350,7 +347,7 @@ impl<'a> Reading<'a> {
 
     /// Hand the entry `t` of hash `h` to its worker, unless an old file of
     /// its name keeps it out (`fresh`: see [`Existing::leaves_out`]).
-    fn hand_out(&mut self, t: Task, h: u64, fresh: bool) -> Result<()> {
+    fn hand_out(&mut self, t: Box<Task>, h: u64, fresh: bool) -> Result<()> {
         let (seq, early) = (self.seq, &mut self.early);
         let root = &self.planner.root;
         if self
@@ -369,7 +366,7 @@ impl<'a> Reading<'a> {
 
     /// Put the entry `t` and its data in worker `w`'s batch; send the
     /// batch when it is full.
-    fn queue(&mut self, mut t: Task, w: usize) -> Result<()> {
+    fn queue(&mut self, mut t: Box<Task>, w: usize) -> Result<()> {
         let size = t.ctx.size;
         let has_data = t.ctx.kind == Kind::File && size > 0;
         // Without copying when the archive's frame holds all of the
@@ -394,7 +391,7 @@ impl<'a> Reading<'a> {
         }
         let batch = &mut self.crew.batches[w];
         batch.weight += t.weight();
-        batch.jobs.push(Work::Entry(Box::new(t)));
+        batch.jobs.push(Work::Entry(t));
         if batch.full() {
             self.crew.send(w)?;
         }
