@@ -18,7 +18,7 @@ use super::worker::Worker;
 /// the same name wins), and that `old` does not leave out.
 pub(super) fn make_links(
     w: &mut Worker,
-    links: Vec<Box<Task>>,
+    links: Vec<Task>,
     is_last: impl Fn(&Task) -> bool,
     old: &mut Existing,
     left: &mut Leftovers,

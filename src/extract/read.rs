@@ -204,7 +204,7 @@ pub(super) struct Reading<'a> {
     /// kept like a worker's.
     pub(super) early: Leftovers,
     /// Hard link entries, made at the end.
-    pub(super) links: Vec<Box<Task>>,
+    pub(super) links: Vec<Task>,
     /// The destination's own entry (`.`), applied with the directories.
     pub(super) root_dir: Option<DeferredDir>,
     /// The entry being handed out, counting from 1.
@@ -309,7 +309,7 @@ impl<'a> Reading<'a> {
                 replaced: false,
             };
             self.names.link_names.insert(h, last);
-            self.links.push(t);
+            self.links.push(*t);
             return Ok(());
         }
         if t.ctx.kind.is_device() && self.kit.sink.devices() == Devices::RecordOnly {
