@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use alientar::error::Error;
+use alientar::extract::OldFiles;
 use alientar::extract::{ExtractOptions, Owners, extract};
-use alientar::gnu::OldFiles;
 use alientar::report::Report;
 
 use super::Env;
@@ -154,7 +154,7 @@ fn extract_to_stdout(opts: &ExtractOptions, verbose: bool) -> Result<Report, Err
             eprintln!("{}", String::from_utf8_lossy(p));
         }
     };
-    alientar::gnu::to_stdout(opts, &mut out, &mut on_entry)
+    alientar::extract::to_stdout(opts, &mut out, &mut on_entry)
 }
 
 /// Extract the archive (`--to-stdout`: its files' contents to stdout);
