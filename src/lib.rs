@@ -16,9 +16,10 @@
 //!   temporary renamed over a regular file; devices and FIFOs as they are).
 //!   With a non-identity map an ordinary user walks inside a user namespace
 //!   ([`sys::userns`]) instead of translating.
-//! - **list** / **check**: the [`frame::index`] when the archive has a valid
-//!   one, else [`input`] (decompression) → [`tar::read`] → [`Entry`] →
-//!   (optionally) [`translate`] context → host → printer.
+//! - **list** / **check**: [`archive::Entries`]: the [`frame::index`] when
+//!   the archive has a valid one, else [`input`] (decompression) →
+//!   [`tar::read`] → [`Entry`] → (optionally) [`translate`] context → host
+//!   through the map [`ownership::MapChooser`] picks → printer.
 //! - **extract**: [`input`] (seekable zstd: frames decompressed in parallel,
 //!   [`frame::read`]) → [`tar::read`] → [`Entry`] → [`translate`] → workers
 //!   that apply it through an owner [`sink`] (`chown`, `userns`, `xattr`,
@@ -28,7 +29,10 @@
 //!   [`tar::read`] → [`translate`] → comparison with the tree.
 //!
 //! ID maps live in [`idmap`], named contexts in [`context`], names
-//! databases in [`names`].
+//! databases in [`names`]; the ownership options every command shares in
+//! [`ownership`]. docs/architecture.md in the source has the module map and
+//! the invariants (confinement, atomic placement, entering a user
+//! namespace).
 
 //! ## Example
 //! ```
