@@ -105,68 +105,53 @@ impl Dir {
 
     /// Remove what a killed earlier run left here: names
     /// `.alientar-PID-...` whose process no longer exists (never our own).
-    /// Returns how many were removed.
+    /// A directory is a killed run's new subtree, made under a temporary
+    /// name (see `extract`): removed whole. Returns how many were removed.
     pub fn sweep_stale_temporaries(&self) -> usize {
-        let Ok(rd) = rustix::fs::Dir::read_from(&self.fd) else {
-            return 0;
-        };
-        let me = std::process::id();
-        let mut removed = 0;
-        for ent in rd.flatten() {
-            let name = ent.file_name().to_bytes();
-            let Some(rest) = name.strip_prefix(b".alientar-") else {
-                continue;
-            };
-            let pid = rest
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .fold(0u32, |p, &b| {
-                    p.saturating_mul(10).saturating_add(u32::from(b - b'0'))
-                });
-            if pid == 0 || pid == me || process_exists(pid) {
-                continue;
-            }
-            // A directory is a killed run's new subtree, made under a
-            // temporary name (see `extract`): removed whole.
-            let gone = if ent.file_type() == FileType::Directory {
-                self.remove_tree(name, 0).is_ok()
-            } else {
-                self.unlink(name, false).is_ok()
-            };
-            if gone {
-                removed += 1;
-            }
-        }
-        removed
+        self.remove_dead(
+            |name| {
+                let rest = name.strip_prefix(b".alientar-")?;
+                let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                decimal_pid(&rest[..digits])
+            },
+            |dir, name, kind| {
+                if kind == FileType::Directory {
+                    dir.remove_tree(name, 0).is_ok()
+                } else {
+                    dir.unlink(name, false).is_ok()
+                }
+            },
+        )
     }
 
     /// Remove the files named `prefix` followed by the decimal ID of a
     /// process that no longer exists (never our own): what killed runs
     /// left. Directories are left alone. Returns how many were removed.
     pub fn remove_stale_files(&self, prefix: &[u8]) -> usize {
+        self.remove_dead(
+            |name| decimal_pid(name.strip_prefix(prefix)?),
+            |dir, name, kind| kind != FileType::Directory && dir.unlink(name, false).is_ok(),
+        )
+    }
+
+    /// For each name here that `pid_of` ties to a process that no longer
+    /// exists (never our own), `remove` it; how many were removed.
+    fn remove_dead(
+        &self,
+        pid_of: impl Fn(&[u8]) -> Option<u32>,
+        remove: impl Fn(&Dir, &[u8], FileType) -> bool,
+    ) -> usize {
         let Ok(rd) = rustix::fs::Dir::read_from(&self.fd) else {
             return 0;
         };
         let me = std::process::id();
-        let mut removed = 0;
-        for ent in rd.flatten() {
-            let name = ent.file_name().to_bytes();
-            let Some(pid) = name
-                .strip_prefix(prefix)
-                .and_then(|d| std::str::from_utf8(d).ok())
-                .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|d| d.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if pid == 0 || pid == me || process_exists(pid) {
-                continue;
-            }
-            if ent.file_type() != FileType::Directory && self.unlink(name, false).is_ok() {
-                removed += 1;
-            }
-        }
-        removed
+        rd.flatten()
+            .filter(|ent| {
+                let name = ent.file_name().to_bytes();
+                pid_of(name).is_some_and(|pid| pid != 0 && pid != me && !process_exists(pid))
+                    && remove(self, name, ent.file_type())
+            })
+            .count()
     }
 
     /// Does this directory have the setgid bit (new files then take its group)?
@@ -771,6 +756,14 @@ pub fn fremovexattr(fd: impl AsFd, key: &str) -> io::Result<()> {
         Err(e) if e == rustix::io::Errno::NODATA || e == rustix::io::Errno::NOTSUP => Ok(()),
         r => r.map_err(err),
     }
+}
+
+/// A process ID written in decimal digits only (`None` for anything else).
+fn decimal_pid(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// Is there a process with this ID (in our PID namespace)? A process we
