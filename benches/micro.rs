@@ -1,10 +1,10 @@
 //! Micro benchmarks: ID-map lookups, tar header encode/decode.
 //! Run with `cargo bench --bench micro`.
 
-use alientar::entry::{Entry, Kind, Time};
-use alientar::idmap::{Extent, UidMap};
-use alientar::tar::Reader;
-use alientar::tar::write::{encode_entry, end_of_archive};
+use alientar::internals::tar::Reader;
+use alientar::internals::tar::{encode_entry, end_of_archive};
+use alientar::{Entry, Kind, Time};
+use alientar::{Extent, UidMap};
 use divan::black_box;
 
 fn main() {
@@ -103,7 +103,7 @@ fn header_decode_1000(bencher: divan::Bencher) {
 fn index_encode_1000(bencher: divan::Bencher) {
     let es = entries();
     bencher.bench_local(|| {
-        let mut b = alientar::frame::index::IndexBuilder::default();
+        let mut b = alientar::internals::frame::IndexBuilder::default();
         for (i, e) in es.iter().enumerate() {
             b.push(black_box(e), i as u64 * 1536);
         }
@@ -114,14 +114,14 @@ fn index_encode_1000(bencher: divan::Bencher) {
 #[divan::bench]
 fn index_decode_1000(bencher: divan::Bencher) {
     let es = entries();
-    let mut b = alientar::frame::index::IndexBuilder::default();
+    let mut b = alientar::internals::frame::IndexBuilder::default();
     for (i, e) in es.iter().enumerate() {
         b.push(e, i as u64 * 1536);
     }
     let frame = b.finish_at(es.len() as u64 * 1536).unwrap();
     let sizes = vec![1536 * 1000u32];
     bencher.bench(|| {
-        alientar::frame::index::decode(black_box(&frame[8..]), &sizes)
+        alientar::internals::frame::decode(black_box(&frame[8..]), &sizes)
             .unwrap()
             .len()
     });

@@ -39,17 +39,6 @@ impl Entries {
         })
     }
 
-    /// The next entry, owned.
-    ///
-    /// # Errors
-    /// A malformed archive (streaming).
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Result<Option<Entry>> {
-        Ok(self
-            .next_mut()?
-            .map(|e| std::mem::replace(e, Entry::new(Vec::new(), crate::entry::Kind::File))))
-    }
-
     /// The next entry, in a buffer the next call reuses (listing a large
     /// index this way allocates nothing per entry).
     ///

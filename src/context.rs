@@ -118,7 +118,7 @@ impl Registry {
     /// A contexts file that exists but is malformed.
     pub fn load(who: Invoker) -> Result<Registry> {
         let mut files = vec![PathBuf::from("/etc/alientar/contexts.toml")];
-        if let Some(p) = user_file() {
+        if let Some(p) = user_contexts_file() {
             files.push(p);
         }
         Registry::load_from(who, &files)
@@ -207,7 +207,7 @@ impl Registry {
         let c = self.get(name).ok_or_else(|| {
             Error::context(format!(
                 "no context named '{name}' is defined: add a [{name}] section with uidmap and gidmap to {}, or give --map",
-                user_file().map_or("~/.config/alientar/contexts.toml".into(), |p| p.display().to_string())
+                user_contexts_file().map_or("~/.config/alientar/contexts.toml".into(), |p| p.display().to_string())
             ))
         })?;
         Maps::from_specs(&c.uidmap, &c.gidmap, &self.who)
@@ -226,8 +226,9 @@ impl Registry {
     }
 }
 
-/// The user's contexts file.
-pub fn user_file() -> Option<PathBuf> {
+/// The user's contexts file: `$XDG_CONFIG_HOME/alientar/contexts.toml`, or
+/// `~/.config/alientar/contexts.toml`.
+pub fn user_contexts_file() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

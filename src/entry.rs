@@ -173,7 +173,7 @@ impl Entry {
     /// ([`LABEL_XATTR`]) sets [`Entry::label`] (none when empty), any other
     /// joins [`Entry::xattrs`], unless they hold `max` already: then it is
     /// not added, and the answer is false. The label does not count.
-    pub fn add_archived_xattr(&mut self, name: String, value: Vec<u8>, max: usize) -> bool {
+    pub(crate) fn add_archived_xattr(&mut self, name: String, value: Vec<u8>, max: usize) -> bool {
         if name == LABEL_XATTR {
             let label = String::from_utf8_lossy(&value).into_owned();
             self.label = (!label.is_empty()).then_some(label);
@@ -188,7 +188,7 @@ impl Entry {
 
     /// The xattrs an archive stores for this entry: [`Entry::xattrs`],
     /// then the label as the xattr [`LABEL_XATTR`].
-    pub fn archived_xattrs(&self) -> impl Iterator<Item = (&str, &[u8])> {
+    pub(crate) fn archived_xattrs(&self) -> impl Iterator<Item = (&str, &[u8])> {
         let label = self.label.as_deref().map(|l| (LABEL_XATTR, l.as_bytes()));
         self.xattrs
             .iter()

@@ -143,6 +143,13 @@ impl Error {
         }
     }
 
+    /// True when this is a write to a closed pipe (`alientar list | head`):
+    /// the reader is gone, and the command should end quietly.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.io_error()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    }
+
     /// `context: operation path: cause` for I/O errors, `context: path:
     /// message` for the others; the path escaped as `list` shows names.
     fn render(&self) -> String {
@@ -182,12 +189,6 @@ impl Error {
         }
         s
     }
-}
-
-/// True when an I/O error is a closed pipe (quiet exit for `| head`).
-pub fn is_broken_pipe(e: &Error) -> bool {
-    e.io_error()
-        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
 impl std::fmt::Display for Error {

@@ -6,78 +6,131 @@
 //! and translates ownership through user-namespace ID maps — kernel
 //! `uid_map` semantics — when it creates, lists and extracts archives.
 //!
-//! ## Data flow
-//! - **create**: [`walk`] the tree (sorted; `lstat` and xattrs in parallel)
-//!   → [`Entry`] (owners from `lstat`, or from [`ondisk`] override xattrs, or
-//!   an [`mtree`] spec) → [`translate`] host → context → [`tar::write`]
-//!   blocks → [`frame`]: frames built (files read) and compressed in
-//!   parallel, written in order, then the entry index and the seek table
-//!   → [`output`]: gzip/xz/bzip2 if asked, into what `-f` names (a
-//!   temporary renamed over a regular file; devices and FIFOs as they are).
-//!   With a non-identity map an ordinary user walks inside a user namespace
-//!   ([`sys::userns`]) instead of translating.
-//! - **list** / **check**: [`archive::Entries`]: the [`frame::index`] when
-//!   the archive has a valid one, else [`input`] (decompression) →
-//!   [`tar::read`] → [`Entry`] → (optionally) [`translate`] context → host
-//!   through the map [`ownership::MapChooser`] picks → printer.
-//! - **extract**: [`input`] (seekable zstd: frames decompressed in parallel,
-//!   [`frame::read`]) → [`tar::read`] → [`Entry`] → [`translate`] → workers
-//!   that apply it through an owner [`sink`] (`chown`, `userns`, `xattr`,
-//!   `manifest`, `none`), resolving every name beneath the destination's
-//!   directory handle ([`sys`]).
-//! - **remap**: [`tar::read`] → [`translate`] → [`frame`]; **diff**:
-//!   [`tar::read`] → [`translate`] → comparison with the tree.
+//! ## The API
+//! One function per command, each taking an options struct, the
+//! [`Registry`] of named contexts and a [`Progress`] handle where the
+//! command is long, and returning a [`Report`] of per-entry warnings and
+//! errors:
+//! - [`create()`] with [`CreateOptions`]: walk a tree, store owners in the
+//!   context view (through a map, inside a user namespace, or from
+//!   override xattrs or an mtree manifest);
+//! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
+//!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
+//! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
+//!   and [`print_check`]; [`diff()`] with [`DiffOptions`]; [`remap()`] with
+//!   [`RemapOptions`].
 //!
-//! ID maps live in [`idmap`], named contexts in [`context`], names
-//! databases in [`names`]; the ownership options every command shares in
-//! [`ownership`]. docs/architecture.md in the source has the module map and
-//! the invariants (confinement, atomic placement, entering a user
-//! namespace).
-
+//! Ownership: [`IdMap`] ([`UidMap`], [`GidMap`]) is one kernel-style map,
+//! [`Maps`] a pair, [`parse_spec`] reads a `--map` argument; [`Registry`]
+//! resolves context labels to maps; [`OwnerOptions`] and [`Unmapped`] say
+//! how every command translates. [`Entry`] is one archive member.
+//! Errors are [`Error`], with [`ErrorKind`] and the I/O cause as
+//! [`std::error::Error::source`]. A display of progress implements
+//! [`Observer`].
+//!
+//! The modules behind these are private; docs/architecture.md in the
+//! source has the module map, the data flows and where the invariants
+//! (confinement, atomic placement, entering a user namespace) live.
+//!
 //! ## Example
 //! ```
-//! use alientar::idmap::UidMap;
+//! use alientar::UidMap;
 //! let m = UidMap::parse_list("0:1001:1,1:100000:65536").unwrap();
 //! assert_eq!(m.to_host(42), Some(100041));
 //! assert_eq!(m.to_context(1001), Some(0));
 //! ```
 #![deny(missing_docs)]
 
-pub mod archive;
-pub mod check;
-pub mod context;
-pub mod create;
-pub mod diff;
-pub mod entry;
-pub mod error;
-pub mod extract;
-pub mod frame;
-pub mod gnu;
-pub mod idmap;
-pub mod input;
-pub mod list;
-pub mod member;
-pub mod mtree;
-pub mod names;
-pub mod ondisk;
-pub mod output;
-pub mod ownership;
-pub mod pattern;
-pub mod progress;
-pub mod quote;
-pub mod remap;
-pub mod report;
-pub mod sink;
-pub mod sys;
-pub mod tar;
-pub mod transform;
-pub mod translate;
-pub mod walk;
+mod archive;
+mod check;
+mod context;
+mod create;
+mod diff;
+mod entry;
+mod error;
+mod extract;
+mod frame;
+mod gnu;
+mod idmap;
+mod input;
+mod list;
+mod member;
+mod mtree;
+mod names;
+mod ondisk;
+mod output;
+mod ownership;
+mod pattern;
+mod progress;
+mod quote;
+mod remap;
+mod report;
+mod sink;
+mod sys;
+mod tar;
+mod transform;
+mod translate;
+mod walk;
 
 #[cfg(test)]
 mod testutil;
 
-pub use context::{Maps, Registry};
+pub use check::{CheckResult, Usage, check, print as print_check};
+pub use context::{Context, Maps, Registry, user_contexts_file, validate_label};
+pub use create::{CreateOptions, create};
+pub use diff::{DiffOptions, DiffReport, Difference, What, diff};
 pub use entry::{Entry, Kind, Time};
 pub use error::{Error, ErrorKind, Result};
+pub use extract::{ExtractOptions, OldFiles, Owners, extract, to_stdout};
+pub use idmap::{Extent, GidKind, GidMap, IdKind, IdMap, Invoker, UidKind, UidMap, parse_spec};
+pub use list::{ListFormat, ListOptions, list};
+pub use output::OutFormat;
+pub use ownership::OwnerOptions;
+pub use progress::{Observer, Progress, Snapshot};
+pub use remap::{RemapOptions, remap};
+pub use report::Report;
+pub use transform::Transform;
 pub use translate::Unmapped;
+
+/// Not API: what the binary, the fuzz targets, the benchmarks and the
+/// integration tests reach below the public surface. It may change in any
+/// release.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::gnu::totals_line;
+    pub use crate::idmap::{SubRange, parse_subid};
+    pub use crate::quote::escaped;
+    pub use crate::sys::sigpipe::die_of_sigpipe;
+
+    /// The tar codec.
+    pub mod tar {
+        pub use crate::tar::Reader;
+        pub use crate::tar::header::checksum_ok;
+        pub use crate::tar::read::MAX_NAME;
+        pub use crate::tar::write::{encode_entry, end_of_archive, pad};
+        /// pax extended-header records.
+        pub mod pax {
+            pub use crate::tar::pax::{
+                base64_decode, base64_encode, parse_records, parse_time, parse_u64, percent_decode,
+                percent_encode, push_record, records,
+            };
+        }
+    }
+
+    /// Opening and decompressing archives.
+    pub mod input {
+        pub use crate::input::{Compression, decompress, open};
+    }
+
+    /// The frame layer: entry index and seek table.
+    pub mod frame {
+        pub use crate::frame::index::{IndexBuilder, decode};
+        pub use crate::frame::read::Seekable;
+        pub use crate::frame::seek::SeekTable;
+    }
+
+    /// mtree specs.
+    pub mod mtree {
+        pub use crate::mtree::{escape, parse, unescape};
+    }
+}

@@ -201,15 +201,8 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The member name as `tar -t` prints it: escaped ([`crate::quote`]),
-/// directories with a trailing `/`.
-pub fn display_name(e: &Entry) -> String {
-    let mut s = String::new();
-    push_display_name(e, &mut s);
-    s
-}
-
-/// [`display_name`], appended to `s`.
+/// The member name as `tar -t` prints it, appended to `s`: escaped
+/// ([`crate::quote`]), directories with a trailing `/`.
 fn push_display_name(e: &Entry, s: &mut String) {
     crate::quote::push_escaped(&e.path, s);
     if e.kind == Kind::Dir && !s.ends_with('/') {

@@ -3,7 +3,6 @@
 //! 2 fatal).
 
 mod cli;
-mod oldstyle;
 
 /// mimalloc instead of glibc's allocator: an entry's buffers are allocated
 /// by one thread and freed by another (reader and worker in extract), a

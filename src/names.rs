@@ -42,16 +42,12 @@ impl NameDb {
         NameDb::load(Path::new("/etc/passwd"))
     }
 
-    /// The host's `/etc/group`.
-    pub fn host_group() -> NameDb {
-        NameDb::load(Path::new("/etc/group"))
-    }
-
     /// The name of `id`, if the database has one.
     pub fn name_of(&self, id: u32) -> Option<&str> {
         self.by_id.get(&id).map(String::as_str)
     }
 
+    #[cfg(test)]
     /// The ID of `name`, if the database has one.
     pub fn id_of(&self, name: &str) -> Option<u32> {
         self.by_name.get(name).copied()

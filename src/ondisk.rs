@@ -211,7 +211,8 @@ pub fn decode_rootless(v: &[u8]) -> Result<(Option<u32>, Option<u32>), String> {
     Ok((uid, gid))
 }
 
-/// Encode umoci's `user.rootlesscontainers` (used by tests and for symmetry).
+#[cfg(test)]
+/// Encode umoci's `user.rootlesscontainers` (the tests' fixtures).
 pub fn encode_rootless(uid: u32, gid: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut put = |field: u64, mut v: u64| {

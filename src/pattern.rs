@@ -38,11 +38,6 @@ impl Patterns {
         Patterns { pats, hits }
     }
 
-    /// True when there are no patterns.
-    pub fn is_empty(&self) -> bool {
-        self.pats.is_empty()
-    }
-
     /// Does some pattern select `name`? Records which patterns matched.
     pub fn matches(&mut self, name: &[u8]) -> bool {
         if self.pats.is_empty() {

@@ -43,7 +43,7 @@ const UNKNOWN: u64 = u64::MAX;
 pub trait Observer: Send + Sync {
     /// The first update came: appear.
     fn start(&self);
-    /// Show the counters as they are now (at most every [`TICK`]).
+    /// Show the counters as they are now (at most ten times a second).
     fn draw(&self, now: &Snapshot);
     /// The operation is over: disappear.
     fn finish(&self);

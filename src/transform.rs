@@ -224,7 +224,7 @@ impl Transform {
     }
 
     /// `name` transformed by every expression whose scope covers `t`.
-    pub fn apply<'a>(&self, name: &'a [u8], t: Target) -> Cow<'a, [u8]> {
+    pub(crate) fn apply<'a>(&self, name: &'a [u8], t: Target) -> Cow<'a, [u8]> {
         let mut cur = Cow::Borrowed(name);
         for x in self.exprs.iter().filter(|x| x.scope.covers(t)) {
             if let Some(v) = x.apply(&cur) {
@@ -235,7 +235,7 @@ impl Transform {
     }
 
     /// Transform an entry's link target (symlinks and hard links).
-    pub fn apply_link(&self, e: &mut Entry) {
+    pub(crate) fn apply_link(&self, e: &mut Entry) {
         let t = match e.kind {
             Kind::Symlink => Target::Symlink,
             Kind::HardLink => Target::HardLink,
@@ -249,7 +249,7 @@ impl Transform {
     }
 
     /// Transform an entry's name and link target.
-    pub fn apply_entry(&self, e: &mut Entry) {
+    pub(crate) fn apply_entry(&self, e: &mut Entry) {
         if let Cow::Owned(v) = self.apply(&e.path, Target::Name) {
             e.path = v;
         }

@@ -280,7 +280,8 @@ pub fn translate_xattrs(
     r
 }
 
-/// Encode a POSIX ACL xattr from (tag, perm, id) entries (for tests and tools).
+#[cfg(test)]
+/// Encode a POSIX ACL xattr from (tag, perm, id) entries (the tests' fixtures).
 pub fn encode_acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
     let mut v = 2u32.to_le_bytes().to_vec();
     for &(tag, perm, id) in entries {

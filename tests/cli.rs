@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use std::path::Path;
 
-use alientar::entry::{Entry, Kind, Time};
-use alientar::tar::write::{encode_entry, end_of_archive, pad};
+use alientar::internals::tar::{encode_entry, end_of_archive, pad};
+use alientar::{Entry, Kind, Time};
 
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_owned()

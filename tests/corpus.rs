@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use alientar::input::{self, Compression};
-use alientar::tar::Reader;
+use alientar::internals::input::{self, Compression};
+use alientar::internals::tar::Reader;
 use alientar::{Entry, Kind, Time};
 
 // ---------------------------------------------------------------------------
@@ -2432,7 +2432,7 @@ fn fuzz_list(data: &[u8]) -> Option<String> {
 
 /// A small valid archive made with our own writer (used without the corpus).
 fn builtin_archive() -> Vec<u8> {
-    use alientar::tar::write;
+    use alientar::internals::tar as write;
     let mut out = Vec::new();
     let mut f = Entry::new(
         "dir/a-file-with-a-name-long-enough-to-need-more-than-one-hundred-bytes-in-the-archive-header/x.txt",
@@ -2532,7 +2532,7 @@ fn random_and_mutated_inputs() {
             .filter(|&k| {
                 let b = &data[k * 512..(k + 1) * 512];
                 b.iter().any(|&x| x != 0)
-                    && alientar::tar::header::checksum_ok(b.try_into().unwrap())
+                    && alientar::internals::tar::checksum_ok(b.try_into().unwrap())
             })
             .collect();
         for i in 0..30 {

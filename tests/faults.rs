@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use alientar::entry::{Entry, Kind, Time};
-use alientar::tar::write::{encode_entry, end_of_archive, pad};
+use alientar::internals::tar::{encode_entry, end_of_archive, pad};
+use alientar::{Entry, Kind, Time};
 
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_owned()

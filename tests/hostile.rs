@@ -29,9 +29,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use alientar::entry::{Entry, Kind, Time};
-use alientar::tar::pax::push_record;
-use alientar::tar::write::{encode_entry, end_of_archive, pad};
+use alientar::internals::tar::pax::push_record;
+use alientar::internals::tar::{encode_entry, end_of_archive, pad};
+use alientar::{Entry, Kind, Time};
 
 /// The dedicated unprivileged test user.
 const USER: &str = "alientar-test";

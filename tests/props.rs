@@ -11,10 +11,10 @@ use common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use alientar::entry::{Entry, Kind, Time};
-use alientar::idmap::{Extent, IdMap, UidKind};
-use alientar::tar::Reader;
-use alientar::tar::write::{encode_entry, end_of_archive, pad};
+use alientar::internals::tar::Reader;
+use alientar::internals::tar::{encode_entry, end_of_archive, pad};
+use alientar::{Entry, Kind, Time};
+use alientar::{Extent, IdMap, UidKind};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 

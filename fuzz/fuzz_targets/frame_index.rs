@@ -6,9 +6,9 @@
 
 use std::io::{Read, Write};
 
-use alientar::frame::index;
-use alientar::frame::read::Seekable;
-use alientar::frame::seek::SeekTable;
+use alientar::internals::frame as index;
+use alientar::internals::frame::Seekable;
+use alientar::internals::frame::SeekTable;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,8 @@
 //! translating an ID there and back is the identity.
 #![no_main]
 
-use alientar::idmap::{IdMap, UidKind, parse_subid};
+use alientar::internals::parse_subid;
+use alientar::{IdMap, UidKind};
 use libfuzzer_sys::fuzz_target;
 
 fn check(m: &IdMap<UidKind>, probe: &[u8]) {

@@ -2,7 +2,7 @@
 //! the manifest sink writes: `unescape(escape(x)) == x` for any bytes.
 #![no_main]
 
-use alientar::mtree;
+use alientar::internals::mtree;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 //! decode back.
 #![no_main]
 
-use alientar::tar::pax;
+use alientar::internals::tar::pax;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

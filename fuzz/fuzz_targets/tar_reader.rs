@@ -5,7 +5,7 @@
 
 use std::io::{Cursor, Read};
 
-use alientar::tar::Reader;
+use alientar::internals::tar::Reader;
 use libfuzzer_sys::fuzz_target;
 
 /// Stop after this much entry data: a small input may claim (or, compressed,
@@ -23,11 +23,11 @@ fn read_all<R: Read>(r: R) {
                 entries += 1;
                 // What the reader promises about every entry it returns.
                 assert!(e.mode <= 0o7777, "mode {:o}", e.mode);
-                assert!(e.path.len() <= alientar::tar::read::MAX_NAME);
+                assert!(e.path.len() <= alientar::internals::tar::MAX_NAME);
                 assert!(
                     e.link
                         .as_ref()
-                        .is_none_or(|l| l.len() <= alientar::tar::read::MAX_NAME)
+                        .is_none_or(|l| l.len() <= alientar::internals::tar::MAX_NAME)
                 );
                 assert!(e.mtime.nsec < 1_000_000_000);
                 let mut got = 0u64;
@@ -73,7 +73,7 @@ fn read_all<R: Read>(r: R) {
 
 fuzz_target!(|data: &[u8]| {
     read_all(data);
-    if let Ok((_, r)) = alientar::input::decompress(Box::new(Cursor::new(data.to_vec()))) {
+    if let Ok((_, r)) = alientar::internals::input::decompress(Box::new(Cursor::new(data.to_vec()))) {
         read_all(r);
     }
 });

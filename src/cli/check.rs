@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use alientar::error::Error;
+use alientar::Error;
 
 use super::Env;
 use super::outcome::Exit;
@@ -22,8 +22,8 @@ pub(super) struct CheckArgs {
 /// Check the archive's owners against the maps; the report on stdout.
 pub(super) fn run(a: CheckArgs, env: &Env) -> Result<Exit, Error> {
     let owners = env.owners(&a.owners)?;
-    let result = alientar::check::check(&a.file, &env.reg, &owners)?;
+    let result = alientar::check(&a.file, &env.reg, &owners)?;
     let mut out = std::io::stdout().lock();
-    let ok = alientar::check::print(&result, &mut out)?;
+    let ok = alientar::print_check(&result, &mut out)?;
     Ok(if ok { Exit::Ok } else { Exit::Partial })
 }

@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use alientar::context::{Registry, user_file};
-use alientar::error::Error;
+use alientar::Error;
+use alientar::{Registry, user_contexts_file};
 
 use super::outcome::Exit;
 
@@ -27,7 +27,7 @@ fn show_one(out: &mut dyn Write, n: &str, reg: &Registry) -> Result<(), Error> {
     let c = reg.get(n).ok_or_else(|| {
         Error::context(format!(
             "no context named '{n}' is defined (see `alientar contexts`; define it in {})",
-            user_file().map_or("~/.config/alientar/contexts.toml".into(), |p| p
+            user_contexts_file().map_or("~/.config/alientar/contexts.toml".into(), |p| p
                 .display()
                 .to_string())
         ))

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use alientar::create::{CreateOptions, create};
-use alientar::error::Error;
+use alientar::Error;
+use alientar::{CreateOptions, create};
 
 use super::Env;
 use super::outcome::{Exit, finish_totals, put_line, say_err, stderr_tty, stdout_tty};
@@ -100,7 +100,7 @@ pub(super) fn run(a: CreateArgs, env: &Env) -> Result<Exit, Error> {
     let bar = env.progress("creating", names_on_tty);
     let mut on_entry = |p: &[u8]| {
         if verbose {
-            let line = alientar::quote::escaped(p);
+            let line = alientar::internals::escaped(p);
             if to_stdout {
                 say_err(&line);
             } else {

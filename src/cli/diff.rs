@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use alientar::diff::{DiffOptions, Difference, diff};
-use alientar::error::Error;
+use alientar::Error;
+use alientar::{DiffOptions, Difference, diff};
 
 use super::Env;
 use super::outcome::{Exit, message, say_err};

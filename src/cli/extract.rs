@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use alientar::error::Error;
-use alientar::extract::OldFiles;
-use alientar::extract::{ExtractOptions, Owners, extract};
-use alientar::report::Report;
+use alientar::Error;
+use alientar::OldFiles;
+use alientar::Report;
+use alientar::{ExtractOptions, Owners, extract};
 
 use super::Env;
 use super::outcome::{Exit, finish_totals, put_line, stdout_tty};
@@ -154,7 +154,7 @@ fn extract_to_stdout(opts: &ExtractOptions, verbose: bool) -> Result<Report, Err
             eprintln!("{}", String::from_utf8_lossy(p));
         }
     };
-    alientar::extract::to_stdout(opts, &mut out, &mut on_entry)
+    alientar::to_stdout(opts, &mut out, &mut on_entry)
 }
 
 /// Extract the archive (`--to-stdout`: its files' contents to stdout);
@@ -180,7 +180,7 @@ pub(super) fn run(a: ExtractArgs, env: &Env) -> Result<Exit, Error> {
         if verbose {
             put_line(
                 &mut std::io::stdout().lock(),
-                alientar::quote::escaped(p).as_bytes(),
+                alientar::internals::escaped(p).as_bytes(),
             );
         }
     };

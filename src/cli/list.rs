@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use alientar::error::Error;
-use alientar::list::{ListFormat, ListOptions, list};
+use alientar::Error;
+use alientar::{ListFormat, ListOptions, list};
 
 use super::Env;
 use super::outcome::{Exit, finish};

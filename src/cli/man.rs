@@ -6,7 +6,7 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
-use alientar::error::Error;
+use alientar::Error;
 
 use super::outcome::Exit;
 use super::{Cli, EXIT_STATUS};

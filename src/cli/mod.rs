@@ -9,6 +9,7 @@ mod diff;
 mod extract;
 mod list;
 mod man;
+mod oldstyle;
 mod outcome;
 mod progress;
 mod remap;
@@ -20,10 +21,10 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use alientar::Error;
-use alientar::context::Registry;
-use alientar::idmap::Invoker;
-use alientar::ownership::OwnerOptions;
-use alientar::progress::Progress;
+use alientar::Invoker;
+use alientar::OwnerOptions;
+use alientar::Progress;
+use alientar::Registry;
 
 pub use outcome::Exit;
 
@@ -138,7 +139,7 @@ fn is_command(word: &str) -> bool {
 
 /// Run the command line; returns the exit status.
 pub fn run() -> Exit {
-    let args = crate::oldstyle::expand(std::env::args_os().collect(), is_command);
+    let args = oldstyle::expand(std::env::args_os().collect(), is_command);
     let cli = Cli::parse_from(args);
     match run_cmd(cli.cmd, !cli.no_progress) {
         Ok(code) => code,

@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use alientar::error::{Error, is_broken_pipe};
-use alientar::gnu::totals_line;
-use alientar::report::Report;
+use alientar::Error;
+use alientar::Report;
+use alientar::internals::totals_line;
 
 /// The exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,8 +68,8 @@ pub(super) fn finish_totals(
 /// A write to a closed pipe (`| head` has exited) ends the command as it
 /// ends GNU tar: killed by SIGPIPE, silently.
 pub(super) fn end_on_broken_pipe(e: &Error) {
-    if is_broken_pipe(e) {
-        alientar::sys::sigpipe::die_of_sigpipe();
+    if e.is_broken_pipe() {
+        alientar::internals::die_of_sigpipe();
     }
 }
 
@@ -84,7 +84,7 @@ pub(super) fn say_err(line: &str) {
 pub(super) fn put_line(w: &mut dyn Write, line: &[u8]) {
     let r = w.write_all(line).and_then(|()| w.write_all(b"\n"));
     if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
-        alientar::sys::sigpipe::die_of_sigpipe();
+        alientar::internals::die_of_sigpipe();
     }
 }
 

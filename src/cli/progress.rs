@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use alientar::progress::{Observer, Progress, Snapshot};
+use alientar::{Observer, Progress, Snapshot};
 
 /// A bar on stderr, if stderr is a terminal (else [`Progress::hidden`]).
 /// `verb` names the operation in the bar ("creating", "extracting"...).

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use alientar::error::Error;
-use alientar::remap::{RemapOptions, remap};
+use alientar::Error;
+use alientar::{RemapOptions, remap};
 
 use super::Env;
 use super::outcome::{Exit, finish};

@@ -5,12 +5,12 @@ use std::path::Path;
 
 use clap::{Args, ValueEnum};
 
-use alientar::context::{Maps, Registry};
-use alientar::idmap::{GidKind, Invoker, UidKind, parse_spec};
-use alientar::output::OutFormat;
-use alientar::ownership::OwnerOptions;
-use alientar::transform::Transform;
+use alientar::OutFormat;
+use alientar::OwnerOptions;
+use alientar::Transform;
 use alientar::{Error, Unmapped};
+use alientar::{GidKind, Invoker, UidKind, parse_spec};
+use alientar::{Maps, Registry};
 
 #[derive(Args, Debug, Clone)]
 pub(super) struct OwnerArgs {

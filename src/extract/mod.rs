@@ -99,7 +99,7 @@ use crate::ownership::OwnerOptions;
 use crate::report::Report;
 use crate::sys::Dir;
 
-/// How owners land on disk (see [`crate::sink`]).
+/// How owners land on disk: the owner sink of `extract --owners`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Owners {
     /// `chown` when privileged; else `userns` when `newuidmap` exists and

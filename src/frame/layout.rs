@@ -165,11 +165,6 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
         }
     }
 
-    /// The frames' content, to add to it what only it knows how to.
-    pub fn content(&mut self) -> &mut C {
-        &mut self.content
-    }
-
     /// The frame being laid out is still within the first small frames.
     pub fn early(&self) -> bool {
         self.done < self.cuts.early

@@ -163,11 +163,6 @@ impl FramePipeline {
         }
     }
 
-    /// Number of frames submitted so far (the index of the next frame).
-    pub fn frames(&self) -> usize {
-        self.seq
-    }
-
     /// Build `frame` on the pool (and compress it); it is written after all
     /// earlier ones.
     /// Blocks while `in_flight` frames are pending.
@@ -294,17 +289,8 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// Compress one independent frame with a content checksum.
-///
-/// # Errors
-/// A zstd failure.
-pub fn compress_frame(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    compress_frame_into(data, level, &mut out)?;
-    Ok(out)
-}
-
-/// As [`compress_frame`], into `out` (cleared first; its capacity reused).
+/// Compress one independent frame with a content checksum into `out`
+/// (cleared first; its capacity reused).
 /// Each thread keeps one context (see [`sys::zstd`] for its settings).
 ///
 /// # Errors

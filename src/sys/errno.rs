@@ -27,11 +27,6 @@ pub fn refused_path(e: &io::Error) -> bool {
     is(e, Errno::LOOP) || is(e, Errno::NOTDIR) || is(e, Errno::XDEV)
 }
 
-/// The operation is not supported here (`EOPNOTSUPP`/`ENOTSUP`).
-pub fn unsupported(e: &io::Error) -> bool {
-    is(e, Errno::OPNOTSUPP) || is(e, Errno::NOTSUP)
-}
-
 /// An `io::Error` carrying this errno.
 pub fn error(errno: Errno) -> io::Error {
     io::Error::from_raw_os_error(errno.raw_os_error())
@@ -48,6 +43,5 @@ mod tests {
         assert!(missing(&error(Errno::NOENT)));
         assert!(refused_path(&error(Errno::XDEV)));
         assert!(!refused_path(&io::Error::other("x")));
-        assert!(unsupported(&error(Errno::OPNOTSUPP)));
     }
 }

@@ -35,8 +35,6 @@ pub const GNU_SPARSE_SIZE: &str = "GNU.sparse.size";
 pub const GNU_SPARSE_REALSIZE: &str = "GNU.sparse.realsize";
 /// GNU sparse: the format's major version (`1` puts the map in the data).
 pub const GNU_SPARSE_MAJOR: &str = "GNU.sparse.major";
-/// GNU sparse: the format's minor version.
-pub const GNU_SPARSE_MINOR: &str = "GNU.sparse.minor";
 /// GNU sparse 0.1 and 1.0: the member's real name.
 pub const GNU_SPARSE_NAME: &str = "GNU.sparse.name";
 /// GNU sparse 0.0: a segment's offset (repeated, paired in order with
@@ -44,8 +42,6 @@ pub const GNU_SPARSE_NAME: &str = "GNU.sparse.name";
 pub const GNU_SPARSE_OFFSET: &str = "GNU.sparse.offset";
 /// GNU sparse 0.0: a segment's length.
 pub const GNU_SPARSE_NUMBYTES: &str = "GNU.sparse.numbytes";
-/// GNU sparse 0.0 and 0.1: the number of segments.
-pub const GNU_SPARSE_NUMBLOCKS: &str = "GNU.sparse.numblocks";
 /// GNU sparse 0.1: the whole map, `offset,length,...`.
 pub const GNU_SPARSE_MAP: &str = "GNU.sparse.map";
 

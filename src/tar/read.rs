@@ -707,17 +707,6 @@ pub fn padding(size: u64) -> u64 {
     (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64
 }
 
-/// An `io::Read` view of the current entry's data.
-pub struct EntryData<'a, R>(pub &'a mut Reader<R>);
-
-impl<R: Read> Read for EntryData<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0
-            .read_data(buf)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-    }
-}
-
 impl Draft {
     /// The member as its header (and GNU long names) describe it.
     fn new(raw: &mut RawHeader, long_name: Option<Vec<u8>>, long_link: Option<Vec<u8>>) -> Draft {
