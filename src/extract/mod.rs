@@ -73,6 +73,7 @@ mod big;
 mod crew;
 mod dirs;
 mod finish;
+mod guard;
 mod kinds;
 mod leftovers;
 mod links;
@@ -168,13 +169,15 @@ pub fn extract(
         namespace,
         no_userns,
     } = owners::choose_sink(opts, reg)?;
+    // Outside the user namespace: the destination's label is the user's to read.
+    let guard = guard::LabelGuard::new(opts);
     if let Some(maps) = &namespace {
         // Before anything else: no thread may exist yet.
         crate::sys::userns::enter(maps)?;
     }
     drop(open_dest(&opts.dest)?);
     // Also before the workers start: it reads the umask by setting it.
-    let input = read::Input::open(opts, reg, namespace, no_userns)?;
+    let input = read::Input::open(opts, reg, namespace, no_userns, guard)?;
     let kit = crew::WorkerKit::new(opts, sink);
     let crew = crew::Crew::start(&kit, crew::worker_count())?;
     // The reading thread's own worker: it creates big files and makes the
