@@ -597,6 +597,9 @@ fn entries_of_another_label_carry_their_own_record() {
         (d.join("T/u"), Some(String::new())),
     ];
     assert_eq!(on_disk, want_disk);
+    // diff reads the labels on disk the same way (an empty one stops
+    // inheritance): no difference.
+    ok_in(&cfg, &["diff", "-f", &a("m.tar.zst"), "-C", &s(&d)]);
     create("again.tar", &d);
     assert_eq!(labels_of(&cfg, &a("again.tar")), want);
     assert_eq!(Raw::read(Path::new(&a("again.tar"))).records(), records);
