@@ -558,11 +558,9 @@ impl Comparer {
         }
         let l = match read_label(&p) {
             Some(l) => l,
-            None if rel.is_empty() => {
-                crate::sys::ancestors::nearest_xattr_above(&p, LABEL_XATTR)
-                    .map(|f| shown(&f.value))
-                    .filter(|l| !l.is_empty())
-            }
+            None if rel.is_empty() => crate::sys::ancestors::nearest_xattr_above(&p, LABEL_XATTR)
+                .map(|f| shown(&f.value))
+                .filter(|l| !l.is_empty()),
             None => self.dir_label(&rel[..rel.len() - 1]),
         };
         self.labels.insert(key, l.clone());

@@ -33,6 +33,14 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
     let (opts, reg) = (env.opts, env.reg);
     let maps = match (&opts.owners.maps, label) {
         (Some(m), _) => Some(m.clone()),
+        (None, Some(l)) if opts.owners.context.is_none() => Some(reg.maps(l).map_err(|e| {
+            Error::context(format!(
+                "files to archive are labelled '{l}' on disk ({}, on them or on a directory above): {}; \
+                 --context NAME labels them otherwise",
+                crate::entry::LABEL_XATTR,
+                e.kind()
+            ))
+        })?),
         (None, Some(l)) => Some(reg.maps(l)?),
         (None, None) => None,
     };
