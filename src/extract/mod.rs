@@ -23,7 +23,8 @@
 //! - After the workers: `links` (hard links), `dirs` (directory metadata),
 //!   `leftovers` (what the workers found, turned into the report).
 //! - `old_files` (`-k`, `--skip-old-files`, `--overwrite`), `stdout` (`-O`),
-//!   `owners` (the owner sink `--owners` chooses).
+//!   `owners` (the owner sink `--owners` chooses), `guard` (the entries'
+//!   labels against the destination's label on disk).
 //!
 //! ## New subtrees under a temporary name
 //! A directory the run makes where the destination had nothing — the top of
