@@ -1,13 +1,13 @@
 //! `create`: tree → archive.
 //!
 //! Walk (sorted, each directory read by its descriptor, names stat'ed in
-//! parallel) → label (`label`: the archive's label is chosen before the
-//! walk, from the first path and the directories above it) → host → context translation of every
-//! entry (`owners`) → hard links and `--transform` (`members`) → tar
-//! blocks laid out in frames (`layout`) → frames built (files read) and
-//! compressed in parallel (`build`) → the archive, written under a
-//! temporary name and renamed into place, so an unmapped ID (with
-//! `--unmapped error`) leaves no archive.
+//! parallel) → label (`label`; the archive's label is chosen before the
+//! walk, from the first path and the directories above it) → host →
+//! context translation of every entry (`owners`) → hard links and
+//! `--transform` (`members`) → tar blocks laid out in frames (`layout`) →
+//! frames built (files read) and compressed in parallel (`build`) → the
+//! archive, written under a temporary name and renamed into place, so an
+//! unmapped ID (with `--unmapped error`) leaves no archive.
 //!
 //! Writing to a file without `--from-xattrs` or `--from-manifest`, the walk
 //! runs on its own thread while entries are laid out and compressed
