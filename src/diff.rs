@@ -24,9 +24,10 @@
 //!   `system.posix_acl_*` and `security.capability` names (not, say,
 //!   `security.selinux`, which the system adds);
 //! - the context label `user.alientar.context` is not an xattr here: a
-//!   file without one inherits its directory's (as `create` reads it), and
-//!   a difference is reported only when the disk has a label that is not
-//!   the entry's;
+//!   file without one inherits its directory's, above the directory
+//!   compared with too (as `create` reads it; an empty one marks a file
+//!   unlabelled), and a difference is reported only when the disk has a
+//!   label that is not the entry's;
 //! - without patterns, a file on disk inside a directory the archive holds
 //!   but which the archive lacks is reported ("Not in archive").
 
@@ -537,10 +538,11 @@ impl Comparer {
     }
 
     /// The label a file inherits: its own xattr, else its nearest
-    /// ancestor's (up to and including the directory compared with).
+    /// ancestor's (above the directory compared with too, as `create`
+    /// looks for it).
     fn label_of(&mut self, path: &Path, rel: &[&[u8]]) -> Option<String> {
         if let Some(l) = read_label(path) {
-            return Some(l);
+            return l;
         }
         self.dir_label(&rel[..rel.len().saturating_sub(1)])
     }
@@ -555,8 +557,10 @@ impl Comparer {
             p.push(OsStr::from_bytes(c));
         }
         let l = match read_label(&p) {
-            Some(l) => Some(l),
-            None if rel.is_empty() => None,
+            Some(l) => l,
+            None if rel.is_empty() => crate::sys::ancestors::nearest_xattr_above(&p, LABEL_XATTR)
+                .map(|f| shown(&f.value))
+                .filter(|l| !l.is_empty()),
             None => self.dir_label(&rel[..rel.len() - 1]),
         };
         self.labels.insert(key, l.clone());
@@ -793,12 +797,13 @@ fn compare_meta(e: &Entry, md: &Meta, owners_known: bool, found: &mut Vec<What>)
     }
 }
 
-fn read_label(p: &Path) -> Option<String> {
+/// A file's own label on disk: `None` when it has none, `Some(None)` when
+/// it is empty (the file is marked unlabelled, which stops inheritance).
+fn read_label(p: &Path) -> Option<Option<String>> {
     crate::sys::path::lgetxattr(p, LABEL_XATTR)
         .ok()
         .flatten()
-        .map(|v| shown(&v))
-        .filter(|l| !l.is_empty())
+        .map(|v| Some(shown(&v)).filter(|l| !l.is_empty()))
 }
 
 #[cfg(test)]

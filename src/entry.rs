@@ -187,9 +187,16 @@ impl Entry {
     }
 
     /// The xattrs an archive stores for this entry: [`Entry::xattrs`],
-    /// then the label as the xattr [`LABEL_XATTR`].
-    pub(crate) fn archived_xattrs(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        let label = self.label.as_deref().map(|l| (LABEL_XATTR, l.as_bytes()));
+    /// then the label as the xattr [`LABEL_XATTR`] unless it is the
+    /// archive's label `archive` (declared once, in the global header): the
+    /// entry's own label, or an empty value for an unlabelled entry of an
+    /// archive that has a label.
+    pub(crate) fn archived_xattrs(
+        &self,
+        archive: Option<&str>,
+    ) -> impl Iterator<Item = (&str, &[u8])> {
+        let own = self.label.as_deref();
+        let label = (own != archive).then(|| (LABEL_XATTR, own.unwrap_or_default().as_bytes()));
         self.xattrs
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_slice()))
@@ -255,15 +262,22 @@ mod tests {
         assert!(!e.add_archived_xattr("user.a".into(), b"1".to_vec(), 1));
         assert_eq!(e.label.as_deref(), Some("rootless"));
         assert_eq!(e.xattrs, vec![("user.b".to_string(), b"2".to_vec())]);
-        let stored: Vec<(&str, &[u8])> = e.archived_xattrs().collect();
+        let stored: Vec<(&str, &[u8])> = e.archived_xattrs(None).collect();
         assert_eq!(
             stored,
             vec![("user.b", &b"2"[..]), (LABEL_XATTR, &b"rootless"[..])]
         );
-        // An empty label is none.
+        // The archive's own label is not repeated; another one is.
+        assert_eq!(e.archived_xattrs(Some("rootless")).count(), 1);
+        let other: Vec<(&str, &[u8])> = e.archived_xattrs(Some("other")).collect();
+        assert_eq!(other[1], (LABEL_XATTR, &b"rootless"[..]));
+        // An empty label is none; an archive with a label says so with an
+        // empty value.
         assert!(e.add_archived_xattr(LABEL_XATTR.into(), Vec::new(), 1));
         assert_eq!(e.label, None);
-        assert_eq!(e.archived_xattrs().count(), 1);
+        assert_eq!(e.archived_xattrs(None).count(), 1);
+        let none: Vec<(&str, &[u8])> = e.archived_xattrs(Some("rootless")).collect();
+        assert_eq!(none[1], (LABEL_XATTR, &b""[..]));
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub mod internals {
         pub use crate::tar::Reader;
         pub use crate::tar::header::checksum_ok;
         pub use crate::tar::read::MAX_NAME;
-        pub use crate::tar::write::{encode_entry, end_of_archive, pad};
+        pub use crate::tar::write::{encode_entry, encode_global, end_of_archive, pad};
         /// pax extended-header records.
         pub mod pax {
             pub use crate::tar::pax::{

@@ -12,7 +12,9 @@ use crate::translate::Unmapped;
 /// Ownership options shared by create, list and extract.
 #[derive(Clone, Debug, Default)]
 pub struct OwnerOptions {
-    /// `--context`: the label (create) or the context whose map applies (list/extract).
+    /// `--context`: the label (create) or the context whose map applies
+    /// (list/extract; extract also labels what it writes with it, whatever
+    /// the entries' label or the destination's).
     pub context: Option<String>,
     /// `--map`, `--uid-map`, `--gid-map`: explicit maps overriding the context's.
     pub maps: Option<Maps>,

@@ -119,18 +119,22 @@ impl<'o> Rewriter<'o> {
         }
     }
 
-    /// The format version and, with a new label, the map that label's
-    /// owners are in.
+    /// The format version and, with a new label, the archive's label (every
+    /// entry's: no entry repeats it) and the map its owners are in.
     fn global_header(&mut self) -> Result<()> {
         let opts = self.opts;
-        let globals = crate::tar::keys::global_records(opts.context.as_deref().map(|l| {
-            let m = if opts.inverse {
-                opts.maps.clone()
-            } else {
-                opts.maps.inverse()
-            };
-            (l, m.uid.to_string(), m.gid.to_string())
-        }));
+        let label = opts.context.as_deref();
+        let globals = crate::tar::keys::global_records(
+            label,
+            label.map(|l| {
+                let m = if opts.inverse {
+                    opts.maps.clone()
+                } else {
+                    opts.maps.inverse()
+                };
+                (l, m.uid.to_string(), m.gid.to_string())
+            }),
+        );
         self.buf.clear();
         tw::encode_global(&globals, &mut self.buf);
         self.put_buf()
@@ -158,7 +162,7 @@ impl<'o> Rewriter<'o> {
         e.gname = None;
         e.label = opts.context.clone();
         self.buf.clear();
-        tw::encode_entry(&e, &mut self.buf);
+        tw::encode_member(&e, opts.context.as_deref(), &mut self.buf);
         let target = &self.target;
         self.frames.begin_entry(&e).map_err(|e| werr(target, e))?;
         self.put_buf()?;

@@ -15,7 +15,8 @@ pub struct WalkedFile {
     /// Where it is on disk.
     pub fs_path: PathBuf,
     /// The entry, host view, label taken from its own xattr if any (in
-    /// [`Entry::label`]).
+    /// [`Entry::label`]; an empty one, which marks the file unlabelled and
+    /// stops inheritance, as an empty string).
     pub entry: Entry,
     /// Device, for hard-link detection.
     pub dev: u64,
@@ -437,8 +438,9 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
     let mut xattrs = place.xattrs(&md, kind)?;
     if let Some(i) = xattrs.iter().position(|(n, _)| n == LABEL_XATTR) {
         let (_, v) = xattrs.remove(i);
-        let l = String::from_utf8_lossy(&v).into_owned();
-        e.label = (!l.is_empty()).then_some(l);
+        // Kept when empty: that marks the file unlabelled (see
+        // [`WalkedFile::entry`]).
+        e.label = Some(String::from_utf8_lossy(&v).into_owned());
     }
     e.xattrs = xattrs;
     Ok(Found::File(Box::new(WalkedFile {

@@ -15,6 +15,14 @@ use alientar::{Maps, Registry};
 #[derive(Args, Debug, Clone)]
 pub(super) struct OwnerArgs {
     /// The context owners belong to: the label stored on create; the map used on list/extract.
+    ///
+    /// create: every entry's label (else the label on disk: a file's own
+    /// user.alientar.context, else that of its nearest labelled directory,
+    /// above the paths given too). list, diff: the map for every entry
+    /// (else each entry's label). extract: the map for every entry and the
+    /// label written on disk; it also says which context wins when the
+    /// entries' label is not the destination's (the nearest label on disk
+    /// from -C DIR up), which otherwise warns once (exit status 0).
     #[arg(long, value_name = "NAME")]
     pub(super) context: Option<String>,
     /// ID map for uids and gids: INSIDE:OUTSIDE:COUNT[,...], @FILE, rootless, subuid, host, or a context name.

@@ -35,16 +35,19 @@ pub(super) fn create_collected(env: &Env, mut report: Report, mut watch: Watch) 
         owners.take(s, &mut pending)?;
     }
     let OwnerStep {
-        plans, translator, ..
+        mut plans,
+        translator,
+        ..
     } = owners;
     translator.finish(&mut report)?;
+    super::owners::plan_disk_labels(&mut plans, env)?;
 
     watch
         .progress
         .set_total(files.iter().map(|s| s.entry.size).sum(), files.len() as u64);
     let mut out = Output::open(&opts.archive, opts.format)?;
     let mut members = Members::new(env, &mut out, watch.progress);
-    members.header(&global_header(&plans))?;
+    members.header(&global_header(env.labels.archive.as_deref(), &plans))?;
     for s in files {
         members.write(s, &mut watch, &mut report)?;
     }

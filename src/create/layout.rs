@@ -86,6 +86,9 @@ pub(super) struct Planner<'a> {
     held_bytes: u64,
     /// A header's bytes, before they join the frame.
     scratch: Vec<u8>,
+    /// The archive's label (declared in the global header): entries with
+    /// it carry no label record.
+    label: Option<String>,
 }
 
 /// An entry waiting to be laid out.
@@ -100,12 +103,14 @@ struct Held {
 }
 
 impl<'a> Planner<'a> {
-    /// Frames to `w`, compressed at the zstd `level` if any.
+    /// Frames to `w`, compressed at the zstd `level` if any, of an
+    /// archive whose label is `label`.
     pub(super) fn new(
         w: Box<dyn Write + Send>,
         level: Option<i32>,
         notes: Arc<Notes>,
         progress: Progress,
+        label: Option<String>,
     ) -> Planner<'a> {
         let parts = FrameParts {
             parts: Vec::new(),
@@ -119,6 +124,7 @@ impl<'a> Planner<'a> {
             held: VecDeque::new(),
             held_bytes: 0,
             scratch: Vec::new(),
+            label,
         }
     }
 
@@ -189,7 +195,7 @@ impl<'a> Planner<'a> {
         // The header is encoded in a buffer kept for the next entry.
         let mut h = std::mem::take(&mut self.scratch);
         h.clear();
-        tw::encode_entry(e, &mut h);
+        tw::encode_member(e, self.label.as_deref(), &mut h);
         let r = self.frames.bytes(&h);
         self.scratch = h;
         r?;

@@ -38,7 +38,13 @@ impl<'a> Members<'a> {
         let writer = out.writer.take().expect("fresh output");
         let notes = Arc::new(Notes::default());
         Members {
-            planner: Planner::new(writer, env.level(), notes.clone(), progress.clone()),
+            planner: Planner::new(
+                writer,
+                env.level(),
+                notes.clone(),
+                progress.clone(),
+                env.labels.archive.clone(),
+            ),
             links: HashMap::new(),
             target: out.display.clone(),
             nanoseconds: env.opts.nanoseconds,

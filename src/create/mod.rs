@@ -1,12 +1,13 @@
 //! `create`: tree → archive.
 //!
 //! Walk (sorted, each directory read by its descriptor, names stat'ed in
-//! parallel) → label (`label`) → host → context translation of every
-//! entry (`owners`) → hard links and `--transform` (`members`) → tar
-//! blocks laid out in frames (`layout`) → frames built (files read) and
-//! compressed in parallel (`build`) → the archive, written under a
-//! temporary name and renamed into place, so an unmapped ID (with
-//! `--unmapped error`) leaves no archive.
+//! parallel) → label (`label`; the archive's label is chosen before the
+//! walk, from the first path and the directories above it) → host →
+//! context translation of every entry (`owners`) → hard links and
+//! `--transform` (`members`) → tar blocks laid out in frames (`layout`) →
+//! frames built (files read) and compressed in parallel (`build`) → the
+//! archive, written under a temporary name and renamed into place, so an
+//! unmapped ID (with `--unmapped error`) leaves no archive.
 //!
 //! Writing to a file without `--from-xattrs` or `--from-manifest`, the walk
 //! runs on its own thread while entries are laid out and compressed
@@ -105,6 +106,7 @@ pub fn create(
         reg,
         ns: ns.as_ref(),
         host_names: host_names.as_ref(),
+        labels: label::DiskLabels::find(opts),
     };
     // Overrides from xattrs and manifests need the whole tree first (records
     // on directories, entries added in order); so does standard output,
@@ -131,6 +133,8 @@ struct Env<'a> {
     /// The user namespace the walk runs in, if any.
     ns: Option<&'a WalkNamespace>,
     host_names: Option<&'a Names>,
+    /// The labels above the paths archived, and the archive's label.
+    labels: label::DiskLabels,
 }
 
 impl Env<'_> {

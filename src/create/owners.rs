@@ -33,6 +33,14 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
     let (opts, reg) = (env.opts, env.reg);
     let maps = match (&opts.owners.maps, label) {
         (Some(m), _) => Some(m.clone()),
+        (None, Some(l)) if opts.owners.context.is_none() => Some(reg.maps(l).map_err(|e| {
+            Error::context(format!(
+                "files to archive are labelled '{l}' on disk ({}, on them or on a directory above): {}; \
+                 --context NAME labels them otherwise",
+                crate::entry::LABEL_XATTR,
+                e.kind()
+            ))
+        })?),
         (None, Some(l)) => Some(reg.maps(l)?),
         (None, None) => None,
     };
@@ -83,7 +91,7 @@ impl<'e> OwnerStep<'e> {
     pub(super) fn new(env: &'e Env<'e>) -> OwnerStep<'e> {
         OwnerStep {
             env,
-            labeler: Labeler::default(),
+            labeler: Labeler::new(&env.labels),
             plans: Plans::new(),
             translator: Translator::default(),
         }
@@ -214,23 +222,43 @@ fn set_names(s: &mut WalkedFile, plan: &Plan, ns: bool, host: (u64, u64)) {
 /// The plan of each label met so far.
 pub(super) type Plans = HashMap<Option<String>, Plan>;
 
-/// The global header's records: the format version and, by label, the
-/// maps of every context used (identity when the context has none).
-fn global_records(plans: &Plans) -> Vec<(String, String)> {
-    let mut labelled: Vec<&Plan> = plans.values().filter(|p| p.label.is_some()).collect();
-    labelled.sort_by(|a, b| a.label.cmp(&b.label));
-    crate::tar::keys::global_records(labelled.into_iter().map(|p| {
-        let (u, g) = match &p.maps {
-            Some(m) => (m.uid.to_string(), m.gid.to_string()),
-            None => ("0:0:4294967295".to_string(), "0:0:4294967295".to_string()),
-        };
-        (p.label.as_deref().unwrap_or_default(), u, g)
-    }))
+/// Add to `plans` the plans of the labels `env` found above the paths
+/// archived, and the archive's label.
+///
+/// # Errors
+/// A label that names no context.
+pub(super) fn plan_disk_labels(plans: &mut Plans, env: &Env) -> Result<()> {
+    for l in env.labels.found() {
+        if let std::collections::hash_map::Entry::Vacant(v) = plans.entry(Some(l.clone())) {
+            let plan = env.plan(v.key())?;
+            v.insert(plan);
+        }
+    }
+    Ok(())
 }
 
-/// The global header's bytes, for the labels of `plans`.
-pub(super) fn global_header(plans: &Plans) -> Vec<u8> {
+/// The global header's records: the format version, the archive's label
+/// `archive`, and by label the maps of every context used (identity when
+/// the context has none).
+fn global_records(archive: Option<&str>, plans: &Plans) -> Vec<(String, String)> {
+    let mut labelled: Vec<&Plan> = plans.values().filter(|p| p.label.is_some()).collect();
+    labelled.sort_by(|a, b| a.label.cmp(&b.label));
+    crate::tar::keys::global_records(
+        archive,
+        labelled.into_iter().map(|p| {
+            let (u, g) = match &p.maps {
+                Some(m) => (m.uid.to_string(), m.gid.to_string()),
+                None => ("0:0:4294967295".to_string(), "0:0:4294967295".to_string()),
+            };
+            (p.label.as_deref().unwrap_or_default(), u, g)
+        }),
+    )
+}
+
+/// The global header's bytes, for the archive's label `archive` and the
+/// labels of `plans`.
+pub(super) fn global_header(archive: Option<&str>, plans: &Plans) -> Vec<u8> {
     let mut buf = Vec::with_capacity(1024);
-    tw::encode_global(&global_records(plans), &mut buf);
+    tw::encode_global(&global_records(archive, plans), &mut buf);
     buf
 }

@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::members::Members;
 use super::overrides::PendingSpecs;
-use super::owners::{OwnerStep, Plans, global_header};
+use super::owners::{OwnerStep, Plans, global_header, plan_disk_labels};
 use super::{Env, Watch};
 use crate::entry::Kind;
 use crate::error::{Error, Result};
@@ -93,7 +93,9 @@ fn walk_counting(
                     if s.entry.kind == Kind::File {
                         bytes += s.entry.size;
                     }
+                    // (An empty label marks a file unlabelled.)
                     if let Some(l) = &s.entry.label
+                        && !l.is_empty()
                         && !found.contains(l)
                     {
                         found.insert(l.clone());
@@ -126,9 +128,12 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
     /// `labels` once it is over.
     fn start_header(&mut self, env: &'e Env<'e>, labels: Receiver<BTreeSet<String>>) -> Result<()> {
         let ctx = &env.opts.owners.context;
+        let archive = env.labels.archive.as_deref();
         if ctx.is_some() {
             self.owners.plans.insert(ctx.clone(), env.plan(ctx)?);
-            return self.members.header(&global_header(&self.owners.plans));
+            return self
+                .members
+                .header(&global_header(archive, &self.owners.plans));
         }
         self.members.defer_header(Box::new(move || {
             let mut plans = Plans::new();
@@ -137,7 +142,8 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
                 let plan = env.plan(&l).map_err(|e| io::Error::other(e.to_string()))?;
                 plans.insert(l, plan);
             }
-            Ok(global_header(&plans))
+            plan_disk_labels(&mut plans, env).map_err(|e| io::Error::other(e.to_string()))?;
+            Ok(global_header(archive, &plans))
         }));
         Ok(())
     }

@@ -28,9 +28,10 @@ pub(super) enum Has {
     Stat(sys::Meta),
 }
 
-/// The label to set on the entry, if it gets one.
+/// The label to set on the entry, if it gets one: an unlabelled entry
+/// gets an empty one, which stops the inheritance of its directory's.
 pub(super) fn label_of<'e>(a: &Applied<'e>, label: bool) -> Option<&'e str> {
-    a.ctx.label.as_deref().filter(|_| label)
+    label.then(|| a.ctx.label.as_deref().unwrap_or_default())
 }
 
 impl Worker {

@@ -23,7 +23,8 @@
 //! - After the workers: `links` (hard links), `dirs` (directory metadata),
 //!   `leftovers` (what the workers found, turned into the report).
 //! - `old_files` (`-k`, `--skip-old-files`, `--overwrite`), `stdout` (`-O`),
-//!   `owners` (the owner sink `--owners` chooses).
+//!   `owners` (the owner sink `--owners` chooses), `guard` (the entries'
+//!   labels against the destination's label on disk).
 //!
 //! ## New subtrees under a temporary name
 //! A directory the run makes where the destination had nothing — the top of
@@ -73,6 +74,7 @@ mod big;
 mod crew;
 mod dirs;
 mod finish;
+mod guard;
 mod kinds;
 mod leftovers;
 mod links;
@@ -168,13 +170,15 @@ pub fn extract(
         namespace,
         no_userns,
     } = owners::choose_sink(opts, reg)?;
+    // Outside the user namespace: the destination's label is the user's to read.
+    let guard = guard::LabelGuard::new(opts);
     if let Some(maps) = &namespace {
         // Before anything else: no thread may exist yet.
         crate::sys::userns::enter(maps)?;
     }
     drop(open_dest(&opts.dest)?);
     // Also before the workers start: it reads the umask by setting it.
-    let input = read::Input::open(opts, reg, namespace, no_userns)?;
+    let input = read::Input::open(opts, reg, namespace, no_userns, guard)?;
     let kit = crew::WorkerKit::new(opts, sink);
     let crew = crew::Crew::start(&kit, crew::worker_count())?;
     // The reading thread's own worker: it creates big files and makes the

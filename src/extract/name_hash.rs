@@ -46,7 +46,10 @@ impl NameHash {
     }
 }
 
-/// The label xattr goes where an entry's label differs from its parent's.
+/// The label xattr goes where an entry's label differs from its parent's:
+/// on a labelled entry whose directory was not handed out (the top of what
+/// is extracted) or has another label, and, as an empty value, on an
+/// unlabelled entry in a labelled directory.
 pub(super) struct Labels {
     /// Directories handed out, by the hash of their key: their label.
     of_dir: HashMap<u64, Option<String>>,
@@ -63,11 +66,15 @@ impl Labels {
 
     /// Does the entry `key` get the label xattr?
     pub(super) fn wants(&self, key: &[u8], e: &Entry) -> bool {
-        if e.label.is_none() || e.kind == Kind::Symlink {
+        // Symlinks cannot carry user xattrs; nor can FIFOs and devices,
+        // where only a label is tried (its failure is a warning).
+        if e.kind == Kind::Symlink
+            || (e.label.is_none() && !matches!(e.kind, Kind::File | Kind::Dir))
+        {
             return false;
         }
         if key.is_empty() {
-            return true;
+            return e.label.is_some();
         }
         let parent = key
             .iter()
@@ -75,7 +82,7 @@ impl Labels {
             .map_or(&key[..0], |i| &key[..i]);
         match self.of_dir.get(&self.hash.of(parent)) {
             Some(l) => *l != e.label,
-            None => true,
+            None => e.label.is_some(),
         }
     }
 

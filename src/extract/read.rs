@@ -21,6 +21,7 @@ use super::batch::{Batch, Data, Task, Work, data_buffer, room};
 use super::big::CHUNK;
 use super::crew::{Crew, WorkerKit};
 use super::dirs::DeferredDir;
+use super::guard::LabelGuard;
 use super::leftovers::Leftovers;
 use super::name_hash::{Labels, NameHash};
 use super::old_files::Existing;
@@ -43,6 +44,7 @@ pub(super) struct Input<'a> {
     no_userns: Option<String>,
     /// The invoking user's real uid and gid.
     me: (u64, u64),
+    guard: LabelGuard,
 }
 
 /// Why an entry goes no further.
@@ -61,6 +63,7 @@ impl<'a> Input<'a> {
         reg: &'a Registry,
         namespace: Option<Maps>,
         no_userns: Option<String>,
+        guard: LabelGuard,
     ) -> Result<Input<'a>> {
         let (_, r) = crate::input::open_source(&opts.archive)?;
         let rd = Reader::new(r);
@@ -80,6 +83,7 @@ impl<'a> Input<'a> {
             chooser,
             no_userns,
             me: (u64::from(uid), u64::from(gid)),
+            guard,
         })
     }
 
@@ -88,9 +92,14 @@ impl<'a> Input<'a> {
         e.with_context(format!("reading {}", self.archive))
     }
 
-    /// The next entry, if any.
+    /// The next entry, if any; with `--context`, labelled with it (the
+    /// context its owners are restored as).
     fn next(&mut self) -> Result<Option<Entry>> {
-        self.rd.next_entry().map_err(|e| self.read_error(e))
+        let mut e = self.rd.next_entry().map_err(|e| self.read_error(e))?;
+        if let (Some(e), Some(c)) = (&mut e, &self.opts.owners.context) {
+            e.label = Some(c.clone());
+        }
+        Ok(e)
     }
 
     /// The host view, when a map makes it differ from the context view.
@@ -265,6 +274,9 @@ impl<'a> Reading<'a> {
         let key = join(&comps);
         if stripped {
             self.early.warn("Removing leading '/' from member names");
+        }
+        if let Some(w) = self.input.guard.check(&ctx) {
+            self.early.warn(w);
         }
         let host = self.input.host_view(&mut ctx)?;
         let a = Applied {

@@ -22,6 +22,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, UTIME_NO
 
 use crate::entry::Time;
 
+pub mod ancestors;
 pub mod creds;
 pub mod errno;
 pub mod path;

@@ -44,8 +44,7 @@ impl Globals {
         self.applied = self
             .records
             .iter()
-            .filter(|(k, _)| applies_to_members(k))
-            .cloned()
+            .filter_map(|(k, v)| applied_form(k, v))
             .collect();
         let applied: usize = self.applied.iter().map(|(k, v)| k.len() + v.len()).sum();
         if applied > MAX_GLOBAL_APPLIED {
@@ -78,9 +77,20 @@ impl Globals {
     }
 }
 
+/// A global record as it applies to every later member, if it does:
+/// alientar's archive label as the label's xattr record (which a member's
+/// own record then replaces); owners, time and xattrs as they are.
+fn applied_form(key: &str, value: &[u8]) -> Option<(String, Vec<u8>)> {
+    if key == keys::ALIENTAR_CONTEXT {
+        let key = [keys::SCHILY_XATTR, crate::entry::LABEL_XATTR].concat();
+        return Some((key, value.to_vec()));
+    }
+    applies_to_members(key).then(|| (key.to_owned(), value.to_vec()))
+}
+
 /// Whether a global record applies to every later member: owners, time and
 /// xattrs do; `path`, `linkpath`, `size` and sparse records never do, and
-/// anything else (`comment`, `ALIENTAR.*`) is information only.
+/// anything else (`comment`, the other `ALIENTAR.*`) is information only.
 fn applies_to_members(key: &str) -> bool {
     matches!(
         key,

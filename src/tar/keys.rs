@@ -47,8 +47,9 @@ pub const GNU_SPARSE_MAP: &str = "GNU.sparse.map";
 
 /// Global header: the version of alientar's archive format.
 pub const ALIENTAR_VERSION: &str = "ALIENTAR.version";
-/// Global header: the archive's label; with a suffix, per-label records
-/// (see [`context_uidmap`]).
+/// Global header: the archive's label, which every later member without a
+/// label record of its own has (an empty record: no label); with a suffix,
+/// per-label records (see [`context_uidmap`]).
 pub const ALIENTAR_CONTEXT: &str = "ALIENTAR.context";
 
 /// Global header key of the uid map `label`'s context had at create time.
@@ -64,12 +65,17 @@ pub fn context_gidmap(label: &str) -> String {
 /// The format version alientar writes as [`ALIENTAR_VERSION`].
 pub const FORMAT_VERSION: &str = "1";
 
-/// The records of alientar's global header: the format version, then each
-/// label's uid and gid maps (SPEC form), in the order given.
+/// The records of alientar's global header: the format version, the
+/// archive's label if it has one, then each label's uid and gid maps (SPEC
+/// form), in the order given.
 pub fn global_records<'a>(
+    archive: Option<&str>,
     contexts: impl IntoIterator<Item = (&'a str, String, String)>,
 ) -> Vec<(String, String)> {
     let mut records = vec![(ALIENTAR_VERSION.to_string(), FORMAT_VERSION.to_string())];
+    if let Some(l) = archive {
+        records.push((ALIENTAR_CONTEXT.to_string(), l.to_string()));
+    }
     for (label, uidmap, gidmap) in contexts {
         records.push((context_uidmap(label), uidmap));
         records.push((context_gidmap(label), gidmap));

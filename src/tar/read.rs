@@ -891,6 +891,40 @@ mod tests {
     }
 
     #[test]
+    fn the_archive_label_is_the_label_of_members_without_one() {
+        let mut g = Vec::new();
+        pax::push_record(&mut g, "ALIENTAR.context", b"rootless");
+        pax::push_record(&mut g, "ALIENTAR.context.rootless.uidmap", b"0:1000:1");
+        let mut a = Vec::new();
+        member(&mut a, "alientar.global", b'g', &g);
+        member(&mut a, "plain", b'0', b"");
+        for (name, label) in [("other", &b"other"[..]), ("none", b"")] {
+            let mut x = Vec::new();
+            pax::push_record(&mut x, "SCHILY.xattr.user.alientar.context", label);
+            member(&mut a, "x", b'x', &x);
+            member(&mut a, name, b'0', b"");
+        }
+        member(&mut a, "plain2", b'0', b"");
+        end(&mut a);
+        let mut r = Reader::new(&a[..]);
+        let mut got = Vec::new();
+        while let Some(e) = r.next_entry().unwrap() {
+            assert!(e.xattrs.is_empty());
+            got.push((String::from_utf8(e.path).unwrap(), e.label));
+        }
+        let l = |s: &str| Some(s.to_string());
+        assert_eq!(
+            got,
+            vec![
+                ("plain".into(), l("rootless")),
+                ("other".into(), l("other")),
+                ("none".into(), None),
+                ("plain2".into(), l("rootless")),
+            ]
+        );
+    }
+
+    #[test]
     fn global_records_are_bounded_and_applied_once() {
         // Regression: every member used to get a copy of every global
         // record (a 15 MiB comment cost 15 MiB of copying per member), and

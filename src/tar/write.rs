@@ -34,8 +34,17 @@ fn put(field: &mut [u8], value: &[u8]) {
 }
 
 /// Append an entry's header blocks (a pax `x` header when needed, then the
-/// ustar header) to `out`. The caller appends the data and [`pad`]s it.
+/// ustar header) to `out`, its label as a record of its own (the form of an
+/// archive that declares no label). The caller appends the data and
+/// [`pad`]s it.
 pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
+    encode_member(e, None, out);
+}
+
+/// [`encode_entry`] for an archive whose global header declares the label
+/// `archive` ([`keys::ALIENTAR_CONTEXT`]): the entry's label is recorded
+/// only where it differs (an empty record for an unlabelled entry).
+pub fn encode_member(e: &Entry, archive: Option<&str>, out: &mut Vec<u8>) {
     let mut name = e.path.clone();
     if e.kind == Kind::Dir && !name.ends_with(b"/") {
         name.push(b'/');
@@ -46,7 +55,7 @@ pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
         link: e.link.as_deref().unwrap_or(b""),
         size: if e.kind == Kind::File { e.size } else { 0 },
     };
-    let recs = pax_records(e, &layout);
+    let recs = pax_records(e, &layout, archive);
     if !recs.is_empty() {
         pax_header(recs, out);
     }
@@ -64,8 +73,9 @@ struct Layout<'a> {
     size: u64,
 }
 
-/// The pax records for what the ustar header cannot hold, and the xattrs.
-fn pax_records(e: &Entry, l: &Layout) -> Vec<(String, Vec<u8>)> {
+/// The pax records for what the ustar header cannot hold, and the xattrs
+/// (the label where it is not the archive's label `archive`).
+fn pax_records(e: &Entry, l: &Layout, archive: Option<&str>) -> Vec<(String, Vec<u8>)> {
     let mut recs: Vec<(String, Vec<u8>)> = Vec::new();
     if l.split.is_none() {
         recs.push((keys::PATH.into(), l.name.to_vec()));
@@ -92,7 +102,7 @@ fn pax_records(e: &Entry, l: &Layout) -> Vec<(String, Vec<u8>)> {
     if e.mtime.nsec != 0 || e.mtime.sec < 0 || e.mtime.sec as u64 > MAX_OCTAL_SIZE {
         recs.push((keys::MTIME.into(), e.mtime.to_string().into_bytes()));
     }
-    for (k, v) in e.archived_xattrs() {
+    for (k, v) in e.archived_xattrs(archive) {
         if k.contains('=') {
             // A pax key cannot hold '=': libarchive's encoded form instead.
             recs.push((
