@@ -64,7 +64,7 @@ pub fn acl_set_mode(v: &mut [u8], mode: u32) {
     const GROUP_OBJ: u16 = 0x04;
     const MASK: u16 = 0x10;
     const OTHER: u16 = 0x20;
-    if v.len() < 4 || (v.len() - 4) % 8 != 0 {
+    if v.len() < 4 || !(v.len() - 4).is_multiple_of(8) {
         return;
     }
     let tag = |c: &[u8]| u16::from_le_bytes([c[0], c[1]]);
@@ -138,6 +138,9 @@ fn set_device(e: &mut Entry, kind: Kind, major: u32, minor: u32) {
     e.size = 0;
 }
 
+/// Symlink owner records: (name in its directory, uid, gid).
+pub type SymlinkOwners = Vec<(Vec<u8>, u32, u32)>;
+
 /// Encode symlink owner records.
 pub fn encode_symlink_owners(recs: &[(Vec<u8>, u32, u32)]) -> Vec<u8> {
     let mut out = String::new();
@@ -148,7 +151,7 @@ pub fn encode_symlink_owners(recs: &[(Vec<u8>, u32, u32)]) -> Vec<u8> {
 }
 
 /// Decode symlink owner records (malformed lines are skipped).
-pub fn decode_symlink_owners(v: &[u8]) -> Vec<(Vec<u8>, u32, u32)> {
+pub fn decode_symlink_owners(v: &[u8]) -> SymlinkOwners {
     String::from_utf8_lossy(v)
         .lines()
         .filter_map(|l| {
