@@ -444,6 +444,64 @@ mod tests {
         }
     }
 
+    /// What the xattr sink writes, `read_records` reads back: the owner,
+    /// mode and type of the record, a capability's name, an ACL's
+    /// permission entries from the recorded mode.
+    #[test]
+    fn records_read_back_what_the_sink_stores() {
+        // user::rw- user:1000:r-- group::r-- mask::r-x other::r--
+        let acl = |perms: [u16; 5]| {
+            let mut v = 2u32.to_le_bytes().to_vec();
+            for ((tag, id), p) in [(1u16, 0u32), (2, 1000), (4, 0), (0x10, 0), (0x20, 0)]
+                .into_iter()
+                .zip(perms)
+            {
+                v.extend_from_slice(&tag.to_le_bytes());
+                v.extend_from_slice(&p.to_le_bytes());
+                v.extend_from_slice(&id.to_le_bytes());
+            }
+            v
+        };
+        let true_acl = acl([4, 4, 4, 5, 4]);
+        let on_disk = stored_xattr("system.posix_acl_access", &true_acl, 0o654);
+        assert_eq!(
+            on_disk.1,
+            acl([6, 4, 4, 5, 4]),
+            "owner bits of the mode on disk"
+        );
+        let cap = stored_xattr("security.capability", b"cap", 0o644);
+        assert_eq!(cap.0, "user.containers.override_security.capability");
+        assert_eq!(stored_xattr("user.note", b"n", 0).0, "user.note");
+        let mut e = Entry::new("dev/x", Kind::File);
+        e.mode = 0o654;
+        e.xattrs = vec![
+            (OVERRIDE_XATTR.into(), b"0:42:0454:char-1-3".to_vec()),
+            on_disk,
+            cap,
+        ];
+        assert_eq!(read_records(&mut e), Ok(true));
+        assert_eq!((e.kind, e.dev_major, e.dev_minor), (Kind::Char, 1, 3));
+        assert_eq!((e.uid, e.gid, e.mode), (0, 42, 0o454));
+        assert_eq!(
+            e.xattrs,
+            vec![
+                ("system.posix_acl_access".into(), true_acl),
+                ("security.capability".into(), b"cap".to_vec())
+            ]
+        );
+        let mut plain = Entry::new("f", Kind::File);
+        plain.uid = 1001;
+        assert_eq!(read_records(&mut plain), Ok(false));
+        assert_eq!(plain.uid, 1001);
+        let mut umoci = Entry::new("f", Kind::File);
+        umoci.xattrs = vec![(ROOTLESS_XATTR.into(), encode_rootless(5, 6))];
+        assert_eq!(read_records(&mut umoci), Ok(true));
+        assert_eq!((umoci.uid, umoci.gid, umoci.xattrs.len()), (5, 6, 0));
+        let mut bad = Entry::new("f", Kind::File);
+        bad.xattrs = vec![(OVERRIDE_XATTR.into(), b"0:x:0644".to_vec())];
+        assert!(read_records(&mut bad).unwrap_err().contains("bad gid"));
+    }
+
     #[test]
     fn rootless_protobuf() {
         for (u, g) in [(0, 0), (1, 0), (0, 42), (100000, 4294967294)] {
