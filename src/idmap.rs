@@ -437,14 +437,41 @@ impl Invoker {
         }
     }
 
-    fn ranges<K: IdKind>(&self) -> Result<Vec<SubRange>> {
-        let (file, id) = if K::NAME == "uid" {
-            (&self.subuid_file, self.uid)
+    /// The subordinate-ID file of kind `K`.
+    fn sub_file<K: IdKind>(&self) -> &Path {
+        if K::NAME == "uid" {
+            &self.subuid_file
         } else {
-            (&self.subgid_file, self.uid)
-        };
+            &self.subgid_file
+        }
+    }
+
+    /// The user's subordinate ranges of kind `K`, in file order (possibly
+    /// none: the file is optional).
+    fn ranges_if_any<K: IdKind>(&self) -> Result<Vec<SubRange>> {
+        let file = self.sub_file::<K>();
+        if !file.exists() {
+            return Ok(Vec::new());
+        }
         let text = read_small(file)?;
-        let ranges = parse_subid(&text, &file.display().to_string(), self.name.as_deref(), id)?;
+        // Both files are keyed by the user (its login name or uid).
+        parse_subid(
+            &text,
+            &file.display().to_string(),
+            self.name.as_deref(),
+            self.uid,
+        )
+    }
+
+    fn ranges<K: IdKind>(&self) -> Result<Vec<SubRange>> {
+        let file = self.sub_file::<K>();
+        let text = read_small(file)?;
+        let ranges = parse_subid(
+            &text,
+            &file.display().to_string(),
+            self.name.as_deref(),
+            self.uid,
+        )?;
         if ranges.is_empty() {
             return Err(Error::map(format!(
                 "{} has no range for user {} (uid {}); add one, e.g. with `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {}`",
@@ -488,38 +515,8 @@ pub fn parse_spec<K: IdKind>(spec: &str, who: &Invoker) -> Result<IdMap<K>> {
     let spec = spec.trim();
     match spec {
         "host" => Ok(IdMap::identity()),
-        "rootless" | "subuid" => {
-            let mut extents = Vec::new();
-            let mut next = 0u32;
-            if spec == "rootless" {
-                extents.push(Extent {
-                    inside: 0,
-                    outside: who.own::<K>(),
-                    count: 1,
-                });
-                next = 1;
-            }
-            for r in who.ranges::<K>()? {
-                let count = r.count.min(INVALID_ID - next);
-                if count == 0 {
-                    break;
-                }
-                extents.push(Extent {
-                    inside: next,
-                    outside: r.start,
-                    count,
-                });
-                next += count;
-            }
-            IdMap::new(extents).map_err(|e| {
-                Error::map(format!(
-                    "the '{spec}' {} map built from {}: {}",
-                    K::NAME,
-                    K::SUB_FILE,
-                    e.kind()
-                ))
-            })
-        }
+        "rootless" => layout(spec, Some(who.own::<K>()), who.ranges::<K>()?),
+        "subuid" => layout(spec, None, who.ranges::<K>()?),
         _ if spec.starts_with('@') => {
             let path = Path::new(&spec[1..]);
             let text = read_small(path)?;
@@ -530,6 +527,57 @@ pub fn parse_spec<K: IdKind>(spec: &str, who: &Invoker) -> Result<IdMap<K>> {
             "unknown map '{spec}': expected INSIDE:OUTSIDE:COUNT[,...], @FILE, rootless, subuid, host or a context name"
         ))),
     }
+}
+
+/// The map `own` (when given) then `ranges` make: 0 → `own`, then the
+/// next IDs → each range in turn (`spec` names it in messages).
+fn layout<K: IdKind>(spec: &str, own: Option<u32>, ranges: Vec<SubRange>) -> Result<IdMap<K>> {
+    let mut extents = Vec::new();
+    let mut next = 0u32;
+    if let Some(own) = own {
+        extents.push(Extent {
+            inside: 0,
+            outside: own,
+            count: 1,
+        });
+        next = 1;
+    }
+    for r in ranges {
+        let count = r.count.min(INVALID_ID - next);
+        if count == 0 {
+            break;
+        }
+        extents.push(Extent {
+            inside: next,
+            outside: r.start,
+            count,
+        });
+        next += count;
+    }
+    IdMap::new(extents).map_err(|e| {
+        Error::map(format!(
+            "the '{spec}' {} map built from {}: {}",
+            K::NAME,
+            K::SUB_FILE,
+            e.kind()
+        ))
+    })
+}
+
+/// The invoking user's own layout: how a user namespace of the user's
+/// (rootless podman's, containers/storage's) shows the files the user
+/// owns. Root's is the identity; another user's is `rootless` (its own ID
+/// is 0, its subordinate ranges 1, 2, ...), or only its own ID as 0 when it
+/// has no subordinate range.
+///
+/// # Errors
+/// A subordinate-ID file that exists but cannot be read, or a malformed
+/// line of the user's.
+pub fn own_layout<K: IdKind>(who: &Invoker) -> Result<IdMap<K>> {
+    if who.uid == 0 {
+        return Ok(IdMap::identity());
+    }
+    layout("rootless", Some(who.own::<K>()), who.ranges_if_any::<K>()?)
 }
 
 #[cfg(test)]
@@ -774,6 +822,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("has no range"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The invoker's own layout: `rootless` with ranges, its own ID alone
+    /// without (no file, or no line of its own), the identity for root.
+    #[test]
+    fn own_layout_with_and_without_ranges() {
+        let dir = std::env::temp_dir().join(format!("alientar-own-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("subuid"), "u:100000:65536\n").unwrap();
+        let who = Invoker {
+            uid: 1001,
+            gid: 1002,
+            name: Some("u".into()),
+            subuid_file: dir.join("subuid"),
+            subgid_file: dir.join("absent"),
+        };
+        let u: UidMap = own_layout(&who).unwrap();
+        assert_eq!(u.to_string(), "0:1001:1,1:100000:65536");
+        let g: GidMap = own_layout(&who).unwrap();
+        assert_eq!(g.to_string(), "0:1002:1");
+        let other = Invoker {
+            uid: 7,
+            name: None,
+            ..who.clone()
+        };
+        let u: UidMap = own_layout(&other).unwrap();
+        assert_eq!(u.to_string(), "0:7:1");
+        let root = Invoker {
+            uid: 0,
+            gid: 0,
+            ..who.clone()
+        };
+        assert!(own_layout::<UidKind>(&root).unwrap().is_identity());
+        std::fs::write(dir.join("subuid"), "u:x:1\n").unwrap();
+        assert!(
+            own_layout::<UidKind>(&who).is_err(),
+            "a malformed line of its own"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

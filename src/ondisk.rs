@@ -5,9 +5,16 @@
 //!   containers/storage writes and fuse-overlayfs reads; type is `file`,
 //!   `dir`, `symlink`, `pipe`, `socket`, `block-M-m` or `char-M-m`;
 //! - `user.rootlesscontainers` — umoci's protobuf `Resource { uint32 uid = 1;
-//!   uint32 gid = 2; }`, where 0xFFFFFFFF means "unchanged".
+//!   uint32 gid = 2; }`, where 0xFFFFFFFF means "unchanged";
+//! - `user.containers.override_security.NAME` — the xattr `security.NAME`
+//!   (a file capability, which only root may set), kept where an ordinary
+//!   user may write it, as fuse-overlayfs keeps it beside `override_stat`.
+//!
+//! [`read_records`] reads a file of such a tree back (`create
+//! --from-xattrs`, `diff --from-xattrs`); the `xattr` owner sink writes
+//! one ([`stored_xattr`]).
 
-use crate::entry::Kind;
+use crate::entry::{Entry, Kind};
 
 /// containers/storage's override xattr.
 pub const OVERRIDE_XATTR: &str = "user.containers.override_stat";
@@ -17,6 +24,122 @@ pub const ROOTLESS_XATTR: &str = "user.rootlesscontainers";
 /// not owned by 0:0 (Linux allows no user xattrs on symlinks): lines of
 /// `UID:GID NAME` with the name escaped as in mtree.
 pub const SYMLINK_OWNERS_XATTR: &str = "user.alientar.symlink-owners";
+
+/// The prefix of the names under which an override-xattr tree keeps the
+/// `security.*` xattrs an ordinary user may not set.
+pub const OVERRIDE_PREFIX: &str = "user.containers.override_";
+
+/// The access ACL, whose owner, group (or mask) and other entries are the
+/// file's permission bits.
+const ACL_ACCESS: &str = "system.posix_acl_access";
+
+/// The xattr `name` = `value` of a file whose permission bits on disk are
+/// `mode`, as an override-xattr tree keeps it: a `security.*` xattr under
+/// [`OVERRIDE_PREFIX`]; an access ACL whose permission entries say `mode`
+/// (the kernel would make them so when the mode is set, and the tree's
+/// true mode is in the record).
+pub fn stored_xattr(name: &str, value: &[u8], mode: u32) -> (String, Vec<u8>) {
+    if name.starts_with("security.") {
+        return (format!("{OVERRIDE_PREFIX}{name}"), value.to_vec());
+    }
+    let mut v = value.to_vec();
+    if name == ACL_ACCESS {
+        acl_set_mode(&mut v, mode);
+    }
+    (name.to_string(), v)
+}
+
+/// The `security.*` xattr a name under [`OVERRIDE_PREFIX`] stands for.
+fn stored_security_name(name: &str) -> Option<&str> {
+    name.strip_prefix(OVERRIDE_PREFIX)
+        .filter(|n| n.starts_with("security."))
+}
+
+/// Make the permission entries of an access ACL (header version 2, entries
+/// `le16 tag, le16 perm, le32 id`) say `mode`, as `chmod` does: the owner
+/// entry the owner bits, the mask (else the owning group's entry) the group
+/// bits, the other entry the other bits. A malformed value is left alone.
+pub fn acl_set_mode(v: &mut [u8], mode: u32) {
+    const USER_OBJ: u16 = 0x01;
+    const GROUP_OBJ: u16 = 0x04;
+    const MASK: u16 = 0x10;
+    const OTHER: u16 = 0x20;
+    if v.len() < 4 || !(v.len() - 4).is_multiple_of(8) {
+        return;
+    }
+    let tag = |c: &[u8]| u16::from_le_bytes([c[0], c[1]]);
+    let has_mask = v[4..].chunks_exact(8).any(|c| tag(c) == MASK);
+    for c in v[4..].chunks_exact_mut(8) {
+        let perm = match tag(c) {
+            USER_OBJ => (mode >> 6) & 7,
+            MASK => (mode >> 3) & 7,
+            GROUP_OBJ if !has_mask => (mode >> 3) & 7,
+            OTHER => mode & 7,
+            _ => continue,
+        };
+        c[2..4].copy_from_slice(&(perm as u16).to_le_bytes());
+    }
+}
+
+/// Read the records of a file of an override-xattr tree into its entry
+/// `e` (walked from disk: host owners, the mode and type on disk, every
+/// xattr): owner, mode and type from `user.containers.override_stat`, else
+/// the owner from `user.rootlesscontainers`; both records are taken out of
+/// the xattrs, `security.*` xattrs kept under [`OVERRIDE_PREFIX`] get their
+/// names back, and an access ACL's permission entries follow the recorded
+/// mode. True when a record gave the owner (it is in the context view).
+///
+/// # Errors
+/// A malformed record: what is wrong with it.
+pub fn read_records(e: &mut Entry) -> Result<bool, String> {
+    let ov = take_xattr(e, OVERRIDE_XATTR);
+    let rl = take_xattr(e, ROOTLESS_XATTR);
+    for (n, _) in e.xattrs.iter_mut() {
+        if let Some(real) = stored_security_name(n) {
+            *n = real.to_string();
+        }
+    }
+    if let Some(v) = ov {
+        let o = Override::decode(&v)?;
+        e.uid = u64::from(o.uid);
+        e.gid = u64::from(o.gid);
+        e.mode = o.mode;
+        match o.kind {
+            Some(OverrideKind::Char(a, b)) => set_device(e, Kind::Char, a, b),
+            Some(OverrideKind::Block(a, b)) => set_device(e, Kind::Block, a, b),
+            Some(OverrideKind::Pipe) if e.kind == Kind::File && e.size == 0 => e.kind = Kind::Fifo,
+            _ => {}
+        }
+        if let Some((_, acl)) = e.xattrs.iter_mut().find(|(n, _)| n == ACL_ACCESS) {
+            acl_set_mode(acl, o.mode);
+        }
+        return Ok(true);
+    }
+    if let Some(v) = rl {
+        let (u, g) = decode_rootless(&v)?;
+        e.uid = u64::from(u.unwrap_or(0));
+        e.gid = u64::from(g.unwrap_or(0));
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Remove the xattr `name` from `e`; its value.
+fn take_xattr(e: &mut Entry, name: &str) -> Option<Vec<u8>> {
+    let i = e.xattrs.iter().position(|(n, _)| n == name)?;
+    Some(e.xattrs.remove(i).1)
+}
+
+/// `e` is the device `kind` `major`:`minor` (a placeholder file stands for it).
+fn set_device(e: &mut Entry, kind: Kind, major: u32, minor: u32) {
+    e.kind = kind;
+    e.dev_major = major;
+    e.dev_minor = minor;
+    e.size = 0;
+}
+
+/// Symlink owner records: (name in its directory, uid, gid).
+pub type SymlinkOwners = Vec<(Vec<u8>, u32, u32)>;
 
 /// Encode symlink owner records.
 pub fn encode_symlink_owners(recs: &[(Vec<u8>, u32, u32)]) -> Vec<u8> {
@@ -28,7 +151,7 @@ pub fn encode_symlink_owners(recs: &[(Vec<u8>, u32, u32)]) -> Vec<u8> {
 }
 
 /// Decode symlink owner records (malformed lines are skipped).
-pub fn decode_symlink_owners(v: &[u8]) -> Vec<(Vec<u8>, u32, u32)> {
+pub fn decode_symlink_owners(v: &[u8]) -> SymlinkOwners {
     String::from_utf8_lossy(v)
         .lines()
         .filter_map(|l| {
@@ -319,6 +442,64 @@ mod tests {
                 assert_eq!(o.encode(), *s);
             }
         }
+    }
+
+    /// What the xattr sink writes, `read_records` reads back: the owner,
+    /// mode and type of the record, a capability's name, an ACL's
+    /// permission entries from the recorded mode.
+    #[test]
+    fn records_read_back_what_the_sink_stores() {
+        // user::rw- user:1000:r-- group::r-- mask::r-x other::r--
+        let acl = |perms: [u16; 5]| {
+            let mut v = 2u32.to_le_bytes().to_vec();
+            for ((tag, id), p) in [(1u16, 0u32), (2, 1000), (4, 0), (0x10, 0), (0x20, 0)]
+                .into_iter()
+                .zip(perms)
+            {
+                v.extend_from_slice(&tag.to_le_bytes());
+                v.extend_from_slice(&p.to_le_bytes());
+                v.extend_from_slice(&id.to_le_bytes());
+            }
+            v
+        };
+        let true_acl = acl([4, 4, 4, 5, 4]);
+        let on_disk = stored_xattr("system.posix_acl_access", &true_acl, 0o654);
+        assert_eq!(
+            on_disk.1,
+            acl([6, 4, 4, 5, 4]),
+            "owner bits of the mode on disk"
+        );
+        let cap = stored_xattr("security.capability", b"cap", 0o644);
+        assert_eq!(cap.0, "user.containers.override_security.capability");
+        assert_eq!(stored_xattr("user.note", b"n", 0).0, "user.note");
+        let mut e = Entry::new("dev/x", Kind::File);
+        e.mode = 0o654;
+        e.xattrs = vec![
+            (OVERRIDE_XATTR.into(), b"0:42:0454:char-1-3".to_vec()),
+            on_disk,
+            cap,
+        ];
+        assert_eq!(read_records(&mut e), Ok(true));
+        assert_eq!((e.kind, e.dev_major, e.dev_minor), (Kind::Char, 1, 3));
+        assert_eq!((e.uid, e.gid, e.mode), (0, 42, 0o454));
+        assert_eq!(
+            e.xattrs,
+            vec![
+                ("system.posix_acl_access".into(), true_acl),
+                ("security.capability".into(), b"cap".to_vec())
+            ]
+        );
+        let mut plain = Entry::new("f", Kind::File);
+        plain.uid = 1001;
+        assert_eq!(read_records(&mut plain), Ok(false));
+        assert_eq!(plain.uid, 1001);
+        let mut umoci = Entry::new("f", Kind::File);
+        umoci.xattrs = vec![(ROOTLESS_XATTR.into(), encode_rootless(5, 6))];
+        assert_eq!(read_records(&mut umoci), Ok(true));
+        assert_eq!((umoci.uid, umoci.gid, umoci.xattrs.len()), (5, 6, 0));
+        let mut bad = Entry::new("f", Kind::File);
+        bad.xattrs = vec![(OVERRIDE_XATTR.into(), b"0:x:0644".to_vec())];
+        assert!(read_records(&mut bad).unwrap_err().contains("bad gid"));
     }
 
     #[test]

@@ -171,3 +171,31 @@ pub fn namespace_origin(o: &OwnerOptions) -> String {
         "context rootless, the map the user namespace is built from when no --map or --context is given".into()
     }
 }
+
+/// The maps through which a file of an override-xattr tree that carries no
+/// record (`create --from-xattrs`, `diff --from-xattrs`) is read, host
+/// view → context view (`None`: unchanged), with where they come from: the
+/// `--map`/`--context` given, else the invoking user's own layout
+/// ([`crate::idmap::own_layout`]) — containers/storage reads such a file
+/// through the user's rootless namespace, where the user's own ID is root.
+///
+/// # Errors
+/// An unknown `--context`, or a subordinate-ID file that cannot be read.
+pub fn unrecorded_maps(o: &OwnerOptions, reg: &Registry) -> Result<(Option<Maps>, String)> {
+    let maps = match (&o.maps, &o.context) {
+        (Some(m), _) => return Ok((Some(m.clone()), o.map_origin(None))),
+        (None, Some(c)) => return Ok((Some(reg.maps(c)?), o.map_origin(None))),
+        (None, None) => {
+            let who = reg.invoker();
+            Maps {
+                uid: crate::idmap::own_layout(who)?,
+                gid: crate::idmap::own_layout(who)?,
+            }
+        }
+    };
+    let identity = maps.uid.is_identity() && maps.gid.is_identity();
+    let origin = "your own layout, through which a file without an override record is read \
+                  (your uid is 0, your /etc/subuid ranges 1...); give --map or --context to read it through another map"
+        .to_string();
+    Ok(((!identity).then_some(maps), origin))
+}

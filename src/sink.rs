@@ -6,9 +6,9 @@
 //!
 //! | sink | owner on disk | mode on disk | records |
 //! |---|---|---|---|
-//! | [`Chown`] | host IDs | as stored | — |
+//! | [`Chown`] | host IDs | as stored | override xattr on device placeholders (no `CAP_MKNOD`) |
 //! | [`Userns`] | context IDs, inside a user namespace | as stored | override xattr on device placeholders |
-//! | [`Xattr`] | the invoking user | readable/writable by the user | `user.containers.override_stat` + label |
+//! | [`Xattr`] | the invoking user | readable/writable by the user | `user.containers.override_stat` + label; FIFOs and devices as placeholders |
 //! | [`Manifest`] | the invoking user | readable/writable by the user | one mtree line per entry |
 //! | [`NoOwners`] | the invoking user | as stored, without setuid/setgid | — |
 
@@ -31,8 +31,6 @@ pub struct Applied<'a> {
 /// What to do with a device node.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Devices {
-    /// Create it; failing that, it is an error.
-    Create,
     /// Create it; failing with EPERM, record an empty placeholder file with
     /// mode 0 and the override xattr.
     CreateOrPlaceholder,
@@ -112,7 +110,9 @@ impl Sink for Chown {
         a.host.xattrs.clone()
     }
     fn devices(&self) -> Devices {
-        Devices::Create
+        // Root in a user namespace (podman unshare, a rootless container)
+        // may not make device nodes: recorded, as the userns sink does.
+        Devices::CreateOrPlaceholder
     }
 }
 
@@ -154,7 +154,10 @@ impl Sink for NoOwners {
 }
 
 /// Files owned by the invoking user; the true owner, mode and type in
-/// `user.containers.override_stat`, the label in `user.alientar.context`.
+/// `user.containers.override_stat`, the label in `user.alientar.context`;
+/// what an ordinary user may not set kept where it may
+/// ([`crate::ondisk::stored_xattr`]), so that `create --from-xattrs` gives
+/// back every entry.
 pub struct Xattr;
 
 impl Sink for Xattr {
@@ -165,13 +168,22 @@ impl Sink for Xattr {
         user_mode(a.ctx)
     }
     fn xattrs(&self, a: &Applied) -> Vec<(String, Vec<u8>)> {
-        let mut v = a.host.xattrs.clone();
+        let mut v = Vec::with_capacity(a.host.xattrs.len() + 1);
+        // First: user xattrs need write permission, which nothing after
+        // takes away (the ACL's permission entries say the mode set).
         if a.ctx.kind != Kind::Symlink {
             v.push((
                 OVERRIDE_XATTR.to_string(),
                 override_of(a.ctx).encode().into_bytes(),
             ));
         }
+        let mode = user_mode(a.ctx);
+        v.extend(
+            a.host
+                .xattrs
+                .iter()
+                .map(|(n, x)| crate::ondisk::stored_xattr(n, x, mode)),
+        );
         v
     }
     fn devices(&self) -> Devices {

@@ -316,7 +316,7 @@ pub use crate::sys::tree::read_xattrs;
 /// User xattrs need read permission. A file we own with mode 0 (a device
 /// placeholder left by the `xattr` and `userns` sinks) is made readable to
 /// us for the moment it takes to read them, then given its mode back.
-fn read_xattrs_of_unreadable(
+pub fn read_xattrs_of_unreadable(
     path: &Path,
     md: &crate::sys::Meta,
 ) -> std::io::Result<Vec<(String, Vec<u8>)>> {

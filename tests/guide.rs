@@ -366,6 +366,7 @@ fn guide_b_image_and_c_restore_into_rootless_storage() {
         "{out}"
     );
     assert!(out.contains("same owners, modes, types and times"), "{out}");
+    assert!(out.contains("the tree holds the archive"), "{out}");
     let x = home.join("ct/xattr");
     assert_eq!(owner(&x.join("etc/shadow")).0, u.uid, "owned by the user");
 }

@@ -34,6 +34,18 @@ pub(super) struct CreateArgs {
     verbose: bool,
     /// Take owners, modes and types from user.containers.override_stat
     /// (and umoci's user.rootlesscontainers) where files carry them.
+    ///
+    /// This reads back a tree restored with extract --owners xattr, or one
+    /// containers/storage or umoci wrote: owners, modes, types and device
+    /// numbers from user.containers.override_stat (else umoci's
+    /// user.rootlesscontainers), symlink owners from their directory's
+    /// user.alientar.symlink-owners, capabilities from
+    /// user.containers.override_security.capability. A file without a
+    /// record (a symlink owned by the context's root: symlinks cannot carry
+    /// user xattrs) is read as containers/storage reads it, through your own
+    /// layout: your uid is 0 and your /etc/subuid ranges 1, 2, ... (without
+    /// ranges only your uid, as 0; as root, unchanged). --map or --context
+    /// reads it through that map instead.
     #[arg(long)]
     from_xattrs: bool,
     /// Take owners, modes, types and times from an mtree spec (bsdtar's

@@ -28,6 +28,27 @@ pub(super) struct DiffArgs {
     /// Only members matching these names or globs.
     #[arg(value_name = "PATTERN")]
     patterns: Vec<String>,
+    /// DIR was restored with --owners xattr: read owners, modes and types
+    /// from its override records, as create --from-xattrs does.
+    ///
+    /// Owners, modes, types and device numbers come from
+    /// user.containers.override_stat (or umoci's user.rootlesscontainers),
+    /// symlink owners from their directory's user.alientar.symlink-owners,
+    /// capabilities from user.containers.override_security.capability; the
+    /// records are not reported as xattr differences, and owners are
+    /// compared in the context view (as the archive stores them). A file
+    /// without a record (a symlink owned by the context's root) is read
+    /// through your own layout, as containers/storage reads it (your uid is
+    /// 0, your /etc/subuid ranges 1...; as root, unchanged), or through the
+    /// --map or --context given. Without this option or --no-from-xattrs, a
+    /// file with a record is read through it, and DIR is taken for such a
+    /// tree when the first member found in it has one.
+    #[arg(long, overrides_with = "no_from_xattrs")]
+    from_xattrs: bool,
+    /// Compare override records as ordinary xattrs, and every owner as
+    /// lstat shows it (through the map).
+    #[arg(long)]
+    no_from_xattrs: bool,
     #[command(flatten)]
     owners: OwnerArgs,
 }
@@ -40,6 +61,13 @@ impl DiffArgs {
             archive: self.file,
             dir: self.dir,
             patterns: self.patterns.into_iter().map(String::into_bytes).collect(),
+            from_xattrs: if self.from_xattrs {
+                Some(true)
+            } else if self.no_from_xattrs {
+                Some(false)
+            } else {
+                None
+            },
         })
     }
 }

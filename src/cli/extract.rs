@@ -30,6 +30,21 @@ pub(super) struct ExtractArgs {
     #[arg(value_name = "PATTERN")]
     patterns: Vec<String>,
     /// How owners land on disk: auto, chown, userns, xattr, manifest=FILE, none.
+    ///
+    /// chown: real owners (root, also root inside a user namespace). userns:
+    /// real owners inside a user namespace built from the map with
+    /// newuidmap. xattr: every file yours; the true owner, mode and type
+    /// in user.containers.override_stat (symlinks': on their directory,
+    /// when not 0:0), what you may not set (file capabilities) under
+    /// user.containers.override_security.*: create --from-xattrs and diff
+    /// read it back. manifest=FILE: every file yours, the true owners in an
+    /// mtree spec. none: owners dropped. auto: chown as root, else userns
+    /// where your subordinate ranges cover the map, else (an archive
+    /// without labels) none, with a warning. A device node the
+    /// kernel will not make (without CAP_MKNOD in the initial namespace),
+    /// and with xattr every device and FIFO, is recorded as an empty file
+    /// with mode 0 and user.containers.override_stat (char-1-3), with one
+    /// warning for all.
     #[arg(long, default_value = "auto", value_parser = parse_owners, value_name = "SINK")]
     owners: Owners,
     /// Print each member name as it is extracted.

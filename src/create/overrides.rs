@@ -30,6 +30,8 @@ pub(super) fn norm_member(p: &[u8]) -> Vec<u8> {
 /// `--from-xattrs`: take owners, modes and types from the override records
 /// of every file, and symlink owners from their directories' records. A
 /// malformed record is reported in `report` and the file kept as it is.
+/// (A file without a record keeps its host owner, to be read through the
+/// plan's maps for such files: [`super::owners::Plan`].)
 pub(super) fn apply_xattr_overrides(files: &mut [WalkedFile], report: &mut Report) {
     let link_owners = symlink_owner_records(files);
     for s in files {
@@ -70,48 +72,15 @@ fn symlink_owner_records(files: &mut [WalkedFile]) -> HashMap<Vec<u8>, (u32, u32
     out
 }
 
-/// Take owner, mode and type from `user.containers.override_stat` or
-/// `user.rootlesscontainers`; both are removed from the archived xattrs.
+/// Take owner, mode and type from the file's records
+/// ([`crate::ondisk::read_records`]).
 fn override_from_xattrs(s: &mut WalkedFile) -> Result<()> {
-    use crate::ondisk::{OVERRIDE_XATTR, Override, OverrideKind, ROOTLESS_XATTR, decode_rootless};
-    let e = &mut s.entry;
-    let ov = e
-        .xattrs
-        .iter()
-        .position(|(n, _)| n == OVERRIDE_XATTR)
-        .map(|i| e.xattrs.remove(i).1);
-    let rl = e
-        .xattrs
-        .iter()
-        .position(|(n, _)| n == ROOTLESS_XATTR)
-        .map(|i| e.xattrs.remove(i).1);
-    if let Some(v) = ov {
-        let o = Override::decode(&v).map_err(|m| Error::format(m).with_path(&s.fs_path))?;
-        e.uid = u64::from(o.uid);
-        e.gid = u64::from(o.gid);
-        e.mode = o.mode;
-        match o.kind {
-            Some(OverrideKind::Char(a, b)) => set_device(e, Kind::Char, a, b),
-            Some(OverrideKind::Block(a, b)) => set_device(e, Kind::Block, a, b),
-            Some(OverrideKind::Pipe) if e.kind == Kind::File && e.size == 0 => e.kind = Kind::Fifo,
-            _ => {}
-        }
-        s.fixed = true;
-    } else if let Some(v) = rl {
-        let (u, g) = decode_rootless(&v).map_err(|m| Error::format(m).with_path(&s.fs_path))?;
-        e.uid = u64::from(u.unwrap_or(0));
-        e.gid = u64::from(g.unwrap_or(0));
+    if crate::ondisk::read_records(&mut s.entry)
+        .map_err(|m| Error::format(m).with_path(&s.fs_path))?
+    {
         s.fixed = true;
     }
     Ok(())
-}
-
-/// `e` is the device `kind` `major`:`minor` (a placeholder file stands for it).
-fn set_device(e: &mut Entry, kind: Kind, major: u32, minor: u32) {
-    e.kind = kind;
-    e.dev_major = major;
-    e.dev_minor = minor;
-    e.size = 0;
 }
 
 /// Apply a manifest's fields to an entry (owner fields are context view).

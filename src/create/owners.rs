@@ -21,11 +21,29 @@ pub(super) struct Plan {
     /// The maps owners are translated through (host → context), recorded
     /// as provenance.
     pub(super) maps: Option<Maps>,
+    /// With `--from-xattrs`, the maps a file without an override record is
+    /// read through when no `--map` or `--context` is given (the invoking
+    /// user's own layout; `None`: unchanged); else `maps`.
+    unrecorded: Option<Maps>,
     names: Option<Names>,
     /// `names` are the host's databases (never attached to foreign IDs).
     host_names: bool,
     /// Where the maps come from, for messages.
     origin: String,
+    /// Where `unrecorded` comes from, for messages.
+    unrecorded_origin: String,
+}
+
+impl Plan {
+    /// The maps the entry `s` is translated through, and where they come
+    /// from.
+    fn maps_for(&self, s: &WalkedFile) -> (Option<&Maps>, &str) {
+        if s.fixed {
+            (self.maps.as_ref(), &self.origin)
+        } else {
+            (self.unrecorded.as_ref(), &self.unrecorded_origin)
+        }
+    }
 }
 
 /// The plan for entries labelled `label`.
@@ -45,6 +63,19 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
         (None, None) => None,
     };
     let maps = maps.filter(|m| !(m.uid.is_identity() && m.gid.is_identity()));
+    let owners = &opts.owners;
+    let origin = match env.ns {
+        Some(_) if owners.maps.is_none() && owners.context.is_none() => {
+            "context rootless, the default of --userns".to_string()
+        }
+        _ => owners.map_origin(label.as_deref()),
+    };
+    // Inside a user namespace, owners go through the namespace's map.
+    let maps = env.ns.map_or(maps, |w| Some(w.maps.clone()));
+    let (unrecorded, unrecorded_origin) = match (opts.from_xattrs, env.ns) {
+        (true, None) => crate::ownership::unrecorded_maps(owners, reg)?,
+        _ => (maps.clone(), origin.clone()),
+    };
     let mut host_names = false;
     let names = if opts.owners.numeric_owner {
         None
@@ -54,26 +85,21 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
         .and_then(|c| c.names.clone())
     {
         Some(Names::from_root(&root))
-    } else if maps.is_none() && label.as_deref().is_none_or(|l| l == "host") {
+    } else if maps.is_none() && unrecorded.is_none() && label.as_deref().is_none_or(|l| l == "host")
+    {
         host_names = true;
         env.host_names.cloned()
     } else {
         None
     };
-    let owners = &opts.owners;
-    let origin = match env.ns {
-        Some(_) if owners.maps.is_none() && owners.context.is_none() => {
-            "context rootless, the default of --userns".to_string()
-        }
-        _ => owners.map_origin(label.as_deref()),
-    };
     Ok(Plan {
         label: label.clone(),
-        // Inside a user namespace, owners go through the namespace's map.
-        maps: env.ns.map_or(maps, |w| Some(w.maps.clone())),
+        maps,
+        unrecorded,
         names,
         host_names,
         origin,
+        unrecorded_origin,
     })
 }
 
@@ -133,8 +159,8 @@ impl Translator {
         pending_specs: &mut PendingSpecs,
     ) {
         let host = (s.entry.uid, s.entry.gid);
-        if let Some(m) = &plan.maps {
-            match Self::owners(s, m, plan, env) {
+        if let (Some(m), origin) = plan.maps_for(s) {
+            match Self::owners(s, m, origin, env) {
                 Ok(o) => self.squashed += usize::from(o.uid_squashed || o.gid_squashed),
                 Err(e) => self.unmapped.push(e),
             }
@@ -150,9 +176,9 @@ impl Translator {
     /// An entry's owners (and ID-bearing xattrs) through `m`, host view →
     /// context view; inside a user namespace, as [`translate_seen`] reads
     /// them. Owners fixed by an override are in the context view already.
-    fn owners(s: &mut WalkedFile, m: &Maps, plan: &Plan, env: &Env) -> Result<Outcome> {
-        let what = &plan.origin;
+    fn owners(s: &mut WalkedFile, m: &Maps, what: &str, env: &Env) -> Result<Outcome> {
         let (e, policy, to) = (&mut s.entry, env.opts.owners.unmapped, Direction::ToContext);
+        let what = &what;
         match env.ns {
             _ if s.fixed => translate_xattrs(e, env.ns.map_or(m, |w| &w.view), to, policy, what)
                 .map(|()| Outcome::default()),
@@ -204,7 +230,7 @@ fn set_names(s: &mut WalkedFile, plan: &Plan, ns: bool, host: (u64, u64)) {
     else {
         return;
     };
-    let (u, g) = if plan.maps.is_some() || s.fixed || ns {
+    let (u, g) = if plan.maps_for(s).0.is_some() || s.fixed || ns {
         (s.entry.uid, s.entry.gid)
     } else {
         host

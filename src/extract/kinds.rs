@@ -21,6 +21,12 @@ use super::worker::Worker;
 /// Bytes of directory names held for their deferred metadata, per worker.
 const MAX_DEFERRED: usize = 32 << 20;
 
+/// Why the kernel refused a device node.
+const NEEDS_MKNOD: &str = "creating them needs CAP_MKNOD in the initial namespace";
+/// Why the xattr sink records device nodes.
+const RECORDED_FOR_XATTRS: &str =
+    "--owners xattr keeps owners in xattrs, which device nodes cannot carry";
+
 impl Worker {
     /// Apply the entry `t` whose file data is `data`: with `--overwrite`, a
     /// regular file whose name is an existing regular file is written into
@@ -250,9 +256,9 @@ impl Worker {
     /// A device or FIFO: like a symlink, whole the moment it exists.
     fn make_node(&mut self, p: &Placing) -> Result<()> {
         let e = p.a.ctx;
-        if e.kind == Kind::Fifo && self.sink.records_in_xattrs() {
-            // A FIFO cannot carry user xattrs: record it like a device.
-            return self.placeholder(p);
+        if self.sink.records_in_xattrs() {
+            // FIFOs and devices cannot carry user xattrs: placeholders can.
+            return self.placeholder(p, RECORDED_FOR_XATTRS);
         }
         let ft = match e.kind {
             Kind::Char => FileType::CharacterDevice,
@@ -285,7 +291,7 @@ impl Worker {
                 );
                 Ok(())
             }
-            Devices::CreateOrPlaceholder if device_eperm => self.placeholder(p),
+            Devices::CreateOrPlaceholder if device_eperm => self.placeholder(p, NEEDS_MKNOD),
             _ => Err(p.err("cannot create", x)),
         }
     }
@@ -300,13 +306,13 @@ impl Worker {
     }
 
     /// An entry the sink cannot create for real: an empty file with mode 0
-    /// whose override xattr holds the true owner, mode and type.
-    fn placeholder(&mut self, p: &Placing) -> Result<()> {
+    /// whose override xattr holds the true owner, mode and type. A device
+    /// is reported in one warning for all (`why` says why).
+    fn placeholder(&mut self, p: &Placing, why: &str) -> Result<()> {
         if p.a.ctx.kind.is_device() {
-            self.warn(
-                "device nodes recorded as empty placeholder files with user.containers.override_stat (creating them needs CAP_MKNOD in the initial namespace)"
-                    .to_string(),
-            );
+            self.warn(format!(
+                "device nodes recorded as empty placeholder files with user.containers.override_stat ({why})"
+            ));
         }
         let f = p
             .dir

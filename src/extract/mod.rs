@@ -108,11 +108,14 @@ pub enum Owners {
     /// the user's subordinate ranges cover the map; else an error at the
     /// first entry that needs a foreign owner, naming the sinks that work.
     Auto,
-    /// Real owners with `fchownat` (root or `CAP_CHOWN`).
+    /// Real owners with `fchownat` (root or `CAP_CHOWN`); a device node
+    /// the kernel refuses (root in a user namespace) is recorded as a
+    /// placeholder.
     Chown,
     /// Real owners inside a user namespace built with `newuidmap`.
     Userns,
-    /// Owned by the user; true owners in `user.containers.override_stat`.
+    /// Owned by the user; true owners in `user.containers.override_stat`,
+    /// read back by `create --from-xattrs`.
     Xattr,
     /// Owned by the user; true owners in an mtree spec written to this file.
     Manifest(PathBuf),
