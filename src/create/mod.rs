@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::context::{Registry, validate_label};
 use crate::error::{Error, Result};
 use crate::names::Names;
-use crate::output::OutFormat;
+use crate::output::{OutFormat, Output};
 use crate::ownership::OwnerOptions;
 use crate::report::Report;
 use crate::walk::member_prefix;
@@ -90,10 +90,23 @@ pub fn create(
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
     }
+    let ns = userns::namespace_for(opts, reg)?;
+    // The archive and the directory are opened before the namespace is
+    // entered, which may not reach them (a namespace alientar makes may not
+    // open another's /proc/PID/root); the walk then runs from the directory.
+    let (out, here);
+    let opts = match &ns {
+        Some(_) => {
+            (out, here) = open_before_entering(opts)?;
+            &here
+        }
+        None => {
+            out = None;
+            opts
+        }
+    };
     // Before the walk: no thread may exist yet.
-    let ns = userns::namespace_for(opts, reg)?
-        .map(userns::enter_walk_namespace)
-        .transpose()?;
+    let ns = ns.map(userns::enter_walk_namespace).transpose()?;
     if opts.paths.iter().any(|p| member_prefix(p).1) {
         report
             .warnings
@@ -112,9 +125,36 @@ pub fn create(
     // overlap.
     let watch = Watch { on_entry, progress };
     if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") {
-        return streaming::create_streaming(&env, report, watch);
+        return streaming::create_streaming(&env, report, watch, out);
     }
-    collected::create_collected(&env, report, watch)
+    collected::create_collected(&env, report, watch, out)
+}
+
+/// Before entering a user namespace: open the archive, make `-C` the
+/// working directory, and return the options as seen from there (paths
+/// relative to it, the manifest's path absolute).
+fn open_before_entering(opts: &CreateOptions) -> Result<(Option<Output>, CreateOptions)> {
+    let out = Output::open(&opts.archive, opts.format)?;
+    let mut here = opts.clone();
+    if let Some(m) = &opts.manifest {
+        here.manifest = Some(std::path::absolute(m).map_err(|e| Error::io("cannot find", m, e))?);
+    }
+    if !opts.dir.as_os_str().is_empty() {
+        let dir = crate::sys::Dir::open(&opts.dir)
+            .map_err(|e| Error::io("cannot open the directory", &opts.dir, e))?;
+        dir.chdir()
+            .map_err(|e| Error::io("cannot change to the directory", &opts.dir, e))?;
+        here.dir = PathBuf::new();
+    }
+    Ok((Some(out), here))
+}
+
+/// The archive: `out` when it was opened before, else opened now.
+fn output(opts: &CreateOptions, out: Option<Output>) -> Result<Output> {
+    match out {
+        Some(o) => Ok(o),
+        None => Output::open(&opts.archive, opts.format),
+    }
 }
 
 /// Who is told of the run as it goes.
