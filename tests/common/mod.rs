@@ -13,6 +13,9 @@ use std::process::{Command, Output, Stdio};
 // The unit tests' helpers, shared: `noise`.
 #[path = "../../src/testutil.rs"]
 mod testutil;
+
+/// Running user namespaces and the test user, for the live-context tests.
+pub mod live;
 #[allow(unused_imports)] // (not every test file uses it)
 pub use testutil::noise;
 
