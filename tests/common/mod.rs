@@ -16,6 +16,9 @@ mod testutil;
 
 /// Running user namespaces and the test user, for the live-context tests.
 pub mod live;
+
+/// Rootless podman for the test user, in storage of its own.
+pub mod podman;
 #[allow(unused_imports)] // (not every test file uses it)
 pub use testutil::noise;
 
