@@ -161,18 +161,6 @@ fn child_reads_maps(ns: BorrowedFd, out: BorrowedFd, buf: &mut [u8]) -> i32 {
     0
 }
 
-fn threads() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("Threads:")
-                    .map(|v| v.trim().parse().unwrap_or(1))
-            })
-        })
-        .unwrap_or(1)
-}
-
 /// Move this process into the running user namespace `fd` (`what` names
 /// it in messages), then take credentials it maps: `uid`/`gid`, the IDs
 /// inside it to be (the caller's own where the namespace maps them, else
@@ -182,7 +170,7 @@ fn threads() -> usize {
 /// More than one thread; the kernel refusing (`EPERM`: the namespace is
 /// not the user's; the message says who may enter it).
 pub fn join(fd: BorrowedFd, what: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
-    let n = threads();
+    let n = super::userns::threads();
     if n > 1 {
         return Err(Error::usage(format!(
             "internal error: cannot enter a user namespace from a process with {n} threads"
