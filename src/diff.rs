@@ -338,19 +338,19 @@ fn enter_live(opts: &DiffOptions) -> Result<Option<DiffOptions>> {
     else {
         return Ok(None);
     };
-    check_dir(&opts.dir)?;
-    let dir = crate::sys::Dir::open(&opts.dir)
-        .map_err(|e| Error::io("cannot compare with directory", &opts.dir, e))?;
+    // (A directory only the namespace's IDs may open is opened after.)
+    let dir = crate::sys::Dir::open(&opts.dir).ok();
     let mut here = opts.clone();
-    here.archive = std::path::absolute(&opts.archive)
-        .map_err(|e| Error::io("cannot open archive", &opts.archive, e))?;
-    if opts.archive == Path::new("-") {
-        here.archive = opts.archive.clone();
+    if opts.archive != Path::new("-") {
+        here.archive = std::path::absolute(&opts.archive)
+            .map_err(|e| Error::io("cannot open archive", &opts.archive, e))?;
     }
     live.enter()?;
-    dir.chdir()
-        .map_err(|e| Error::io("cannot compare with directory", &opts.dir, e))?;
-    here.dir = PathBuf::from(".");
+    if let Some(d) = dir {
+        d.chdir()
+            .map_err(|e| Error::io("cannot compare with directory", &opts.dir, e))?;
+        here.dir = PathBuf::from(".");
+    }
     here.owners.maps = Some(crate::live::inside_view(&live.maps));
     here.owners.map_option = Some(format!("inside the user namespace of {}", live.spec));
     Ok(Some(here))

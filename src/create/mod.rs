@@ -132,21 +132,27 @@ pub fn create(
 
 /// Before entering a user namespace: open the archive, make `-C` the
 /// working directory, and return the options as seen from there (paths
-/// relative to it, the manifest's path absolute).
+/// relative to it, the manifest's path absolute). What cannot be opened
+/// yet (a directory only the namespace's IDs may open) is opened after.
 fn open_before_entering(opts: &CreateOptions) -> Result<(Option<Output>, CreateOptions)> {
-    let out = Output::open(&opts.archive, opts.format)?;
+    let out = Output::open(&opts.archive, opts.format).ok();
     let mut here = opts.clone();
     if let Some(m) = &opts.manifest {
         here.manifest = Some(std::path::absolute(m).map_err(|e| Error::io("cannot find", m, e))?);
     }
-    if !opts.dir.as_os_str().is_empty() {
-        let dir = crate::sys::Dir::open(&opts.dir)
-            .map_err(|e| Error::io("cannot open the directory", &opts.dir, e))?;
-        dir.chdir()
+    if out.is_none() && opts.archive != Path::new("-") {
+        // Opened after entering, maybe from `-C`: the name is relative to
+        // where it was given.
+        here.archive = std::path::absolute(&opts.archive)
+            .map_err(|e| Error::io("cannot create the archive", &opts.archive, e))?;
+    }
+    let dir = Some(&opts.dir).filter(|d| !d.as_os_str().is_empty());
+    if let Some(Ok(d)) = dir.map(|d| crate::sys::Dir::open(d)) {
+        d.chdir()
             .map_err(|e| Error::io("cannot change to the directory", &opts.dir, e))?;
         here.dir = PathBuf::new();
     }
-    Ok((Some(out), here))
+    Ok((out, here))
 }
 
 /// The archive: `out` when it was opened before, else opened now.

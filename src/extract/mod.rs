@@ -169,13 +169,19 @@ pub fn extract(
         no_userns,
     } = owners::choose_sink(opts, reg)?;
     // Opened before the namespace is entered, which may not reach it (a
-    // namespace alientar makes may not open another's /proc/PID/root):
-    // every handle on it is opened beneath this one.
-    let root = open_dest(&opts.dest)?;
+    // namespace alientar makes may not open another's /proc/PID/root);
+    // every handle on it is opened beneath this one. Else (a directory
+    // only the namespace's IDs may open) after.
+    let early = open_dest(&opts.dest);
     if let Some(ns) = &namespace {
         // Before anything else: no thread may exist yet.
         ns.enter()?;
     }
+    let root = match early {
+        Ok(d) => d,
+        Err(e) if namespace.is_none() => return Err(e),
+        Err(_) => open_dest(&opts.dest)?,
+    };
     // Also before the workers start: it reads the umask by setting it.
     let input = read::Input::open(opts, reg, namespace.map(|n| n.maps().clone()), no_userns)?;
     let kit = crew::WorkerKit::new(opts, root, sink);
