@@ -310,3 +310,42 @@ fn contexts_live_and_registry_userns() {
     );
     assert_restored(&u, &mine);
 }
+
+/// A destination only the namespace's IDs may open (a subordinate ID's
+/// 0700 directory) is opened inside the namespace when opening it before
+/// fails: extract and create work there as before (a regression the
+/// first version of opening before entering had).
+#[test]
+fn a_destination_only_the_namespace_opens_still_works() {
+    let t = "a_destination_only_the_namespace_opens_still_works";
+    let Some(u) = test_user(t) else { return };
+    let (tmp, mine) = user_tmp(&u);
+    let (_, a) = image_archive(tmp.path());
+    let d = mine.join("private");
+    std::fs::create_dir(&d).unwrap();
+    lchown(&d, u.sub_uid + 998, u.sub_gid + 998);
+    chmod(&d, 0o700);
+    let ds = s(&d);
+    as_user_ok(
+        &[],
+        &[
+            "extract", "-f", &a, "-C", &ds, "--owners", "userns", "--map", "rootless",
+        ],
+    );
+    assert_restored(&u, &d);
+    let back = s(&mine.join("back.tar"));
+    as_user_ok(
+        &[],
+        &[
+            "create",
+            "-f",
+            &back,
+            "--map",
+            "rootless",
+            "-C",
+            &s(&d),
+            "etc",
+        ],
+    );
+    assert_eq!(listing(&back)["etc/shadow"]["gid"], 42);
+}
