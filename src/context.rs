@@ -11,6 +11,9 @@
 //! uidmap = "0:200000:65536"
 //! gidmap = "0:300000:65536"
 //! names  = "/srv/images/hpa"    # optional: etc/passwd and etc/group of the context
+//!
+//! [web]
+//! userns = "/run/user/1000/web.userns"  # a namespace file: maps read, and entered, when used
 //! ```
 
 use std::collections::BTreeMap;
@@ -20,6 +23,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::idmap::{GidKind, GidMap, Invoker, UidKind, UidMap, parse_spec};
+use crate::live::Live;
 
 /// A uid map and a gid map, used together.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +97,10 @@ pub struct Context {
     pub names: Option<PathBuf>,
     /// Where it was defined: "built-in" or a file path.
     pub origin: String,
+    /// A user namespace file (`userns = "PATH"`): the maps are the
+    /// namespace's, read when the context is used, and create, extract and
+    /// diff run inside it.
+    pub userns: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +110,7 @@ struct FileContext {
     uidmap: Option<String>,
     gidmap: Option<String>,
     names: Option<PathBuf>,
+    userns: Option<PathBuf>,
 }
 
 /// All known contexts.
@@ -143,6 +152,7 @@ impl Registry {
                     gidmap: spec.into(),
                     names: None,
                     origin: "built-in".into(),
+                    userns: None,
                 },
             );
         }
@@ -158,13 +168,17 @@ impl Registry {
             for (name, c) in parsed {
                 validate_label(&name)
                     .map_err(|m| Error::context(format!("{}: [{name}]: {m}", f.display())))?;
-                let (uidmap, gidmap) = match (c.map, c.uidmap, c.gidmap) {
-                    (Some(m), None, None) => (m.clone(), m),
-                    (None, Some(u), Some(g)) => (u, g),
-                    (None, Some(u), None) => (u.clone(), u),
+                let (uidmap, gidmap) = match (c.map, c.uidmap, c.gidmap, &c.userns) {
+                    (Some(m), None, None, None) => (m.clone(), m),
+                    (None, Some(u), Some(g), None) => (u, g),
+                    (None, Some(u), None, None) => (u.clone(), u),
+                    (None, None, None, Some(p)) => {
+                        let spec = format!("ns:{}", p.display());
+                        (spec.clone(), spec)
+                    }
                     _ => {
                         return Err(Error::context(format!(
-                            "{}: [{name}] needs `uidmap` and `gidmap` (or one `map` for both)",
+                            "{}: [{name}] needs `uidmap` and `gidmap` (or one `map` for both), or `userns` alone",
                             f.display()
                         )));
                     }
@@ -177,6 +191,7 @@ impl Registry {
                         gidmap,
                         names: c.names,
                         origin: f.display().to_string(),
+                        userns: c.userns,
                     },
                 );
             }
@@ -210,8 +225,22 @@ impl Registry {
                 user_contexts_file().map_or("~/.config/alientar/contexts.toml".into(), |p| p.display().to_string())
             ))
         })?;
-        Maps::from_specs(&c.uidmap, &c.gidmap, &self.who)
-            .map_err(|e| Error::context(format!("context '{name}' ({}): {}", c.origin, e.kind())))
+        let origin =
+            |e: Error| Error::context(format!("context '{name}' ({}): {}", c.origin, e.kind()));
+        if let Some(live) = self.live(name) {
+            return live.map(|l| l.maps).map_err(origin);
+        }
+        Maps::from_specs(&c.uidmap, &c.gidmap, &self.who).map_err(origin)
+    }
+
+    /// The running namespace a context names (`userns = "PATH"`), opened
+    /// now: `None` for a context with maps, or no such context.
+    ///
+    /// # Errors
+    /// As [`Live::open`].
+    pub fn live(&self, name: &str) -> Option<Result<Live>> {
+        let p = self.get(name)?.userns.as_ref()?;
+        Some(Live::open(&format!("ns:{}", p.display())))
     }
 
     /// Resolve a `--map` SPEC that may also be a context name.
@@ -221,6 +250,9 @@ impl Registry {
     pub fn resolve_spec(&self, spec: &str) -> Result<Maps> {
         if self.contexts.contains_key(spec) {
             return self.maps(spec);
+        }
+        if Live::is_spec(spec) {
+            return Live::open(spec).map(|l| l.maps);
         }
         Maps::from_specs(spec, spec, &self.who)
     }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use crate::context::{Maps, Registry};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
+use crate::live::Live;
 use crate::translate::Unmapped;
 
 /// Ownership options shared by create, list and extract.
@@ -25,6 +26,10 @@ pub struct OwnerOptions {
     pub unmapped: Unmapped,
     /// Ignore names, numbers only.
     pub numeric_owner: bool,
+    /// The running user namespace `maps` are read from (`pid:PID`,
+    /// `ns:PATH`, or a context with `userns`): create, extract and diff
+    /// run inside it.
+    pub live: Option<Live>,
 }
 
 impl OwnerOptions {
@@ -150,6 +155,48 @@ impl std::fmt::Display for MapOrigin<'_> {
             MapOrigin::Given(s) => f.write_str(s),
             MapOrigin::Context(l) => write!(f, "context {l}"),
         }
+    }
+}
+
+/// The user namespace a command runs in to give or read foreign owners.
+#[derive(Clone, Debug)]
+pub enum Namespace {
+    /// A new one, built from these maps with `newuidmap`.
+    Build(Maps),
+    /// A running one, entered with `setns`.
+    Join(Live),
+}
+
+impl Namespace {
+    /// Its maps.
+    pub fn maps(&self) -> &Maps {
+        match self {
+            Namespace::Build(m) => m,
+            Namespace::Join(l) => &l.maps,
+        }
+    }
+
+    /// Move this process into it (before any thread exists).
+    ///
+    /// # Errors
+    /// As [`crate::sys::userns::enter`] and [`Live::enter`].
+    pub fn enter(&self) -> Result<()> {
+        match self {
+            Namespace::Build(m) => crate::sys::userns::enter(m),
+            Namespace::Join(l) => l.enter(),
+        }
+    }
+}
+
+/// The user namespace a command runs in: the running one the options name,
+/// else one built from [`namespace_maps`].
+///
+/// # Errors
+/// As [`namespace_maps`].
+pub fn namespace(o: &OwnerOptions, reg: &Registry) -> Result<Namespace> {
+    match &o.live {
+        Some(l) => Ok(Namespace::Join(l.clone())),
+        None => namespace_maps(o, reg).map(Namespace::Build),
     }
 }
 

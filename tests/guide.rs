@@ -67,6 +67,7 @@ fn guide_blocks_are_tagged() {
         "b-image",
         "c-userns",
         "c-xattr",
+        "d-live",
     ] {
         assert!(b.contains_key(name), "docs/guide.md lacks the block {name}");
     }
@@ -97,6 +98,11 @@ fn s(p: &Path) -> String {
 
 /// Run a guide block as its `who`, in `dir`, with HOME = `home`.
 fn run_block(name: &str, dir: &Path, home: &Path) -> String {
+    run_block_env(name, dir, home, &[])
+}
+
+/// As [`run_block`], with `env` set too.
+fn run_block_env(name: &str, dir: &Path, home: &Path, env: &[(String, String)]) -> String {
     let b = blocks();
     let (who, script) = &b[name];
     let bindir = bin().parent().unwrap().to_path_buf();
@@ -113,6 +119,7 @@ fn run_block(name: &str, dir: &Path, home: &Path) -> String {
         Command::new("env")
     };
     cmd.arg(format!("HOME={}", home.display()))
+        .args(env.iter().map(|(k, v)| format!("{k}={v}")))
         .arg(format!("PATH={path}"))
         .args(["sh", "-ec", script])
         .env_remove("XDG_CONFIG_HOME")
@@ -369,4 +376,43 @@ fn guide_b_image_and_c_restore_into_rootless_storage() {
     assert!(out.contains("the tree holds the archive"), "{out}");
     let x = home.join("ct/xattr");
     assert_eq!(owner(&x.join("etc/shadow")).0, u.uid, "owned by the user");
+}
+
+/// (d): a running rootless container backed up and restored through its
+/// user namespace, its namespace listed by `contexts --live`.
+#[test]
+fn guide_d_live_container() {
+    let t = "guide_d_live_container";
+    let Some(u) = test_user(t) else { return };
+    let Some(pm) = common::podman::Podman::new(t, &u) else {
+        return;
+    };
+    let Some(rootfs) = pm.rootfs_archive(t) else {
+        return;
+    };
+    pm.import(&rootfs, "localhost/guide:rootfs");
+    pm.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "localhost/guide:rootfs",
+        "sleep",
+        "1000",
+    ]);
+    let out = run_block_env("d-live", &pm.home, &pm.home, &pm.env());
+    let pause = pm.pause_pid().expect("podman's pause process").to_string();
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&pause) && l.contains("rootless") && l.contains("catatonit")),
+        "{out}"
+    );
+    assert!(
+        out.contains("-rw-r----- 0/42") && out.contains("etc/shadow [rootless]"),
+        "{out}"
+    );
+    assert!(
+        out.trim_end().ends_with("root shadow /srv/etc/shadow"),
+        "{out}"
+    );
 }

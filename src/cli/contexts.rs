@@ -1,9 +1,10 @@
-//! `alientar contexts [NAME]`: the registry, or one context with its maps.
+//! `alientar contexts [NAME]`: the registry, or one context with its maps;
+//! `--live`: the running user namespaces the user can enter.
 
 use std::io::Write;
 
 use alientar::Error;
-use alientar::{Registry, user_contexts_file};
+use alientar::{LiveNamespace, Registry, live_namespaces, user_contexts_file};
 
 use super::outcome::Exit;
 
@@ -34,8 +35,13 @@ fn show_one(out: &mut dyn Write, n: &str, reg: &Registry) -> Result<(), Error> {
     })?;
     line(out, format_args!("name:    {}", c.name))?;
     line(out, format_args!("defined: {}", c.origin))?;
-    line(out, format_args!("uidmap:  {}", c.uidmap))?;
-    line(out, format_args!("gidmap:  {}", c.gidmap))?;
+    match &c.userns {
+        Some(p) => line(out, format_args!("userns:  {}", p.display()))?,
+        None => {
+            line(out, format_args!("uidmap:  {}", c.uidmap))?;
+            line(out, format_args!("gidmap:  {}", c.gidmap))?;
+        }
+    }
     if let Some(p) = &c.names {
         line(out, format_args!("names:   {}", p.display()))?;
     }
@@ -73,4 +79,54 @@ fn show_all(out: &mut dyn Write, reg: &Registry) -> Result<(), Error> {
         line(out, format_args!("{:<16} {origin:<10} {resolved}", c.name))?;
     }
     Ok(())
+}
+
+/// The running user namespaces the user can enter: a table, or JSON lines.
+pub(super) fn run_live(json: bool, reg: &Registry) -> Result<Exit, Error> {
+    let mut out = std::io::stdout().lock();
+    let all = live_namespaces(reg);
+    if json {
+        for n in &all {
+            line(&mut out, format_args!("{}", live_json(n)))?;
+        }
+        return Ok(Exit::Ok);
+    }
+    line(
+        &mut out,
+        format_args!(
+            "{:<8} {:<6} {:<28} {:<28} {:<10} COMMAND",
+            "PID", "OWNER", "UIDMAP", "GIDMAP", "CONTEXT"
+        ),
+    )?;
+    for n in &all {
+        let (u, g) = n.maps.as_ref().map_or(("?".into(), "?".into()), |m| {
+            (m.uid.to_string(), m.gid.to_string())
+        });
+        let ctx = if n.contexts.is_empty() {
+            "-".to_string()
+        } else {
+            n.contexts.join(",")
+        };
+        line(
+            &mut out,
+            format_args!(
+                "{:<8} {:<6} {u:<28} {g:<28} {ctx:<10} {}",
+                n.pid, n.owner, n.command
+            ),
+        )?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// One namespace as a JSON object.
+fn live_json(n: &LiveNamespace) -> serde_json::Value {
+    serde_json::json!({
+        "pid": n.pid,
+        "owner": n.owner,
+        "uidmap": n.maps.as_ref().map(|m| m.uid.to_string()),
+        "gidmap": n.maps.as_ref().map(|m| m.gid.to_string()),
+        "command": n.command,
+        "processes": n.processes,
+        "contexts": n.contexts,
+    })
 }

@@ -63,7 +63,10 @@ bsdtar read unchanged.
 Maps (--map SPEC, --uid-map, --gid-map) are INSIDE:OUTSIDE:COUNT[,...] (podman's
 --uidmap order), @FILE (lines as in /proc/PID/uid_map), rootless (0 -> your uid,
 1 -> your first /etc/subuid range), subuid (0 -> your first subordinate ID),
-host (identity), or the name of a context from contexts.toml.";
+host (identity), the name of a context from contexts.toml, or a running user
+namespace: pid:PID (a process in it, e.g. a rootless container's) or ns:PATH (a
+namespace file). create, extract and diff then run inside that namespace, which
+the user who owns it may enter; `alientar contexts --live` lists those.";
 
 /// The exit codes, for `--help` and the man page.
 macro_rules! exit_status {
@@ -121,10 +124,18 @@ enum Command {
         #[arg(long, value_name = "DIR", conflicts_with = "command")]
         dir: Option<PathBuf>,
     },
-    /// Show the context registry, or one context with its maps.
+    /// Show the context registry, or one context with its maps; --live: the running user namespaces you can enter.
     Contexts {
         /// A context name.
+        #[arg(conflicts_with = "live")]
         name: Option<String>,
+        /// List the running user namespaces you own (root: all): the PID to give as pid:PID, owner,
+        /// maps, the command line of the namespace's oldest process, and the context with the same maps.
+        #[arg(long)]
+        live: bool,
+        /// With --live: one JSON object per line.
+        #[arg(long, requires = "live")]
+        json: bool,
     },
 }
 
@@ -199,7 +210,10 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<Exit, Error> {
         Command::Check(a) => check::run(a, &env),
         Command::Remap(a) => remap::run(a, &env),
         Command::Diff(a) => diff::run(a, &env),
-        Command::Contexts { name } => contexts::run(name.as_deref(), &env.reg),
+        Command::Contexts { name, live, json } => match (live, json) {
+            (true, json) => contexts::run_live(json, &env.reg),
+            (false, _) => contexts::run(name.as_deref(), &env.reg),
+        },
         Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
     }
 }

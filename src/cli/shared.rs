@@ -10,7 +10,7 @@ use alientar::OwnerOptions;
 use alientar::Transform;
 use alientar::{Error, Unmapped};
 use alientar::{GidKind, Invoker, UidKind, parse_spec};
-use alientar::{Maps, Registry};
+use alientar::{Live, Maps, Registry};
 
 #[derive(Args, Debug, Clone)]
 pub(super) struct OwnerArgs {
@@ -23,9 +23,12 @@ pub(super) struct OwnerArgs {
     /// label written on disk; it also says which context wins when the
     /// entries' label is not the destination's (the nearest label on disk
     /// from -C DIR up), which otherwise warns once (exit status 0).
+    ///
+    /// pid:PID or ns:PATH: a running user namespace, labelled with the context that has its maps.
     #[arg(long, value_name = "NAME")]
     pub(super) context: Option<String>,
-    /// ID map for uids and gids: INSIDE:OUTSIDE:COUNT[,...], @FILE, rootless, subuid, host, or a context name.
+    /// ID map for uids and gids: INSIDE:OUTSIDE:COUNT[,...], @FILE, rootless, subuid, host, a
+    /// context name, or a running user namespace: pid:PID or ns:PATH (the command then runs in it).
     #[arg(long, value_name = "SPEC")]
     map: Option<String>,
     /// ID map for uids only.
@@ -121,16 +124,33 @@ pub(super) fn owner_options(
     let mut context = a.context.clone();
     let mut maps = None;
     let mut map_option = None;
-    if let Some(m) = &a.map {
-        maps = Some(reg.resolve_spec(m)?);
-        if context.is_none() && reg.get(m).is_some() {
-            context = Some(m.clone());
-        }
-        if context.as_deref() != Some(m.as_str()) {
-            map_option = Some("--map".to_string());
+    let mut live = live_of(a, reg)?;
+    if let Some(l) = &live {
+        maps = Some(l.maps.clone());
+        if let Some(c) = a.context.as_deref().filter(|c| Live::is_spec(c)) {
+            // The label: the registry's context with the namespace's maps.
+            context = preferred(l.contexts(reg), reg);
+            map_option = Some(format!("--context {c}"));
         }
     }
+    if let Some(m) = a.map.as_deref().filter(|_| live.is_none()) {
+        maps = Some(reg.resolve_spec(m)?);
+        if context.is_none() && reg.get(m).is_some() {
+            context = Some(m.to_string());
+            live = reg.live(m).transpose()?;
+        }
+        if context.as_deref() != Some(m) {
+            map_option = Some("--map".to_string());
+        }
+    } else if let Some(m) = a.map.as_deref().filter(|m| Live::is_spec(m)) {
+        map_option = Some(format!("--map {m}"));
+    }
     if a.uid_map.is_some() || a.gid_map.is_some() {
+        if live.is_some() {
+            return Err(Error::usage(
+                "--uid-map and --gid-map cannot be combined with a running namespace: its maps are its own",
+            ));
+        }
         maps = Some(split_maps(a, maps, context.as_deref(), reg, who)?);
         map_option = Some(
             match (&a.uid_map, &a.gid_map) {
@@ -151,7 +171,37 @@ pub(super) fn owner_options(
             UnmappedArg::Keep => Unmapped::Keep,
         },
         numeric_owner: a.numeric_owner,
+        live,
     })
+}
+
+/// The running namespace the options name: `--map pid:PID|ns:PATH`, else
+/// `--context` in those forms, else a `--context` whose registry entry
+/// has `userns` (unless `--map` gives other maps).
+fn live_of(a: &OwnerArgs, reg: &Registry) -> Result<Option<Live>, Error> {
+    let ctx = a.context.as_deref();
+    match (a.map.as_deref(), ctx) {
+        (Some(m), Some(c)) if Live::is_spec(m) && Live::is_spec(c) => Err(Error::usage(
+            "give the running namespace once: --map pid:PID with --context NAME labels it NAME",
+        )),
+        (Some(m), _) if Live::is_spec(m) => Live::open(m).map(Some),
+        (Some(_), Some(c)) if Live::is_spec(c) => Err(Error::usage(format!(
+            "--context {c} names a running namespace, whose maps are its own: give --map {c} --context NAME to label it"
+        ))),
+        (None, Some(c)) if Live::is_spec(c) => Live::open(c).map(Some),
+        (None, Some(c)) => reg.live(c).transpose(),
+        _ => Ok(None),
+    }
+}
+
+/// Of the contexts with a running namespace's maps, the one its entries
+/// are labelled with: the first one a contexts file defines, else the
+/// first built-in.
+fn preferred(names: Vec<String>, reg: &Registry) -> Option<String> {
+    let defined = names
+        .iter()
+        .find(|n| reg.get(n).is_some_and(|c| c.origin != "built-in"));
+    defined.or(names.first()).cloned()
 }
 
 /// The maps with `--uid-map` and/or `--gid-map`: the other half comes from

@@ -12,7 +12,12 @@ use crate::report::Report;
 use crate::walk::walk;
 
 /// Walk, override, label and translate every entry, then write them all.
-pub(super) fn create_collected(env: &Env, mut report: Report, mut watch: Watch) -> Result<Report> {
+pub(super) fn create_collected(
+    env: &Env,
+    mut report: Report,
+    mut watch: Watch,
+    out: Option<Output>,
+) -> Result<Report> {
     let opts = env.opts;
     let w = walk(&opts.dir, &opts.paths)?;
     report.errors = w.errors;
@@ -45,7 +50,7 @@ pub(super) fn create_collected(env: &Env, mut report: Report, mut watch: Watch) 
     watch
         .progress
         .set_total(files.iter().map(|s| s.entry.size).sum(), files.len() as u64);
-    let mut out = Output::open(&opts.archive, opts.format)?;
+    let mut out = super::output(opts, out)?;
     let mut members = Members::new(env, &mut out, watch.progress);
     members.header(&global_header(env.labels.archive.as_deref(), &plans))?;
     for s in files {

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::context::{Registry, validate_label};
 use crate::error::{Error, Result};
 use crate::names::Names;
-use crate::output::OutFormat;
+use crate::output::{OutFormat, Output};
 use crate::ownership::OwnerOptions;
 use crate::report::Report;
 use crate::walk::member_prefix;
@@ -91,10 +91,23 @@ pub fn create(
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
     }
+    let ns = userns::namespace_for(opts, reg)?;
+    // The archive and the directory are opened before the namespace is
+    // entered, which may not reach them (a namespace alientar makes may not
+    // open another's /proc/PID/root); the walk then runs from the directory.
+    let (out, here);
+    let opts = match &ns {
+        Some(_) => {
+            (out, here) = open_before_entering(opts)?;
+            &here
+        }
+        None => {
+            out = None;
+            opts
+        }
+    };
     // Before the walk: no thread may exist yet.
-    let ns = userns::namespace_for(opts, reg)?
-        .map(userns::enter_walk_namespace)
-        .transpose()?;
+    let ns = ns.map(userns::enter_walk_namespace).transpose()?;
     if opts.paths.iter().any(|p| member_prefix(p).1) {
         report
             .warnings
@@ -114,9 +127,42 @@ pub fn create(
     // overlap.
     let watch = Watch { on_entry, progress };
     if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") {
-        return streaming::create_streaming(&env, report, watch);
+        return streaming::create_streaming(&env, report, watch, out);
     }
-    collected::create_collected(&env, report, watch)
+    collected::create_collected(&env, report, watch, out)
+}
+
+/// Before entering a user namespace: open the archive, make `-C` the
+/// working directory, and return the options as seen from there (paths
+/// relative to it, the manifest's path absolute). What cannot be opened
+/// yet (a directory only the namespace's IDs may open) is opened after.
+fn open_before_entering(opts: &CreateOptions) -> Result<(Option<Output>, CreateOptions)> {
+    let out = Output::open(&opts.archive, opts.format).ok();
+    let mut here = opts.clone();
+    if let Some(m) = &opts.manifest {
+        here.manifest = Some(std::path::absolute(m).map_err(|e| Error::io("cannot find", m, e))?);
+    }
+    if out.is_none() && opts.archive != Path::new("-") {
+        // Opened after entering, maybe from `-C`: the name is relative to
+        // where it was given.
+        here.archive = std::path::absolute(&opts.archive)
+            .map_err(|e| Error::io("cannot create the archive", &opts.archive, e))?;
+    }
+    let dir = Some(&opts.dir).filter(|d| !d.as_os_str().is_empty());
+    if let Some(Ok(d)) = dir.map(|d| crate::sys::Dir::open(d)) {
+        d.chdir()
+            .map_err(|e| Error::io("cannot change to the directory", &opts.dir, e))?;
+        here.dir = PathBuf::new();
+    }
+    Ok((out, here))
+}
+
+/// The archive: `out` when it was opened before, else opened now.
+fn output(opts: &CreateOptions, out: Option<Output>) -> Result<Output> {
+    match out {
+        Some(o) => Ok(o),
+        None => Output::open(&opts.archive, opts.format),
+    }
 }
 
 /// Who is told of the run as it goes.

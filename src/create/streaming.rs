@@ -23,11 +23,16 @@ use crate::report::Report;
 use crate::walk::{Item, WalkedFile};
 
 /// Walk and write at once (see the module's documentation).
-pub(super) fn create_streaming(env: &Env, mut report: Report, mut watch: Watch) -> Result<Report> {
+pub(super) fn create_streaming(
+    env: &Env,
+    mut report: Report,
+    mut watch: Watch,
+    out: Option<Output>,
+) -> Result<Report> {
     let opts = env.opts;
     // A path given on the command line must exist: checked before any output.
     let roots = crate::walk::roots(&opts.dir, &opts.paths)?;
-    let mut out = Output::open(&opts.archive, opts.format)?;
+    let mut out = super::output(opts, out)?;
     let (labels_tx, labels_rx) = crossbeam_channel::bounded::<BTreeSet<String>>(1);
     let mut run = Stream {
         owners: OwnerStep::new(env),

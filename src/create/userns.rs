@@ -4,6 +4,7 @@
 use super::CreateOptions;
 use crate::context::{Maps, Registry};
 use crate::error::{Error, Result};
+use crate::ownership::Namespace;
 
 /// The user namespace a create walk runs in.
 pub(super) struct WalkNamespace {
@@ -15,10 +16,44 @@ pub(super) struct WalkNamespace {
     pub(super) overflow: (u32, u32),
 }
 
+/// Move into the user namespace the walk runs in: a running one, or one
+/// built as [`enter_built`] says.
+pub(super) fn enter_walk_namespace(ns: Namespace) -> Result<WalkNamespace> {
+    match ns {
+        Namespace::Build(maps) => enter_built(maps),
+        Namespace::Join(live) => {
+            live.enter()?;
+            // There stat shows each owner as the namespace sees it, the
+            // context's own IDs; one it does not map shows as the kernel's
+            // overflow ID, which tells it apart only where the namespace
+            // does not map that ID itself (rootless podman's does).
+            let view = crate::live::inside_view(&live.maps);
+            let (u, g) = crate::sys::userns::overflow_ids();
+            let overflow = (
+                if view.uid.to_context(u).is_some() {
+                    u32::MAX
+                } else {
+                    u
+                },
+                if view.gid.to_context(g).is_some() {
+                    u32::MAX
+                } else {
+                    g
+                },
+            );
+            Ok(WalkNamespace {
+                maps: live.maps,
+                view,
+                overflow,
+            })
+        }
+    }
+}
+
 /// Move into a user namespace from which the walk can read what `maps`
 /// covers, and in which an owner outside `maps` shows as the overflow ID
 /// and nothing else (see [`Maps::walk_layout`]).
-pub(super) fn enter_walk_namespace(maps: Maps) -> Result<WalkNamespace> {
+fn enter_built(maps: Maps) -> Result<WalkNamespace> {
     let overflow = crate::sys::userns::overflow_ids();
     let (ns, view) = maps.walk_layout(overflow).map_err(|e| {
         Error::map(format!(
@@ -34,8 +69,9 @@ pub(super) fn enter_walk_namespace(maps: Maps) -> Result<WalkNamespace> {
     })
 }
 
-/// The map to walk inside a user namespace with, if `create` should.
-pub(super) fn namespace_for(opts: &CreateOptions, reg: &Registry) -> Result<Option<Maps>> {
+/// The user namespace to walk in, if `create` should: the running one the
+/// options name, or one built from the map.
+pub(super) fn namespace_for(opts: &CreateOptions, reg: &Registry) -> Result<Option<Namespace>> {
     let want = match opts.userns {
         Some(false) => return Ok(None),
         Some(true) => true,
@@ -49,13 +85,16 @@ pub(super) fn namespace_for(opts: &CreateOptions, reg: &Registry) -> Result<Opti
             false
         }
     };
+    if let Some(l) = &opts.owners.live {
+        return Ok(Some(Namespace::Join(l.clone())));
+    }
     let m = crate::ownership::namespace_maps(&opts.owners, reg)?;
     if want {
-        return Ok(Some(m));
+        return Ok(Some(Namespace::Build(m)));
     }
     let identity = m.uid.is_identity() && m.gid.is_identity();
     Ok((!identity
         && crate::sys::userns::available()
         && crate::sys::userns::coverable(&m, reg.invoker()))
-    .then_some(m))
+    .then_some(Namespace::Build(m)))
 }

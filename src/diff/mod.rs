@@ -103,6 +103,14 @@ pub fn diff(
     on_difference: &mut dyn FnMut(&Difference),
     progress: &Progress,
 ) -> Result<DiffReport> {
+    let inside;
+    let opts = match enter_live(opts)? {
+        Some(o) => {
+            inside = o;
+            &inside
+        }
+        None => opts,
+    };
     check_dir(&opts.dir)?;
     let (_, r) = crate::input::open(&opts.archive)?;
     let mut run = Run {
@@ -138,6 +146,38 @@ pub fn diff(
         run.not_in_archive();
     }
     Ok(run.report)
+}
+
+/// With a running user namespace (`pid:PID`, `ns:PATH`) and no privilege:
+/// enter it, from the directory (opened first: the namespace may not reach
+/// its path), and return the options as seen there: the tree is read as the
+/// namespace shows it, owners in its own IDs, so the archive's are compared
+/// untranslated (an owner it does not map reads as the overflow ID).
+fn enter_live(opts: &DiffOptions) -> Result<Option<DiffOptions>> {
+    let Some(live) = opts
+        .owners
+        .live
+        .as_ref()
+        .filter(|_| !crate::sys::privileged())
+    else {
+        return Ok(None);
+    };
+    // (A directory only the namespace's IDs may open is opened after.)
+    let dir = crate::sys::Dir::open(&opts.dir).ok();
+    let mut here = opts.clone();
+    if opts.archive != Path::new("-") {
+        here.archive = std::path::absolute(&opts.archive)
+            .map_err(|e| Error::io("cannot open archive", &opts.archive, e))?;
+    }
+    live.enter()?;
+    if let Some(d) = dir {
+        d.chdir()
+            .map_err(|e| Error::io("cannot compare with directory", &opts.dir, e))?;
+        here.dir = PathBuf::from(".");
+    }
+    here.owners.maps = Some(crate::live::inside_view(&live.maps));
+    here.owners.map_option = Some(format!("inside the user namespace of {}", live.spec));
+    Ok(Some(here))
 }
 
 /// The directory compared with must be one (followed if a symlink, as

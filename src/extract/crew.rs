@@ -10,14 +10,14 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use crate::error::{Error, Result};
 use crate::frame::BufferPool;
 use crate::sink::Sink;
-use crate::sys;
+use crate::sys::{self, Dir};
 
 use super::batch::{Batch, Work};
 use super::big::BigPiece;
 use super::leftovers::Leftovers;
 use super::staging::Staging;
 use super::worker::{Swept, Worker};
-use super::{ExtractOptions, OldFiles, open_dest};
+use super::{ExtractOptions, OldFiles};
 
 /// Batches queued per worker: deep enough that, while one worker creates a
 /// directory's files, the reader hands the next directories to the others.
@@ -52,6 +52,9 @@ pub(super) fn worker_gone() -> Error {
 /// destination; the sink, the staging, the swept directories and the data
 /// buffers are shared.
 pub(super) struct WorkerKit<'a> {
+    /// The destination, opened before any user namespace was entered.
+    root: Dir,
+    /// Its name, for messages.
     dest: &'a Path,
     /// The umask, to know when a file's creation mode is already its final mode.
     umask: u32,
@@ -67,8 +70,9 @@ pub(super) struct WorkerKit<'a> {
 }
 
 impl<'a> WorkerKit<'a> {
-    pub(super) fn new(opts: &'a ExtractOptions, sink: Arc<dyn Sink>) -> WorkerKit<'a> {
+    pub(super) fn new(opts: &'a ExtractOptions, root: Dir, sink: Arc<dyn Sink>) -> WorkerKit<'a> {
         WorkerKit {
+            root,
             dest: &opts.dest,
             umask: sys::umask(),
             creds: sys::creds::effective_ids(),
@@ -88,7 +92,10 @@ impl<'a> WorkerKit<'a> {
             pid: std::process::id(),
             umask: self.umask,
             creds: self.creds,
-            root: open_dest(self.dest)?,
+            root: self
+                .root
+                .reopen()
+                .map_err(|e| Error::io("cannot open the destination directory", self.dest, e))?,
             sink: self.sink.clone(),
             cache: None,
             staging: self.staging.clone(),

@@ -9,7 +9,7 @@ use crate::entry::Entry;
 use crate::error::Error;
 use crate::member::split;
 use crate::sink::Applied;
-use crate::sys::{self, Dir};
+use crate::sys;
 
 use super::meta::Has;
 use super::resolve::walk_dirs;
@@ -152,7 +152,7 @@ fn apply_dir(w: &mut Worker, dest: &Path, d: &DeferredDir, errors: &mut Errors) 
     w.seq = d.seq;
     let comps = split(&d.key);
     let dir = if comps.is_empty() {
-        Dir::open(dest)
+        w.root.reopen()
     } else {
         walk_dirs(&w.root, &comps, false)
     };

@@ -175,14 +175,29 @@ pub fn extract(
     } = owners::choose_sink(opts, reg)?;
     // Outside the user namespace: the destination's label is the user's to read.
     let guard = guard::LabelGuard::new(opts);
-    if let Some(maps) = &namespace {
+    // Opened before the namespace is entered, which may not reach it (a
+    // namespace alientar makes may not open another's /proc/PID/root);
+    // every handle on it is opened beneath this one. Else (a directory
+    // only the namespace's IDs may open) after.
+    let early = open_dest(&opts.dest);
+    if let Some(ns) = &namespace {
         // Before anything else: no thread may exist yet.
-        crate::sys::userns::enter(maps)?;
+        ns.enter()?;
     }
-    drop(open_dest(&opts.dest)?);
+    let root = match early {
+        Ok(d) => d,
+        Err(e) if namespace.is_none() => return Err(e),
+        Err(_) => open_dest(&opts.dest)?,
+    };
     // Also before the workers start: it reads the umask by setting it.
-    let input = read::Input::open(opts, reg, namespace, no_userns, guard)?;
-    let kit = crew::WorkerKit::new(opts, sink);
+    let input = read::Input::open(
+        opts,
+        reg,
+        namespace.map(|n| n.maps().clone()),
+        no_userns,
+        guard,
+    )?;
+    let kit = crew::WorkerKit::new(opts, root, sink);
     let crew = crew::Crew::start(&kit, crew::worker_count())?;
     // The reading thread's own worker: it creates big files and makes the
     // hard links at the end.

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::context::{Maps, Registry};
+use crate::context::Registry;
 use crate::entry::Entry;
 use crate::error::{Error, Result};
-use crate::ownership::{OwnerOptions, namespace_maps};
+use crate::ownership::{Namespace, OwnerOptions, namespace, namespace_maps};
 use crate::sink::{Chown, Manifest, NoOwners, Sink, Userns, Xattr};
 use crate::sys;
 
@@ -15,8 +15,8 @@ use super::{ExtractOptions, Owners};
 /// What `--owners` resolves to.
 pub(super) struct Chosen {
     pub(super) sink: Arc<dyn Sink>,
-    /// The maps of the user namespace to enter (the `userns` sink).
-    pub(super) namespace: Option<Maps>,
+    /// The user namespace to enter (the `userns` sink).
+    pub(super) namespace: Option<Namespace>,
     /// For `auto` without a user namespace: why foreign owners are
     /// impossible (see [`foreign_owner`]).
     pub(super) no_userns: Option<String>,
@@ -48,7 +48,7 @@ pub(super) fn choose_sink(opts: &ExtractOptions, reg: &Registry) -> Result<Chose
         Owners::Xattr => Chosen::plain(Arc::new(Xattr)),
         Owners::Manifest(p) => Chosen::plain(Arc::new(Manifest::new(p))),
         Owners::Userns => Chosen {
-            namespace: Some(namespace_maps(&opts.owners, reg)?),
+            namespace: Some(namespace(&opts.owners, reg)?),
             ..Chosen::plain(Arc::new(Userns))
         },
         Owners::Auto if sys::privileged() => Chosen::plain(Arc::new(Chown)),
@@ -56,12 +56,20 @@ pub(super) fn choose_sink(opts: &ExtractOptions, reg: &Registry) -> Result<Chose
     })
 }
 
-/// `--owners auto` for an unprivileged user: `userns` where the user's
+/// `--owners auto` for an unprivileged user: `userns` in the running
+/// namespace the options name, else in one built where the user's
 /// subordinate ranges cover the map, else no owners and the reason.
 fn auto_unprivileged(opts: &ExtractOptions, reg: &Registry) -> Chosen {
+    if let Some(l) = &opts.owners.live {
+        // A running namespace: entered, not built.
+        return Chosen {
+            namespace: Some(Namespace::Join(l.clone())),
+            ..Chosen::plain(Arc::new(Userns))
+        };
+    }
     match namespace_maps(&opts.owners, reg) {
         Ok(m) if sys::userns::available() && sys::userns::coverable(&m, reg.invoker()) => Chosen {
-            namespace: Some(m),
+            namespace: Some(Namespace::Build(m)),
             ..Chosen::plain(Arc::new(Userns))
         },
         Ok(m) if !sys::userns::available() => Chosen::without_userns(format!(

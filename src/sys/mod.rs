@@ -25,6 +25,7 @@ use crate::entry::Time;
 pub mod ancestors;
 pub mod creds;
 pub mod errno;
+pub mod live;
 pub mod path;
 pub mod sigpipe;
 pub mod tree;
@@ -62,6 +63,32 @@ impl Dir {
         )
         .map_err(err)?;
         Ok(Dir { fd })
+    }
+
+    /// A second handle on this directory with its own file offset (so that
+    /// two threads may read its entries): `.` opened beneath it, which
+    /// needs no path from the root, so it works where that path no longer
+    /// resolves (another user namespace may not open `/proc/PID/root`).
+    ///
+    /// # Errors
+    /// As openat(2).
+    pub fn reopen(&self) -> io::Result<Dir> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(err)?;
+        Ok(Dir { fd })
+    }
+
+    /// Make this directory the process's working directory.
+    ///
+    /// # Errors
+    /// As fchdir(2).
+    pub fn chdir(&self) -> io::Result<()> {
+        rustix::process::fchdir(&self.fd).map_err(err)
     }
 
     /// Open the subdirectory `name`; fails with `ELOOP` or `ENOTDIR` on a

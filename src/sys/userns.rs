@@ -45,7 +45,8 @@ pub fn overflow_ids() -> (u32, u32) {
     )
 }
 
-fn threads() -> usize {
+/// How many threads this process has (`/proc/self/status`).
+pub(super) fn threads() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

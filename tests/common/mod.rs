@@ -13,6 +13,12 @@ use std::process::{Command, Output, Stdio};
 // The unit tests' helpers, shared: `noise`.
 #[path = "../../src/testutil.rs"]
 mod testutil;
+
+/// Running user namespaces and the test user, for the live-context tests.
+pub mod live;
+
+/// Rootless podman for the test user, in storage of its own.
+pub mod podman;
 #[allow(unused_imports)] // (not every test file uses it)
 pub use testutil::noise;
 
