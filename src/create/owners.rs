@@ -6,8 +6,10 @@ use std::collections::HashMap;
 
 use super::Env;
 use super::label::Labeler;
+use super::normalize::{Forced, NamesFor};
 use super::overrides::{PendingSpecs, apply_spec, norm_member};
 use crate::context::Maps;
+use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::names::Names;
 use crate::report::Report;
@@ -26,6 +28,8 @@ pub(super) struct Plan {
     host_names: bool,
     /// Where the maps come from, for messages.
     origin: String,
+    /// The owner and group `--owner`, `--group` or `--squash` give.
+    forced: Forced,
 }
 
 /// The plan for entries labelled `label`.
@@ -37,21 +41,19 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
         (None, None) => None,
     };
     let maps = maps.filter(|m| !(m.uid.is_identity() && m.gid.is_identity()));
-    let mut host_names = false;
-    let names = if opts.owners.numeric_owner {
-        None
-    } else if let Some(root) = label
-        .as_ref()
-        .and_then(|l| reg.get(l))
-        .and_then(|c| c.names.clone())
-    {
-        Some(Names::from_root(&root))
-    } else if maps.is_none() && label.as_deref().is_none_or(|l| l == "host") {
-        host_names = true;
-        env.host_names.cloned()
-    } else {
-        None
-    };
+    let (db, host_names) = names_db(label, maps.is_none(), env);
+    let numeric = opts.owners.numeric_owner;
+    // Inside the walk's user namespace owners are not in the host's view:
+    // no host name goes with them, forced or not.
+    let foreign = host_names && env.ns.is_some();
+    let forced = Forced::resolve(
+        &opts.normalize,
+        &NamesFor {
+            db: db.as_ref().filter(|_| !foreign).map(|(n, w)| (n, w.clone())),
+            store: !numeric && !foreign,
+        },
+    )?;
+    let names = db.filter(|_| !numeric).map(|(n, _)| n);
     let owners = &opts.owners;
     let origin = match env.ns {
         Some(_) if owners.maps.is_none() && owners.context.is_none() => {
@@ -66,7 +68,32 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
         names,
         host_names,
         origin,
+        forced,
     })
+}
+
+/// The name databases of entries labelled `label` (whatever
+/// `--numeric-owner` says), where they come from, and whether they are the
+/// host's: the context's own (`names` in its definition), else the host's
+/// for unlabelled and `host` entries that no map translates.
+fn names_db(label: &Option<String>, unmapped: bool, env: &Env) -> (Option<(Names, String)>, bool) {
+    let root = label
+        .as_ref()
+        .and_then(|l| env.reg.get(l))
+        .and_then(|c| c.names.clone());
+    if let Some(root) = root {
+        let from = format!(
+            "the databases of context {} ({})",
+            label.as_deref().unwrap_or_default(),
+            root.join("etc").display()
+        );
+        return (Some((Names::from_root(&root), from)), false);
+    }
+    if unmapped && label.as_deref().is_none_or(|l| l == "host") {
+        let host = env.host_names.cloned().unwrap_or_else(Names::host);
+        return (Some((host, "the host's /etc/passwd and /etc/group".into())), true);
+    }
+    (None, false)
 }
 
 /// Each entry in walk order labelled, its label's plan made when first
@@ -95,6 +122,8 @@ impl<'e> OwnerStep<'e> {
     /// The plan of its label cannot be made (an unknown context): `s` is
     /// left untranslated.
     pub(super) fn take(&mut self, s: &mut WalkedFile, pending: &mut PendingSpecs) -> Result<()> {
+        // Before translation: an xattr not stored cannot fail it.
+        self.env.opts.normalize.xattrs.apply(&mut s.entry);
         self.labeler.assign(self.env.opts, &mut s.entry);
         if !self.plans.contains_key(&s.entry.label) {
             let plan = self.env.plan(&s.entry.label)?;
@@ -137,6 +166,8 @@ impl Translator {
             apply_spec(&mut s.entry, &spec);
         }
         set_names(s, plan, env.ns.is_some(), host);
+        plan.forced.apply(&mut s.entry);
+        env.opts.normalize.apply_mode(&mut s.entry);
     }
 
     /// An entry's owners (and ID-bearing xattrs) through `m`, host view →
@@ -144,6 +175,9 @@ impl Translator {
     /// them. Owners fixed by an override are in the context view already.
     fn owners(s: &mut WalkedFile, m: &Maps, plan: &Plan, env: &Env) -> Result<Outcome> {
         let what = &plan.origin;
+        if !s.fixed {
+            stand_in(&mut s.entry, plan.forced.replaces(), env.ns.map_or(m, |w| &w.view));
+        }
         let (e, policy, to) = (&mut s.entry, env.opts.owners.unmapped, Direction::ToContext);
         match env.ns {
             _ if s.fixed => translate_xattrs(e, env.ns.map_or(m, |w| &w.view), to, policy, what)
@@ -181,6 +215,18 @@ impl Translator {
             ));
         }
         Ok(())
+    }
+}
+
+/// An owner that `--owner`, `--group` or `--squash` replace after the
+/// translation must not fail it, nor count as squashed: it is translated as
+/// an ID `through` holds (on the host side), then replaced.
+fn stand_in(e: &mut Entry, (uid, gid): (bool, bool), through: &Maps) {
+    if let Some(x) = through.uid.extents().first().filter(|_| uid) {
+        e.uid = u64::from(x.outside);
+    }
+    if let Some(x) = through.gid.extents().first().filter(|_| gid) {
+        e.gid = u64::from(x.outside);
     }
 }
 
