@@ -149,8 +149,9 @@ pub(super) struct Forced {
 /// The names of a label's members, as the owner step chooses them.
 pub(super) struct NamesFor<'a> {
     /// The databases IDs and names are looked up in (whatever
-    /// `--numeric-owner` says), and where they come from, for messages.
-    pub(super) db: Option<(&'a Names, String)>,
+    /// `--numeric-owner` says), whose they are ("the host's ") and the
+    /// root of their `etc/passwd` and `etc/group`, for messages.
+    pub(super) db: Option<(&'a Names, String, std::path::PathBuf)>,
     /// Names are stored (not `--numeric-owner`, and the database is the
     /// context's).
     pub(super) store: bool,
@@ -165,12 +166,19 @@ impl Forced {
     pub(super) fn resolve(n: &Normalize, names: &NamesFor) -> Result<Forced> {
         let one = |f: &Option<ForceOwner>, what: &str, pick: fn(&Names) -> &NameDb| {
             let Some(f) = f else { return Ok(None) };
-            let db = names.db.as_ref().map(|(d, w)| (pick(d), w));
-            let looked_up = || db.and_then(|(d, _)| d.id_of(f.name.as_deref()?));
+            let db = names.db.as_ref().map(|(d, w, r)| (pick(d), w, r));
+            let looked_up = || db.and_then(|(d, _, _)| d.id_of(f.name.as_deref()?));
             let Some(id) = f.id.or_else(looked_up) else {
                 let name = f.name.as_deref().unwrap_or_default();
+                let file = if what == "user" {
+                    "etc/passwd"
+                } else {
+                    "etc/group"
+                };
                 let place = match db {
-                    Some((_, w)) => format!("no {what} {name:?} in {w}"),
+                    Some((_, whose, root)) => {
+                        format!("no {what} {name:?} in {whose}{}", root.join(file).display())
+                    }
                     None => "no names database for the context (names = ROOT in contexts.toml)"
                         .to_string(),
                 };
@@ -182,7 +190,7 @@ impl Forced {
             let name = match (&f.name, &names.db) {
                 _ if !names.store => None,
                 (Some(given), _) => Some(given.as_bytes().to_vec()),
-                (None, Some((d, _))) => pick(d).name_of(id).map(|s| s.as_bytes().to_vec()),
+                (None, Some((d, _, _))) => pick(d).name_of(id).map(|s| s.as_bytes().to_vec()),
                 (None, None) => None,
             };
             Ok(Some((id, name)))
@@ -250,7 +258,15 @@ mod tests {
         ] {
             assert_eq!(ForceOwner::parse(arg), want, "{arg}");
         }
-        for bad in ["", ":", "root:", ":root", "a:b", "4294967295", "0:99999999999"] {
+        for bad in [
+            "",
+            ":",
+            "root:",
+            ":root",
+            "a:b",
+            "4294967295",
+            "0:99999999999",
+        ] {
             assert!(ForceOwner::parse(bad).is_err(), "{bad}");
         }
     }

@@ -3,6 +3,7 @@
 //! that records the maps used.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use super::Env;
 use super::label::Labeler;
@@ -49,11 +50,14 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
     let forced = Forced::resolve(
         &opts.normalize,
         &NamesFor {
-            db: db.as_ref().filter(|_| !foreign).map(|(n, w)| (n, w.clone())),
+            db: db
+                .as_ref()
+                .filter(|_| !foreign)
+                .map(|(n, w, r)| (n, w.clone(), r.clone())),
             store: !numeric && !foreign,
         },
     )?;
-    let names = db.filter(|_| !numeric).map(|(n, _)| n);
+    let names = db.filter(|_| !numeric).map(|(n, _, _)| n);
     let owners = &opts.owners;
     let origin = match env.ns {
         Some(_) if owners.maps.is_none() && owners.context.is_none() => {
@@ -72,26 +76,25 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
     })
 }
 
+/// Name databases, whose they are (for messages: "the host's ") and the
+/// root whose `etc/passwd` and `etc/group` they are.
+type NamesDb = (Names, String, PathBuf);
+
 /// The name databases of entries labelled `label` (whatever
-/// `--numeric-owner` says), where they come from, and whether they are the
-/// host's: the context's own (`names` in its definition), else the host's
+/// `--numeric-owner` says), and whether they are the host's: the context's own (`names` in its definition), else the host's
 /// for unlabelled and `host` entries that no map translates.
-fn names_db(label: &Option<String>, unmapped: bool, env: &Env) -> (Option<(Names, String)>, bool) {
+fn names_db(label: &Option<String>, unmapped: bool, env: &Env) -> (Option<NamesDb>, bool) {
     let root = label
         .as_ref()
         .and_then(|l| env.reg.get(l))
         .and_then(|c| c.names.clone());
     if let Some(root) = root {
-        let from = format!(
-            "the databases of context {} ({})",
-            label.as_deref().unwrap_or_default(),
-            root.join("etc").display()
-        );
-        return (Some((Names::from_root(&root), from)), false);
+        let whose = format!("context {}'s ", label.as_deref().unwrap_or_default());
+        return (Some((Names::from_root(&root), whose, root)), false);
     }
     if unmapped && label.as_deref().is_none_or(|l| l == "host") {
         let host = env.host_names.cloned().unwrap_or_else(Names::host);
-        return (Some((host, "the host's /etc/passwd and /etc/group".into())), true);
+        return (Some((host, "the host's ".into(), "/".into())), true);
     }
     (None, false)
 }
@@ -176,7 +179,11 @@ impl Translator {
     fn owners(s: &mut WalkedFile, m: &Maps, plan: &Plan, env: &Env) -> Result<Outcome> {
         let what = &plan.origin;
         if !s.fixed {
-            stand_in(&mut s.entry, plan.forced.replaces(), env.ns.map_or(m, |w| &w.view));
+            stand_in(
+                &mut s.entry,
+                plan.forced.replaces(),
+                env.ns.map_or(m, |w| &w.view),
+            );
         }
         let (e, policy, to) = (&mut s.entry, env.opts.owners.unmapped, Direction::ToContext);
         match env.ns {
