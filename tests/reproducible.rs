@@ -625,3 +625,57 @@ fn xattr_filters_choose_what_is_stored() {
     assert_eq!(member(&m, "./f")["mode"], "0700");
     assert!(names(&m).is_empty());
 }
+
+/// The shell block of docs/guide.md tagged `<!-- guide-test: NAME WHO -->`.
+fn guide_block(name: &str) -> String {
+    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md");
+    let text = std::fs::read_to_string(guide).unwrap();
+    let tag = format!("<!-- guide-test: {name} ");
+    let start = text.find(&tag).unwrap_or_else(|| panic!("no block {name}"));
+    let body = &text[start..];
+    let body = &body[body.find("```sh\n").unwrap() + 6..];
+    body[..body.find("```\n").unwrap()].to_string()
+}
+
+/// docs/guide.md's "Reproducible archives" block, run as the test user as
+/// written: the two archives are identical, and GNU tar lists the clamped
+/// time and the normalized owners and modes.
+#[test]
+fn guide_reproducible_block_runs_as_written() {
+    let Some(_) = common::test_user("guide_reproducible_block") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::chmod(tmp.path(), 0o777);
+    let path = format!(
+        "{}:{}",
+        bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
+    );
+    let out = Command::new("runuser")
+        .args(["-u", common::TEST_USER, "--", "env"])
+        .arg(format!("PATH={path}"))
+        .arg(format!("HOME={}", tmp.path().display()))
+        .args(["sh", "-ec", &guide_block("b-reproducible")])
+        .current_dir(tmp.path())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "block failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("identical\n"), "{stdout}");
+    let hi = stdout
+        .lines()
+        .find(|l| l.ends_with("./usr/bin/hi"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        hi.starts_with("-rwxr-xr-x root/root") && hi.contains("2023-11-14 22:13"),
+        "{hi}"
+    );
+}
