@@ -13,7 +13,10 @@
 //! errors:
 //! - [`create()`] with [`CreateOptions`]: walk a tree, store owners in the
 //!   context view (through a map, inside a user namespace, or from
-//!   override xattrs or an mtree manifest);
+//!   override xattrs or an mtree manifest); its [`Normalize`] ([`SetMtime`],
+//!   [`ForceOwner`], [`ModeChanges`], [`XattrFilter`]) sets times, owners,
+//!   modes and xattrs the same way in every member, for reproducible
+//!   archives ([`parse_date`], [`source_date_epoch`] read the dates);
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)

@@ -58,7 +58,7 @@ pub(super) struct CreateArgs {
     #[command(flatten)]
     owners: OwnerArgs,
     #[command(flatten)]
-    normalize: NormalizeArgs,
+    normalize: Box<NormalizeArgs>,
 }
 
 impl CreateArgs {

@@ -81,8 +81,9 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
 type NamesDb = (Names, String, PathBuf);
 
 /// The name databases of entries labelled `label` (whatever
-/// `--numeric-owner` says), and whether they are the host's: the context's own (`names` in its definition), else the host's
-/// for unlabelled and `host` entries that no map translates.
+/// `--numeric-owner` says), and whether they are the host's: the context's
+/// own (`names` in its definition), else the host's for unlabelled and
+/// `host` entries that no map translates.
 fn names_db(label: &Option<String>, unmapped: bool, env: &Env) -> (Option<NamesDb>, bool) {
     let root = label
         .as_ref()
