@@ -157,6 +157,72 @@ pub(super) struct NamesFor<'a> {
     pub(super) store: bool,
 }
 
+/// The owner or the group.
+#[derive(Clone, Copy)]
+enum Which {
+    Owner,
+    Group,
+}
+
+impl Which {
+    /// The option that gives it.
+    fn option(self) -> &'static str {
+        match self {
+            Which::Owner => "owner",
+            Which::Group => "group",
+        }
+    }
+
+    /// Its database in `n`.
+    fn db(self, n: &Names) -> &NameDb {
+        match self {
+            Which::Owner => &n.users,
+            Which::Group => &n.groups,
+        }
+    }
+
+    /// What its names are called, and its database's file under a root.
+    fn file(self) -> (&'static str, &'static str) {
+        match self {
+            Which::Owner => ("user", "etc/passwd"),
+            Which::Group => ("group", "etc/group"),
+        }
+    }
+}
+
+/// The ID and name `f` stands for with the databases of `names`.
+///
+/// # Errors
+/// A name without an ID that the databases do not hold.
+fn resolve(f: &ForceOwner, which: Which, names: &NamesFor) -> Result<(u32, Option<Vec<u8>>)> {
+    let db = names
+        .db
+        .as_ref()
+        .map(|(d, whose, root)| (which.db(d), whose, root));
+    let looked_up = || db.and_then(|(d, _, _)| d.id_of(f.name.as_deref()?));
+    let Some(id) = f.id.or_else(looked_up) else {
+        let name = f.name.as_deref().unwrap_or_default();
+        let (what, file) = which.file();
+        let place = match db {
+            Some((_, whose, root)) => {
+                format!("no {what} {name:?} in {whose}{}", root.join(file).display())
+            }
+            None => "no names database for the context (names = ROOT in contexts.toml)".into(),
+        };
+        let option = which.option();
+        return Err(Error::usage(format!(
+            "--{option} {name}: {place}; give the ID too: --{option} {name}:ID"
+        )));
+    };
+    let name = match (&f.name, db) {
+        _ if !names.store => None,
+        (Some(given), _) => Some(given.as_bytes().to_vec()),
+        (None, Some((d, _, _))) => d.name_of(id).map(|s| s.as_bytes().to_vec()),
+        (None, None) => None,
+    };
+    Ok((id, name))
+}
+
 impl Forced {
     /// Resolve `n`'s owner and group for one label: IDs of names from the
     /// databases, names of IDs where `names.store`.
@@ -164,40 +230,12 @@ impl Forced {
     /// # Errors
     /// A name without an ID that the databases do not hold.
     pub(super) fn resolve(n: &Normalize, names: &NamesFor) -> Result<Forced> {
-        let one = |f: &Option<ForceOwner>, what: &str, pick: fn(&Names) -> &NameDb| {
-            let Some(f) = f else { return Ok(None) };
-            let db = names.db.as_ref().map(|(d, w, r)| (pick(d), w, r));
-            let looked_up = || db.and_then(|(d, _, _)| d.id_of(f.name.as_deref()?));
-            let Some(id) = f.id.or_else(looked_up) else {
-                let name = f.name.as_deref().unwrap_or_default();
-                let file = if what == "user" {
-                    "etc/passwd"
-                } else {
-                    "etc/group"
-                };
-                let place = match db {
-                    Some((_, whose, root)) => {
-                        format!("no {what} {name:?} in {whose}{}", root.join(file).display())
-                    }
-                    None => "no names database for the context (names = ROOT in contexts.toml)"
-                        .to_string(),
-                };
-                let option = if what == "user" { "owner" } else { "group" };
-                return Err(Error::usage(format!(
-                    "--{option} {name}: {place}; give the ID too: --{option} {name}:ID"
-                )));
-            };
-            let name = match (&f.name, &names.db) {
-                _ if !names.store => None,
-                (Some(given), _) => Some(given.as_bytes().to_vec()),
-                (None, Some((d, _, _))) => pick(d).name_of(id).map(|s| s.as_bytes().to_vec()),
-                (None, None) => None,
-            };
-            Ok(Some((id, name)))
+        let one = |f: &Option<ForceOwner>, which| {
+            f.as_ref().map(|f| resolve(f, which, names)).transpose()
         };
         Ok(Forced {
-            uid: one(&n.owner, "user", |d| &d.users)?,
-            gid: one(&n.group, "group", |d| &d.groups)?,
+            uid: one(&n.owner, Which::Owner)?,
+            gid: one(&n.group, Which::Group)?,
             drop_setid: n.drop_setid,
         })
     }
