@@ -656,6 +656,7 @@ fn guide_reproducible_block_runs_as_written() {
         .args(["-u", common::TEST_USER, "--", "env"])
         .arg(format!("PATH={path}"))
         .arg(format!("HOME={}", tmp.path().display()))
+        .arg("TZ=UTC")
         .args(["sh", "-ec", &guide_block("b-reproducible")])
         .current_dir(tmp.path())
         .env_remove("SOURCE_DATE_EPOCH")
