@@ -13,7 +13,10 @@
 //! errors:
 //! - [`create()`] with [`CreateOptions`]: walk a tree, store owners in the
 //!   context view (through a map, inside a user namespace, or from
-//!   override xattrs or an mtree manifest);
+//!   override xattrs or an mtree manifest); its [`Normalize`] ([`SetMtime`],
+//!   [`ForceOwner`], [`ModeChanges`], [`XattrFilter`]) sets times, owners,
+//!   modes and xattrs the same way in every member, for reproducible
+//!   archives ([`parse_date`], [`source_date_epoch`] read the dates);
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
@@ -45,6 +48,7 @@ mod archive;
 mod check;
 mod context;
 mod create;
+mod date;
 mod diff;
 mod entry;
 mod error;
@@ -56,6 +60,7 @@ mod input;
 mod list;
 mod live;
 mod member;
+mod modechange;
 mod mtree;
 mod names;
 mod ondisk;
@@ -78,7 +83,8 @@ mod testutil;
 
 pub use check::{CheckResult, Usage, check, print as print_check};
 pub use context::{Context, Maps, Registry, user_contexts_file, validate_label};
-pub use create::{CreateOptions, create};
+pub use create::{CreateOptions, ForceOwner, Normalize, SetMtime, XattrFilter, create};
+pub use date::{parse_date, source_date_epoch};
 pub use diff::{DiffOptions, DiffReport, Difference, What, diff};
 pub use entry::{Entry, Kind, Time};
 pub use error::{Error, ErrorKind, Result};
@@ -86,6 +92,7 @@ pub use extract::{ExtractOptions, OldFiles, Owners, extract, to_stdout};
 pub use idmap::{Extent, GidKind, GidMap, IdKind, IdMap, Invoker, UidKind, UidMap, parse_spec};
 pub use list::{ListFormat, ListOptions, list};
 pub use live::{Live, LiveNamespace, namespaces as live_namespaces};
+pub use modechange::ModeChanges;
 pub use output::OutFormat;
 pub use ownership::OwnerOptions;
 pub use progress::{Observer, Progress, Snapshot};

@@ -47,7 +47,6 @@ impl NameDb {
         self.by_id.get(&id).map(String::as_str)
     }
 
-    #[cfg(test)]
     /// The ID of `name`, if the database has one.
     pub fn id_of(&self, name: &str) -> Option<u32> {
         self.by_name.get(name).copied()

@@ -8,6 +8,7 @@ use alientar::Error;
 use alientar::{CreateOptions, create};
 
 use super::Env;
+use super::normalize::NormalizeArgs;
 use super::outcome::{Exit, finish_totals, put_line, say_err, stderr_tty, stdout_tty};
 use super::shared::{CompressArgs, GnuArgs, OwnerArgs, out_format, transform_of};
 
@@ -68,6 +69,8 @@ pub(super) struct CreateArgs {
     gnu: GnuArgs,
     #[command(flatten)]
     owners: OwnerArgs,
+    #[command(flatten)]
+    normalize: Box<NormalizeArgs>,
 }
 
 impl CreateArgs {
@@ -75,6 +78,9 @@ impl CreateArgs {
     fn options(self, env: &Env) -> Result<CreateOptions, Error> {
         let owners = env.owners(&self.owners)?;
         let format = out_format(&self.file, &self.compress)?;
+        let source_date_epoch = std::env::var_os("SOURCE_DATE_EPOCH");
+        let source_date_epoch = source_date_epoch.as_ref().map(|v| v.to_string_lossy());
+        let normalize = self.normalize.normalize(source_date_epoch.as_deref())?;
         Ok(CreateOptions {
             archive: self.file,
             dir: self.dir,
@@ -92,6 +98,7 @@ impl CreateArgs {
             },
             nanoseconds: self.nanoseconds,
             transform: transform_of(&self.gnu.transform)?,
+            normalize,
         })
     }
 }

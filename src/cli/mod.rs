@@ -9,6 +9,7 @@ mod diff;
 mod extract;
 mod list;
 mod man;
+mod normalize;
 mod oldstyle;
 mod outcome;
 mod progress;
@@ -95,7 +96,7 @@ docs/guide.md (walk-throughs) in the source."
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create an archive from files (owners translated host → context).
-    #[command(visible_alias = "c")]
+    #[command(visible_alias = "c", after_long_help = normalize::AFTER_LONG_HELP)]
     Create(CreateArgs),
     /// List an archive's entries (context view; host view with --map/--context).
     #[command(visible_alias = "t")]

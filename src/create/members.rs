@@ -30,6 +30,8 @@ pub(super) struct Members<'a> {
     notes: Arc<Notes>,
     /// [`super::CreateOptions::transform`].
     transform: Option<crate::transform::Transform>,
+    /// `--mtime`, `--clamp-mtime`.
+    set_mtime: Option<super::SetMtime>,
 }
 
 impl<'a> Members<'a> {
@@ -49,6 +51,7 @@ impl<'a> Members<'a> {
             target: out.display.clone(),
             nanoseconds: env.opts.nanoseconds,
             transform: env.opts.transform.clone(),
+            set_mtime: env.opts.normalize.mtime,
             notes,
         }
     }
@@ -57,9 +60,14 @@ impl<'a> Members<'a> {
         Error::io("cannot write the archive", &self.target, e)
     }
 
-    /// The global header, before any member.
+    /// The global header, before any member. It gets the first frame, kept
+    /// for it, as a header made after the walk does ([`Members::defer_header`]):
+    /// the same tree then makes the same archive whether it is written while
+    /// walked or after.
     pub(super) fn header(&mut self, header: &[u8]) -> Result<()> {
-        self.planner.bytes(header).map_err(|e| self.werr(e))
+        let header = header.to_vec();
+        self.planner.defer_header(Box::new(move || Ok(header)));
+        Ok(())
     }
 
     /// The global header, made by `make` once what it names is known: it
@@ -94,6 +102,9 @@ impl<'a> Members<'a> {
         }
         // The file's own time, to tell whether it changed while read.
         let seen = entry.mtime;
+        if let Some(m) = &self.set_mtime {
+            entry.mtime = m.apply(entry.mtime);
+        }
         if !self.nanoseconds {
             entry.mtime.nsec = 0;
         }

@@ -32,11 +32,13 @@ mod collected;
 mod label;
 mod layout;
 mod members;
+mod normalize;
 mod overrides;
 mod owners;
 mod streaming;
 mod userns;
 
+pub use normalize::{ForceOwner, Normalize, SetMtime, XattrFilter};
 use owners::Plan;
 use userns::WalkNamespace;
 
@@ -71,6 +73,8 @@ pub struct CreateOptions {
     /// `--transform`: member names and link targets renamed as they are
     /// stored (`-v` shows the names before).
     pub transform: Option<crate::transform::Transform>,
+    /// Times, owners, modes and xattrs set the same way in every member.
+    pub normalize: Normalize,
 }
 
 /// Create an archive. `on_entry` is called with each member name as it is

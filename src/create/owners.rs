@@ -3,11 +3,14 @@
 //! that records the maps used.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use super::Env;
 use super::label::Labeler;
+use super::normalize::{Forced, NamesFor};
 use super::overrides::{PendingSpecs, apply_spec, norm_member};
 use crate::context::Maps;
+use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::names::Names;
 use crate::report::Report;
@@ -30,6 +33,8 @@ pub(super) struct Plan {
     host_names: bool,
     /// Where the maps come from, for messages.
     origin: String,
+    /// The owner and group `--owner`, `--group` or `--squash` give.
+    forced: Forced,
     /// Where `unrecorded` comes from, for messages.
     unrecorded_origin: String,
 }
@@ -71,27 +76,31 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
         _ => owners.map_origin(label.as_deref()),
     };
     // Inside a user namespace, owners go through the namespace's map.
+    let unshifted = maps.is_none();
     let maps = env.ns.map_or(maps, |w| Some(w.maps.clone()));
     let (unrecorded, unrecorded_origin) = match (opts.from_xattrs, env.ns) {
         (true, None) => crate::ownership::unrecorded_maps(owners, reg)?,
         _ => (maps.clone(), origin.clone()),
     };
-    let mut host_names = false;
-    let names = if opts.owners.numeric_owner {
-        None
-    } else if let Some(root) = label
-        .as_ref()
-        .and_then(|l| reg.get(l))
-        .and_then(|c| c.names.clone())
-    {
-        Some(Names::from_root(&root))
-    } else if maps.is_none() && unrecorded.is_none() && label.as_deref().is_none_or(|l| l == "host")
-    {
-        host_names = true;
-        env.host_names.cloned()
-    } else {
-        None
-    };
+    // Host names go with owners nothing translates (inside the walk's
+    // namespace the plan below keeps them off foreign owners).
+    let untranslated = unshifted && (env.ns.is_some() || unrecorded.is_none());
+    let (db, host_names) = names_db(label, untranslated, env);
+    let numeric = opts.owners.numeric_owner;
+    // Inside the walk's user namespace owners are not in the host's view:
+    // no host name goes with them, forced or not.
+    let foreign = host_names && env.ns.is_some();
+    let forced = Forced::resolve(
+        &opts.normalize,
+        &NamesFor {
+            db: db
+                .as_ref()
+                .filter(|_| !foreign)
+                .map(|(n, w, r)| (n, w.clone(), r.clone())),
+            store: !numeric && !foreign,
+        },
+    )?;
+    let names = db.filter(|_| !numeric).map(|(n, _, _)| n);
     Ok(Plan {
         label: label.clone(),
         maps,
@@ -100,7 +109,32 @@ pub(super) fn plan_for(label: &Option<String>, env: &Env) -> Result<Plan> {
         host_names,
         origin,
         unrecorded_origin,
+        forced,
     })
+}
+
+/// Name databases, whose they are (for messages: "the host's ") and the
+/// root whose `etc/passwd` and `etc/group` they are.
+type NamesDb = (Names, String, PathBuf);
+
+/// The name databases of entries labelled `label` (whatever
+/// `--numeric-owner` says), and whether they are the host's: the context's
+/// own (`names` in its definition), else the host's for unlabelled and
+/// `host` entries that no map translates.
+fn names_db(label: &Option<String>, unmapped: bool, env: &Env) -> (Option<NamesDb>, bool) {
+    let root = label
+        .as_ref()
+        .and_then(|l| env.reg.get(l))
+        .and_then(|c| c.names.clone());
+    if let Some(root) = root {
+        let whose = format!("context {}'s ", label.as_deref().unwrap_or_default());
+        return (Some((Names::from_root(&root), whose, root)), false);
+    }
+    if unmapped && label.as_deref().is_none_or(|l| l == "host") {
+        let host = env.host_names.cloned().unwrap_or_else(Names::host);
+        return (Some((host, "the host's ".into(), "/".into())), true);
+    }
+    (None, false)
 }
 
 /// Each entry in walk order labelled, its label's plan made when first
@@ -129,6 +163,8 @@ impl<'e> OwnerStep<'e> {
     /// The plan of its label cannot be made (an unknown context): `s` is
     /// left untranslated.
     pub(super) fn take(&mut self, s: &mut WalkedFile, pending: &mut PendingSpecs) -> Result<()> {
+        // Before translation: an xattr not stored cannot fail it.
+        self.env.opts.normalize.xattrs.apply(&mut s.entry);
         self.labeler.assign(self.env.opts, &mut s.entry);
         if !self.plans.contains_key(&s.entry.label) {
             let plan = self.env.plan(&s.entry.label)?;
@@ -159,8 +195,8 @@ impl Translator {
         pending_specs: &mut PendingSpecs,
     ) {
         let host = (s.entry.uid, s.entry.gid);
-        if let (Some(m), origin) = plan.maps_for(s) {
-            match Self::owners(s, m, origin, env) {
+        if let (Some(m), _) = plan.maps_for(s) {
+            match Self::owners(s, m, plan, env) {
                 Ok(o) => self.squashed += usize::from(o.uid_squashed || o.gid_squashed),
                 Err(e) => self.unmapped.push(e),
             }
@@ -171,12 +207,22 @@ impl Translator {
             apply_spec(&mut s.entry, &spec);
         }
         set_names(s, plan, env.ns.is_some(), host);
+        plan.forced.apply(&mut s.entry);
+        env.opts.normalize.apply_mode(&mut s.entry);
     }
 
     /// An entry's owners (and ID-bearing xattrs) through `m`, host view →
     /// context view; inside a user namespace, as [`translate_seen`] reads
     /// them. Owners fixed by an override are in the context view already.
-    fn owners(s: &mut WalkedFile, m: &Maps, what: &str, env: &Env) -> Result<Outcome> {
+    fn owners(s: &mut WalkedFile, m: &Maps, plan: &Plan, env: &Env) -> Result<Outcome> {
+        let what = plan.maps_for(s).1;
+        if !s.fixed {
+            stand_in(
+                &mut s.entry,
+                plan.forced.replaces(),
+                env.ns.map_or(m, |w| &w.view),
+            );
+        }
         let (e, policy, to) = (&mut s.entry, env.opts.owners.unmapped, Direction::ToContext);
         let what = &what;
         match env.ns {
@@ -215,6 +261,18 @@ impl Translator {
             ));
         }
         Ok(())
+    }
+}
+
+/// An owner that `--owner`, `--group` or `--squash` replace after the
+/// translation must not fail it, nor count as squashed: it is translated as
+/// an ID `through` holds (on the host side), then replaced.
+fn stand_in(e: &mut Entry, (uid, gid): (bool, bool), through: &Maps) {
+    if let Some(x) = through.uid.extents().first().filter(|_| uid) {
+        e.uid = u64::from(x.outside);
+    }
+    if let Some(x) = through.gid.extents().first().filter(|_| gid) {
+        e.gid = u64::from(x.outside);
     }
 }
 
