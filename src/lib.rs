@@ -83,7 +83,9 @@ mod testutil;
 
 pub use check::{CheckResult, Usage, check, print as print_check};
 pub use context::{Context, Maps, Registry, user_contexts_file, validate_label};
-pub use create::{CreateOptions, ForceOwner, Normalize, SetMtime, XattrFilter, create};
+pub use create::{
+    CreateOptions, ForceOwner, Incremental, Normalize, SetMtime, XattrFilter, create,
+};
 pub use date::{parse_date, source_date_epoch};
 pub use diff::{DiffOptions, DiffReport, Difference, What, diff};
 pub use entry::{Entry, Kind, Time};

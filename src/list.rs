@@ -14,6 +14,7 @@ use crate::archive::Entries;
 use crate::context::Registry;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
+use crate::frame::chain::Change;
 use crate::ownership::{MapChooser, OwnerOptions};
 use crate::pattern::Patterns;
 use crate::quote::format_time;
@@ -65,10 +66,15 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     };
     let mut printer = Printer::new(opts.format);
     let archive = opts.archive.display().to_string();
-    while let Some(e) = rd
-        .next_mut()
+    let werr = |err| Error::io_nopath("cannot write listing", err);
+    while rd
+        .advance()
         .map_err(|e| e.with_context(format!("reading {archive}")))?
     {
+        let deleted = rd.take_deleted();
+        print_deleted(deleted, opts, &mut pats, &mut printer, out).map_err(werr)?;
+        let change = rd.change();
+        let e = rd.current();
         if !pats.matches(&e.path) {
             continue;
         }
@@ -86,11 +92,12 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             None => None,
         };
         shown(opts, e);
-        printer
-            .print(e, host, out)
-            .map_err(|err| Error::io_nopath("cannot write listing", err))?;
+        printer.print(e, host, change, out).map_err(werr)?;
         report.entries += 1;
     }
+    // An increment that stores nothing still lists what it deletes.
+    let deleted = rd.take_deleted();
+    print_deleted(deleted, opts, &mut pats, &mut printer, out).map_err(werr)?;
     out.flush()
         .map_err(|e| Error::io_nopath("cannot write listing", e))?;
     for p in pats.unmatched() {
@@ -163,22 +170,86 @@ impl Printer {
         }
     }
 
-    /// The entry's line (or JSON object) to `out`.
-    fn print(&mut self, e: &Entry, host: Option<HostIds>, out: &mut dyn Write) -> io::Result<()> {
+    /// The entry's line (or JSON object) to `out`; an increment's member
+    /// is marked with what it is to the state the increment follows.
+    fn print(
+        &mut self,
+        e: &Entry,
+        host: Option<HostIds>,
+        change: Change,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let mark = match change {
+            Change::Plain => "",
+            Change::Added => "A ",
+            Change::Changed => "M ",
+        };
         match self.format {
             ListFormat::Names => {
                 self.line.clear();
+                self.line.push_str(mark);
                 push_display_name(e, &mut self.line);
                 self.line.push('\n');
                 out.write_all(self.line.as_bytes())
             }
             ListFormat::Long => {
                 long_line(e, host, &mut self.widths, &mut self.line);
+                out.write_all(mark.as_bytes())?;
                 out.write_all(self.line.as_bytes())
             }
-            ListFormat::Json => writeln!(out, "{}", json_line(e, host)),
+            ListFormat::Json => {
+                let mut v = json_line(e, host);
+                if change != Change::Plain {
+                    let word = if change == Change::Added {
+                        "added"
+                    } else {
+                        "changed"
+                    };
+                    v["change"] = json!(word);
+                }
+                writeln!(out, "{v}")
+            }
         }
     }
+
+    /// A name an increment deletes: `D NAME`, or a JSON object with its
+    /// path and `"change": "deleted"`.
+    fn deleted(&mut self, name: &[u8], out: &mut dyn Write) -> io::Result<()> {
+        if self.format == ListFormat::Json {
+            let mut v = json!({"path": lossy(name), "change": "deleted"});
+            if std::str::from_utf8(name).is_err() {
+                v["path_base64"] = json!(crate::quote::base64(name));
+            }
+            return writeln!(out, "{v}");
+        }
+        self.line.clear();
+        self.line.push_str("D ");
+        crate::quote::push_escaped(name, &mut self.line);
+        self.line.push('\n');
+        out.write_all(self.line.as_bytes())
+    }
+}
+
+/// Print the names an increment deletes that the patterns match (renamed
+/// as member names are with `--show-transformed-names`).
+fn print_deleted(
+    names: Vec<Vec<u8>>,
+    opts: &ListOptions,
+    pats: &mut Patterns,
+    printer: &mut Printer,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for n in names {
+        if !pats.matches(&n) {
+            continue;
+        }
+        let mut e = Entry::new(n, Kind::File);
+        if let (Some(x), true) = (&opts.transform, opts.show_transformed) {
+            x.apply_entry(&mut e);
+        }
+        printer.deleted(&e.path, out)?;
+    }
+    Ok(())
 }
 
 /// The entry as listed: without names with `--numeric-owner`, renamed as
@@ -300,7 +371,7 @@ fn push_link_and_label(e: &Entry, s: &mut String) {
     }
 }
 
-fn json_line(e: &Entry, host: Option<HostIds>) -> String {
+fn json_line(e: &Entry, host: Option<HostIds>) -> serde_json::Value {
     let mut v = json!({
         "path": lossy(&e.path),
         "type": e.kind.name(),
@@ -333,7 +404,7 @@ fn json_line(e: &Entry, host: Option<HostIds>) -> String {
     {
         v["link_base64"] = json!(crate::quote::base64(l));
     }
-    v.to_string()
+    v
 }
 
 #[cfg(test)]

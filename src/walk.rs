@@ -24,6 +24,9 @@ pub struct WalkedFile {
     pub ino: u64,
     /// Link count.
     pub nlink: u64,
+    /// Status change time (`None` for an entry a manifest adds, which is
+    /// not on disk): an incremental archive stores what changed since.
+    pub ctime: Option<crate::entry::Time>,
     /// The owner came from an override record (`--from-xattrs`,
     /// `--from-manifest`) and is already in the context view.
     pub fixed: bool,
@@ -449,6 +452,7 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
         dev: md.dev,
         ino: md.ino,
         nlink: md.nlink,
+        ctime: Some(md.ctime),
         fixed: false,
     })))
 }

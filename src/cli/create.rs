@@ -8,6 +8,7 @@ use alientar::Error;
 use alientar::{CreateOptions, create};
 
 use super::Env;
+use super::incremental::IncrementalArgs;
 use super::normalize::NormalizeArgs;
 use super::outcome::{Exit, finish_totals, put_line, say_err, stderr_tty, stdout_tty};
 use super::shared::{CompressArgs, GnuArgs, OwnerArgs, out_format, transform_of};
@@ -71,6 +72,8 @@ pub(super) struct CreateArgs {
     owners: OwnerArgs,
     #[command(flatten)]
     normalize: Box<NormalizeArgs>,
+    #[command(flatten)]
+    incremental: IncrementalArgs,
 }
 
 impl CreateArgs {
@@ -99,6 +102,7 @@ impl CreateArgs {
             nanoseconds: self.nanoseconds,
             transform: transform_of(&self.gnu.transform)?,
             normalize,
+            incremental: self.incremental.incremental(),
         })
     }
 }

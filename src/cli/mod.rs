@@ -7,6 +7,7 @@ mod contexts;
 mod create;
 mod diff;
 mod extract;
+mod incremental;
 mod list;
 mod man;
 mod normalize;

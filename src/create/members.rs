@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::build::{Note, Notes};
 use super::layout::Planner;
 use super::{Env, Watch};
-use crate::entry::{Entry, Kind};
+use crate::entry::{Entry, Kind, Time};
 use crate::error::{Error, Result};
 use crate::frame::layout::HeaderMaker;
 use crate::output::Output;
@@ -17,6 +17,18 @@ use crate::progress::Progress;
 use crate::report::Report;
 use crate::tar::write as tw;
 use crate::walk::WalkedFile;
+
+/// A member as it is to be written.
+pub(super) struct Member {
+    pub(super) entry: Entry,
+    /// Its name before `--transform` (what `-v` shows), when there is one.
+    pub(super) shown: Option<Vec<u8>>,
+    pub(super) fs_path: PathBuf,
+    /// The file's own modification time when stat'ed.
+    pub(super) seen: Time,
+    /// Its status change time, if it is on disk.
+    pub(super) ctime: Option<Time>,
+}
 
 /// Members written in order: hard links recognized, each laid out in frames.
 pub(super) struct Members<'a> {
@@ -39,14 +51,18 @@ impl<'a> Members<'a> {
     pub(super) fn new(env: &Env, out: &mut Output, progress: &Progress) -> Members<'a> {
         let writer = out.writer.take().expect("fresh output");
         let notes = Arc::new(Notes::default());
+        let mut planner = Planner::new(
+            writer,
+            env.level(),
+            notes.clone(),
+            progress.clone(),
+            env.labels.archive.clone(),
+        );
+        if let (Some(info), Some(index)) = (env.chain, planner.index()) {
+            index.start_chain(info);
+        }
         Members {
-            planner: Planner::new(
-                writer,
-                env.level(),
-                notes.clone(),
-                progress.clone(),
-                env.labels.archive.clone(),
-            ),
+            planner,
             links: HashMap::new(),
             target: out.display.clone(),
             nanoseconds: env.opts.nanoseconds,
@@ -76,6 +92,16 @@ impl<'a> Members<'a> {
         self.planner.defer_header(make);
     }
 
+    /// Lay out `b` after the global header, before any member.
+    pub(super) fn lead(&mut self, b: &[u8]) -> Result<()> {
+        self.planner.bytes(b).map_err(|e| self.werr(e))
+    }
+
+    /// The index being built, for a zstd archive.
+    pub(super) fn index(&mut self) -> Option<&mut crate::frame::index::IndexBuilder> {
+        self.planner.index()
+    }
+
     /// Write the member of `s`; `watch` is told of it.
     pub(super) fn write(
         &mut self,
@@ -83,12 +109,20 @@ impl<'a> Members<'a> {
         watch: &mut Watch,
         report: &mut Report,
     ) -> Result<()> {
+        let m = self.form(s);
+        self.put(m, watch, report)
+    }
+
+    /// The member `s` makes, as it would be written: hard links recognized,
+    /// the time set and rounded, the name transformed.
+    pub(super) fn form(&mut self, s: WalkedFile) -> Member {
         let WalkedFile {
             fs_path,
             mut entry,
             dev,
             ino,
             nlink,
+            ctime,
             fixed: _,
         } = s;
         if entry.kind != Kind::Dir && nlink > 1 {
@@ -108,9 +142,21 @@ impl<'a> Members<'a> {
         if !self.nanoseconds {
             entry.mtime.nsec = 0;
         }
-        (watch.on_entry)(&entry.path);
+        let shown = self.transform.as_ref().map(|_| entry.path.clone());
         transform_member(self.transform.as_ref(), &mut entry);
-        if let Err(e) = self.planner.entry(entry, fs_path, seen) {
+        Member {
+            entry,
+            shown,
+            fs_path,
+            seen,
+            ctime,
+        }
+    }
+
+    /// Write the member `m`; `watch` is told of it.
+    pub(super) fn put(&mut self, m: Member, watch: &mut Watch, report: &mut Report) -> Result<()> {
+        (watch.on_entry)(m.shown.as_deref().unwrap_or(&m.entry.path));
+        if let Err(e) = self.planner.entry(m.entry, m.fs_path, m.seen) {
             return Err(self.werr(e));
         }
         watch.progress.add_entry();

@@ -29,15 +29,18 @@ use crate::walk::member_prefix;
 
 mod build;
 mod collected;
+mod increment;
 mod label;
 mod layout;
 mod members;
 mod normalize;
 mod overrides;
 mod owners;
+mod prev;
 mod streaming;
 mod userns;
 
+pub use increment::Incremental;
 pub use normalize::{ForceOwner, Normalize, SetMtime, XattrFilter};
 use owners::Plan;
 use userns::WalkNamespace;
@@ -75,6 +78,8 @@ pub struct CreateOptions {
     pub transform: Option<crate::transform::Transform>,
     /// Times, owners, modes and xattrs set the same way in every member.
     pub normalize: Normalize,
+    /// What the archive is to an incremental chain.
+    pub incremental: Incremental,
 }
 
 /// Create an archive. `on_entry` is called with each member name as it is
@@ -92,6 +97,9 @@ pub fn create(
     progress: &crate::progress::Progress,
 ) -> Result<Report> {
     let mut report = Report::default();
+    // Before the walk: a file changed after it is stored by the next
+    // increment.
+    let chain = increment::chain_info(&opts.incremental);
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
     }
@@ -124,13 +132,16 @@ pub fn create(
         ns: ns.as_ref(),
         host_names: host_names.as_ref(),
         labels: label::DiskLabels::find(opts),
+        chain,
     };
     // Overrides from xattrs and manifests need the whole tree first (records
     // on directories, entries added in order); so does standard output,
     // where nothing written can be taken back. Else the walk and the writing
     // overlap.
     let watch = Watch { on_entry, progress };
-    if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") {
+    let increment = matches!(opts.incremental, Incremental::From(_));
+    if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") && !increment
+    {
         return streaming::create_streaming(&env, report, watch, out);
     }
     collected::create_collected(&env, report, watch, out)
@@ -145,6 +156,10 @@ fn open_before_entering(opts: &CreateOptions) -> Result<(Option<Output>, CreateO
     let mut here = opts.clone();
     if let Some(m) = &opts.manifest {
         here.manifest = Some(std::path::absolute(m).map_err(|e| Error::io("cannot find", m, e))?);
+    }
+    if let Incremental::From(p) = &opts.incremental {
+        let p = std::path::absolute(p).map_err(|e| Error::io("cannot find", p, e))?;
+        here.incremental = Incremental::From(p);
     }
     if out.is_none() && opts.archive != Path::new("-") {
         // Opened after entering, maybe from `-C`: the name is relative to
@@ -185,6 +200,8 @@ struct Env<'a> {
     host_names: Option<&'a Names>,
     /// The labels above the paths archived, and the archive's label.
     labels: label::DiskLabels,
+    /// What the archive is to its incremental chain, if it is in one.
+    chain: Option<crate::frame::chain::ChainInfo>,
 }
 
 impl Env<'_> {

@@ -14,6 +14,7 @@ use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::names::Names;
 use crate::report::Report;
+use crate::tar::keys;
 use crate::tar::write as tw;
 use crate::translate::{Direction, Outcome, Seen, translate, translate_seen, translate_xattrs};
 use crate::walk::WalkedFile;
@@ -339,10 +340,20 @@ fn global_records(archive: Option<&str>, plans: &Plans) -> Vec<(String, String)>
     )
 }
 
-/// The global header's bytes, for the archive's label `archive` and the
-/// labels of `plans`.
-pub(super) fn global_header(archive: Option<&str>, plans: &Plans) -> Vec<u8> {
+/// The global header's bytes, for the archive's label and the labels of
+/// `plans`, and what the archive is to its incremental chain.
+pub(super) fn global_header(env: &Env, plans: &Plans) -> Vec<u8> {
+    let mut records = global_records(env.labels.archive.as_deref(), plans);
+    if let Some(c) = env.chain {
+        let what = if c.increment {
+            keys::INCREMENTAL_INCREMENT
+        } else {
+            keys::INCREMENTAL_FULL
+        };
+        records.push((keys::ALIENTAR_INCREMENTAL.into(), what.into()));
+        records.push((keys::ALIENTAR_INCREMENTAL_TIME.into(), c.time.to_string()));
+    }
     let mut buf = Vec::with_capacity(1024);
-    tw::encode_global(&global_records(archive, plans), &mut buf);
+    tw::encode_global(&records, &mut buf);
     buf
 }

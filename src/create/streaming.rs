@@ -133,12 +133,9 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
     /// `labels` once it is over.
     fn start_header(&mut self, env: &'e Env<'e>, labels: Receiver<BTreeSet<String>>) -> Result<()> {
         let ctx = &env.opts.owners.context;
-        let archive = env.labels.archive.as_deref();
         if ctx.is_some() {
             self.owners.plans.insert(ctx.clone(), env.plan(ctx)?);
-            return self
-                .members
-                .header(&global_header(archive, &self.owners.plans));
+            return self.members.header(&global_header(env, &self.owners.plans));
         }
         self.members.defer_header(Box::new(move || {
             let mut plans = Plans::new();
@@ -148,7 +145,7 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
                 plans.insert(l, plan);
             }
             plan_disk_labels(&mut plans, env).map_err(|e| io::Error::other(e.to_string()))?;
-            Ok(global_header(archive, &plans))
+            Ok(global_header(env, &plans))
         }));
         Ok(())
     }

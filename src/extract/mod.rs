@@ -72,6 +72,7 @@ mod admit;
 mod batch;
 mod big;
 mod crew;
+mod deletions;
 mod dirs;
 mod finish;
 mod guard;

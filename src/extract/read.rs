@@ -251,7 +251,13 @@ impl<'a> Reading<'a> {
 
     /// Hand out every entry. `Err`: what stopped the run.
     pub(super) fn run(&mut self, on_entry: &mut dyn FnMut(&[u8])) -> Result<()> {
-        while let Some(mut ctx) = self.input.next()? {
+        loop {
+            let next = self.input.next()?;
+            // An increment's listing headers come before its members.
+            self.deletions();
+            let Some(mut ctx) = next else {
+                return Ok(());
+            };
             let Some(stored) = self.input.admit.admit(&mut ctx) else {
                 continue;
             };
@@ -262,7 +268,6 @@ impl<'a> Reading<'a> {
                 Err(Refusal::Run(e)) => return Err(e),
             }
         }
-        Ok(())
     }
 
     /// The entry as a task for a worker: its name made safe, its host view,

@@ -1,0 +1,226 @@
+//! `create --incremental-from PREV`: which members an increment stores,
+//! which it carries, and which names of PREV's state it deletes.
+//!
+//! A member is stored when its name is not in PREV's state (added), or
+//! when it differs from the entry there (changed): in type, mode, owners
+//! (context view), link target (hard links: the first name of the group),
+//! device numbers, label, xattr names or ACLs, size or modification time
+//! (where PREV stored the entry itself), or when its status change time is
+//! at or after PREV's state time (a write, `chmod`, `chown`, `setxattr`,
+//! `link`, `unlink` or `rename` of the file since PREV began). A hard link
+//! whose target is stored is stored too: extract makes the target anew.
+//! Everything else is carried: the increment's index records it without
+//! data, so that the increment alone is the state the next one follows.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::Watch;
+use super::members::{Member, Members};
+use super::prev::{Prev, Was, xattr_digest};
+use crate::entry::{Entry, Kind, Time};
+use crate::error::Result;
+use crate::frame::chain::{ChainInfo, Change};
+use crate::report::Report;
+use crate::tar::{keys, write as tw};
+use crate::walk::WalkedFile;
+
+/// What an archive is to an incremental chain (`create --incremental`,
+/// `--incremental-from`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Incremental {
+    /// Nothing: a standalone archive.
+    #[default]
+    No,
+    /// The full archive a chain starts with: it records its state time, so
+    /// that the first increment finds every file changed since by its
+    /// change time.
+    Full,
+    /// An increment over the archive `PREV` (a chain's full archive or
+    /// increment, or any other archive): only what is new or changed since
+    /// PREV's state, and the names of that state which are gone.
+    From(PathBuf),
+}
+
+/// What the archive `opts` asks for says of itself, if it is one of a
+/// chain: its state time is a little before now (a second before the
+/// coarse clock's second, so that file systems that keep whole or even
+/// seconds still stamp a later change at or after it).
+pub(super) fn chain_info(inc: &Incremental) -> Option<ChainInfo> {
+    let increment = match inc {
+        Incremental::No => return None,
+        Incremental::Full => false,
+        Incremental::From(_) => true,
+    };
+    let now = crate::sys::clock::coarse_now();
+    Some(ChainInfo {
+        increment,
+        time: Time {
+            sec: now.sec - 1,
+            nsec: 0,
+        },
+    })
+}
+
+/// Write the increment of `files` (translated, in archive order) over
+/// `prev`: the global header `header`, the listing headers, the members
+/// stored; the index records the rest.
+///
+/// # Errors
+/// A write error.
+pub(super) fn write(
+    prev: Prev,
+    files: Vec<WalkedFile>,
+    header: &[u8],
+    (members, watch, report): (&mut Members, &mut Watch, &mut Report),
+) -> Result<()> {
+    let formed: Vec<Member> = files.into_iter().map(|s| members.form(s)).collect();
+    let plan = plan(prev, formed);
+    let bytes = plan.stored.iter().map(|(m, _)| m.entry.size).sum();
+    watch.progress.set_total(bytes, plan.stored.len() as u64);
+    members.header(header)?;
+    let mut lead = Vec::new();
+    tw::encode_listing(keys::ALIENTAR_DELETED, &plan.deleted, &mut lead);
+    tw::encode_listing(keys::ALIENTAR_CHANGED, &plan.changed(), &mut lead);
+    members.lead(&lead)?;
+    if let Some(index) = members.index() {
+        index.changes(plan.stored.iter().map(|(_, c)| *c));
+        for e in &plan.carried {
+            index.carry(e);
+        }
+        for d in &plan.deleted {
+            index.delete(d);
+        }
+    } else {
+        report.warnings.push(
+            "this increment has no entry index (it is not zstd-compressed): it cannot be the \
+             previous archive of another increment"
+                .into(),
+        );
+    }
+    for (m, _) in plan.stored {
+        members.put(m, watch, report)?;
+    }
+    Ok(())
+}
+
+/// What an increment is made of, in archive order.
+pub(super) struct Plan {
+    /// Members written, with what each is to PREV.
+    pub(super) stored: Vec<(Member, Change)>,
+    /// Members left as PREV's state has them.
+    pub(super) carried: Vec<Entry>,
+    /// Names of PREV's state that are gone, each before its directory.
+    pub(super) deleted: Vec<Vec<u8>>,
+}
+
+impl Plan {
+    /// The names of the stored members that replace an entry of PREV.
+    pub(super) fn changed(&self) -> Vec<Vec<u8>> {
+        self.stored
+            .iter()
+            .filter(|(_, c)| *c == Change::Changed)
+            .map(|(m, _)| m.entry.path.clone())
+            .collect()
+    }
+}
+
+/// PREV's state, loaded; a warning in `report` when it records no state
+/// time.
+///
+/// # Errors
+/// As [`Prev::load`].
+pub(super) fn load(prev: &Path, report: &mut Report) -> Result<Prev> {
+    let p = Prev::load(prev)?;
+    if p.time.is_none() {
+        report.warnings.push(format!(
+            "{} was not made with --incremental or --incremental-from: a file whose contents \
+             changed without a change of its size, modification time, mode, owner or xattrs \
+             is not stored",
+            prev.display()
+        ));
+    }
+    Ok(p)
+}
+
+/// Split `members` (in archive order) into what the increment over `prev`
+/// stores and carries, and find what it deletes.
+pub(super) fn plan(mut prev: Prev, members: Vec<Member>) -> Plan {
+    let mut stored = Vec::new();
+    let mut carried = Vec::new();
+    // Stored names a later hard link may point to.
+    let mut stored_names: HashSet<Vec<u8>> = HashSet::new();
+    for m in members {
+        let change = match prev.entries.get_mut(&m.entry.path) {
+            None => Some(Change::Added),
+            Some(w) => {
+                w.seen = true;
+                let target_stored = m.entry.kind == Kind::HardLink
+                    && m.entry
+                        .link
+                        .as_ref()
+                        .is_some_and(|t| stored_names.contains(t));
+                let w = &prev.entries[&m.entry.path];
+                (target_stored || differs(&prev, w, &m.entry, m.ctime)).then_some(Change::Changed)
+            }
+        };
+        match change {
+            Some(c) => {
+                if m.entry.kind == Kind::File {
+                    stored_names.insert(m.entry.path.clone());
+                }
+                stored.push((m, c));
+            }
+            None => carried.push(m.entry),
+        }
+    }
+    let mut deleted: Vec<Vec<u8>> = prev
+        .entries
+        .into_iter()
+        .filter(|(_, w)| !w.seen)
+        .map(|(p, _)| p)
+        .collect();
+    deleted.sort_unstable_by(|a, b| walk_order(b, a));
+    Plan {
+        stored,
+        carried,
+        deleted,
+    }
+}
+
+/// Does `e` (status change time `ctime`) differ from `w`, its entry in
+/// `prev`'s state?
+fn differs(prev: &Prev, w: &Was, e: &Entry, ctime: Option<Time>) -> bool {
+    if w.kind != e.kind
+        || w.mode != e.mode
+        || (w.uid, w.gid) != (e.uid, e.gid)
+        || w.link != e.link
+        || w.dev != (e.dev_major, e.dev_minor)
+        || prev.label_of(w) != e.label.as_deref()
+        || w.xattrs != xattr_digest(&e.xattrs)
+        || w.stored.is_some_and(|s| s != (e.size, e.mtime))
+    {
+        return true;
+    }
+    // Not on disk (added by a manifest): nothing tells it did not change.
+    prev.time.is_some_and(|t| ctime.is_none_or(|c| c >= t))
+}
+
+/// The order of the walk: names compared component by component, so that a
+/// directory comes before what is in it.
+fn walk_order(a: &[u8], b: &[u8]) -> Ordering {
+    a.split(|&c| c == b'/').cmp(b.split(|&c| c == b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deletions_come_before_their_directory() {
+        let mut v: Vec<&[u8]> = vec![b"a", b"a.b", b"a/x", b"a/x/1", b"b", b"a/y"];
+        v.sort_by(|a, b| walk_order(b, a));
+        assert_eq!(v, [&b"b"[..], b"a.b", b"a/y", b"a/x/1", b"a/x", b"a"]);
+    }
+}
