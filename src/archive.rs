@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::frame::chain::Change;
-use crate::tar::{Reader, keys};
+use crate::tar::Reader;
 
 /// The entries of an archive: from its index when it has a valid one (no
 /// data is read), else from the tar stream.
@@ -77,7 +77,7 @@ impl Entries {
             Origin::Stream(r) => {
                 let next = r.next_entry()?;
                 let listed = r.take_listed();
-                if self.changed.is_none() && is_increment(r.globals()) {
+                if self.changed.is_none() && crate::tar::listed::is_increment(r.globals()) {
                     self.changed = Some(HashSet::new());
                 }
                 if let Some(c) = &mut self.changed {
@@ -116,11 +116,4 @@ impl Entries {
     pub fn take_deleted(&mut self) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.deleted)
     }
-}
-
-/// Do these global records say the archive is an increment?
-fn is_increment(globals: &[(String, Vec<u8>)]) -> bool {
-    globals.iter().any(|(k, v)| {
-        k == keys::ALIENTAR_INCREMENTAL && v == keys::INCREMENTAL_INCREMENT.as_bytes()
-    })
 }

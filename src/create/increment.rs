@@ -13,7 +13,7 @@
 //! data, so that the increment alone is the state the next one follows.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::Watch;
@@ -147,34 +147,7 @@ pub(super) fn load(prev: &Path, report: &mut Report) -> Result<Prev> {
 /// Split `members` (in archive order) into what the increment over `prev`
 /// stores and carries, and find what it deletes.
 pub(super) fn plan(mut prev: Prev, members: Vec<Member>) -> Plan {
-    let mut stored = Vec::new();
-    let mut carried = Vec::new();
-    // Stored names a later hard link may point to.
-    let mut stored_names: HashSet<Vec<u8>> = HashSet::new();
-    for m in members {
-        let change = match prev.entries.get_mut(&m.entry.path) {
-            None => Some(Change::Added),
-            Some(w) => {
-                w.seen = true;
-                let target_stored = m.entry.kind == Kind::HardLink
-                    && m.entry
-                        .link
-                        .as_ref()
-                        .is_some_and(|t| stored_names.contains(t));
-                let w = &prev.entries[&m.entry.path];
-                (target_stored || differs(&prev, w, &m.entry, m.ctime)).then_some(Change::Changed)
-            }
-        };
-        match change {
-            Some(c) => {
-                if m.entry.kind == Kind::File {
-                    stored_names.insert(m.entry.path.clone());
-                }
-                stored.push((m, c));
-            }
-            None => carried.push(m.entry),
-        }
-    }
+    let (mut changes, touch) = decide(&mut prev, &members);
     let mut deleted: Vec<Vec<u8>> = prev
         .entries
         .into_iter()
@@ -182,10 +155,79 @@ pub(super) fn plan(mut prev: Prev, members: Vec<Member>) -> Plan {
         .map(|(p, _)| p)
         .collect();
     deleted.sort_unstable_by(|a, b| walk_order(b, a));
-    Plan {
-        stored,
-        carried,
+    store_directories(&members, &mut changes, &touch, &deleted);
+    let mut plan = Plan {
+        stored: Vec::new(),
+        carried: Vec::new(),
         deleted,
+    };
+    for (m, c) in members.into_iter().zip(changes) {
+        match c {
+            Some(c) => plan.stored.push((m, c)),
+            None => plan.carried.push(m.entry),
+        }
+    }
+    plan
+}
+
+/// What each of `members` is to `prev`'s state (`None` when unchanged),
+/// and whether extracting it changes its directory (all but a directory
+/// that was one: that one is kept). Marks the entries of `prev` found.
+fn decide(prev: &mut Prev, members: &[Member]) -> (Vec<Option<Change>>, Vec<bool>) {
+    // Stored names a later hard link may point to.
+    let mut stored: HashSet<&[u8]> = HashSet::new();
+    let mut out = Vec::with_capacity(members.len());
+    let mut touch = Vec::with_capacity(members.len());
+    for m in members {
+        let e = &m.entry;
+        let (change, kept_dir) = match prev.entries.get_mut(&e.path) {
+            None => (Some(Change::Added), false),
+            Some(w) => {
+                w.seen = true;
+                let target_stored = e.kind == Kind::HardLink
+                    && e.link.as_deref().is_some_and(|t| stored.contains(t));
+                let w = &prev.entries[&e.path];
+                let changed = target_stored || differs(prev, w, e, m.ctime);
+                let kept_dir = w.kind == Kind::Dir && e.kind == Kind::Dir;
+                (changed.then_some(Change::Changed), kept_dir)
+            }
+        };
+        if change.is_some() && e.kind == Kind::File {
+            stored.insert(&e.path);
+        }
+        touch.push(change.is_some() && !kept_dir);
+        out.push(change);
+    }
+    (out, touch)
+}
+
+/// Store the directory of every name deleted and of every member whose
+/// extraction changes it (`touch`): extracting the increment changes that
+/// directory's time, which extract then sets back from its member, as for
+/// a directory that changed.
+fn store_directories(
+    members: &[Member],
+    changes: &mut [Option<Change>],
+    touch: &[bool],
+    deleted: &[Vec<u8>],
+) {
+    let dirs: HashMap<&[u8], usize> = members
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.entry.kind == Kind::Dir)
+        .map(|(i, m)| (m.entry.path.as_slice(), i))
+        .collect();
+    let parent = |p: &[u8]| p.iter().rposition(|&b| b == b'/').and_then(|i| dirs.get(&p[..i]).copied());
+    let mut more: Vec<usize> = members
+        .iter()
+        .zip(touch)
+        .filter(|(_, t)| **t)
+        .filter_map(|(m, _)| parent(&m.entry.path))
+        .collect();
+    more.extend(deleted.iter().filter_map(|d| parent(d)));
+    for i in more {
+        // (Not stored yet: unchanged, so in PREV's state.)
+        changes[i].get_or_insert(Change::Changed);
     }
 }
 

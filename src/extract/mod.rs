@@ -74,6 +74,7 @@ mod big;
 mod crew;
 mod deletions;
 mod dirs;
+mod disk_labels;
 mod finish;
 mod guard;
 mod kinds;

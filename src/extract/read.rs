@@ -255,6 +255,10 @@ impl<'a> Reading<'a> {
             let next = self.input.next()?;
             // An increment's listing headers come before its members.
             self.deletions();
+            if self.seq == 0 && crate::tar::listed::is_increment(self.input.rd.globals()) {
+                let top = self.input.guard.dest_label();
+                self.names.labels.use_disk(top);
+            }
             let Some(mut ctx) = next else {
                 return Ok(());
             };
@@ -292,7 +296,8 @@ impl<'a> Reading<'a> {
             self.early.warn(w);
         }
         self.kit.sink.record(&a).map_err(Refusal::Run)?;
-        let label = self.kit.sink.writes_label() && self.names.labels.wants(&key, &ctx);
+        let root = &self.planner.root;
+        let label = self.kit.sink.writes_label() && self.names.labels.wants(&key, &ctx, root);
         Ok(Box::new(Task {
             seq: self.seq,
             key,

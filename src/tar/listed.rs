@@ -22,6 +22,14 @@ pub struct Listed {
     bytes: usize,
 }
 
+/// Do these global records (see [`super::Reader::globals`]) say the
+/// archive is an increment?
+pub fn is_increment(globals: &[(String, Vec<u8>)]) -> bool {
+    globals.iter().any(|(k, v)| {
+        k == keys::ALIENTAR_INCREMENTAL && v == keys::INCREMENTAL_INCREMENT.as_bytes()
+    })
+}
+
 /// Is `key` a listing record (kept out of the global records)?
 pub(super) fn is_listing(key: &str) -> bool {
     key == keys::ALIENTAR_DELETED || key == keys::ALIENTAR_CHANGED
