@@ -101,7 +101,12 @@ fn change(t: &Path, i: usize, (own, sub, root): (&str, &str, &str)) {
 /// panics with its report when the trees differ.
 fn assert_trees_equal(a: &Path, b: &Path, what: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/treecmp.py");
-    let out = sh(&format!("python3 {} {} {} --no-root", s(&script), s(a), s(b)));
+    let out = sh(&format!(
+        "python3 {} {} {} --no-root",
+        s(&script),
+        s(a),
+        s(b)
+    ));
     assert!(
         out.status.success(),
         "{what}: the trees differ:\n{}{}",
@@ -186,7 +191,11 @@ fn chain(
     }
     for (i, a) in archives.iter().enumerate() {
         r.alientar(&format!("extract {xopts} -f {} -C {}", s(a), s(&restored)));
-        assert_trees_equal(&snaps[i], &restored, &format!("the chain restored up to {i}"));
+        assert_trees_equal(
+            &snaps[i],
+            &restored,
+            &format!("the chain restored up to {i}"),
+        );
     }
     archives
 }
@@ -349,7 +358,15 @@ fn other_tars_read_an_increment() {
     ));
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let full = work.path().join("full.tar.zst");
-    ok(["create", "--incremental", "-f", &s(&full), "-C", &s(&t), "."]);
+    ok([
+        "create",
+        "--incremental",
+        "-f",
+        &s(&full),
+        "-C",
+        &s(&t),
+        ".",
+    ]);
     sh_ok(&format!(
         "echo changed > {0}/d/b && rm -r {0}/gone && echo gone-now-a-file > {0}/gone",
         s(&t)
@@ -385,7 +402,10 @@ fn other_tars_read_an_increment() {
         s(&over)
     ));
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(std::fs::read(over.join("gone")).unwrap(), b"gone-now-a-file\n");
+    assert_eq!(
+        std::fs::read(over.join("gone")).unwrap(),
+        b"gone-now-a-file\n"
+    );
 }
 
 /// Deleted names are removed beneath the destination only: never through
@@ -401,7 +421,15 @@ fn deletions_stay_beneath_the_destination() {
     ));
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let full = work.path().join("full.tar.zst");
-    ok(["create", "--incremental", "-f", &s(&full), "-C", &s(&t), "."]);
+    ok([
+        "create",
+        "--incremental",
+        "-f",
+        &s(&full),
+        "-C",
+        &s(&t),
+        ".",
+    ]);
     sh_ok(&format!("rm -r {0}/d/x {0}/top", s(&t)));
     let inc = work.path().join("inc.tar.zst");
     ok([
@@ -469,3 +497,92 @@ ti = tarfile.TarInfo('x'); ti.size = 0
 out = hdr('alientar.global', b'g', g) + hdr('alientar.incremental', b'g', d) + ti.tobuf(format=tarfile.USTAR_FORMAT) + b'\0' * 1024
 open(sys.argv[1], 'wb').write(out)
 "#;
+
+/// PREV of every kind: a chain's full archive without an index (read
+/// whole, its state time from its global header), an archive not made for
+/// a chain (a warning), an increment without an index (refused: it holds
+/// only what it changed); `list --json` says what each member is; remap
+/// refuses an increment.
+#[test]
+fn previous_archives_of_every_kind() {
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("t");
+    sh_ok(&format!(
+        "mkdir -p {0}/d && echo a > {0}/a && echo b > {0}/d/b",
+        s(&t)
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let a = |n: &str| s(&work.path().join(n));
+    let create = |args: &[&str]| {
+        let mut v = vec!["create"];
+        v.extend_from_slice(args);
+        v.extend_from_slice(&["-C", t.to_str().unwrap(), "."]);
+        run(v)
+    };
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    for (full, flag) in [
+        ("chain.tar", "--incremental"),
+        ("plain.tar.zst", "--numeric-owner"),
+    ] {
+        let o = create(&["-f", &a(full), flag]);
+        assert!(o.status.success(), "{o:?}");
+    }
+    std::fs::write(t.join("a"), "changed\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let o = create(&[
+        "-f",
+        &a("i1.tar.zst"),
+        "--incremental-from",
+        &a("chain.tar"),
+    ]);
+    assert!(o.status.success() && stderr(&o).is_empty(), "{o:?}");
+    assert_eq!(listing(&work.path().join("i1.tar.zst")), ["M ./", "M ./a"]);
+    let o = create(&[
+        "-f",
+        &a("i2.tar.zst"),
+        "--incremental-from",
+        &a("plain.tar.zst"),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        stderr(&o).contains("was not made with --incremental"),
+        "{o:?}"
+    );
+    // An increment without an index: made, with a warning; refused as PREV.
+    std::fs::write(t.join("d/b"), "B\n").unwrap();
+    let o = create(&["-f", &a("i3.tar"), "--incremental-from", &a("i1.tar.zst")]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(stderr(&o).contains("no entry index"), "{o:?}");
+    let o = create(&["-f", &a("i4.tar.zst"), "--incremental-from", &a("i3.tar")]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        stderr(&o).contains("is an increment without an entry index"),
+        "{o:?}"
+    );
+    // What list says of each member, from the index and from the stream.
+    for (name, changed) in [("i1.tar.zst", "./a"), ("i3.tar", "")] {
+        let json = ok(["list", "--json", "-f", &a(name)]);
+        assert!(json.lines().count() >= 2, "{name}: {json}");
+        for l in json.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let want = if v["path"] == changed || v["path"] == "." || name == "i3.tar" {
+                "changed"
+            } else {
+                "added"
+            };
+            assert_eq!(v["change"], want, "{name}: {l}");
+        }
+    }
+    let o = run([
+        "remap",
+        "-f",
+        &a("i1.tar.zst"),
+        "-o",
+        &a("re.tar.zst"),
+        "--map",
+        "0:1:1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(stderr(&o).contains("is an increment"), "{o:?}");
+    assert!(!work.path().join("re.tar.zst").exists());
+}

@@ -217,7 +217,11 @@ fn store_directories(
         .filter(|(_, m)| m.entry.kind == Kind::Dir)
         .map(|(i, m)| (m.entry.path.as_slice(), i))
         .collect();
-    let parent = |p: &[u8]| p.iter().rposition(|&b| b == b'/').and_then(|i| dirs.get(&p[..i]).copied());
+    let parent = |p: &[u8]| {
+        p.iter()
+            .rposition(|&b| b == b'/')
+            .and_then(|i| dirs.get(&p[..i]).copied())
+    };
     let mut more: Vec<usize> = members
         .iter()
         .zip(touch)

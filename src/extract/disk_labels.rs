@@ -23,7 +23,9 @@ pub(super) struct DiskLabels {
 
 /// The key of the directory holding `key` (empty: the destination).
 fn parent_of(key: &[u8]) -> &[u8] {
-    key.iter().rposition(|&b| b == b'/').map_or(&key[..0], |i| &key[..i])
+    key.iter()
+        .rposition(|&b| b == b'/')
+        .map_or(&key[..0], |i| &key[..i])
 }
 
 impl DiskLabels {

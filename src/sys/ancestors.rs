@@ -35,7 +35,8 @@ impl super::Dir {
                 }
                 Err(Errno::NODATA | Errno::OPNOTSUPP) => return Ok(None),
                 Err(Errno::RANGE) => {
-                    let n: usize = rustix::fs::fgetxattr(&self.fd, key, &mut [0u8; 0][..]).map_err(err)?;
+                    let n: usize =
+                        rustix::fs::fgetxattr(&self.fd, key, &mut [0u8; 0][..]).map_err(err)?;
                     buf.resize(n.max(buf.len() * 2), 0);
                 }
                 Err(e) => return Err(err(e)),
