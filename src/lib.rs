@@ -17,6 +17,9 @@
 //!   [`ForceOwner`], [`ModeChanges`], [`XattrFilter`]) sets times, owners,
 //!   modes and xattrs the same way in every member, for reproducible
 //!   archives ([`parse_date`], [`source_date_epoch`] read the dates);
+//!   its [`Incremental`] makes the full archive of an incremental chain,
+//!   or an increment over the archive made last (only what changed, and
+//!   the names that are gone; its entry index records the whole tree);
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
