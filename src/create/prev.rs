@@ -41,6 +41,13 @@ pub(super) struct Prev {
     pub(super) time: Option<Time>,
 }
 
+/// Does the archive at `path` have an index frame, valid or not?
+fn has_index_frame(path: &Path) -> bool {
+    let f = std::fs::File::open(path).ok();
+    f.and_then(crate::frame::read::Seekable::probe)
+        .is_some_and(|s| s.has_index())
+}
+
 /// A digest of the xattrs an index keeps: every name, and the values of
 /// POSIX ACLs (FNV-1a; a change it misses is in the change time too).
 pub(super) fn xattr_digest(xattrs: &[(String, Vec<u8>)]) -> u64 {
@@ -108,13 +115,15 @@ impl Prev {
                 .find(|(key, _)| key == k)
                 .map(|(_, v)| v.clone())
         };
-        if global(keys::ALIENTAR_INCREMENTAL).as_deref()
-            == Some(keys::INCREMENTAL_INCREMENT.as_bytes())
-        {
+        if crate::tar::listed::is_increment(rd.globals()) {
+            let why = if has_index_frame(path) {
+                "whose entry index cannot be read (damaged, or larger than alientar reads)"
+            } else {
+                "without an entry index (written with -z, -J, -j or no compression)"
+            };
             return Err(Error::usage(format!(
-                "{} is an increment without an entry index (written with -z, -J, -j or no \
-                 compression), which holds only what it changed: make the next increment from \
-                 a zstd archive of the chain, or from its full archive",
+                "{} is an increment {why}; its tar stream holds only what it changed: make \
+                 the next increment from a zstd archive of the chain, or from its full archive",
                 path.display()
             )));
         }

@@ -38,13 +38,15 @@ const VERSION: u16 = 1;
 /// The version of an index with one: the archive belongs to an incremental
 /// chain (see [`super::chain`]).
 const CHAIN_VERSION: u16 = 2;
-/// Largest index body (decompressed) read into memory. With at least 16
-/// bytes per entry this bounds a decoded index to about half a million
-/// entries (~130 MiB); archives with a larger index are listed by streaming.
-pub const MAX_INDEX: u64 = 8 << 20;
+/// Largest index body (decompressed) read into memory: about a million
+/// members (some 28 bytes each in a tree of small files) or two and a half
+/// million carried entries of an increment (some 12); archives with a
+/// larger index are listed by streaming. Readers decode it entry by entry
+/// ([`IndexReader`]) rather than into one allocation per entry.
+pub const MAX_INDEX: u64 = 32 << 20;
 /// Most bytes of paths and labels a decoded index may hold: front-coded
 /// paths and label references let a small body describe far more.
-pub const MAX_EXPANDED: u64 = 64 << 20;
+pub const MAX_EXPANDED: u64 = 256 << 20;
 /// Longest label (the format allows 1 to 255 characters).
 const MAX_LABEL: usize = 255;
 
