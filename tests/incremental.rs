@@ -586,3 +586,78 @@ fn previous_archives_of_every_kind() {
     assert!(stderr(&o).contains("is an increment"), "{o:?}");
     assert!(!work.path().join("re.tar.zst").exists());
 }
+
+/// An increment restored with `--owners xattr` keeps the records of what
+/// it does not touch: the owners of a directory's other symlinks (kept on
+/// the directory) survive an increment that changes one of them, and
+/// `create --from-xattrs` of the restored tree gives every owner back.
+#[test]
+fn xattr_sink_keeps_what_increments_leave() {
+    const T: &str = "xattr_sink_keeps_what_increments_leave";
+    if !is_root() {
+        return skip(T, "needs root (to own symlinks as others)");
+    }
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("t");
+    sh_ok(&format!(
+        "mkdir -p {0}/d && ln -s x {0}/d/s1 && ln -s y {0}/d/s2 && echo f > {0}/d/f \
+         && chown -h 5:5 {0}/d/s1 && chown -h 6:6 {0}/d/s2 && chown 7:7 {0}/d/f",
+        s(&t)
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let a = |n: &str| s(&work.path().join(n));
+    ok([
+        "create",
+        "--incremental",
+        "-f",
+        &a("full.tar.zst"),
+        "-C",
+        &s(&t),
+        ".",
+    ]);
+    sh_ok(&format!(
+        "ln -sfn z {0}/d/s2 && chown -h 6:6 {0}/d/s2 && echo g >> {0}/d/f",
+        s(&t)
+    ));
+    ok([
+        "create",
+        "-f",
+        &a("inc.tar.zst"),
+        "--incremental-from",
+        &a("full.tar.zst"),
+        "-C",
+        &s(&t),
+        ".",
+    ]);
+    let l = listing(&work.path().join("inc.tar.zst"));
+    assert!(!l.iter().any(|x| x.contains("s1")), "{l:#?}");
+    let dest = work.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    for n in ["full.tar.zst", "inc.tar.zst"] {
+        ok(["extract", "--owners", "xattr", "-f", &a(n), "-C", &s(&dest)]);
+    }
+    ok([
+        "create",
+        "--from-xattrs",
+        "-f",
+        &a("back.tar.zst"),
+        "-C",
+        &s(&dest),
+        ".",
+    ]);
+    let v = ok(["list", "-v", "--numeric-owner", "-f", &a("back.tar.zst")]);
+    for (name, owner) in [
+        ("./d/s1 -> x", "5/5"),
+        ("./d/s2 -> z", "6/6"),
+        ("./d/f", "7/7"),
+    ] {
+        let line = v
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name}: {v}"));
+        assert!(
+            line.contains(&format!(" {owner} ")),
+            "{name} should be {owner}: {line}"
+        );
+    }
+}
