@@ -75,7 +75,7 @@ impl Labels {
     /// with its directory's on disk (an increment's entries: see
     /// [`DiskLabels`]), not with none.
     pub(super) fn use_disk(&mut self, top: Option<String>) {
-        self.disk = Some(DiskLabels::new(top));
+        self.disk.get_or_insert_with(|| DiskLabels::new(top));
     }
 
     /// Does the entry `key` (beneath `root`) get the label xattr?
