@@ -9,7 +9,10 @@
 //! at or after PREV's state time (a write, `chmod`, `chown`, `setxattr`,
 //! `link`, `unlink` or `rename` of the file since PREV began). A hard link
 //! whose target is stored is stored too: extract makes the target anew.
-//! Everything else is carried: the increment's index records it without
+//! So is the directory of a member stored (unless both are directories
+//! that were) or of a name deleted: extracting the increment changes that
+//! directory's time, which its member sets back. Everything else is
+//! carried: the increment's index records it without
 //! data, so that the increment alone is the state the next one follows.
 
 use std::cmp::Ordering;
@@ -43,8 +46,8 @@ pub enum Incremental {
     From(PathBuf),
 }
 
-/// What the archive `opts` asks for says of itself, if it is one of a
-/// chain: its state time is a little before now (a second before the
+/// What an archive made as `inc` says of itself, if it is one of a chain:
+/// its state time is a little before now (a second before the
 /// coarse clock's second, so that file systems that keep whole or even
 /// seconds still stamp a later change at or after it).
 pub(super) fn chain_info(inc: &Incremental) -> Option<ChainInfo> {

@@ -106,15 +106,8 @@ impl Prev {
         let (_, r) = crate::input::open(path)?;
         let mut rd = Reader::new(r);
         let context = || format!("reading {}", path.display());
-        while let Some(e) = rd.next_entry().map_err(|e| e.with_context(context()))? {
-            self.add(&e, true);
-        }
-        let global = |k: &str| {
-            rd.globals()
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.clone())
-        };
+        // (The global header comes first: an increment is refused at once.)
+        let mut next = rd.next_entry().map_err(|e| e.with_context(context()))?;
         if crate::tar::listed::is_increment(rd.globals()) {
             let why = if has_index_frame(path) {
                 "whose entry index cannot be read (damaged, or larger than alientar reads)"
@@ -127,7 +120,15 @@ impl Prev {
                 path.display()
             )));
         }
-        self.time = global(keys::ALIENTAR_INCREMENTAL_TIME).and_then(|v| pax::parse_time(&v));
+        while let Some(e) = next {
+            self.add(&e, true);
+            next = rd.next_entry().map_err(|e| e.with_context(context()))?;
+        }
+        self.time = rd
+            .globals()
+            .iter()
+            .find(|(k, _)| k == keys::ALIENTAR_INCREMENTAL_TIME)
+            .and_then(|(_, v)| pax::parse_time(v));
         Ok(())
     }
 
