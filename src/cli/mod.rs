@@ -14,6 +14,7 @@ mod oldstyle;
 mod outcome;
 mod progress;
 mod remap;
+mod select;
 mod shared;
 
 use std::path::PathBuf;
