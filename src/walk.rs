@@ -1,5 +1,8 @@
 //! Tree → entries: a sorted walk, then `lstat`, `readlink` and xattrs of
-//! every file in parallel. Owners come out in the host view.
+//! every file in parallel. Owners come out in the host view. What the
+//! [`Select`] leaves out is never stat'ed, and an excluded directory never
+//! read: names are matched as the directory lists them, cache tags and
+//! devices looked at as directories are found.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};

@@ -517,3 +517,51 @@ fn extract_and_diff_strip_components_as_gnu_tar() {
         .collect();
     assert_eq!(sorted_names(&String::from_utf8_lossy(&got.stdout)), want);
 }
+
+/// The shell block of docs/guide.md tagged `<!-- guide-test: NAME WHO -->`.
+fn guide_block(name: &str) -> String {
+    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md");
+    let text = std::fs::read_to_string(guide).unwrap();
+    let tag = format!("<!-- guide-test: {name} ");
+    let start = text.find(&tag).unwrap_or_else(|| panic!("no block {name}"));
+    let body = &text[start..];
+    let body = &body[body.find("```sh\n").unwrap() + 6..];
+    body[..body.find("```\n").unwrap()].to_string()
+}
+
+/// docs/guide.md's "Leaving things out" block, run as the test user as
+/// written: the members and the restored tree the guide names.
+#[test]
+fn guide_select_block_runs_as_written() {
+    if test_user("guide_select_block_runs_as_written").is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    chmod(tmp.path(), 0o777);
+    let path = format!(
+        "{}:{}",
+        bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
+    );
+    let out = Command::new("runuser")
+        .args(["-u", TEST_USER, "--", "env"])
+        .arg(format!("PATH={path}"))
+        .arg(format!("HOME={}", tmp.path().display()))
+        .args(["sh", "-ec", &guide_block("a-select")])
+        .current_dir(tmp.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "block failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = "./\n./.cache/\n./.cache/thumbs/\n./.cache/thumbs/CACHEDIR.TAG\n\
+                ./notes/\n./notes/plan\n./src/\n./src/main.rs\nmain.rs\n";
+    assert_eq!(stdout, want);
+    let sources = ok(["list", "-f", &s(&tmp.path().join("sources.tar.zst"))]);
+    assert_eq!(sources, "./src/main.rs\n");
+}
