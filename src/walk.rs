@@ -408,18 +408,14 @@ fn read_and_stat(rules: Rules, sub: &Sub) -> Result<Vec<Result<Found>>> {
         names.retain(|n| n == CACHEDIR_TAG);
     }
     names.sort_unstable();
-    let named: Vec<(Vec<u8>, Vec<u8>)> = names
-        .into_iter()
-        .map(|n| {
-            let m = child_name(&sub.name, &n);
-            (n, m)
-        })
-        .filter(|(_, m)| !rules.excluded(m))
-        .collect();
-    Ok(named
-        .into_par_iter()
-        .filter_map(|(n, m)| {
-            let found = stat_one(Some((&dir, &n)), path.join(os(&n)), m);
+    Ok(names
+        .par_iter()
+        .filter_map(|n| {
+            let m = child_name(&sub.name, n);
+            if rules.excluded(&m) {
+                return None;
+            }
+            let found = stat_one(Some((&dir, n)), path.join(os(n)), m);
             rules.classify(found, Some(sub.dev))
         })
         .collect())
@@ -693,6 +689,50 @@ mod tests {
             .map(|s| s.entry.path)
             .collect();
         assert_eq!(collected, want);
+    }
+
+    /// Below the depth where the walk goes one directory at a time, it
+    /// leaves out what it leaves out above it.
+    #[test]
+    fn deep_walk_selects_as_the_parallel_one() {
+        let t = tempfile::tempdir().unwrap();
+        let mut deep = t.path().to_path_buf();
+        for i in 0..PARALLEL_DEPTH + 3 {
+            deep.push(format!("d{i}"));
+        }
+        for at in [t.path().join("d0"), deep.clone()] {
+            std::fs::create_dir_all(at.join("skip/below")).unwrap();
+            std::fs::create_dir_all(at.join("cache/sub")).unwrap();
+            std::fs::write(at.join("f.o"), b"o").unwrap();
+            std::fs::write(at.join("keep"), b"k").unwrap();
+            std::fs::write(at.join("cache/CACHEDIR.TAG"), CACHEDIR_SIGNATURE).unwrap();
+            std::fs::write(at.join("cache/sub/x"), b"x").unwrap();
+        }
+        let mut select = Select {
+            caches: Some(ExcludeCaches::Contents),
+            ..Select::default()
+        };
+        for p in ["skip", "*.o"] {
+            select.exclude.add(p, crate::pattern::Matching::EXCLUDE);
+        }
+        let names: Vec<String> = walk(t.path(), &[PathBuf::from(".")], &select)
+            .unwrap()
+            .files
+            .into_iter()
+            .map(|s| String::from_utf8(s.entry.path).unwrap())
+            .collect();
+        let prefix = deep.strip_prefix(t.path()).unwrap().display().to_string();
+        for top in ["./d0", &format!("./{prefix}")] {
+            let has = |n: &str| names.contains(&format!("{top}/{n}"));
+            assert!(
+                has("keep") && has("cache") && has("cache/CACHEDIR.TAG"),
+                "{top}"
+            );
+            assert!(
+                !has("skip") && !has("f.o") && !has("cache/sub"),
+                "{top}: {names:?}"
+            );
+        }
     }
 
     #[test]
