@@ -23,6 +23,11 @@
 //!   and [`print_check`]; [`diff()`] with [`DiffOptions`]; [`remap()`] with
 //!   [`RemapOptions`].
 //!
+//! Selection, as GNU tar's options give it: [`Exclude`] (names left out,
+//! matched as [`Matching`] says) for every command, [`Select`] (with
+//! [`ExcludeCaches`] and `--one-file-system`) for create; [`read_names`]
+//! and [`read_patterns`] read `-T` and `-X` lists.
+//!
 //! Ownership: [`IdMap`] ([`UidMap`], [`GidMap`]) is one kernel-style map,
 //! [`Maps`] a pair, [`parse_spec`] reads a `--map` argument; [`Registry`]
 //! resolves context labels to maps; [`OwnerOptions`] and [`Unmapped`] say
