@@ -23,6 +23,11 @@
 //!   and [`print_check`]; [`diff()`] with [`DiffOptions`]; [`remap()`] with
 //!   [`RemapOptions`].
 //!
+//! Selection, as GNU tar's options give it: [`Exclude`] (names left out,
+//! matched as [`Matching`] says) for every command, [`Select`] (with
+//! [`ExcludeCaches`] and `--one-file-system`) for create; [`read_names`]
+//! and [`read_patterns`] read `-T` and `-X` lists.
+//!
 //! Ownership: [`IdMap`] ([`UidMap`], [`GidMap`]) is one kernel-style map,
 //! [`Maps`] a pair, [`parse_spec`] reads a `--map` argument; [`Registry`]
 //! resolves context labels to maps; [`OwnerOptions`] and [`Unmapped`] say
@@ -71,6 +76,7 @@ mod progress;
 mod quote;
 mod remap;
 mod report;
+mod select;
 mod sink;
 mod sys;
 mod tar;
@@ -95,9 +101,11 @@ pub use live::{Live, LiveNamespace, namespaces as live_namespaces};
 pub use modechange::ModeChanges;
 pub use output::OutFormat;
 pub use ownership::OwnerOptions;
+pub use pattern::Matching;
 pub use progress::{Observer, Progress, Snapshot};
 pub use remap::{RemapOptions, remap};
 pub use report::Report;
+pub use select::{Exclude, ExcludeCaches, Select, VCS_NAMES, read_names, read_patterns};
 pub use transform::Transform;
 pub use translate::Unmapped;
 

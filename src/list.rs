@@ -15,9 +15,9 @@ use crate::context::Registry;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
 use crate::ownership::{MapChooser, OwnerOptions};
-use crate::pattern::Patterns;
 use crate::quote::format_time;
 use crate::report::Report;
+use crate::select::Members;
 use crate::translate::{Direction, translate};
 
 /// Output style.
@@ -38,6 +38,10 @@ pub struct ListOptions {
     pub archive: PathBuf,
     /// Member patterns; empty lists everything.
     pub patterns: Vec<Vec<u8>>,
+    /// How the patterns match.
+    pub matching: crate::pattern::Matching,
+    /// Members left out, by their names as stored.
+    pub exclude: crate::select::Exclude,
     /// Ownership: `context`/`maps` select the host view.
     pub owners: OwnerOptions,
     /// Output style.
@@ -47,6 +51,10 @@ pub struct ListOptions {
     pub transform: Option<crate::transform::Transform>,
     /// `--show-transformed-names`.
     pub show_transformed: bool,
+    /// `--strip-components`: with `show_transformed`, names are shown
+    /// without this many leading components (after the transform), and
+    /// members with no more are not shown, as GNU tar shows them.
+    pub strip_components: u32,
 }
 
 /// List an archive to `out`.
@@ -57,7 +65,7 @@ pub struct ListOptions {
 pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<Report> {
     let mut report = Report::default();
     let mut rd = Entries::open(&opts.archive)?;
-    let mut pats = Patterns::new(opts.patterns.iter().cloned());
+    let mut pats = Members::new(&opts.patterns, opts.matching, &opts.exclude);
     let mut host_view = if opts.owners.maps.is_some() || opts.owners.context.is_some() {
         Some(HostView::new(MapChooser::new(reg, &opts.owners)?, opts))
     } else {
@@ -69,7 +77,7 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
         .next_mut()
         .map_err(|e| e.with_context(format!("reading {archive}")))?
     {
-        if !pats.matches(&e.path) {
+        if !pats.admits(&e.path) {
             continue;
         }
         let host = match host_view
@@ -85,7 +93,9 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             Some(Ok(ids)) => Some(ids),
             None => None,
         };
-        shown(opts, e);
+        if !shown(opts, e) {
+            continue;
+        }
         printer
             .print(e, host, out)
             .map_err(|err| Error::io_nopath("cannot write listing", err))?;
@@ -182,8 +192,9 @@ impl Printer {
 }
 
 /// The entry as listed: without names with `--numeric-owner`, renamed as
-/// `--transform` says.
-fn shown(opts: &ListOptions, e: &mut Entry) {
+/// `--transform` and `--strip-components` say. False: not shown (nothing
+/// left after stripping).
+fn shown(opts: &ListOptions, e: &mut Entry) -> bool {
     if opts.owners.numeric_owner {
         e.uname = None;
         e.gname = None;
@@ -195,6 +206,7 @@ fn shown(opts: &ListOptions, e: &mut Entry) {
             x.apply_link(e);
         }
     }
+    !opts.show_transformed || crate::member::strip_entry(e, opts.strip_components)
 }
 
 fn lossy(b: &[u8]) -> String {

@@ -1,5 +1,6 @@
 //! `alientar create`: its options and its run.
 
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -10,6 +11,7 @@ use alientar::{CreateOptions, create};
 use super::Env;
 use super::normalize::NormalizeArgs;
 use super::outcome::{Exit, finish_totals, put_line, say_err, stderr_tty, stdout_tty};
+use super::select::{CreateSelectArgs, SelectArgs};
 use super::shared::{CompressArgs, GnuArgs, OwnerArgs, out_format, transform_of};
 
 #[derive(Args, Debug)]
@@ -25,8 +27,9 @@ pub(super) struct CreateArgs {
         default_value = "."
     )]
     dir: PathBuf,
-    /// Files and directories to archive.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files and directories to archive (with -T, the names listed
+    /// follow).
+    #[arg(required_unless_present = "files_from", value_name = "PATH")]
     paths: Vec<PathBuf>,
     #[command(flatten)]
     compress: CompressArgs,
@@ -70,6 +73,10 @@ pub(super) struct CreateArgs {
     #[command(flatten)]
     owners: OwnerArgs,
     #[command(flatten)]
+    select: SelectArgs,
+    #[command(flatten)]
+    create_select: CreateSelectArgs,
+    #[command(flatten)]
     normalize: Box<NormalizeArgs>,
 }
 
@@ -81,10 +88,18 @@ impl CreateArgs {
         let source_date_epoch = std::env::var_os("SOURCE_DATE_EPOCH");
         let source_date_epoch = source_date_epoch.as_ref().map(|v| v.to_string_lossy());
         let normalize = self.normalize.normalize(source_date_epoch.as_deref())?;
+        let select = self.create_select.select(&self.select)?;
+        let mut paths = self.paths;
+        paths.extend(
+            self.select
+                .names()?
+                .into_iter()
+                .map(|n| PathBuf::from(std::ffi::OsString::from_vec(n))),
+        );
         Ok(CreateOptions {
             archive: self.file,
             dir: self.dir,
-            paths: self.paths,
+            paths,
             format,
             owners,
             from_xattrs: self.from_xattrs,
@@ -99,6 +114,7 @@ impl CreateArgs {
             nanoseconds: self.nanoseconds,
             transform: transform_of(&self.gnu.transform)?,
             normalize,
+            select,
         })
     }
 }

@@ -19,7 +19,7 @@ pub(super) fn create_collected(
     out: Option<Output>,
 ) -> Result<Report> {
     let opts = env.opts;
-    let w = walk(&opts.dir, &opts.paths)?;
+    let w = walk(&opts.dir, &opts.paths, &opts.select)?;
     report.errors = w.errors;
     for s in &w.sockets {
         report

@@ -6,7 +6,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::build::{Note, Notes};
+use super::build::Notes;
 use super::layout::Planner;
 use super::{Env, Watch};
 use crate::entry::{Entry, Kind};
@@ -91,6 +91,12 @@ impl<'a> Members<'a> {
             nlink,
             fixed: _,
         } = s;
+        if entry.kind == Kind::File && gone(&fs_path) {
+            report
+                .errors
+                .push(Error::changed(fs_path, crate::walk::REMOVED));
+            return Ok(());
+        }
         if entry.kind != Kind::Dir && nlink > 1 {
             if let Some(first) = self.links.get(&(dev, ino)) {
                 entry.kind = Kind::HardLink;
@@ -136,14 +142,18 @@ impl<'a> Members<'a> {
         planner.bytes(&buf).map_err(werr)?;
         report.bytes = planner.finish(end).map_err(werr)?;
         out.commit()?;
-        for n in notes.take() {
-            match n {
-                Note::Warning(w) => report.warnings.push(w),
-                Note::Error(e) => report.errors.push(e),
-            }
-        }
+        report.errors.extend(notes.take());
         Ok(())
     }
+}
+
+/// The file the walk found at `path` is no longer there. Its data is read
+/// once its member is laid out, which may be long after the walk saw it
+/// (the walk runs ahead): a file removed meanwhile is left out, as GNU tar
+/// leaves out a file it cannot open. (One removed after this look is
+/// archived as zeros, and reported.)
+fn gone(path: &std::path::Path) -> bool {
+    crate::sys::lstat_path(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
 }
 
 /// Rename a member as `--transform` says: its name (a leading `/` the

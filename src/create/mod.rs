@@ -75,6 +75,9 @@ pub struct CreateOptions {
     pub transform: Option<crate::transform::Transform>,
     /// Times, owners, modes and xattrs set the same way in every member.
     pub normalize: Normalize,
+    /// What the walk leaves out: excluded names, other filesystems,
+    /// caches.
+    pub select: crate::select::Select,
 }
 
 /// Create an archive. `on_entry` is called with each member name as it is

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 use std::io;
-use std::path::PathBuf;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -20,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::walk::{Item, WalkedFile};
+use crate::walk::{Item, Plan, WalkedFile};
 
 /// Walk and write at once (see the module's documentation).
 pub(super) fn create_streaming(
@@ -31,7 +30,7 @@ pub(super) fn create_streaming(
 ) -> Result<Report> {
     let opts = env.opts;
     // A path given on the command line must exist: checked before any output.
-    let roots = crate::walk::roots(&opts.dir, &opts.paths)?;
+    let roots = crate::walk::plan(&opts.dir, &opts.paths, &opts.select)?;
     let mut out = super::output(opts, out)?;
     let (labels_tx, labels_rx) = crossbeam_channel::bounded::<BTreeSet<String>>(1);
     let mut run = Stream {
@@ -79,7 +78,7 @@ pub(super) fn create_streaming(
 /// Walk `roots`, sending what is found to `tx` in batches; when done, give
 /// `progress` the totals and `labels` the labels found on disk.
 fn walk_counting(
-    roots: &[(PathBuf, Vec<u8>)],
+    roots: &Plan,
     tx: Sender<Vec<Item>>,
     labels: Sender<BTreeSet<String>>,
     progress: &Progress,

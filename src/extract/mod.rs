@@ -132,6 +132,10 @@ pub struct ExtractOptions {
     pub dest: PathBuf,
     /// Member patterns; empty extracts everything.
     pub patterns: Vec<Vec<u8>>,
+    /// How the patterns match.
+    pub matching: crate::pattern::Matching,
+    /// Members left out, by their names as stored.
+    pub exclude: crate::select::Exclude,
     /// Ownership options.
     pub owners: OwnerOptions,
     /// The owner sink.
@@ -145,6 +149,10 @@ pub struct ExtractOptions {
     /// `--no-same-permissions`: modes lose setuid, setgid, sticky and the
     /// bits of the umask (by default they are applied exactly).
     pub apply_umask: bool,
+    /// `--strip-components`: this many leading components are removed from
+    /// member names (after `--transform`) and hard-link targets; a member
+    /// with no more is left out.
+    pub strip_components: u32,
 }
 
 /// Extract an archive. `on_entry` is called with each member name (for `-v`).

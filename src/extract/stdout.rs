@@ -4,8 +4,8 @@ use std::io::{self, Write};
 
 use crate::entry::Kind;
 use crate::error::{Error, Result};
-use crate::pattern::Patterns;
 use crate::report::Report;
+use crate::select::Members;
 use crate::tar::Reader;
 
 use super::ExtractOptions;
@@ -25,7 +25,7 @@ pub fn to_stdout(
     let mut report = Report::default();
     let (_, r) = crate::input::open_source(&opts.archive)?;
     let mut rd = Reader::new(r);
-    let mut pats = Patterns::new(opts.patterns.iter().cloned());
+    let mut pats = Members::new(&opts.patterns, opts.matching, &opts.exclude);
     let werr = |e: io::Error| Error::io_nopath("cannot write to standard output", e);
     let mut buf = vec![0u8; 128 << 10];
     let archive = opts.archive.display().to_string();
@@ -38,7 +38,9 @@ pub fn to_stdout(
                 break;
             }
         };
-        if !pats.matches(&e.path) {
+        if !pats.admits(&e.path)
+            || crate::member::strip_components(&e.path, opts.strip_components).is_none()
+        {
             continue;
         }
         on_entry(&e.path);
