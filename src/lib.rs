@@ -83,7 +83,10 @@ mod testutil;
 
 pub use check::{CheckResult, Usage, check, print as print_check};
 pub use context::{Context, Maps, Registry, user_contexts_file, validate_label};
-pub use create::{CreateOptions, ForceOwner, Normalize, SetMtime, XattrFilter, create};
+pub use create::{
+    CreateOptions, ForceOwner, ImageOptions, Normalize, SetMtime, XattrFilter, create,
+    create_image, validate_tag,
+};
 pub use date::{parse_date, source_date_epoch};
 pub use diff::{DiffOptions, DiffReport, Difference, What, diff};
 pub use entry::{Entry, Kind, Time};
@@ -98,6 +101,7 @@ pub use ownership::OwnerOptions;
 pub use progress::{Observer, Progress, Snapshot};
 pub use remap::{RemapOptions, remap};
 pub use report::Report;
+pub use tar::write::TarFormat;
 pub use transform::Transform;
 pub use translate::Unmapped;
 
