@@ -53,6 +53,9 @@ pub(crate) struct Output {
     /// Gives a new file its name once it is complete (see
     /// [`Output::name_when_complete`]).
     namer: Option<Namer>,
+    /// Sees the uncompressed tar stream as it is written (taken by the
+    /// frame pipeline).
+    pub(crate) tap: Option<crate::frame::Tap>,
 }
 
 /// Names a new archive once it is complete, from its bytes: it is given
@@ -106,6 +109,7 @@ impl Output {
             place,
             id,
             namer: None,
+            tap: None,
         };
         // (Made once `out` exists, whose drop removes the temporary.)
         let enc = Encoder::new(dest, format).map_err(cerr)?;

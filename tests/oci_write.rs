@@ -202,6 +202,11 @@ fn umoci_unpacks_a_gzip_image_of_a_tree_and_manifest() {
         i.layer["mediaType"],
         "application/vnd.oci.image.layer.v1.tar+gzip"
     );
+    let diff_id = sh_ok(&format!("gzip -dc {} | sha256sum", s(&i.blob)));
+    assert_eq!(
+        format!("sha256:{}", &diff_id[..64]),
+        i.config["rootfs"]["diff_ids"][0]
+    );
     let bundle = format!("{ws}/bundle");
     let out = std::process::Command::new("runuser")
         .args(["-u", TEST_USER, "--", "umoci", "unpack", "--rootless"])

@@ -75,6 +75,7 @@ impl<'a> Members<'a> {
                 notes.clone(),
                 progress.clone(),
                 label.clone().filter(|_| format.declares_labels()),
+                out.tap.take(),
             ),
             links: HashMap::new(),
             target: out.display.clone(),

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use oci_spec::image::{Descriptor, MediaType, Platform, PlatformBuilder, Sha256Digest};
 use serde_json::{Value, json};
@@ -271,27 +272,10 @@ fn replace(dir: &Dir, name: &str, bytes: &[u8]) -> io::Result<()> {
     written
 }
 
-/// The digests of the complete layer `f`: of the blob, and of the tar
-/// stream it holds (decompressed in parallel when it has a seek table),
-/// both read at once.
-pub(super) fn layer_digests(f: &File) -> io::Result<LayerDigests> {
+/// The sha256 digest (hex) and size of the complete blob `f`, read by
+/// position.
+pub(super) fn blob_digest(f: &File) -> io::Result<(String, u64)> {
     let size = f.metadata()?.len();
-    std::thread::scope(|s| {
-        let blob = s.spawn(|| sha256_at(f, size));
-        let diff_id = diff_id(f);
-        let blob = blob
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("hashing the layer panicked")))?;
-        Ok(LayerDigests {
-            hex: blob,
-            size,
-            diff_id: diff_id?,
-        })
-    })
-}
-
-/// The sha256 of the first `size` bytes of `f`, read by position.
-fn sha256_at(f: &File, size: u64) -> io::Result<String> {
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut at = 0u64;
@@ -303,52 +287,25 @@ fn sha256_at(f: &File, size: u64) -> io::Result<String> {
         h.update(&buf[..n]);
         at += n as u64;
     }
-    Ok(hex(&h.finalize()))
+    Ok((hex(&h.finalize()), size))
 }
 
-/// The sha256 of the tar stream the layer `f` holds.
-fn diff_id(f: &File) -> io::Result<String> {
-    let mut r: Box<dyn Read + Send> = match crate::frame::read::Seekable::probe(f.try_clone()?) {
-        Some(s) => Box::new(s.reader(rayon::current_num_threads() * 2 + 1)),
-        None => {
-            let raw = At {
-                f: f.try_clone()?,
-                at: 0,
-            };
-            crate::input::decompress(Box::new(raw))
-                .map_err(|e| io::Error::other(e.to_string()))?
-                .1
-        }
-    };
-    let mut h = Sha256Writer(sha2::Sha256::new());
-    io::copy(&mut r, &mut h)?;
-    Ok(hex(&h.0.finalize()))
-}
+/// The sha256 digest of a stream taken as it passes (the tar stream of a
+/// layer, the diff_id), read once it has passed.
+#[derive(Clone, Default)]
+pub(super) struct Running(Arc<Mutex<sha2::Sha256>>);
 
-/// A file read by position from `at` (its shared offset left alone).
-struct At {
-    f: File,
-    at: u64,
-}
-
-impl Read for At {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.f.read_at(buf, self.at)?;
-        self.at += n as u64;
-        Ok(n)
+impl Running {
+    /// What the stream is shown to.
+    pub(super) fn tap(&self) -> crate::frame::Tap {
+        let me = self.clone();
+        Box::new(move |b| me.0.lock().unwrap_or_else(|p| p.into_inner()).update(b))
     }
-}
 
-/// Hashes what is written to it.
-struct Sha256Writer(sha2::Sha256);
-
-impl Write for Sha256Writer {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        self.0.update(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    /// The digest of what passed, in hex.
+    pub(super) fn hex(&self) -> String {
+        let h = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        hex(&h.finalize())
     }
 }
 

@@ -130,21 +130,28 @@ pub fn create_image(
     run.archive = layout.layer_path();
     run.tar_format = TarFormat::Pax;
     let mut out = Output::open(&run.archive, run.format)?;
-    let digests: Arc<Mutex<Option<LayerDigests>>> = Arc::default();
-    let put = digests.clone();
+    let stream = layout::Running::default();
+    out.tap = Some(stream.tap());
+    let blob: Arc<Mutex<Option<(String, u64)>>> = Arc::default();
+    let put = blob.clone();
     out.name_when_complete(Box::new(move |f| {
-        let d = layout::layer_digests(f)?;
-        let name = d.hex.clone().into();
-        *put.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+        let (hex, size) = layout::blob_digest(f)?;
+        let name = hex.clone().into();
+        *put.lock().unwrap_or_else(|p| p.into_inner()) = Some((hex, size));
         Ok(name)
     }))?;
     let watch = Watch { on_entry, progress };
     let (report, written) = super::run(&run, reg, watch, Some(out))?;
-    let layer = digests
+    let (hex, size) = blob
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take()
         .ok_or_else(|| layout.error("the layer was not written", None))?;
+    let layer = LayerDigests {
+        hex,
+        size,
+        diff_id: stream.hex(),
+    };
     let records = written.records.unwrap_or_default();
     let created = rfc3339(written.newest.unwrap_or_default());
     let config = layout.put(&config_json(&records, &layer, &created)?)?;
