@@ -80,8 +80,9 @@ pub(super) struct Layout {
 }
 
 impl Layout {
-    /// The layout at `dir`: made when missing or empty; else it must be
-    /// one (hold `oci-layout`).
+    /// The layout at `dir`: made when missing or empty (an empty layout,
+    /// as `umoci init` makes, so that a run that fails leaves one); else it
+    /// must be one (hold `oci-layout`).
     ///
     /// # Errors
     /// A directory that is not empty and holds no `oci-layout`, one that
@@ -91,9 +92,13 @@ impl Layout {
         let fail = |what: &str, e: io::Error| Error::io(what, &path, e);
         std::fs::create_dir_all(&path).map_err(|e| fail("cannot create the image layout", e))?;
         let root = Dir::open(&path).map_err(|e| fail("cannot open the image layout", e))?;
-        match read_small(&root, "oci-layout") {
-            Ok(raw) => check_oci_layout(&raw)
-                .map_err(|m| Error::format(format!("its oci-layout file {m}")).with_path(&path))?,
+        let new = match read_small(&root, "oci-layout") {
+            Ok(raw) => {
+                check_oci_layout(&raw).map_err(|m| {
+                    Error::format(format!("its oci-layout file {m}")).with_path(&path)
+                })?;
+                false
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let names = root.names().map_err(|e| fail("cannot read", e))?;
                 if !names.is_empty() {
@@ -103,9 +108,10 @@ impl Layout {
                         path.display()
                     )));
                 }
+                true
             }
             Err(e) => return Err(fail("cannot read the oci-layout file of", e)),
-        }
+        };
         for d in [&b"blobs"[..], b"blobs/sha256"] {
             match root.mkdir(d, 0o755) {
                 Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
@@ -126,6 +132,12 @@ impl Layout {
             })?;
         for d in [&root, &blobs] {
             d.remove_stale_files(TMP_PREFIX.as_bytes());
+        }
+        if new {
+            let index = serde_json::to_vec(&empty_index()).expect("a JSON value");
+            replace(&root, "index.json", &index)
+                .and_then(|()| replace(&root, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#))
+                .map_err(|e| fail("cannot create the image layout", e))?;
         }
         Ok(Layout { path, root, blobs })
     }
@@ -160,8 +172,7 @@ impl Layout {
     }
 
     /// Tag `manifest` as `tag` in `index.json` (an image of that tag is
-    /// replaced where it stood; the others stay), after writing
-    /// `oci-layout` if it is missing.
+    /// replaced where it stood; the others stay).
     ///
     /// # Errors
     /// An `index.json` that is not an image index; a write error.
@@ -181,14 +192,6 @@ impl Layout {
             .map_err(|e| Error::format(format!("cannot write the index: {e}")))?;
         let index = tagged(index, desc, tag)
             .map_err(|m| Error::format(format!("its index.json {m}")).with_path(&self.path))?;
-        if read_small(&self.root, "oci-layout").is_err() {
-            replace(
-                &self.root,
-                "oci-layout",
-                br#"{"imageLayoutVersion":"1.0.0"}"#,
-            )
-            .map_err(werr)?;
-        }
         let bytes = serde_json::to_vec(&index).expect("a JSON value");
         replace(&self.root, "index.json", &bytes).map_err(werr)
     }
@@ -206,13 +209,7 @@ fn this_platform() -> Platform {
 /// `index` (a new one if `None`) with `desc` tagged `tag`: in the place of
 /// the first manifest of that tag (others of it removed), else last.
 fn tagged(index: Option<Value>, desc: Value, tag: &str) -> std::result::Result<Value, String> {
-    let mut index = index.unwrap_or_else(|| {
-        json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": [],
-        })
-    });
+    let mut index = index.unwrap_or_else(empty_index);
     let obj = index.as_object_mut().ok_or("is not a JSON object")?;
     let list = obj
         .entry("manifests")
@@ -232,6 +229,15 @@ fn tagged(index: Option<Value>, desc: Value, tag: &str) -> std::result::Result<V
         None => list.push(desc),
     }
     Ok(index)
+}
+
+/// An image index without images.
+fn empty_index() -> Value {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [],
+    })
 }
 
 /// Is `raw` an `oci-layout` file? What is wrong with it, if not.
