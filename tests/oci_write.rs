@@ -554,3 +554,47 @@ fn bad_layouts_tags_and_options_are_refused() {
         assert!(!tmp.path().join(n).exists(), "{n} made");
     }
 }
+
+/// An image has one context: members labelled otherwise on disk (here an
+/// unlabelled subtree inside a tree labelled `host`) are stored, with a
+/// warning that names them; the config names the tree's context.
+#[test]
+fn members_of_another_context_are_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("sub/f"), "f\n").unwrap();
+    xattr::set(&src, "user.alientar.context", b"host").unwrap();
+    xattr::set(src.join("sub"), "user.alientar.context", b"").unwrap();
+    let dir = tmp.path().join("layout");
+    let out = run([
+        "create",
+        "--oci",
+        &format!("{}:t", s(&dir)),
+        "-C",
+        &s(&src),
+        ".",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("2 members belong to no context") && err.contains("context 'host'"),
+        "{err}"
+    );
+    let i = image(&dir, "t");
+    assert_eq!(i.config["config"]["Labels"]["org.alientar.context"], "host");
+    let quiet = run([
+        "create",
+        "--oci",
+        &format!("{}:u", s(&dir)),
+        "--context",
+        "host",
+        "-C",
+        &s(&src),
+        ".",
+    ]);
+    assert!(
+        quiet.status.success() && quiet.stderr.is_empty(),
+        "{quiet:?}"
+    );
+}

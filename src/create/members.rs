@@ -207,21 +207,19 @@ impl<'a> Members<'a> {
 }
 
 /// The warning for `n` members of the label `other` (`None`: unlabelled)
-/// in a stream that holds no label and whose label, said elsewhere, is
-/// `archive`.
+/// in a stream that records no member's label, whose label (said
+/// elsewhere: an image's config) is `archive`.
 fn unlike_label(archive: Option<&str>, other: Option<&str>, n: u64) -> String {
-    let whose = |l: Option<&str>| match l {
+    let label = |l: Option<&str>| match l {
         Some(l) => format!("context '{l}'"),
         None => "no context".to_string(),
     };
     format!(
-        "{n} members belong to {}, not to the archive's {}, whose label they get: their owners are {}",
-        whose(other),
-        whose(archive),
-        match other {
-            Some(l) => format!("in the view of '{l}' (--context NAME puts every member in one)"),
-            None => "plain numbers (--context NAME puts every member in one)".to_string(),
-        }
+        "{n} members belong to {}, but the stream records no member's label: they read as the \
+         archive's, {}, their owners in their own context's view (--context NAME puts every \
+         member in one)",
+        label(other),
+        label(archive)
     )
 }
 
