@@ -60,17 +60,6 @@ impl Json {
     }
 }
 
-/// What the layer's digests are.
-#[derive(Clone, Debug)]
-pub(super) struct LayerDigests {
-    /// The blob's sha256, in hex.
-    pub(super) hex: String,
-    /// The blob's size.
-    pub(super) size: u64,
-    /// The sha256 of the uncompressed tar stream (the diff_id), in hex.
-    pub(super) diff_id: String,
-}
-
 /// An image layout being written.
 pub(super) struct Layout {
     /// Its directory, absolute.

@@ -12,8 +12,10 @@
 //! frames that hold them, so skopeo and podman read the layer as any
 //! other, and alientar lists it from its index.
 //!
-//! Every blob is written under a temporary name and renamed to its digest
-//! once complete; `index.json` is replaced last, so a failed run (an
+//! The layer's diff_id is hashed from its tar stream as its frames are
+//! written (a tap on the output); the blob is read back once, complete,
+//! for its own digest. Every blob is written under a temporary name and
+//! renamed to its digest once complete; `index.json` is replaced last, so a failed run (an
 //! unmapped owner) leaves the layout as it was, bar unreferenced blobs.
 //! Nothing comes from the clock: the image's `created` is the newest
 //! modification time stored (`--mtime`, `--clamp-mtime` and
@@ -38,7 +40,7 @@ use crate::tar::write::TarFormat;
 
 mod layout;
 
-use layout::{Blob, Json, LayerDigests, Layout};
+use layout::{Blob, Json, Layout};
 
 /// The annotation of `index.json` that tags a manifest.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -147,19 +149,10 @@ pub fn create_image(
         .unwrap_or_else(|p| p.into_inner())
         .take()
         .ok_or_else(|| layout.error("the layer was not written", None))?;
-    let layer = LayerDigests {
-        hex,
-        size,
-        diff_id: stream.hex(),
-    };
     let records = written.records.unwrap_or_default();
     let created = rfc3339(written.newest.unwrap_or_default());
-    let config = layout.put(&config_json(&records, &layer, &created)?)?;
-    let layer = Blob {
-        media,
-        hex: layer.hex,
-        size: layer.size,
-    };
+    let config = layout.put(&config_json(&records, &stream.hex(), &created)?)?;
+    let layer = Blob { media, hex, size };
     let manifest = layout.put(&manifest_json(&config, &layer)?)?;
     layout.tag(&manifest, &image.tag)?;
     Ok(report)
@@ -197,13 +190,13 @@ fn labels(records: &Records) -> std::collections::HashMap<String, String> {
 }
 
 /// The image config: this machine's platform, the labels, the layer's
-/// diff_id and one history entry, `created` at `created`.
-fn config_json(records: &Records, layer: &LayerDigests, created: &str) -> Result<Json> {
+/// `diff_id` (hex) and one history entry, `created` at `created`.
+fn config_json(records: &Records, diff_id: &str, created: &str) -> Result<Json> {
     let bad =
         |e: oci_spec::OciSpecError| Error::format(format!("cannot make the image config: {e}"));
     let rootfs = RootFsBuilder::default()
         .typ("layers")
-        .diff_ids(vec![format!("sha256:{}", layer.diff_id)])
+        .diff_ids(vec![format!("sha256:{diff_id}")])
         .build()
         .map_err(bad)?;
     let history = HistoryBuilder::default()
