@@ -17,6 +17,9 @@
 //!   [`ForceOwner`], [`ModeChanges`], [`XattrFilter`]) sets times, owners,
 //!   modes and xattrs the same way in every member, for reproducible
 //!   archives ([`parse_date`], [`source_date_epoch`] read the dates);
+//! - [`create_image()`] with [`ImageOptions`]: the same tree as a one-layer
+//!   OCI image in an image layout, the layer a plain pax stream
+//!   ([`TarFormat::Pax`]), the context in the config's labels;
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
