@@ -194,7 +194,7 @@ WARM=()
 # The tools' executables and libraries, read back with the inputs (alientar's
 # release binary carries debug info for profiling: 36 MB).
 TOOL_FILES=()
-for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zstd)" /usr/bin/time "$(command -v sh)" "$(command -v runuser)" "$(command -v unshare)"; do
+for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zstd)" /usr/bin/time "$(command -v sh)" "$(command -v runuser)" "$(command -v unshare)" $(command -v umoci || true); do
   TOOL_FILES+=("$t")
   while read -r lib; do TOOL_FILES+=("$lib"); done < <(ldd "$t" 2>/dev/null | awk '$3 ~ /^\// {print $3}')
 done
@@ -270,6 +270,28 @@ if [ $HAVE_USER = 1 ]; then
   done
 fi
 
+# ---------------------------------------------------------------- images
+# Image creation, as root, from the same bundle: alientar create --oci of
+# its rootfs (a new layout each run; zstd, and -z for gzip) against umoci
+# repack of it, which without --refresh-bundle packs the whole tree as a
+# new layer each time (gzip, umoci 0.4.7's only compression).
+if command -v umoci >/dev/null; then
+  IMG=$SCRATCH/images; mkdir -p "$IMG"
+  umoci init --layout "$IMG/umoci"
+  umoci new --image "$IMG/umoci:base"
+  umoci unpack --image "$IMG/umoci:base" "$IMG/bundle" >/dev/null
+  cp -a "$ROOTFS/." "$IMG/bundle/rootfs/"
+  for run in $(seq "$RUNS"); do
+    WARM=("$IMG/bundle/rootfs")
+    time_it "rootfs image create" umoci umoci repack --image "$IMG/umoci:r$run" "$IMG/bundle"
+    time_it "rootfs image create" alientar "$ALIENTAR" create --oci "$IMG/ali-r$run:t" -C "$IMG/bundle/rootfs" .
+    time_it "rootfs image create -z" umoci umoci repack --image "$IMG/umoci:z$run" "$IMG/bundle"
+    time_it "rootfs image create -z" alientar "$ALIENTAR" create --oci "$IMG/ali-z$run:t" -z -C "$IMG/bundle/rootfs" .
+  done
+else
+  echo "umoci missing: no image rows" >&2
+fi
+
 # ---------------------------------------------------------------- report
 python3 - "$RES" "$WORK/sizes.txt" "$RUNS" "$BIG_MIB" <<'EOF' | tee "${OUT:-/dev/null}"
 import sys, statistics, collections
@@ -290,7 +312,13 @@ def quartiles(v):
         return None
     q = statistics.quantiles(v, n=4)
     return q[0], q[2]
+# Rows timed against another tool than GNU tar and bsdtar (umoci, for
+# images) get a table of their own.
+PEERS = ("umoci",)
+peered = [k for k in order if any(p in rows[k] for p in PEERS)]
 for key in order:
+    if key in peered:
+        continue
     m = {t: statistics.median(v) for t, v in rows[key].items()}
     g, a, b = m.get("gnu"), m.get("alientar"), m.get("bsdtar")
     f = lambda x: "–" if x is None else f"{x:.3f}"
@@ -300,6 +328,19 @@ for key in order:
     rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
     mem = max(rss[key]["alientar"]) / 1024 if rss[key]["alientar"] else 0
     print(f"| {key} | {f(g)} | {f(a)} | {f(b)} | {r(a)} | {rr} | {r(b)} | {mem:.0f} |")
+for peer in PEERS:
+    keys = [k for k in peered if peer in rows[k]]
+    if not keys:
+        continue
+    print(f"\n| image operation | {peer} (s) | alientar (s) | alientar/{peer} | run by run | alientar max RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for key in keys:
+        p, a = statistics.median(rows[key][peer]), statistics.median(rows[key]["alientar"])
+        pairs = [x / y for x, y in zip(rows[key]["alientar"], rows[key][peer]) if y]
+        q = quartiles(pairs)
+        rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
+        mem = max(rss[key]["alientar"]) / 1024
+        print(f"| {key} | {p:.3f} | {a:.3f} | {a / p:.2f} | {rr} | {mem:.0f} |")
 print()
 sizes = collections.defaultdict(dict)
 for line in open(sys.argv[2]):

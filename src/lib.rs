@@ -17,6 +17,9 @@
 //!   [`ForceOwner`], [`ModeChanges`], [`XattrFilter`]) sets times, owners,
 //!   modes and xattrs the same way in every member, for reproducible
 //!   archives ([`parse_date`], [`source_date_epoch`] read the dates);
+//! - [`create_image()`] with [`ImageOptions`]: the same tree as a one-layer
+//!   OCI image in an image layout, the layer a plain pax stream
+//!   ([`TarFormat::Pax`]), the context in the config's labels;
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
@@ -89,7 +92,10 @@ mod testutil;
 
 pub use check::{CheckResult, Usage, check, print as print_check};
 pub use context::{Context, Maps, Registry, user_contexts_file, validate_label};
-pub use create::{CreateOptions, ForceOwner, Normalize, SetMtime, XattrFilter, create};
+pub use create::{
+    CreateOptions, ForceOwner, ImageOptions, Normalize, SetMtime, XattrFilter, create,
+    create_image, validate_tag,
+};
 pub use date::{parse_date, source_date_epoch};
 pub use diff::{DiffOptions, DiffReport, Difference, What, diff};
 pub use entry::{Entry, Kind, Time};
@@ -106,6 +112,7 @@ pub use progress::{Observer, Progress, Snapshot};
 pub use remap::{RemapOptions, remap};
 pub use report::Report;
 pub use select::{Exclude, ExcludeCaches, Select, VCS_NAMES, read_names, read_patterns};
+pub use tar::write::TarFormat;
 pub use transform::Transform;
 pub use translate::Unmapped;
 

@@ -65,6 +65,7 @@ fn guide_blocks_are_tagged() {
         "a-restore-user",
         "a-restore-root",
         "b-image",
+        "b-oci",
         "c-userns",
         "c-xattr",
         "d-live",
@@ -376,6 +377,34 @@ fn guide_b_image_and_c_restore_into_rootless_storage() {
     assert!(out.contains("the tree holds the archive"), "{out}");
     let x = home.join("ct/xattr");
     assert_eq!(owner(&x.join("etc/shadow")).0, u.uid, "owned by the user");
+}
+
+/// (b) the image as an OCI image, copied into podman's storage with
+/// skopeo: podman's namespace shows root's and shadow's etc/shadow.
+#[test]
+fn guide_b_oci_image_into_podman() {
+    let t = "guide_b_oci_image_into_podman";
+    let Some(u) = test_user(t) else { return };
+    if !have("skopeo") {
+        return skip(t, "skopeo missing (apt-get install skopeo)");
+    }
+    let Some(pm) = common::podman::Podman::new(t, &u) else {
+        return;
+    };
+    run_block_env("b-image", &pm.home, &pm.home, &pm.env());
+    let out = run_block_env("b-oci", &pm.home, &pm.home, &pm.env());
+    let line = out.lines().last().unwrap_or_default();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        (f.first(), f.get(2), f.get(3)),
+        (Some(&"-rw-r-----"), Some(&"0"), Some(&"42")),
+        "{out}"
+    );
+    let index = std::fs::read_to_string(pm.home.join("images/index.json")).unwrap();
+    assert!(
+        index.contains("\"org.opencontainers.image.ref.name\":\"rootfs\""),
+        "{index}"
+    );
 }
 
 /// (d): a running rootless container backed up and restored through its

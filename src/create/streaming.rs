@@ -10,9 +10,9 @@ use std::io;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::members::Members;
+use super::members::{Members, Written};
 use super::overrides::PendingSpecs;
-use super::owners::{OwnerStep, Plans, global_header, plan_disk_labels};
+use super::owners::{OwnerStep, Plans, global_records, plan_disk_labels};
 use super::{Env, Watch};
 use crate::entry::Kind;
 use crate::error::{Error, Result};
@@ -27,7 +27,7 @@ pub(super) fn create_streaming(
     mut report: Report,
     mut watch: Watch,
     out: Option<Output>,
-) -> Result<Report> {
+) -> Result<(Report, Written)> {
     let opts = env.opts;
     // A path given on the command line must exist: checked before any output.
     let roots = crate::walk::plan(&opts.dir, &opts.paths, &opts.select)?;
@@ -71,8 +71,8 @@ pub(super) fn create_streaming(
         return Err(e);
     }
     owners.translator.finish(&mut report)?;
-    members.finish(out, &mut report)?;
-    Ok(report)
+    let written = members.finish(out, &mut report)?;
+    Ok((report, written))
 }
 
 /// Walk `roots`, sending what is found to `tx` in batches; when done, give
@@ -135,9 +135,9 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
         let archive = env.labels.archive.as_deref();
         if ctx.is_some() {
             self.owners.plans.insert(ctx.clone(), env.plan(ctx)?);
-            return self
-                .members
-                .header(&global_header(archive, &self.owners.plans));
+            self.members
+                .header(global_records(archive, &self.owners.plans));
+            return Ok(());
         }
         self.members.defer_header(Box::new(move || {
             let mut plans = Plans::new();
@@ -147,7 +147,7 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
                 plans.insert(l, plan);
             }
             plan_disk_labels(&mut plans, env).map_err(|e| io::Error::other(e.to_string()))?;
-            Ok(global_header(archive, &plans))
+            Ok(global_records(archive, &plans))
         }));
         Ok(())
     }
