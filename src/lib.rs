@@ -52,6 +52,7 @@ mod extract;
 mod frame;
 mod gnu;
 mod idmap;
+mod image;
 mod input;
 mod list;
 mod live;

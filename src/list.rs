@@ -10,10 +10,11 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::archive::Entries;
+use crate::archive::{Entries, LayerOf};
 use crate::context::Registry;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
+use crate::image::{Whiteout, whiteout};
 use crate::ownership::{MapChooser, OwnerOptions};
 use crate::pattern::Patterns;
 use crate::quote::format_time;
@@ -47,6 +48,9 @@ pub struct ListOptions {
     pub transform: Option<crate::transform::Transform>,
     /// `--show-transformed-names`.
     pub show_transformed: bool,
+    /// `--layers`: an image's layers, each with its own entries (whiteouts
+    /// included, marked), instead of its final view.
+    pub layers: bool,
 }
 
 /// List an archive to `out`.
@@ -56,7 +60,11 @@ pub struct ListOptions {
 /// in the host view are per-entry errors in the report.
 pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<Report> {
     let mut report = Report::default();
-    let mut rd = Entries::open(&opts.archive)?;
+    let mut rd = if opts.layers {
+        Entries::open_layers(&opts.archive)?
+    } else {
+        Entries::open(&opts.archive, &mut report.errors)?
+    };
     let mut pats = Patterns::new(opts.patterns.iter().cloned());
     let mut host_view = if opts.owners.maps.is_some() || opts.owners.context.is_some() {
         Some(HostView::new(MapChooser::new(reg, &opts.owners)?, opts))
@@ -65,7 +73,7 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     };
     let mut printer = Printer::new(opts.format);
     let archive = opts.archive.display().to_string();
-    while let Some(e) = rd
+    while let Some((e, layer)) = rd
         .next_mut()
         .map_err(|e| e.with_context(format!("reading {archive}")))?
     {
@@ -86,8 +94,13 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             None => None,
         };
         shown(opts, e);
+        let layer = layer.map(|l| Layer {
+            of: l,
+            whiteout: if opts.layers { whiteout(&e.path) } else { None },
+            header: opts.layers,
+        });
         printer
-            .print(e, host, out)
+            .print(e, host, layer, out)
             .map_err(|err| Error::io_nopath("cannot write listing", err))?;
         report.entries += 1;
     }
@@ -147,11 +160,22 @@ impl<'a> HostView<'a> {
     }
 }
 
+/// The layer of an image an entry is listed from.
+struct Layer<'a> {
+    of: LayerOf<'a>,
+    /// What the entry removes, when it is a whiteout (`--layers`).
+    whiteout: Option<Whiteout>,
+    /// Lines name each layer before its entries (`--layers`).
+    header: bool,
+}
+
 /// Writes the listing's lines, with one buffer for every line.
 struct Printer {
     format: ListFormat,
     widths: Widths,
     line: String,
+    /// The layer whose header line was printed last.
+    layer: usize,
 }
 
 impl Printer {
@@ -160,11 +184,25 @@ impl Printer {
             format,
             widths: Widths::default(),
             line: String::new(),
+            layer: 0,
         }
     }
 
     /// The entry's line (or JSON object) to `out`.
-    fn print(&mut self, e: &Entry, host: Option<HostIds>, out: &mut dyn Write) -> io::Result<()> {
+    fn print(
+        &mut self,
+        e: &Entry,
+        host: Option<HostIds>,
+        layer: Option<Layer>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        if let Some(l) = layer.as_ref().filter(|l| l.header)
+            && l.of.number != self.layer
+            && self.format != ListFormat::Json
+        {
+            self.layer = l.of.number;
+            writeln!(out, "# layer {}/{} {}", l.of.number, l.of.count, l.of.name)?;
+        }
         match self.format {
             ListFormat::Names => {
                 self.line.clear();
@@ -174,11 +212,32 @@ impl Printer {
             }
             ListFormat::Long => {
                 long_line(e, host, &mut self.widths, &mut self.line);
+                if let Some(w) = layer.and_then(|l| l.whiteout) {
+                    self.line.pop();
+                    push_whiteout(&w, &mut self.line);
+                    self.line.push('\n');
+                }
                 out.write_all(self.line.as_bytes())
             }
-            ListFormat::Json => writeln!(out, "{}", json_line(e, host)),
+            ListFormat::Json => writeln!(out, "{}", json_line(e, host, layer)),
         }
     }
+}
+
+/// ` [whiteout of PATH]` or ` [opaque: empties DIR]`.
+fn push_whiteout(w: &Whiteout, s: &mut String) {
+    match w {
+        Whiteout::Name(p) => {
+            s.push_str(" [whiteout of ");
+            crate::quote::push_escaped(p, s);
+        }
+        Whiteout::Opaque(d) => {
+            s.push_str(" [opaque: empties ");
+            crate::quote::push_escaped(if d.is_empty() { b"." } else { d }, s);
+        }
+        Whiteout::Other => s.push_str(" [whiteout bookkeeping"),
+    }
+    s.push(']');
 }
 
 /// The entry as listed: without names with `--numeric-owner`, renamed as
@@ -300,7 +359,7 @@ fn push_link_and_label(e: &Entry, s: &mut String) {
     }
 }
 
-fn json_line(e: &Entry, host: Option<HostIds>) -> String {
+fn json_line(e: &Entry, host: Option<HostIds>, layer: Option<Layer>) -> String {
     let mut v = json!({
         "path": lossy(&e.path),
         "type": e.kind.name(),
@@ -320,6 +379,16 @@ fn json_line(e: &Entry, host: Option<HostIds>) -> String {
     if let Some(h) = host {
         v["host_uid"] = json!(h.uid);
         v["host_gid"] = json!(h.gid);
+    }
+    if let Some(l) = layer {
+        v["layer"] = json!(l.of.number);
+        v["layer_digest"] = json!(l.of.name);
+        match &l.whiteout {
+            Some(Whiteout::Name(p)) => v["whiteout"] = json!(lossy(p)),
+            Some(Whiteout::Opaque(d)) => v["opaque"] = json!(lossy(d)),
+            Some(Whiteout::Other) => v["whiteout"] = json!(null),
+            None => {}
+        }
     }
     // `path` and `link` are text; a name that is not UTF-8 loses bytes
     // there, so it also comes whole, in base64.

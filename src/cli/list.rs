@@ -13,7 +13,8 @@ use super::shared::{OwnerArgs, transform_of};
 
 #[derive(Args, Debug)]
 pub(super) struct ListArgs {
-    /// Archive to read (`-` for standard input).
+    /// Archive to read (`-` for standard input), or an image:
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF].
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     /// Only members matching these names or globs.
@@ -36,6 +37,10 @@ pub(super) struct ListArgs {
     /// Show member names as stored (the default).
     #[arg(long, overrides_with = "show_transformed_names")]
     show_stored_names: bool,
+    /// An image's layers, each with its own entries (a `# layer N/COUNT
+    /// DIGEST` line before them; whiteouts marked), not its final view.
+    #[arg(long)]
+    layers: bool,
     #[command(flatten)]
     owners: OwnerArgs,
 }
@@ -57,6 +62,7 @@ impl ListArgs {
             },
             transform: transform_of(&self.transform)?,
             show_transformed: self.show_transformed_names,
+            layers: self.layers,
         })
     }
 }

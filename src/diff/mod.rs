@@ -42,11 +42,12 @@
 //!   but which the archive lacks is reported ("Not in archive").
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::FileType;
 
+use crate::archive::Members;
 use crate::context::{Maps, Registry};
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
@@ -55,7 +56,6 @@ use crate::ondisk::{OVERRIDE_XATTR, ROOTLESS_XATTR};
 use crate::ownership::{MapChooser, OwnerOptions};
 use crate::pattern::Patterns;
 use crate::progress::Progress;
-use crate::tar::Reader;
 use crate::translate::{Direction, translate};
 
 mod disk;
@@ -112,11 +112,12 @@ pub fn diff(
         None => opts,
     };
     check_dir(&opts.dir)?;
-    let (_, r) = crate::input::open(&opts.archive)?;
+    let mut rd = Members::open(&opts.archive)?;
+    let refused = rd.take_errors();
     let mut run = Run {
         opts,
         reg,
-        rd: Reader::new(r),
+        rd,
         pats: Patterns::new(opts.patterns.iter().cloned()),
         chooser: MapChooser::new(reg, &opts.owners)?,
         cmp: Comparer::new(&opts.dir),
@@ -127,6 +128,7 @@ pub fn diff(
         on_difference,
         archive: opts.archive.display().to_string(),
     };
+    run.report.errors.extend(refused);
     if let Some(t) = opts.from_xattrs {
         run.decide(t)?;
     }
@@ -210,7 +212,7 @@ enum Tree {
 struct Run<'a> {
     opts: &'a DiffOptions,
     reg: &'a Registry,
-    rd: Reader<Box<dyn Read + Send>>,
+    rd: Members,
     pats: Patterns,
     chooser: MapChooser<'a>,
     cmp: Comparer,
