@@ -339,12 +339,14 @@ fn oci_archive_and_docker_archive_read_like_the_layout() {
     for (i, (members, _)) in three_layers().iter().enumerate() {
         let tar = tar_of(members);
         diff_ids.push(sha256(&tar));
-        let name = if i == 0 {
-            "abc/layer.tar".to_string()
-        } else {
-            format!("{}.tar", &sha256(&tar)[7..])
-        };
+        // Layers named by their diff_id; the first through the
+        // `ID/layer.tar -> ../HEX.tar` symlink podman save writes.
+        let mut name = format!("{}.tar", &sha256(&tar)[7..]);
         std::fs::write(da.join(&name), &tar).unwrap();
+        if i == 0 {
+            std::os::unix::fs::symlink(format!("../{name}"), da.join("abc/layer.tar")).unwrap();
+            name = "abc/layer.tar".into();
+        }
         files.push(name);
     }
     let config = json!({"architecture": "amd64", "os": "linux",

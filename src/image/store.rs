@@ -175,9 +175,11 @@ impl TarFile {
     }
 }
 
-/// The regular members of a tar archive (a hard link counts as its
-/// target's data), by their names without `./`; the data of each is read
-/// in place later, so the archive is read here only header by header.
+/// The regular members of a tar archive by their names without `./`; a
+/// hard link, or a symlink whose target stays inside the archive (docker
+/// archives link `ID/layer.tar` to `../HEX.tar`), counts as its target's
+/// data. Each member's data is read in place later, so the archive is
+/// read here only header by header.
 fn index(f: File) -> io::Result<HashMap<Vec<u8>, (u64, u64)>> {
     let mut ar = tar::Archive::new(f);
     let mut members = HashMap::new();
@@ -188,12 +190,17 @@ fn index(f: File) -> io::Result<HashMap<Vec<u8>, (u64, u64)>> {
             continue;
         };
         let kind = e.header().entry_type();
+        let target = e.link_name_bytes();
         if kind.is_file() || kind.is_contiguous() {
             members.insert(name, (e.raw_file_position(), e.size()));
         } else if kind.is_hard_link()
-            && let Some(target) = e.link_name_bytes().and_then(|t| normal(&t))
+            && let Some(t) = target.as_deref().and_then(normal)
         {
-            links.push((name, target));
+            links.push((name, t));
+        } else if kind.is_symlink()
+            && let Some(t) = target.as_deref().and_then(|t| beside(&name, t))
+        {
+            links.push((name, t));
         }
         if members.len() + links.len() > MAX_MEMBERS {
             return Err(io::Error::other(format!(
@@ -201,12 +208,35 @@ fn index(f: File) -> io::Result<HashMap<Vec<u8>, (u64, u64)>> {
             )));
         }
     }
-    for (name, target) in links {
-        if let Some(&m) = members.get(&target) {
-            members.insert(name, m);
+    // (Links to links: as deep as a few rounds resolve.)
+    for _ in 0..4 {
+        for (name, target) in &links {
+            if let Some(&m) = members.get(target) {
+                members.entry(name.clone()).or_insert(m);
+            }
         }
     }
     Ok(members)
+}
+
+/// The member a symlink `name` with `target` points to, when it stays
+/// inside the archive.
+fn beside(name: &[u8], target: &[u8]) -> Option<Vec<u8>> {
+    let mut comps: Vec<&[u8]> = name.split(|&b| b == b'/').collect();
+    comps.pop();
+    if target.starts_with(b"/") {
+        comps.clear();
+    }
+    for c in target.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                comps.pop()?;
+            }
+            c => comps.push(c),
+        }
+    }
+    Some(comps.join(&b'/'))
 }
 
 /// A member name as a lookup key, or `None` for one that can name no file
