@@ -469,16 +469,16 @@ fn tags_platforms_and_file_names() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("image layout"));
 }
 
+/// A change a test makes to an image's manifest and config as JSON.
+type Edit = dyn Fn(&Layout, &mut serde_json::Value, &mut serde_json::Value);
+
 /// Every way a blob can be wrong is refused before anything is written,
 /// naming the blob: a flipped byte, a wrong diff_id, a wrong or absurd
 /// size, a digest that is not one, a blob that is a symlink.
 #[test]
 fn corrupt_blobs_are_refused_before_anything_is_written() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(&Layout, &mut serde_json::Value, &mut serde_json::Value)>,
-    )> = vec![
+    let cases: Vec<(&str, Box<Edit>)> = vec![
         ("flipped byte", Box::new(|_, _, _| {})),
         (
             "wrong diff_id",
