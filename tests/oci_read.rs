@@ -673,3 +673,208 @@ fn the_config_label_is_the_entries_label() {
     assert!(long.lines().all(|l| l.ends_with(" [rootless]")), "{long}");
     let _ = BTreeMap::<u8, u8>::new();
 }
+
+/// The tree under `root` as `find -printf` shows it through `cmd` (a
+/// directory's size left out: it is the file system's), without what
+/// podman mounts into a container or adds to it at run time.
+fn find_listing(out: &str) -> Vec<String> {
+    let runtime = |p: &str| {
+        ["dev", "proc", "sys"]
+            .iter()
+            .any(|m| p == *m || p.starts_with(&format!("{m}/")))
+            || [
+                "etc/hostname",
+                "etc/hosts",
+                "etc/resolv.conf",
+                "etc/mtab",
+                "run/.containerenv",
+            ]
+            .contains(&p)
+    };
+    let mut lines: Vec<String> = out
+        .lines()
+        .filter(|l| !l.is_empty())
+        .filter(|l| !runtime(l.split('|').next().unwrap()))
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            if f[1] == "d" {
+                format!("{}|d|{}|{}|{}", f[0], f[2], f[3], f[4])
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// path|type|uid|gid|mode|size|mtime|target, relative to the start.
+const FIND_FORMAT: &str = "%P|%y|%U|%G|%m|%s|%Ts|%l\n";
+
+/// An image podman made from the Debian rootfs (`podman import`), saved
+/// with `podman save --format oci-dir` and as a docker-archive, unpacks
+/// as the test user (`--owners userns`) to the tree podman shows inside a
+/// container: owners, modes, types, sizes, times and link targets; a
+/// corrupted blob is refused and nothing is written.
+#[test]
+fn podman_saved_images_unpack_equal_to_the_container() {
+    let t = "podman_saved_images_unpack_equal_to_the_container";
+    let Some(u) = test_user(t) else { return };
+    let Some(pm) = common::podman::Podman::new(t, &u) else {
+        return;
+    };
+    let Some(archive) = pm.rootfs_archive(t) else {
+        return;
+    };
+    pm.import(&archive, "deb");
+    let oci = pm.home.join("deb.oci");
+    let docker = pm.home.join("deb.docker.tar");
+    pm.ok(&["save", "--format", "oci-dir", "-o", &s(&oci), "deb"]);
+    pm.ok(&[
+        "save",
+        "--format",
+        "docker-archive",
+        "-o",
+        &s(&docker),
+        "deb",
+    ]);
+    let inside = pm.ok(&[
+        "run",
+        "--rm",
+        "deb",
+        "find",
+        "/",
+        "-xdev",
+        "-printf",
+        FIND_FORMAT,
+    ]);
+    let inside = find_listing(&inside);
+    assert!(
+        inside.len() > 8000,
+        "{} paths in the container",
+        inside.len()
+    );
+    for (i, src) in [
+        format!("oci:{}", oci.display()),
+        format!("docker-archive:{}", docker.display()),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dest = pm.home.join(format!("out{i}"));
+        let out = pm.user_cmd(Path::new("mkdir"), &[&s(&dest)]);
+        assert!(out.status.success());
+        let out = pm.user_cmd(
+            &bin(),
+            &["extract", "-f", src, "-C", &s(&dest), "--owners", "userns"],
+        );
+        assert!(
+            out.status.success(),
+            "{src}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours = pm.ok(&["unshare", "find", &s(&dest), "-printf", FIND_FORMAT]);
+        let ours = find_listing(&ours);
+        let only = |a: &[String], b: &[String]| -> Vec<String> {
+            a.iter()
+                .filter(|l| !b.contains(l))
+                .take(10)
+                .cloned()
+                .collect()
+        };
+        assert!(
+            ours == inside,
+            "{src}: only in the container: {:?}\nonly in ours: {:?}",
+            only(&inside, &ours),
+            only(&ours, &inside)
+        );
+    }
+    // A flipped byte in the layer blob: refused, nothing written.
+    let bad = pm.home.join("bad.oci");
+    sh_ok(&format!("cp -a {} {}", oci.display(), bad.display()));
+    let big = sh_ok(&format!("ls -S {}/blobs/sha256 | head -1", bad.display()));
+    let blob = bad.join("blobs/sha256").join(big.trim());
+    sh_ok(&format!(
+        "printf '\\377' | dd of={} bs=1 seek=1000000 conv=notrunc status=none",
+        blob.display()
+    ));
+    let dest = pm.home.join("out-bad");
+    assert!(
+        pm.user_cmd(Path::new("mkdir"), &[&s(&dest)])
+            .status
+            .success()
+    );
+    let out = pm.user_cmd(
+        &bin(),
+        &[
+            "extract",
+            "-f",
+            &format!("oci:{}", bad.display()),
+            "-C",
+            &s(&dest),
+            "--owners",
+            "userns",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&big.trim()[..12]), "names the blob: {err}");
+    assert_eq!(
+        std::fs::read_dir(&dest).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+/// A three-layer image built with umoci from the Debian rootfs — the
+/// rootfs, then deletions (a directory and a file), then a layer with an
+/// opaque directory (added with `umoci raw add-layer`) — unpacks as root
+/// equal to `umoci unpack`.
+#[test]
+fn a_three_layer_umoci_image_unpacks_equal_to_umoci() {
+    let t = "a_three_layer_umoci_image_unpacks_equal_to_umoci";
+    if !is_root() {
+        skip(t, "needs root (umoci unpack without --rootless)");
+        return;
+    }
+    if !have("umoci") {
+        skip(t, "umoci missing (apt-get install umoci)");
+        return;
+    }
+    let Some(fx) = std::env::var_os("ALIENTAR_TEST_ROOTFS") else {
+        skip(t, "ALIENTAR_TEST_ROOTFS is not set (.ci/run sets it)");
+        return;
+    };
+    let rootfs = Path::new(&fx).join("rootfs");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().display();
+    sh_ok(&format!(
+        "cd {d} && umoci init --layout L && umoci new --image L:t \
+         && umoci unpack --image L:t B >/dev/null \
+         && cp -a {}/. B/rootfs/ && umoci repack --refresh-bundle --image L:t B \
+         && rm -rf B/rootfs/usr/share/doc B/rootfs/etc/motd && echo new > B/rootfs/etc/new \
+         && umoci repack --refresh-bundle --image L:t B \
+         && mkdir -p l3/usr/share/man && touch l3/usr/share/man/.wh..wh..opq \
+         && echo only > l3/usr/share/man/only \
+         && tar --numeric-owner --owner=0 --group=0 -C l3 -cf l3.tar usr \
+         && umoci raw add-layer --image L:t l3.tar \
+         && umoci unpack --image L:t U >/dev/null",
+        rootfs.display()
+    ));
+    let x = tmp.path().join("X");
+    std::fs::create_dir(&x).unwrap();
+    ok(["extract", "-f", &format!("oci:{d}/L:t"), "-C", &s(&x)]);
+    let layers = ok(["list", "--layers", "-f", &format!("oci:{d}/L:t")]);
+    assert!(layers.contains("# layer 3/3"), "three layers");
+    assert!(
+        layers.contains("usr/share/.wh.doc\n"),
+        "a deleted directory"
+    );
+    let mut want = snapshot(&tmp.path().join("U/rootfs"));
+    let mut got = snapshot(&x);
+    // (The top directory is umoci's bundle's own, and -C's.)
+    want.remove("");
+    got.remove("");
+    assert!(want.contains_key("usr/share/man/only") && !want.contains_key("usr/share/doc"));
+    assert_same(&want, &got);
+}
