@@ -105,7 +105,8 @@ impl Usage {
 }
 
 /// Check an archive's owners against the maps `owners` selects (each
-/// entry's label in the registry, or `--map`/`--context` for all).
+/// entry's label in the registry, or `--map`/`--context` for all); an
+/// image's (`oci:DIR[:TAG]`, ...) final view.
 ///
 /// # Errors
 /// An unreadable or malformed archive, or an unknown `--context`.

@@ -35,7 +35,9 @@ pub enum ListFormat {
 /// What to list.
 #[derive(Clone, Debug)]
 pub struct ListOptions {
-    /// The archive (`-` for stdin).
+    /// The archive (`-` for stdin), or an image: `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` (its final
+    /// view, every blob verified first).
     pub archive: PathBuf,
     /// Member patterns; empty lists everything.
     pub patterns: Vec<Vec<u8>>,

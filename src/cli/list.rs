@@ -14,7 +14,8 @@ use super::shared::{OwnerArgs, transform_of};
 #[derive(Args, Debug)]
 pub(super) struct ListArgs {
     /// Archive to read (`-` for standard input), or an image:
-    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF].
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]
+    /// (its final view; `./oci:x` is a file).
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     /// Only members matching these names or globs.

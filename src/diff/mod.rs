@@ -68,7 +68,9 @@ pub use what::{DiffReport, Difference, What};
 /// What to compare.
 #[derive(Clone, Debug)]
 pub struct DiffOptions {
-    /// The archive (`-` for stdin).
+    /// The archive (`-` for stdin), or an image: `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` (its final
+    /// view, every blob verified first).
     pub archive: PathBuf,
     /// The tree to compare with (`-C`).
     pub dir: PathBuf,
