@@ -712,7 +712,8 @@ fn find_listing(out: &str) -> Vec<String> {
 const FIND_FORMAT: &str = "%P|%y|%U|%G|%m|%s|%Ts|%l\n";
 
 /// An image podman made from the Debian rootfs (`podman import`), saved
-/// with `podman save --format oci-dir` and as a docker-archive, unpacks
+/// with `podman save --format oci-dir` and as a docker-archive (which
+/// skopeo copies to an oci-archive), unpacks
 /// as the test user (`--owners userns`) to the tree podman shows inside a
 /// container: owners, modes, types, sizes, times and link targets; a
 /// corrupted blob is refused and nothing is written.
@@ -723,6 +724,10 @@ fn podman_saved_images_unpack_equal_to_the_container() {
     let Some(pm) = common::podman::Podman::new(t, &u) else {
         return;
     };
+    if !have("skopeo") {
+        skip(t, "skopeo missing (apt-get install skopeo)");
+        return;
+    }
     let Some(archive) = pm.rootfs_archive(t) else {
         return;
     };
@@ -738,6 +743,21 @@ fn podman_saved_images_unpack_equal_to_the_container() {
         &s(&docker),
         "deb",
     ]);
+    // skopeo makes an oci-archive of the docker-archive.
+    let oci_tar = pm.home.join("deb.oci.tar");
+    let out = pm.user_cmd(
+        Path::new("skopeo"),
+        &[
+            "copy",
+            &format!("docker-archive:{}", docker.display()),
+            &format!("oci-archive:{}:v1", oci_tar.display()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let inside = pm.ok(&[
         "run",
         "--rm",
@@ -757,6 +777,7 @@ fn podman_saved_images_unpack_equal_to_the_container() {
     for (i, src) in [
         format!("oci:{}", oci.display()),
         format!("docker-archive:{}", docker.display()),
+        format!("oci-archive:{}:v1", oci_tar.display()),
     ]
     .iter()
     .enumerate()

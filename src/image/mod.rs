@@ -205,3 +205,36 @@ fn config_parts(
     };
     Ok((diff_ids, label))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_are_what_comes_before_the_first_colon() {
+        let p = |s: &str| ImageRef::parse(Path::new(s));
+        let oci = |d: &str, t: Option<&str>| ImageRef::Oci {
+            dir: d.into(),
+            tag: t.map(str::to_string),
+        };
+        assert_eq!(p("oci:img"), Some(oci("img", None)));
+        assert_eq!(p("oci:/x/img:v1"), Some(oci("/x/img", Some("v1"))));
+        assert_eq!(p("oci:img:"), Some(oci("img", None)));
+        // The tag is the rest, colons and all (skopeo's split).
+        assert_eq!(p("oci:img:a:b"), Some(oci("img", Some("a:b"))));
+        assert_eq!(
+            p("docker-archive:s.tar:localhost/x:1"),
+            Some(ImageRef::DockerArchive {
+                file: "s.tar".into(),
+                reference: Some("localhost/x:1".into())
+            })
+        );
+        assert!(matches!(
+            p("oci-archive:a.tar"),
+            Some(ImageRef::OciArchive { .. })
+        ));
+        for plain in ["./oci:x", "a.tar", "-", "/srv/oci:x", "docker:x", "ocix:y"] {
+            assert_eq!(p(plain), None, "{plain}");
+        }
+    }
+}
