@@ -16,6 +16,9 @@
 //!   override xattrs or an mtree manifest);
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
+//!   the reading commands read container images too (`oci:DIR[:TAG]`,
+//!   `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` as the
+//!   archive: every blob verified, then the layers' final view);
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
 //!   and [`print_check`]; [`diff()`] with [`DiffOptions`]; [`remap()`] with
 //!   [`RemapOptions`].
