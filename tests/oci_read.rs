@@ -474,7 +474,7 @@ type Edit = dyn Fn(&Layout, &mut serde_json::Value, &mut serde_json::Value);
 
 /// Every way a blob can be wrong is refused before anything is written,
 /// naming the blob: a flipped byte, a wrong diff_id, a wrong or absurd
-/// size, a digest that is not one, a blob that is a symlink.
+/// size, a digest that is not one, a blob that is a symlink or a FIFO.
 #[test]
 fn corrupt_blobs_are_refused_before_anything_is_written() {
     let tmp = tempfile::tempdir().unwrap();
@@ -506,6 +506,16 @@ fn corrupt_blobs_are_refused_before_anything_is_written() {
                     .join(format!("outside-{}", &d[7..15]));
                 std::fs::rename(&p, &outside).unwrap();
                 std::os::unix::fs::symlink(&outside, &p).unwrap();
+            }),
+        ),
+        (
+            // (Opening a FIFO would wait for a writer forever.)
+            "FIFO as blob",
+            Box::new(|l, m, _| {
+                let d = m["layers"][1]["digest"].as_str().unwrap().to_string();
+                let p = l.blob_path(&d);
+                std::fs::remove_file(&p).unwrap();
+                sh_ok(&format!("mkfifo {}", p.display()));
             }),
         ),
     ];
