@@ -22,6 +22,9 @@
 //!   ([`TarFormat::Pax`]), the context in the config's labels;
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
+//!   the reading commands read container images too (`oci:DIR[:TAG]`,
+//!   `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` as the
+//!   archive: every blob verified, then the layers' final view);
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
 //!   and [`print_check`]; [`diff()`] with [`DiffOptions`]; [`remap()`] with
 //!   [`RemapOptions`].
@@ -64,6 +67,7 @@ mod extract;
 mod frame;
 mod gnu;
 mod idmap;
+mod image;
 mod input;
 mod list;
 mod live;

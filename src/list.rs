@@ -10,14 +10,15 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::archive::Entries;
+use crate::archive::{Entries, LayerOf};
 use crate::context::Registry;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
+use crate::image::{Whiteout, whiteout};
 use crate::ownership::{MapChooser, OwnerOptions};
 use crate::quote::format_time;
 use crate::report::Report;
-use crate::select::Members;
+use crate::select::MemberFilter;
 use crate::translate::{Direction, translate};
 
 /// Output style.
@@ -34,7 +35,9 @@ pub enum ListFormat {
 /// What to list.
 #[derive(Clone, Debug)]
 pub struct ListOptions {
-    /// The archive (`-` for stdin).
+    /// The archive (`-` for stdin), or an image: `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` (its final
+    /// view, every blob verified first).
     pub archive: PathBuf,
     /// Member patterns; empty lists everything.
     pub patterns: Vec<Vec<u8>>,
@@ -55,6 +58,9 @@ pub struct ListOptions {
     /// without this many leading components (after the transform), and
     /// members with no more are not shown, as GNU tar shows them.
     pub strip_components: u32,
+    /// `--layers`: an image's layers, each with its own entries (whiteouts
+    /// included, marked), instead of its final view.
+    pub layers: bool,
 }
 
 /// List an archive to `out`.
@@ -64,8 +70,12 @@ pub struct ListOptions {
 /// in the host view are per-entry errors in the report.
 pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<Report> {
     let mut report = Report::default();
-    let mut rd = Entries::open(&opts.archive)?;
-    let mut pats = Members::new(&opts.patterns, opts.matching, &opts.exclude);
+    let mut rd = if opts.layers {
+        Entries::open_layers(&opts.archive)?
+    } else {
+        Entries::open(&opts.archive, &mut report.errors)?
+    };
+    let mut pats = MemberFilter::new(&opts.patterns, opts.matching, &opts.exclude);
     let mut host_view = if opts.owners.maps.is_some() || opts.owners.context.is_some() {
         Some(HostView::new(MapChooser::new(reg, &opts.owners)?, opts))
     } else {
@@ -73,7 +83,7 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     };
     let mut printer = Printer::new(opts.format);
     let archive = opts.archive.display().to_string();
-    while let Some(e) = rd
+    while let Some((e, layer)) = rd
         .next_mut()
         .map_err(|e| e.with_context(format!("reading {archive}")))?
     {
@@ -96,8 +106,13 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
         if !shown(opts, e) {
             continue;
         }
+        let layer = layer.map(|l| Layer {
+            of: l,
+            whiteout: if opts.layers { whiteout(&e.path) } else { None },
+            header: opts.layers,
+        });
         printer
-            .print(e, host, out)
+            .print(e, host, layer, out)
             .map_err(|err| Error::io_nopath("cannot write listing", err))?;
         report.entries += 1;
     }
@@ -157,11 +172,22 @@ impl<'a> HostView<'a> {
     }
 }
 
+/// The layer of an image an entry is listed from.
+struct Layer<'a> {
+    of: LayerOf<'a>,
+    /// What the entry removes, when it is a whiteout (`--layers`).
+    whiteout: Option<Whiteout>,
+    /// Lines name each layer before its entries (`--layers`).
+    header: bool,
+}
+
 /// Writes the listing's lines, with one buffer for every line.
 struct Printer {
     format: ListFormat,
     widths: Widths,
     line: String,
+    /// The layer whose header line was printed last.
+    layer: usize,
 }
 
 impl Printer {
@@ -170,11 +196,25 @@ impl Printer {
             format,
             widths: Widths::default(),
             line: String::new(),
+            layer: 0,
         }
     }
 
     /// The entry's line (or JSON object) to `out`.
-    fn print(&mut self, e: &Entry, host: Option<HostIds>, out: &mut dyn Write) -> io::Result<()> {
+    fn print(
+        &mut self,
+        e: &Entry,
+        host: Option<HostIds>,
+        layer: Option<Layer>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        if let Some(l) = layer.as_ref().filter(|l| l.header)
+            && l.of.number != self.layer
+            && self.format != ListFormat::Json
+        {
+            self.layer = l.of.number;
+            writeln!(out, "# layer {}/{} {}", l.of.number, l.of.count, l.of.name)?;
+        }
         match self.format {
             ListFormat::Names => {
                 self.line.clear();
@@ -184,11 +224,32 @@ impl Printer {
             }
             ListFormat::Long => {
                 long_line(e, host, &mut self.widths, &mut self.line);
+                if let Some(w) = layer.and_then(|l| l.whiteout) {
+                    self.line.pop();
+                    push_whiteout(&w, &mut self.line);
+                    self.line.push('\n');
+                }
                 out.write_all(self.line.as_bytes())
             }
-            ListFormat::Json => writeln!(out, "{}", json_line(e, host)),
+            ListFormat::Json => writeln!(out, "{}", json_line(e, host, layer)),
         }
     }
+}
+
+/// ` [whiteout of PATH]` or ` [opaque: empties DIR]`.
+fn push_whiteout(w: &Whiteout, s: &mut String) {
+    match w {
+        Whiteout::Name(p) => {
+            s.push_str(" [whiteout of ");
+            crate::quote::push_escaped(p, s);
+        }
+        Whiteout::Opaque(d) => {
+            s.push_str(" [opaque: empties ");
+            crate::quote::push_escaped(if d.is_empty() { b"." } else { d }, s);
+        }
+        Whiteout::Other => s.push_str(" [whiteout bookkeeping"),
+    }
+    s.push(']');
 }
 
 /// The entry as listed: without names with `--numeric-owner`, renamed as
@@ -312,7 +373,7 @@ fn push_link_and_label(e: &Entry, s: &mut String) {
     }
 }
 
-fn json_line(e: &Entry, host: Option<HostIds>) -> String {
+fn json_line(e: &Entry, host: Option<HostIds>, layer: Option<Layer>) -> String {
     let mut v = json!({
         "path": lossy(&e.path),
         "type": e.kind.name(),
@@ -332,6 +393,16 @@ fn json_line(e: &Entry, host: Option<HostIds>) -> String {
     if let Some(h) = host {
         v["host_uid"] = json!(h.uid);
         v["host_gid"] = json!(h.gid);
+    }
+    if let Some(l) = layer {
+        v["layer"] = json!(l.of.number);
+        v["layer_digest"] = json!(l.of.name);
+        match &l.whiteout {
+            Some(Whiteout::Name(p)) => v["whiteout"] = json!(lossy(p)),
+            Some(Whiteout::Opaque(d)) => v["opaque"] = json!(lossy(d)),
+            Some(Whiteout::Other) => v["whiteout"] = json!(null),
+            None => {}
+        }
     }
     // `path` and `link` are text; a name that is not UTF-8 loses bytes
     // there, so it also comes whole, in base64.

@@ -81,14 +81,14 @@ impl Exclude {
 /// (all without patterns) that no exclusion leaves out. Both see the
 /// names as stored; a pattern matched by an excluded name still counts as
 /// found, as in GNU tar.
-pub(crate) struct Members {
+pub(crate) struct MemberFilter {
     pats: Patterns,
     exclude: Exclude,
 }
 
-impl Members {
-    pub(crate) fn new(patterns: &[Vec<u8>], how: Matching, exclude: &Exclude) -> Members {
-        Members {
+impl MemberFilter {
+    pub(crate) fn new(patterns: &[Vec<u8>], how: Matching, exclude: &Exclude) -> MemberFilter {
+        MemberFilter {
             pats: Patterns::with(patterns.iter().cloned(), how),
             exclude: exclude.clone(),
         }

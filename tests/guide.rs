@@ -69,6 +69,7 @@ fn guide_blocks_are_tagged() {
         "c-userns",
         "c-xattr",
         "d-live",
+        "e-image",
     ] {
         assert!(b.contains_key(name), "docs/guide.md lacks the block {name}");
     }
@@ -442,6 +443,33 @@ fn guide_d_live_container() {
     );
     assert!(
         out.trim_end().ends_with("root shadow /srv/etc/shadow"),
+        "{out}"
+    );
+}
+
+/// (e): an image podman saved as an OCI layout, listed, checked and
+/// restored as the test user; `podman run --rootfs` sees its owners.
+#[test]
+fn guide_e_saved_image() {
+    let t = "guide_e_saved_image";
+    let Some(u) = test_user(t) else { return };
+    let Some(pm) = common::podman::Podman::new(t, &u) else {
+        return;
+    };
+    let Some(rootfs) = pm.rootfs_archive(t) else {
+        return;
+    };
+    pm.import(&rootfs, "localhost/guide:rootfs");
+    let out = run_block_env("e-image", &pm.home, &pm.home, &pm.env());
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("-rw-r----- 0/42") && lines[0].contains("etc/shadow"),
+        "{out}"
+    );
+    assert_eq!(lines[1], "all owners map", "{out}");
+    assert_eq!(
+        &lines[2..],
+        ["root shadow 640 /etc/shadow", "root root 4755 /usr/bin/su"],
         "{out}"
     );
 }

@@ -16,7 +16,9 @@ use super::shared::{GnuArgs, OwnerArgs, transform_of};
 
 #[derive(Args, Debug)]
 pub(super) struct ExtractArgs {
-    /// Archive to read (`-` for standard input).
+    /// Archive to read (`-` for standard input), or an image:
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]
+    /// (its layers verified, then applied in order; `./oci:x` is a file).
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     /// Extract into DIR (which must exist).

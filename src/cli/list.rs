@@ -14,7 +14,9 @@ use super::shared::{OwnerArgs, transform_of};
 
 #[derive(Args, Debug)]
 pub(super) struct ListArgs {
-    /// Archive to read (`-` for standard input).
+    /// Archive to read (`-` for standard input), or an image:
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]
+    /// (its final view; `./oci:x` is a file).
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     /// Only members matching these names or globs.
@@ -42,6 +44,10 @@ pub(super) struct ListArgs {
     /// list shows names as stored otherwise).
     #[arg(long, value_name = "N", default_value_t = 0)]
     strip_components: u32,
+    /// An image's layers, each with its own entries (a `# layer N/COUNT
+    /// DIGEST` line before them; whiteouts marked), not its final view.
+    #[arg(long)]
+    layers: bool,
     #[command(flatten)]
     owners: OwnerArgs,
     #[command(flatten)]
@@ -72,6 +78,7 @@ impl ListArgs {
             },
             transform: transform_of(&self.transform)?,
             show_transformed: self.show_transformed_names,
+            layers: self.layers,
         })
     }
 }

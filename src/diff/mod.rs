@@ -42,11 +42,12 @@
 //!   but which the archive lacks is reported ("Not in archive").
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::FileType;
 
+use crate::archive::Members;
 use crate::context::{Maps, Registry};
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
@@ -54,8 +55,7 @@ use crate::member::safe_components;
 use crate::ondisk::{OVERRIDE_XATTR, ROOTLESS_XATTR};
 use crate::ownership::{MapChooser, OwnerOptions};
 use crate::progress::Progress;
-use crate::select::Members;
-use crate::tar::Reader;
+use crate::select::MemberFilter;
 use crate::translate::{Direction, translate};
 
 mod disk;
@@ -68,7 +68,9 @@ pub use what::{DiffReport, Difference, What};
 /// What to compare.
 #[derive(Clone, Debug)]
 pub struct DiffOptions {
-    /// The archive (`-` for stdin).
+    /// The archive (`-` for stdin), or an image: `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` (its final
+    /// view, every blob verified first).
     pub archive: PathBuf,
     /// The tree to compare with (`-C`).
     pub dir: PathBuf,
@@ -120,12 +122,13 @@ pub fn diff(
         None => opts,
     };
     check_dir(&opts.dir)?;
-    let (_, r) = crate::input::open(&opts.archive)?;
+    let mut rd = Members::open(&opts.archive)?;
+    let refused = rd.take_errors();
     let mut run = Run {
         opts,
         reg,
-        rd: Reader::new(r),
-        pats: Members::new(&opts.patterns, opts.matching, &opts.exclude),
+        rd,
+        pats: MemberFilter::new(&opts.patterns, opts.matching, &opts.exclude),
         chooser: MapChooser::new(reg, &opts.owners)?,
         cmp: Comparer::new(&opts.dir),
         tree: Tree::Undecided,
@@ -135,6 +138,7 @@ pub fn diff(
         on_difference,
         archive: opts.archive.display().to_string(),
     };
+    run.report.errors.extend(refused);
     if let Some(t) = opts.from_xattrs {
         run.decide(t)?;
     }
@@ -218,8 +222,8 @@ enum Tree {
 struct Run<'a> {
     opts: &'a DiffOptions,
     reg: &'a Registry,
-    rd: Reader<Box<dyn Read + Send>>,
-    pats: Members,
+    rd: Members,
+    pats: MemberFilter,
     chooser: MapChooser<'a>,
     cmp: Comparer,
     tree: Tree,

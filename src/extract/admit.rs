@@ -2,7 +2,7 @@
 
 use crate::entry::{Entry, Kind};
 use crate::member::{safe_components, strip_entry};
-use crate::select::Members;
+use crate::select::MemberFilter;
 use crate::transform::Transform;
 
 use super::ExtractOptions;
@@ -11,7 +11,7 @@ use super::ExtractOptions;
 /// tar), then the transform renames, `--strip-components` strips and
 /// `--no-same-permissions` applies the umask.
 pub(super) struct Admit {
-    pats: Members,
+    pats: MemberFilter,
     strip: u32,
     transform: Option<Transform>,
     umask: Option<u32>,
@@ -21,7 +21,7 @@ pub(super) struct Admit {
 impl Admit {
     pub(super) fn new(opts: &ExtractOptions) -> Admit {
         Admit {
-            pats: Members::new(&opts.patterns, opts.matching, &opts.exclude),
+            pats: MemberFilter::new(&opts.patterns, opts.matching, &opts.exclude),
             strip: opts.strip_components,
             transform: opts.transform.clone().filter(|t| !t.is_empty()),
             umask: opts.apply_umask.then(crate::sys::umask),

@@ -126,7 +126,9 @@ pub enum Owners {
 /// What to extract.
 #[derive(Clone, Debug)]
 pub struct ExtractOptions {
-    /// The archive (`-` for stdin).
+    /// The archive (`-` for stdin), or an image: `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` (its final
+    /// view, every blob verified first).
     pub archive: PathBuf,
     /// `-C`: the destination directory (must exist).
     pub dest: PathBuf,
