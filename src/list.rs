@@ -10,15 +10,16 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::archive::Entries;
+use crate::archive::{Entries, LayerOf};
 use crate::context::Registry;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
 use crate::frame::chain::Change;
+use crate::image::{Whiteout, whiteout};
 use crate::ownership::{MapChooser, OwnerOptions};
-use crate::pattern::Patterns;
 use crate::quote::format_time;
 use crate::report::Report;
+use crate::select::MemberFilter;
 use crate::translate::{Direction, translate};
 
 /// Output style.
@@ -35,10 +36,16 @@ pub enum ListFormat {
 /// What to list.
 #[derive(Clone, Debug)]
 pub struct ListOptions {
-    /// The archive (`-` for stdin).
+    /// The archive (`-` for stdin), or an image: `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` (its final
+    /// view, every blob verified first).
     pub archive: PathBuf,
     /// Member patterns; empty lists everything.
     pub patterns: Vec<Vec<u8>>,
+    /// How the patterns match.
+    pub matching: crate::pattern::Matching,
+    /// Members left out, by their names as stored.
+    pub exclude: crate::select::Exclude,
     /// Ownership: `context`/`maps` select the host view.
     pub owners: OwnerOptions,
     /// Output style.
@@ -48,6 +55,13 @@ pub struct ListOptions {
     pub transform: Option<crate::transform::Transform>,
     /// `--show-transformed-names`.
     pub show_transformed: bool,
+    /// `--strip-components`: with `show_transformed`, names are shown
+    /// without this many leading components (after the transform), and
+    /// members with no more are not shown, as GNU tar shows them.
+    pub strip_components: u32,
+    /// `--layers`: an image's layers, each with its own entries (whiteouts
+    /// included, marked), instead of its final view.
+    pub layers: bool,
 }
 
 /// List an archive to `out`.
@@ -57,8 +71,12 @@ pub struct ListOptions {
 /// in the host view are per-entry errors in the report.
 pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<Report> {
     let mut report = Report::default();
-    let mut rd = Entries::open(&opts.archive)?;
-    let mut pats = Patterns::new(opts.patterns.iter().cloned());
+    let mut rd = if opts.layers {
+        Entries::open_layers(&opts.archive)?
+    } else {
+        Entries::open(&opts.archive, &mut report.errors)?
+    };
+    let mut pats = MemberFilter::new(&opts.patterns, opts.matching, &opts.exclude);
     let mut host_view = if opts.owners.maps.is_some() || opts.owners.context.is_some() {
         Some(HostView::new(MapChooser::new(reg, &opts.owners)?, opts))
     } else {
@@ -74,8 +92,8 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
         let deleted = rd.take_deleted();
         print_deleted(deleted, opts, &mut pats, &mut printer, out).map_err(werr)?;
         let change = rd.change();
-        let e = rd.current();
-        if !pats.matches(&e.path) {
+        let (e, layer) = rd.current();
+        if !pats.admits(&e.path) {
             continue;
         }
         let host = match host_view
@@ -91,8 +109,15 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             Some(Ok(ids)) => Some(ids),
             None => None,
         };
-        shown(opts, e);
-        printer.print(e, host, change, out).map_err(werr)?;
+        if !shown(opts, e) {
+            continue;
+        }
+        let layer = layer.map(|l| Layer {
+            of: l,
+            whiteout: if opts.layers { whiteout(&e.path) } else { None },
+            header: opts.layers,
+        });
+        printer.print(e, host, layer, change, out).map_err(werr)?;
         report.entries += 1;
     }
     // An increment that stores nothing still lists what it deletes.
@@ -154,11 +179,22 @@ impl<'a> HostView<'a> {
     }
 }
 
+/// The layer of an image an entry is listed from.
+struct Layer<'a> {
+    of: LayerOf<'a>,
+    /// What the entry removes, when it is a whiteout (`--layers`).
+    whiteout: Option<Whiteout>,
+    /// Lines name each layer before its entries (`--layers`).
+    header: bool,
+}
+
 /// Writes the listing's lines, with one buffer for every line.
 struct Printer {
     format: ListFormat,
     widths: Widths,
     line: String,
+    /// The layer whose header line was printed last.
+    layer: usize,
 }
 
 impl Printer {
@@ -167,6 +203,7 @@ impl Printer {
             format,
             widths: Widths::default(),
             line: String::new(),
+            layer: 0,
         }
     }
 
@@ -176,35 +213,38 @@ impl Printer {
         &mut self,
         e: &Entry,
         host: Option<HostIds>,
+        layer: Option<Layer>,
         change: Change,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let mark = match change {
-            Change::Plain => "",
-            Change::Added => "A ",
-            Change::Changed => "M ",
-        };
+        if let Some(l) = layer.as_ref().filter(|l| l.header)
+            && l.of.number != self.layer
+            && self.format != ListFormat::Json
+        {
+            self.layer = l.of.number;
+            writeln!(out, "# layer {}/{} {}", l.of.number, l.of.count, l.of.name)?;
+        }
         match self.format {
             ListFormat::Names => {
                 self.line.clear();
-                self.line.push_str(mark);
+                self.line.push_str(change_mark(change));
                 push_display_name(e, &mut self.line);
                 self.line.push('\n');
                 out.write_all(self.line.as_bytes())
             }
             ListFormat::Long => {
                 long_line(e, host, &mut self.widths, &mut self.line);
-                out.write_all(mark.as_bytes())?;
+                if let Some(w) = layer.and_then(|l| l.whiteout) {
+                    self.line.pop();
+                    push_whiteout(&w, &mut self.line);
+                    self.line.push('\n');
+                }
+                out.write_all(change_mark(change).as_bytes())?;
                 out.write_all(self.line.as_bytes())
             }
             ListFormat::Json => {
-                let mut v = json_line(e, host);
-                if change != Change::Plain {
-                    let word = if change == Change::Added {
-                        "added"
-                    } else {
-                        "changed"
-                    };
+                let mut v = json_line(e, host, layer);
+                if let Some(word) = change_word(change) {
                     v["change"] = json!(word);
                 }
                 writeln!(out, "{v}")
@@ -230,31 +270,73 @@ impl Printer {
     }
 }
 
-/// Print the names an increment deletes that the patterns match (renamed
-/// as member names are with `--show-transformed-names`).
+/// The mark of a long line: what its member is to the increment's state.
+fn change_mark(change: Change) -> &'static str {
+    match change {
+        Change::Plain => "",
+        Change::Added => "A ",
+        Change::Changed => "M ",
+    }
+}
+
+/// The `change` of a JSON object.
+fn change_word(change: Change) -> Option<&'static str> {
+    match change {
+        Change::Plain => None,
+        Change::Added => Some("added"),
+        Change::Changed => Some("changed"),
+    }
+}
+
+/// Print the names an increment deletes that the patterns select and no
+/// exclusion leaves out, renamed as member names are with
+/// `--show-transformed-names` (and `--strip-components`: a name with no
+/// more components is not shown).
 fn print_deleted(
     names: Vec<Vec<u8>>,
     opts: &ListOptions,
-    pats: &mut Patterns,
+    pats: &mut MemberFilter,
     printer: &mut Printer,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     for n in names {
-        if !pats.matches(&n) {
+        if !pats.admits(&n) {
             continue;
         }
         let mut e = Entry::new(n, Kind::File);
-        if let (Some(x), true) = (&opts.transform, opts.show_transformed) {
-            x.apply_entry(&mut e);
+        if opts.show_transformed {
+            if let Some(x) = &opts.transform {
+                x.apply_entry(&mut e);
+            }
+            if !crate::member::strip_entry(&mut e, opts.strip_components) {
+                continue;
+            }
         }
         printer.deleted(&e.path, out)?;
     }
     Ok(())
 }
 
+/// ` [whiteout of PATH]` or ` [opaque: empties DIR]`.
+fn push_whiteout(w: &Whiteout, s: &mut String) {
+    match w {
+        Whiteout::Name(p) => {
+            s.push_str(" [whiteout of ");
+            crate::quote::push_escaped(p, s);
+        }
+        Whiteout::Opaque(d) => {
+            s.push_str(" [opaque: empties ");
+            crate::quote::push_escaped(if d.is_empty() { b"." } else { d }, s);
+        }
+        Whiteout::Other => s.push_str(" [whiteout bookkeeping"),
+    }
+    s.push(']');
+}
+
 /// The entry as listed: without names with `--numeric-owner`, renamed as
-/// `--transform` says.
-fn shown(opts: &ListOptions, e: &mut Entry) {
+/// `--transform` and `--strip-components` say. False: not shown (nothing
+/// left after stripping).
+fn shown(opts: &ListOptions, e: &mut Entry) -> bool {
     if opts.owners.numeric_owner {
         e.uname = None;
         e.gname = None;
@@ -266,6 +348,7 @@ fn shown(opts: &ListOptions, e: &mut Entry) {
             x.apply_link(e);
         }
     }
+    !opts.show_transformed || crate::member::strip_entry(e, opts.strip_components)
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -371,7 +454,7 @@ fn push_link_and_label(e: &Entry, s: &mut String) {
     }
 }
 
-fn json_line(e: &Entry, host: Option<HostIds>) -> serde_json::Value {
+fn json_line(e: &Entry, host: Option<HostIds>, layer: Option<Layer>) -> serde_json::Value {
     let mut v = json!({
         "path": lossy(&e.path),
         "type": e.kind.name(),
@@ -391,6 +474,16 @@ fn json_line(e: &Entry, host: Option<HostIds>) -> serde_json::Value {
     if let Some(h) = host {
         v["host_uid"] = json!(h.uid);
         v["host_gid"] = json!(h.gid);
+    }
+    if let Some(l) = layer {
+        v["layer"] = json!(l.of.number);
+        v["layer_digest"] = json!(l.of.name);
+        match &l.whiteout {
+            Some(Whiteout::Name(p)) => v["whiteout"] = json!(lossy(p)),
+            Some(Whiteout::Opaque(d)) => v["opaque"] = json!(lossy(d)),
+            Some(Whiteout::Other) => v["whiteout"] = json!(null),
+            None => {}
+        }
     }
     // `path` and `link` are text; a name that is not UTF-8 loses bytes
     // there, so it also comes whole, in base64.

@@ -65,12 +65,14 @@ fn guide_blocks_are_tagged() {
         "a-restore-user",
         "a-restore-root",
         "b-image",
+        "b-oci",
         "c-userns",
         "c-xattr",
         "d-live",
-        "e-full",
-        "e-nightly",
-        "e-restore",
+        "e-image",
+        "f-full",
+        "f-nightly",
+        "f-restore",
     ] {
         assert!(b.contains_key(name), "docs/guide.md lacks the block {name}");
     }
@@ -381,6 +383,34 @@ fn guide_b_image_and_c_restore_into_rootless_storage() {
     assert_eq!(owner(&x.join("etc/shadow")).0, u.uid, "owned by the user");
 }
 
+/// (b) the image as an OCI image, copied into podman's storage with
+/// skopeo: podman's namespace shows root's and shadow's etc/shadow.
+#[test]
+fn guide_b_oci_image_into_podman() {
+    let t = "guide_b_oci_image_into_podman";
+    let Some(u) = test_user(t) else { return };
+    if !have("skopeo") {
+        return skip(t, "skopeo missing (apt-get install skopeo)");
+    }
+    let Some(pm) = common::podman::Podman::new(t, &u) else {
+        return;
+    };
+    run_block_env("b-image", &pm.home, &pm.home, &pm.env());
+    let out = run_block_env("b-oci", &pm.home, &pm.home, &pm.env());
+    let line = out.lines().last().unwrap_or_default();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        (f.first(), f.get(2), f.get(3)),
+        (Some(&"-rw-r-----"), Some(&"0"), Some(&"42")),
+        "{out}"
+    );
+    let index = std::fs::read_to_string(pm.home.join("images/index.json")).unwrap();
+    assert!(
+        index.contains("\"org.opencontainers.image.ref.name\":\"rootfs\""),
+        "{index}"
+    );
+}
+
 /// (d): a running rootless container backed up and restored through its
 /// user namespace, its namespace listed by `contexts --live`.
 #[test]
@@ -420,12 +450,39 @@ fn guide_d_live_container() {
     );
 }
 
-/// (e): a nightly incremental backup of rootless storage (a full archive,
+/// (e): an image podman saved as an OCI layout, listed, checked and
+/// restored as the test user; `podman run --rootfs` sees its owners.
+#[test]
+fn guide_e_saved_image() {
+    let t = "guide_e_saved_image";
+    let Some(u) = test_user(t) else { return };
+    let Some(pm) = common::podman::Podman::new(t, &u) else {
+        return;
+    };
+    let Some(rootfs) = pm.rootfs_archive(t) else {
+        return;
+    };
+    pm.import(&rootfs, "localhost/guide:rootfs");
+    let out = run_block_env("e-image", &pm.home, &pm.home, &pm.env());
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("-rw-r----- 0/42") && lines[0].contains("etc/shadow"),
+        "{out}"
+    );
+    assert_eq!(lines[1], "all owners map", "{out}");
+    assert_eq!(
+        &lines[2..],
+        ["root shadow 640 /etc/shadow", "root root 4755 /usr/bin/su"],
+        "{out}"
+    );
+}
+
+/// (f): a nightly incremental backup of rootless storage (a full archive,
 /// an increment after changes, one after none) and its restore, which
 /// equals the storage.
 #[test]
-fn guide_e_nightly_incremental_backup() {
-    let t = "guide_e_nightly_incremental_backup";
+fn guide_f_nightly_incremental_backup() {
+    let t = "guide_f_nightly_incremental_backup";
     let Some(u) = test_user(t) else { return };
     if !have("podman") {
         return skip(t, "podman missing (apt-get install podman)");
@@ -440,7 +497,7 @@ fn guide_e_nightly_incremental_backup() {
     // the next one: let the import settle.
     let settle = || std::thread::sleep(std::time::Duration::from_millis(2100));
     settle();
-    run_block("e-full", &home, &home);
+    run_block("f-full", &home, &home);
     // The container changes its files (as it would, running).
     std::fs::write(l.join("etc/new.conf"), "new\n").unwrap();
     lchown(&l.join("etc/new.conf"), u.sub_uid + 41, u.sub_gid + 41);
@@ -450,7 +507,7 @@ fn guide_e_nightly_incremental_backup() {
     ));
     std::fs::remove_file(l.join("home/app/notes")).unwrap();
     settle();
-    let out = run_block("e-nightly", &home, &home);
+    let out = run_block("f-nightly", &home, &home);
     for want in [
         format!("A ./{layer}/etc/new.conf"),
         format!("M ./{layer}/etc/passwd"),
@@ -461,9 +518,9 @@ fn guide_e_nightly_incremental_backup() {
     }
     assert!(!out.contains("usr/bin/su"), "{out}");
     settle();
-    let out = run_block("e-nightly", &home, &home);
+    let out = run_block("f-nightly", &home, &home);
     assert!(!out.contains("etc/"), "nothing changed:\n{out}");
-    run_block("e-restore", &home, &home);
+    run_block("f-restore", &home, &home);
     // Times to the second, as archived; the top folder has the label.
     let mut want = whole_seconds(snapshot(&storage.join(&driver)));
     let mut got = snapshot(&home.join("restored").join(&driver));

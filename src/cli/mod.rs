@@ -15,6 +15,7 @@ mod oldstyle;
 mod outcome;
 mod progress;
 mod remap;
+mod select;
 mod shared;
 
 use std::path::PathBuf;
@@ -75,7 +76,8 @@ macro_rules! exit_status {
     () => {
         "Exit status:
   0  success (diff: the archive and the tree are identical)
-  1  some entries failed, each reported, the rest done (diff: differences found)
+  1  some entries failed, each reported, the rest done (create: also files that
+     changed while read; diff: differences found)
   2  fatal: bad usage, an unreadable or malformed archive, unmapped IDs on create"
     };
 }

@@ -5,6 +5,7 @@
 
 use super::increment::Incremental;
 use super::members::Members;
+use super::members::Written;
 use super::overrides::{PendingSpecs, apply_manifest, apply_xattr_overrides};
 use super::owners::{OwnerStep, global_header};
 use super::{Env, Watch};
@@ -19,13 +20,13 @@ pub(super) fn create_collected(
     mut report: Report,
     mut watch: Watch,
     out: Option<Output>,
-) -> Result<Report> {
+) -> Result<(Report, Written)> {
     let opts = env.opts;
     let prev = match &opts.incremental {
         Incremental::From(p) => Some(super::increment::load(p, &mut report)?),
         _ => None,
     };
-    let w = walk(&opts.dir, &opts.paths)?;
+    let w = walk(&opts.dir, &opts.paths, &opts.select)?;
     report.errors = w.errors;
     for s in &w.sockets {
         report
@@ -59,18 +60,18 @@ pub(super) fn create_collected(
     match prev {
         Some(prev) => {
             let parts = (&mut members, &mut watch, &mut report);
-            super::increment::write(prev, files, &header, parts)?;
+            super::increment::write(prev, files, header, parts)?;
         }
         None => {
             watch
                 .progress
                 .set_total(files.iter().map(|s| s.entry.size).sum(), files.len() as u64);
-            members.header(&header)?;
+            members.header(header);
             for s in files {
                 members.write(s, &mut watch, &mut report)?;
             }
         }
     }
-    members.finish(out, &mut report)?;
-    Ok(report)
+    let written = members.finish(out, &mut report)?;
+    Ok((report, written))
 }

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::Watch;
-use super::members::{Member, Members};
+use super::members::{Member, Members, Records};
 use super::prev::{Prev, Was, xattr_digest};
 use crate::entry::{Entry, Kind, Time};
 use crate::error::Result;
@@ -75,20 +75,19 @@ pub(super) fn chain_info(inc: &Incremental) -> Option<ChainInfo> {
 pub(super) fn write(
     prev: Prev,
     files: Vec<WalkedFile>,
-    header: &[u8],
+    header: Records,
     (members, watch, report): (&mut Members, &mut Watch, &mut Report),
 ) -> Result<()> {
     let formed: Vec<Member> = files.into_iter().map(|s| members.form(s)).collect();
     let plan = plan(prev, formed);
     let bytes = plan.stored.iter().map(|(m, _)| m.entry.size).sum();
     watch.progress.set_total(bytes, plan.stored.len() as u64);
-    members.header(header)?;
+    members.header(header);
     let mut lead = Vec::new();
     tw::encode_listing(keys::ALIENTAR_DELETED, &plan.deleted, &mut lead);
     tw::encode_listing(keys::ALIENTAR_CHANGED, &plan.changed(), &mut lead);
     members.lead(&lead)?;
     if let Some(index) = members.index() {
-        index.changes(plan.stored.iter().map(|(_, c)| *c));
         for e in &plan.carried {
             index.carry(e);
         }
@@ -102,8 +101,8 @@ pub(super) fn write(
                 .into(),
         );
     }
-    for (m, _) in plan.stored {
-        members.put(m, watch, report)?;
+    for (m, c) in plan.stored {
+        members.put(m, c, watch, report)?;
     }
     Ok(())
 }

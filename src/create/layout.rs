@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::build::{FileSpan, FramePart, Notes, build_frame};
 use crate::entry::{Entry, Kind, Time};
 use crate::frame::layout::{Cuts, FrameContent, FrameLayout, HeaderMaker};
-use crate::frame::{BufferPool, RawFrame};
+use crate::frame::{BufferPool, RawFrame, Tap};
 use crate::progress::Progress;
 use crate::tar::write as tw;
 
@@ -104,13 +104,14 @@ struct Held {
 
 impl<'a> Planner<'a> {
     /// Frames to `w`, compressed at the zstd `level` if any, of an
-    /// archive whose label is `label`.
+    /// archive whose label is `label`; `tap` sees the tar stream.
     pub(super) fn new(
         w: Box<dyn Write + Send>,
         level: Option<i32>,
         notes: Arc<Notes>,
         progress: Progress,
         label: Option<String>,
+        tap: Option<Tap>,
     ) -> Planner<'a> {
         let parts = FrameParts {
             parts: Vec::new(),
@@ -120,7 +121,7 @@ impl<'a> Planner<'a> {
             progress,
         };
         Planner {
-            frames: FrameLayout::new(w, level, parts, Cuts::SMALL_ENDS),
+            frames: FrameLayout::new(w, level, parts, Cuts::SMALL_ENDS, tap),
             held: VecDeque::new(),
             held_bytes: 0,
             scratch: Vec::new(),

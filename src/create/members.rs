@@ -6,16 +6,16 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::build::{Note, Notes};
+use super::build::Notes;
 use super::layout::Planner;
 use super::{Env, Watch};
 use crate::entry::{Entry, Kind, Time};
 use crate::error::{Error, Result};
-use crate::frame::layout::HeaderMaker;
+use crate::frame::chain::Change;
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::tar::write as tw;
+use crate::tar::write::{self as tw, TarFormat};
 use crate::walk::WalkedFile;
 
 /// A member as it is to be written.
@@ -28,6 +28,22 @@ pub(super) struct Member {
     pub(super) seen: Time,
     /// Its status change time, if it is on disk.
     pub(super) ctime: Option<Time>,
+}
+
+/// The records of a global header: key, value.
+pub(super) type Records = Vec<(String, String)>;
+
+/// Makes the global header's records once what they name is known.
+pub(super) type RecordsMaker<'a> = Box<dyn FnOnce() -> io::Result<Records> + 'a>;
+
+/// What the members written tell about the archive, for an image's config.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    /// The global header's records, where the stream has no global header
+    /// to hold them ([`TarFormat::Pax`]).
+    pub(super) records: Option<Records>,
+    /// The newest modification time stored, if any member was written.
+    pub(super) newest: Option<Time>,
 }
 
 /// Members written in order: hard links recognized, each laid out in frames.
@@ -44,6 +60,17 @@ pub(super) struct Members<'a> {
     transform: Option<crate::transform::Transform>,
     /// `--mtime`, `--clamp-mtime`.
     set_mtime: Option<super::SetMtime>,
+    /// Whether the stream declares labels (see [`TarFormat`]).
+    format: TarFormat,
+    /// The archive's label.
+    label: Option<String>,
+    /// Without a global header: what makes its records, handed back by
+    /// [`Members::finish`].
+    records: Option<RecordsMaker<'a>>,
+    /// Members without labels in the stream whose label was not the
+    /// archive's, by label.
+    unlike: std::collections::BTreeMap<Option<String>, u64>,
+    newest: Option<Time>,
 }
 
 impl<'a> Members<'a> {
@@ -51,12 +78,15 @@ impl<'a> Members<'a> {
     pub(super) fn new(env: &Env, out: &mut Output, progress: &Progress) -> Members<'a> {
         let writer = out.writer.take().expect("fresh output");
         let notes = Arc::new(Notes::default());
+        let format = env.opts.tar_format;
+        let label = env.labels.archive.clone();
         let mut planner = Planner::new(
             writer,
             env.level(),
             notes.clone(),
             progress.clone(),
-            env.labels.archive.clone(),
+            label.clone().filter(|_| format.declares_labels()),
+            out.tap.take(),
         );
         if let (Some(info), Some(index)) = (env.chain, planner.index()) {
             index.start_chain(info);
@@ -69,6 +99,11 @@ impl<'a> Members<'a> {
             transform: env.opts.transform.clone(),
             set_mtime: env.opts.normalize.mtime,
             notes,
+            format,
+            label,
+            records: None,
+            unlike: Default::default(),
+            newest: None,
         }
     }
 
@@ -76,20 +111,27 @@ impl<'a> Members<'a> {
         Error::io("cannot write the archive", &self.target, e)
     }
 
-    /// The global header, before any member. It gets the first frame, kept
-    /// for it, as a header made after the walk does ([`Members::defer_header`]):
-    /// the same tree then makes the same archive whether it is written while
-    /// walked or after.
-    pub(super) fn header(&mut self, header: &[u8]) -> Result<()> {
-        let header = header.to_vec();
-        self.planner.defer_header(Box::new(move || Ok(header)));
-        Ok(())
+    /// The global header's records, before any member. The header gets the
+    /// first frame, kept for it, as a header made after the walk does
+    /// ([`Members::defer_header`]): the same tree then makes the same
+    /// archive whether it is written while walked or after.
+    pub(super) fn header(&mut self, records: Records) {
+        self.defer_header(Box::new(move || Ok(records)));
     }
 
-    /// The global header, made by `make` once what it names is known: it
-    /// gets the first frame, kept for it.
-    pub(super) fn defer_header(&mut self, make: HeaderMaker<'a>) {
-        self.planner.defer_header(make);
+    /// The global header's records, made by `make` once what they name is
+    /// known: the header gets the first frame, kept for it. A stream
+    /// without a global header keeps them for [`Members::finish`].
+    pub(super) fn defer_header(&mut self, make: RecordsMaker<'a>) {
+        if !self.format.declares_labels() {
+            self.records = Some(make);
+            return;
+        }
+        self.planner.defer_header(Box::new(move || {
+            let mut buf = Vec::with_capacity(1024);
+            tw::encode_global(&make()?, &mut buf);
+            Ok(buf)
+        }));
     }
 
     /// Lay out `b` after the global header, before any member.
@@ -109,8 +151,12 @@ impl<'a> Members<'a> {
         watch: &mut Watch,
         report: &mut Report,
     ) -> Result<()> {
+        if let Some(e) = gone_error(&s.entry, &s.fs_path) {
+            report.errors.push(e);
+            return Ok(());
+        }
         let m = self.form(s);
-        self.put(m, watch, report)
+        self.lay(m, Change::Plain, watch, report)
     }
 
     /// The member `s` makes, as it would be written: hard links recognized,
@@ -153,10 +199,51 @@ impl<'a> Members<'a> {
         }
     }
 
-    /// Write the member `m`; `watch` is told of it.
-    pub(super) fn put(&mut self, m: Member, watch: &mut Watch, report: &mut Report) -> Result<()> {
-        (watch.on_entry)(m.shown.as_deref().unwrap_or(&m.entry.path));
-        if let Err(e) = self.planner.entry(m.entry, m.fs_path, m.seen) {
+    /// Write the member `m` (formed by [`Members::form`]), which is `change`
+    /// to the increment it belongs to; `watch` is told of it.
+    pub(super) fn put(
+        &mut self,
+        m: Member,
+        change: Change,
+        watch: &mut Watch,
+        report: &mut Report,
+    ) -> Result<()> {
+        if let Some(e) = gone_error(&m.entry, &m.fs_path) {
+            report.errors.push(e);
+            return Ok(());
+        }
+        self.lay(m, change, watch, report)
+    }
+
+    fn lay(
+        &mut self,
+        m: Member,
+        change: Change,
+        watch: &mut Watch,
+        report: &mut Report,
+    ) -> Result<()> {
+        let Member {
+            mut entry,
+            shown,
+            fs_path,
+            seen,
+            ..
+        } = m;
+        self.newest = self.newest.max(Some(entry.mtime));
+        if !self.format.declares_labels() {
+            // The stream holds no label: the archive's is said elsewhere.
+            if entry.label != self.label {
+                *self.unlike.entry(entry.label.clone()).or_default() += 1;
+            }
+            entry.label = None;
+        }
+        (watch.on_entry)(shown.as_deref().unwrap_or(&entry.path));
+        // Queued as the member is, so that a member left out (gone) leaves
+        // no change behind for the next one's index entry.
+        if let (Change::Added | Change::Changed, Some(index)) = (change, self.planner.index()) {
+            index.changes([change]);
+        }
+        if let Err(e) = self.planner.entry(entry, fs_path, seen) {
             return Err(self.werr(e));
         }
         watch.progress.add_entry();
@@ -167,11 +254,15 @@ impl<'a> Members<'a> {
     /// The end-of-archive marker, the index and the seek table; then the
     /// archive goes into place and what the frame builders met into
     /// `report`.
-    pub(super) fn finish(self, out: Output, report: &mut Report) -> Result<()> {
+    pub(super) fn finish(self, out: Output, report: &mut Report) -> Result<Written> {
         let Members {
             mut planner,
             target,
             notes,
+            records,
+            newest,
+            unlike,
+            label,
             ..
         } = self;
         let werr = |e: io::Error| Error::io("cannot write the archive", &target, e);
@@ -181,15 +272,48 @@ impl<'a> Members<'a> {
         let end = planner.position();
         planner.bytes(&buf).map_err(werr)?;
         report.bytes = planner.finish(end).map_err(werr)?;
+        let records = records.map(|make| make()).transpose().map_err(werr)?;
         out.commit()?;
-        for n in notes.take() {
-            match n {
-                Note::Warning(w) => report.warnings.push(w),
-                Note::Error(e) => report.errors.push(e),
-            }
+        report.errors.extend(notes.take());
+        for (other, n) in unlike {
+            report
+                .warnings
+                .push(unlike_label(label.as_deref(), other.as_deref(), n));
         }
-        Ok(())
+        Ok(Written { records, newest })
     }
+}
+
+/// The warning for `n` members of the label `other` (`None`: unlabelled)
+/// in a stream that records no member's label, whose label (said
+/// elsewhere: an image's config) is `archive`.
+fn unlike_label(archive: Option<&str>, other: Option<&str>, n: u64) -> String {
+    let label = |l: Option<&str>| match l {
+        Some(l) => format!("context '{l}'"),
+        None => "no context".to_string(),
+    };
+    format!(
+        "{n} members belong to {}, but the stream records no member's label: they read as the \
+         archive's, {}, their owners in their own context's view (--context NAME puts every \
+         member in one)",
+        label(other),
+        label(archive)
+    )
+}
+
+/// The file the walk found at `path` is no longer there. Its data is read
+/// once its member is laid out, which may be long after the walk saw it
+/// (the walk runs ahead): a file removed meanwhile is left out, as GNU tar
+/// leaves out a file it cannot open. (One removed after this look is
+/// archived as zeros, and reported.)
+fn gone(path: &std::path::Path) -> bool {
+    crate::sys::lstat_path(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+}
+
+/// The error for the file `e` whose data is to be read from `path`, when it
+/// is [`gone`].
+fn gone_error(e: &Entry, path: &std::path::Path) -> Option<Error> {
+    (e.kind == Kind::File && gone(path)).then(|| Error::changed(path, crate::walk::REMOVED))
 }
 
 /// Rename a member as `--transform` says: its name (a leading `/` the

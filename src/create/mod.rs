@@ -25,10 +25,13 @@ use crate::names::Names;
 use crate::output::{OutFormat, Output};
 use crate::ownership::OwnerOptions;
 use crate::report::Report;
+use crate::tar::write::TarFormat;
 use crate::walk::member_prefix;
+use members::Written;
 
 mod build;
 mod collected;
+mod image;
 mod increment;
 mod label;
 mod layout;
@@ -40,6 +43,7 @@ mod prev;
 mod streaming;
 mod userns;
 
+pub use image::{ImageOptions, create_image, validate_tag};
 pub use increment::Incremental;
 pub use normalize::{ForceOwner, Normalize, SetMtime, XattrFilter};
 use owners::Plan;
@@ -80,6 +84,13 @@ pub struct CreateOptions {
     pub normalize: Normalize,
     /// What the archive is to an incremental chain.
     pub incremental: Incremental,
+    /// What the walk leaves out: excluded names, other filesystems,
+    /// caches.
+    pub select: crate::select::Select,
+    /// alientar's format, or a plain pax stream without its global header
+    /// and label records ([`create_image`] writes its layer so, whatever
+    /// this says).
+    pub tar_format: TarFormat,
 }
 
 /// Create an archive. `on_entry` is called with each member name as it is
@@ -96,6 +107,17 @@ pub fn create(
     on_entry: &mut dyn FnMut(&[u8]),
     progress: &crate::progress::Progress,
 ) -> Result<Report> {
+    let watch = Watch { on_entry, progress };
+    run(opts, reg, watch, None).map(|(report, _)| report)
+}
+
+/// Create the archive `opts` says, into `given` if it was opened already.
+fn run(
+    opts: &CreateOptions,
+    reg: &Registry,
+    watch: Watch,
+    given: Option<Output>,
+) -> Result<(Report, Written)> {
     let mut report = Report::default();
     // Before the walk: a file changed after it is stored by the next
     // increment.
@@ -110,11 +132,11 @@ pub fn create(
     let (out, here);
     let opts = match &ns {
         Some(_) => {
-            (out, here) = open_before_entering(opts)?;
+            (out, here) = open_before_entering(opts, given)?;
             &here
         }
         None => {
-            out = None;
+            out = given;
             opts
         }
     };
@@ -138,7 +160,6 @@ pub fn create(
     // on directories, entries added in order); so does standard output,
     // where nothing written can be taken back. Else the walk and the writing
     // overlap.
-    let watch = Watch { on_entry, progress };
     let increment = matches!(opts.incremental, Incremental::From(_));
     if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") && !increment
     {
@@ -151,8 +172,12 @@ pub fn create(
 /// working directory, and return the options as seen from there (paths
 /// relative to it, the manifest's path absolute). What cannot be opened
 /// yet (a directory only the namespace's IDs may open) is opened after.
-fn open_before_entering(opts: &CreateOptions) -> Result<(Option<Output>, CreateOptions)> {
-    let out = Output::open(&opts.archive, opts.format).ok();
+/// An archive `given` is open already.
+fn open_before_entering(
+    opts: &CreateOptions,
+    given: Option<Output>,
+) -> Result<(Option<Output>, CreateOptions)> {
+    let out = given.or_else(|| Output::open(&opts.archive, opts.format).ok());
     let mut here = opts.clone();
     if let Some(m) = &opts.manifest {
         here.manifest = Some(std::path::absolute(m).map_err(|e| Error::io("cannot find", m, e))?);

@@ -1,12 +1,13 @@
 //! Owners, host view → context view: the plan for each label (its maps and
-//! name databases), the translation of every entry, and the global header
-//! that records the maps used.
+//! name databases), the translation of every entry, and the records of the
+//! global header that name the maps used.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::Env;
 use super::label::Labeler;
+use super::members::Records;
 use super::normalize::{Forced, NamesFor};
 use super::overrides::{PendingSpecs, apply_spec, norm_member};
 use crate::context::Maps;
@@ -15,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::names::Names;
 use crate::report::Report;
 use crate::tar::keys;
-use crate::tar::write as tw;
 use crate::translate::{Direction, Outcome, Seen, translate, translate_seen, translate_xattrs};
 use crate::walk::WalkedFile;
 
@@ -325,7 +325,7 @@ pub(super) fn plan_disk_labels(plans: &mut Plans, env: &Env) -> Result<()> {
 /// The global header's records: the format version, the archive's label
 /// `archive`, and by label the maps of every context used (identity when
 /// the context has none).
-fn global_records(archive: Option<&str>, plans: &Plans) -> Vec<(String, String)> {
+pub(super) fn global_records(archive: Option<&str>, plans: &Plans) -> Records {
     let mut labelled: Vec<&Plan> = plans.values().filter(|p| p.label.is_some()).collect();
     labelled.sort_by(|a, b| a.label.cmp(&b.label));
     crate::tar::keys::global_records(
@@ -340,9 +340,9 @@ fn global_records(archive: Option<&str>, plans: &Plans) -> Vec<(String, String)>
     )
 }
 
-/// The global header's bytes, for the archive's label and the labels of
+/// The global header's records, for the archive's label and the labels of
 /// `plans`, and what the archive is to its incremental chain.
-pub(super) fn global_header(env: &Env, plans: &Plans) -> Vec<u8> {
+pub(super) fn global_header(env: &Env, plans: &Plans) -> Records {
     let mut records = global_records(env.labels.archive.as_deref(), plans);
     if let Some(c) = env.chain {
         let what = if c.increment {
@@ -353,7 +353,5 @@ pub(super) fn global_header(env: &Env, plans: &Plans) -> Vec<u8> {
         records.push((keys::ALIENTAR_INCREMENTAL.into(), what.into()));
         records.push((keys::ALIENTAR_INCREMENTAL_TIME.into(), c.time.to_string()));
     }
-    let mut buf = Vec::with_capacity(1024);
-    tw::encode_global(&records, &mut buf);
-    buf
+    records
 }

@@ -9,6 +9,30 @@ use super::pax::push_record;
 use crate::entry::{Entry, Kind};
 use tar::Header;
 
+/// What a writer adds to the tar stream of alientar's own: the one switch
+/// between alientar's archive format and a plain pax stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TarFormat {
+    /// alientar's format (docs/format.md §1.4, §2): a pax global header
+    /// first (the format's version, the archive's label, the maps of every
+    /// context used), and a label record on each member whose label is not
+    /// the archive's.
+    #[default]
+    Alientar,
+    /// A plain pax stream: no global header and no label record; what the
+    /// stream cannot say goes elsewhere (an image's config labels). umoci
+    /// 0.4.7 refuses a global header (`unknown typeflag '\x67'`).
+    Pax,
+}
+
+impl TarFormat {
+    /// The stream declares its label and maps in a global header, and
+    /// records a member's label where it differs.
+    pub fn declares_labels(self) -> bool {
+        self == TarFormat::Alientar
+    }
+}
+
 const MAX_OCTAL_ID: u64 = 0o7777777;
 const MAX_OCTAL_SIZE: u64 = 0o77777777777;
 
