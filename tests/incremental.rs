@@ -661,3 +661,141 @@ fn xattr_sink_keeps_what_increments_leave() {
         );
     }
 }
+
+/// What `--exclude` and the like leave out of an increment is not deleted
+/// (GNU tar's `--listed-incremental` marks it present, not dumped): a
+/// name excluded by pattern, a directory excluded with what is below it,
+/// a cache's contents. Restoring the chain keeps them; the next increment
+/// that walks them stores them as new. A name really gone is deleted.
+#[test]
+fn exclusions_are_not_deletions() {
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("t");
+    sh_ok(&format!(
+        "mkdir -p {0}/d {0}/cache && cd {0} && echo a > a && echo b > b.log && echo x > d/x \
+         && echo gone > gone && echo data > cache/data \
+         && printf 'Signature: 8a477f597d28d172789f06886806bc55\\n' > cache/CACHEDIR.TAG",
+        s(&t)
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let a = |n: &str| s(&work.path().join(n));
+    let create = |args: &[&str]| {
+        let mut v = vec!["create"];
+        v.extend_from_slice(args);
+        v.extend_from_slice(&["-C", t.to_str().unwrap(), "."]);
+        let o = run(v);
+        assert!(o.status.success(), "{o:?}");
+    };
+    create(&["-f", &a("full.tar.zst"), "--incremental"]);
+    std::fs::remove_file(t.join("gone")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    create(&[
+        "-f",
+        &a("i1.tar.zst"),
+        "--incremental-from",
+        &a("full.tar.zst"),
+        "--exclude",
+        "*.log",
+        "--exclude",
+        "./d",
+        "--exclude-caches",
+    ]);
+    assert_eq!(
+        listing(&work.path().join("i1.tar.zst")),
+        ["D ./gone", "M ./"]
+    );
+    let r = work.path().join("r");
+    std::fs::create_dir(&r).unwrap();
+    for n in ["full.tar.zst", "i1.tar.zst"] {
+        ok(["extract", "-f", &a(n), "-C", r.to_str().unwrap()]);
+    }
+    for kept in ["b.log", "d/x", "cache/data", "cache/CACHEDIR.TAG"] {
+        assert!(r.join(kept).exists(), "{kept} was deleted");
+    }
+    assert!(!r.join("gone").exists());
+    // Walked again: stored as new, as the increment's state lacks them.
+    create(&[
+        "-f",
+        &a("i2.tar.zst"),
+        "--incremental-from",
+        &a("i1.tar.zst"),
+    ]);
+    let got = listing(&work.path().join("i2.tar.zst"));
+    for want in ["A ./b.log", "A ./d/", "A ./d/x", "A ./cache/data"] {
+        assert!(got.iter().any(|l| l == want), "no {want} in {got:?}");
+    }
+    assert!(!got.iter().any(|l| l.starts_with("D ")), "{got:?}");
+}
+
+/// The names an increment deletes pass through the reading commands'
+/// member selection as members do: `list` and `extract` with `--exclude`
+/// leave an excluded deleted name out (extract keeps it on disk), and
+/// `--strip-components` strips them (a name with no more components is
+/// not listed).
+#[test]
+fn deleted_names_follow_member_selection() {
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("t");
+    sh_ok(&format!(
+        "mkdir -p {0}/sub && cd {0} && echo 1 > one && echo 2 > two && echo 3 > sub/three",
+        s(&t)
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let a = |n: &str| s(&work.path().join(n));
+    let create = |args: &[&str]| {
+        let mut v = vec!["create"];
+        v.extend_from_slice(args);
+        v.extend_from_slice(&["-C", t.to_str().unwrap(), "."]);
+        let o = run(v);
+        assert!(o.status.success(), "{o:?}");
+    };
+    create(&["-f", &a("full.tar.zst"), "--incremental"]);
+    sh_ok(&format!("cd {} && rm one two sub/three", s(&t)));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    create(&[
+        "-f",
+        &a("i1.tar.zst"),
+        "--incremental-from",
+        &a("full.tar.zst"),
+    ]);
+    let inc = a("i1.tar.zst");
+    let all = listing(&work.path().join("i1.tar.zst"));
+    for want in ["D ./one", "D ./two", "D ./sub/three"] {
+        assert!(all.iter().any(|l| l == want), "no {want} in {all:?}");
+    }
+    let got = ok(["list", "-f", &inc, "--exclude", "./one"]);
+    assert!(!got.contains("D ./one"), "{got}");
+    assert!(got.contains("D ./two"), "{got}");
+    let got = ok([
+        "list",
+        "-f",
+        &inc,
+        "--strip-components",
+        "2",
+        "--show-transformed-names",
+    ]);
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["D three"], "{got}");
+    let r = work.path().join("r");
+    std::fs::create_dir(&r).unwrap();
+    ok([
+        "extract",
+        "-f",
+        &a("full.tar.zst"),
+        "-C",
+        r.to_str().unwrap(),
+    ]);
+    ok([
+        "extract",
+        "-f",
+        &inc,
+        "-C",
+        r.to_str().unwrap(),
+        "--exclude",
+        "./one",
+    ]);
+    assert!(
+        r.join("one").exists(),
+        "an excluded deleted name was deleted"
+    );
+    assert!(!r.join("two").exists() && !r.join("sub/three").exists());
+}

@@ -60,7 +60,7 @@ pub(super) fn create_collected(
     match prev {
         Some(prev) => {
             let parts = (&mut members, &mut watch, &mut report);
-            super::increment::write(prev, files, header, parts)?;
+            super::increment::write(prev, files, header, env, parts)?;
         }
         None => {
             watch

@@ -14,14 +14,22 @@
 //! directory's time, which its member sets back. Everything else is
 //! carried: the increment's index records it without
 //! data, so that the increment alone is the state the next one follows.
+//!
+//! What the walk leaves out is not deleted, as GNU tar's
+//! `--listed-incremental` marks an excluded name present but not dumped:
+//! a name of PREV's state that `--exclude` and the like exclude (matched
+//! as stored in PREV, or one of its directories), or that is below a
+//! directory whose contents were not walked (`--one-file-system`,
+//! `--exclude-caches*`). Nor is it carried: the increment's state does not
+//! have it, so an increment that walks it again stores it as new.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::Watch;
 use super::members::{Member, Members, Records};
 use super::prev::{Prev, Was, xattr_digest};
+use super::{Env, Watch};
 use crate::entry::{Entry, Kind, Time};
 use crate::error::Result;
 use crate::frame::chain::{ChainInfo, Change};
@@ -76,10 +84,13 @@ pub(super) fn write(
     prev: Prev,
     files: Vec<WalkedFile>,
     header: Records,
+    env: &Env,
     (members, watch, report): (&mut Members, &mut Watch, &mut Report),
 ) -> Result<()> {
     let formed: Vec<Member> = files.into_iter().map(|s| members.form(s)).collect();
-    let plan = plan(prev, formed);
+    let opts = env.opts;
+    let excluded = |n: &[u8]| crate::walk::excluded(&opts.select, &opts.paths, n);
+    let plan = plan(prev, formed, &excluded);
     let bytes = plan.stored.iter().map(|(m, _)| m.entry.size).sum();
     watch.progress.set_total(bytes, plan.stored.len() as u64);
     members.header(header);
@@ -147,13 +158,20 @@ pub(super) fn load(prev: &Path, report: &mut Report) -> Result<Prev> {
 }
 
 /// Split `members` (in archive order) into what the increment over `prev`
-/// stores and carries, and find what it deletes.
-pub(super) fn plan(mut prev: Prev, members: Vec<Member>) -> Plan {
+/// stores and carries, and find what it deletes: the names of `prev`'s
+/// state not walked, but those the walk left out (`excluded` by name, or
+/// below a directory it did not walk).
+pub(super) fn plan(mut prev: Prev, members: Vec<Member>, excluded: &dyn Fn(&[u8]) -> bool) -> Plan {
     let (mut changes, touch) = decide(&mut prev, &members);
+    let pruned: HashSet<&[u8]> = members
+        .iter()
+        .filter(|m| m.pruned)
+        .map(|m| m.entry.path.as_slice())
+        .collect();
     let mut deleted: Vec<Vec<u8>> = prev
         .entries
         .into_iter()
-        .filter(|(_, w)| !w.seen)
+        .filter(|(p, w)| !w.seen && !excluded(p) && !below_any(p, &pruned))
         .map(|(p, _)| p)
         .collect();
     deleted.sort_unstable_by(|a, b| walk_order(b, a));
@@ -253,6 +271,15 @@ fn differs(prev: &Prev, w: &Was, e: &Entry, ctime: Option<Time>) -> bool {
     }
     // Not on disk (added by a manifest): nothing tells it did not change.
     prev.time.is_some_and(|t| ctime.is_none_or(|c| c >= t))
+}
+
+/// Is `name` below one of the directories `dirs`?
+fn below_any(name: &[u8], dirs: &HashSet<&[u8]>) -> bool {
+    !dirs.is_empty()
+        && name
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'/' && dirs.contains(&name[..i]))
 }
 
 /// The order of the walk: names compared component by component, so that a

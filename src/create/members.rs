@@ -28,6 +28,8 @@ pub(super) struct Member {
     pub(super) seen: Time,
     /// Its status change time, if it is on disk.
     pub(super) ctime: Option<Time>,
+    /// A directory whose contents the walk left out ([`WalkedFile::pruned`]).
+    pub(super) pruned: bool,
 }
 
 /// The records of a global header: key, value.
@@ -169,6 +171,7 @@ impl<'a> Members<'a> {
             ino,
             nlink,
             ctime,
+            pruned,
             fixed: _,
         } = s;
         if entry.kind != Kind::Dir && nlink > 1 {
@@ -196,6 +199,7 @@ impl<'a> Members<'a> {
             fs_path,
             seen,
             ctime,
+            pruned,
         }
     }
 

@@ -201,6 +201,7 @@ fn added_entry(name: Vec<u8>, spec: &Spec, default_time: Time) -> Result<WalkedF
         ino: 0,
         nlink: 1,
         ctime: None,
+        pruned: false,
         fixed: true,
     })
 }
