@@ -799,3 +799,51 @@ fn deleted_names_follow_member_selection() {
     );
     assert!(!r.join("two").exists() && !r.join("sub/three").exists());
 }
+
+/// An image is no link of a chain: `create --oci` refuses `--incremental`
+/// and `--incremental-from`, and an image (`oci:DIR`) is refused as PREV,
+/// saying why; nothing is written.
+#[test]
+fn images_and_increments_do_not_mix() {
+    let work = tempfile::tempdir().unwrap();
+    let t = work.path().join("t");
+    sh_ok(&format!("mkdir -p {0} && echo a > {0}/a", s(&t)));
+    let a = |n: &str| s(&work.path().join(n));
+    let dir = t.to_str().unwrap();
+    let o = run(["create", "--oci", &a("img:t"), "-C", dir, "."]);
+    assert!(o.status.success(), "{o:?}");
+    ok([
+        "create",
+        "-f",
+        &a("full.tar.zst"),
+        "--incremental",
+        "-C",
+        dir,
+        ".",
+    ]);
+    let (full, img2) = (a("full.tar.zst"), a("img2:t"));
+    for extra in [vec!["--incremental"], vec!["--incremental-from", &full]] {
+        let mut v = vec!["create", "--oci", &img2, "-C", dir, "."];
+        v.extend(extra);
+        let o = run(v);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("cannot be used with"), "{err}");
+        assert!(!work.path().join("img2").exists());
+    }
+    let prev = format!("oci:{}:t", a("img"));
+    let o = run([
+        "create",
+        "-f",
+        &a("i1.tar.zst"),
+        "--incremental-from",
+        &prev,
+        "-C",
+        dir,
+        ".",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("an image records no state"), "{err}");
+    assert!(!work.path().join("i1.tar.zst").exists());
+}

@@ -38,7 +38,14 @@ pub(super) struct CreateArgs {
     /// is the newest modification time stored (--mtime, --clamp-mtime,
     /// SOURCE_DATE_EPOCH): the same tree makes the same image. skopeo copy
     /// oci:DIR:TAG containers-storage:NAME puts it in podman's storage.
-    #[arg(long, value_name = "DIR[:TAG]", conflicts_with = "file")]
+    /// An image is no incremental archive (--incremental,
+    /// --incremental-from): its layer has no global header to record the
+    /// chain in.
+    #[arg(
+        long,
+        value_name = "DIR[:TAG]",
+        conflicts_with_all = ["file", "incremental", "incremental_from"]
+    )]
     oci: Option<String>,
     /// Change to DIR before reading PATHs.
     #[arg(

@@ -27,7 +27,10 @@ pub(super) struct IncrementalArgs {
     /// state without reading its data (a zstd archive of alientar's); an
     /// archive without one is read whole, and must then be a full archive.
     /// The increment's index records the whole tree, so PREV is always one
-    /// file: the one made last.
+    /// file: the one made last. What --exclude and the like leave out is
+    /// not deleted (as with GNU tar's --listed-incremental); an increment
+    /// that takes it again stores it anew. An image (oci:DIR) is no PREV,
+    /// and --oci makes no increment.
     #[arg(long, value_name = "PREV")]
     incremental_from: Option<PathBuf>,
 }

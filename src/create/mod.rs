@@ -119,6 +119,22 @@ fn run(
     given: Option<Output>,
 ) -> Result<(Report, Written)> {
     let mut report = Report::default();
+    if opts.incremental != Incremental::No && !opts.tar_format.declares_labels() {
+        return Err(Error::usage(
+            "an incremental archive records its chain in the global header: a plain pax stream \
+             has none",
+        ));
+    }
+    if let Incremental::From(p) = &opts.incremental
+        && crate::image::ImageRef::parse(p).is_some()
+    {
+        return Err(Error::usage(format!(
+            "--incremental-from {}: an image records no state for an increment to follow \
+             (no state time, no index of the whole tree): give the archive of the chain made \
+             last, or start a chain with --incremental",
+            p.display()
+        )));
+    }
     // Before the walk: a file changed after it is stored by the next
     // increment.
     let chain = increment::chain_info(&opts.incremental);
