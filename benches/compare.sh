@@ -453,18 +453,6 @@ for peer in PEERS:
         mem = max(rss[key]["alientar"]) / 1024
         print(f"| {key} | {p:.3f} | {a:.3f} | {a / p:.2f} | {rr} | {mem:.0f} |")
 print()
-if peer_rows:
-    print("Container images (a three-layer OCI image of the root filesystem). Ratio = alientar / umoci.\n")
-    print("| image / operation | umoci (s) | alientar (s) | alientar/umoci | run by run | alientar max RSS (MiB) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for key in peer_rows:
-        u = statistics.median(rows[key]["umoci"]); a = statistics.median(rows[key]["alientar"])
-        pairs = [x / y for x, y in zip(rows[key]["alientar"], rows[key]["umoci"]) if y]
-        q = quartiles(pairs)
-        rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
-        mem = max(rss[key]["alientar"]) / 1024
-        print(f"| {key} | {u:.3f} | {a:.3f} | {a / u:.2f} | {rr} | {mem:.0f} |")
-    print()
 sizes = collections.defaultdict(dict)
 for line in open(sys.argv[2]):
     wl, _, name, size = line.split()
