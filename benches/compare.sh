@@ -4,6 +4,7 @@
 # (alientar / GNU tar) as a Markdown table.
 #
 # usage: benches/compare.sh [-n RUNS] [-w WORKDIR] [-r ROOTFS] [-e EXT4DIR] [-o TABLE.md] [--quick]
+#                           [--only PARTS]
 #   RUNS     runs per tool and operation (default 5; the median is reported)
 #   WORKDIR  where workloads and outputs go (default /var/tmp/alientar-bench, on ext4)
 #   EXT4DIR  where the "extract ext4" rows extract to. Default: a fresh ext4
@@ -21,6 +22,11 @@
 #            mmdebstrap --variant=minbase when missing and mmdebstrap exists;
 #            else a synthetic tree of similar shape)
 #   --quick  smaller large files (3 x 32 MiB) and 3 runs, to check the script
+#   PARTS    comma-separated parts to run (default all): trees (create, list
+#            and extract of the three workloads), userns (the test user's
+#            rows), images (the OCI image rows, with umoci), incremental (the
+#            small files' incremental chain against GNU tar's
+#            --listed-incremental)
 # The "image unpack" rows (when umoci is installed) unpack a three-layer OCI
 # image of ROOTFS built with umoci (the rootfs; deletions; an opaque
 # directory) with alientar and with umoci unpack, as root and as the test
@@ -33,6 +39,7 @@
 set -euo pipefail
 
 RUNS=5
+ONLY=trees,userns,images,incremental
 WORK=/var/tmp/alientar-bench
 ROOTFS=
 OUT=
@@ -46,9 +53,13 @@ while [ $# -gt 0 ]; do
     -o) OUT=$2; shift 2 ;;
     -e) EXT4=$2; shift 2 ;;
     --quick) RUNS=3; BIG_MIB=32; shift ;;
+    --only) ONLY=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
+
+# want PART: is PART among those to run?
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 ALIENTAR=${ALIENTAR:-$here/target/release/alientar}
@@ -174,7 +185,7 @@ fi
 # The rootless-podman layout of the root filesystem, for the userns rows.
 USER_NAME=alientar-test
 HAVE_USER=0
-if id "$USER_NAME" >/dev/null 2>&1 && grep -q "^$USER_NAME:" /etc/subuid && command -v newuidmap >/dev/null \
+if want userns && id "$USER_NAME" >/dev/null 2>&1 && grep -q "^$USER_NAME:" /etc/subuid && command -v newuidmap >/dev/null \
    && runuser -u "$USER_NAME" -- unshare --map-auto --map-root-user true 2>/dev/null; then
   HAVE_USER=1
   U=$(id -u $USER_NAME); S=$(awk -F: -v u=$USER_NAME '$1==u{print $2; exit}' /etc/subuid)
@@ -230,7 +241,7 @@ n=0
 # the counter must survive the call, or every run extracts over the last.)
 fresh() { n=$((n + 1)); D=$1/x$n; mkdir "$D"; }
 
-for wl in rootfs small large; do
+want trees && for wl in rootfs small large; do
   case $wl in rootfs) SRC=$ROOTFS ;; small) SRC=$SMALL ;; large) SRC=$LARGE ;; esac
   for run in $(seq "$RUNS"); do
     # A new archive name every run: writing over the last run's archive
@@ -265,7 +276,7 @@ done
 # a layer with an opaque directory (umoci raw add-layer).
 IMAGE=$WORK/image-layout
 HAVE_UMOCI=0
-if command -v umoci >/dev/null; then
+if want images && command -v umoci >/dev/null; then
   HAVE_UMOCI=1
   if [ ! -f "$IMAGE/index.json" ]; then
     rm -rf "$IMAGE" "$WORK/image-build"; mkdir -p "$WORK/image-build"
@@ -290,7 +301,7 @@ if [ $HAVE_UMOCI = 1 ]; then
   done
 fi
 
-if [ $HAVE_USER = 1 ]; then
+if [ $HAVE_USER = 1 ] && want userns; then
   cp "$SCRATCH/rootfs-r$RUNS.ali.tar.zst" "$USCR/rootfs.ali.tar.zst"
   cp "$SCRATCH/rootfs-r$RUNS.gnu.tar.zst" "$USCR/rootfs.gnu.tar.zst"
   chmod 644 "$USCR"/*.tar.zst
@@ -322,7 +333,9 @@ fi
 # its rootfs (a new layout each run; zstd, and -z for gzip) against umoci
 # repack of it, which without --refresh-bundle packs the whole tree as a
 # new layer each time (gzip, umoci 0.4.7's only compression).
-if command -v umoci >/dev/null; then
+if ! want images; then
+  :
+elif command -v umoci >/dev/null; then
   IMG=$SCRATCH/images; mkdir -p "$IMG"
   umoci init --layout "$IMG/umoci"
   umoci new --image "$IMG/umoci:base"
@@ -339,8 +352,59 @@ else
   echo "umoci missing: no image rows" >&2
 fi
 
+# ---------------------------------------------------------------- incremental
+# The small files as an incremental chain: GNU tar's --listed-incremental
+# (a snapshot file) against alientar's --incremental/--incremental-from
+# (the previous archive). Level 0 of each is made once; then, timed, the
+# increment of the unchanged tree (goal: alientar <= 0.2 x GNU tar), the
+# increment after 1 % of the files changed (goal: <= 1.5 % of the full
+# archive's size), and the restore of the chain (full, then the 1 %
+# increment; GNU tar with --listed-incremental=/dev/null, which deletes).
+: > "$WORK/incsizes.txt"
+if want incremental; then
+  INC=$WORK/inc-tree
+  rm -rf "$INC"; cp -a "$SMALL" "$INC"
+  IA=$SCRATCH/inc; mkdir -p "$IA"
+  # A change in the second or two before an archive is made is stored again
+  # by the next increment: let the copy settle.
+  sleep 2
+  tar -I 'zstd -3 -T0' -g "$IA/gnu.snar0" -cf "$IA/gnu0.tar.zst" -C "$INC" .
+  "$ALIENTAR" create --incremental -f "$IA/ali0.tar.zst" -C "$INC" .
+  sleep 2
+  WARM=("$INC" "$IA/ali0.tar.zst" "$IA/gnu.snar0")
+  for run in $(seq "$RUNS"); do
+    cp "$IA/gnu.snar0" "$IA/gnu.snar-u$run"
+    time_it "small increment, unchanged" gnu tar -I 'zstd -3 -T0' -g "$IA/gnu.snar-u$run" -cf "$IA/gnu-u$run.tar.zst" -C "$INC" .
+    time_it "small increment, unchanged" alientar "$ALIENTAR" create -f "$IA/ali-u$run.tar.zst" --incremental-from "$IA/ali0.tar.zst" -C "$INC" .
+  done
+  # 1 % of the files rewritten (every 100th): 320 of 32 000.
+  python3 - "$INC" <<'EOF'
+import os, sys
+root = sys.argv[1]
+names = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
+for p in names[::100]:
+    with open(p, "a") as fh:
+        fh.write(" changed")
+EOF
+  sleep 2
+  for run in $(seq "$RUNS"); do
+    cp "$IA/gnu.snar0" "$IA/gnu.snar-c$run"
+    time_it "small increment, 1 % changed" gnu tar -I 'zstd -3 -T0' -g "$IA/gnu.snar-c$run" -cf "$IA/gnu-c$run.tar.zst" -C "$INC" .
+    time_it "small increment, 1 % changed" alientar "$ALIENTAR" create -f "$IA/ali-c$run.tar.zst" --incremental-from "$IA/ali0.tar.zst" -C "$INC" .
+  done
+  for f in gnu0 ali0 gnu-u1 ali-u1 gnu-c1 ali-c1; do
+    echo "$f $(stat -c %s "$IA/$f.tar.zst")" >> "$WORK/incsizes.txt"
+  done
+  WARM=("$IA/gnu0.tar.zst" "$IA/gnu-c1.tar.zst" "$IA/ali0.tar.zst" "$IA/ali-c1.tar.zst")
+  for run in $(seq "$RUNS"); do
+    fresh "$EXT4"; time_it "small chain restore (full + 1 %) ext4" gnu sh -c "tar -g /dev/null -xf $IA/gnu0.tar.zst -C $D && tar -g /dev/null -xf $IA/gnu-c1.tar.zst -C $D"
+    fresh "$EXT4"; time_it "small chain restore (full + 1 %) ext4" alientar sh -c "$ALIENTAR extract -f $IA/ali0.tar.zst -C $D && $ALIENTAR extract -f $IA/ali-c1.tar.zst -C $D"
+  done
+  rm -rf "$INC"
+fi
+
 # ---------------------------------------------------------------- report
-python3 - "$RES" "$WORK/sizes.txt" "$RUNS" "$BIG_MIB" <<'EOF' | tee "${OUT:-/dev/null}"
+python3 - "$RES" "$WORK/sizes.txt" "$RUNS" "$BIG_MIB" "$WORK/incsizes.txt" <<'EOF' | tee "${OUT:-/dev/null}"
 import sys, statistics, collections
 rows = collections.defaultdict(lambda: collections.defaultdict(list))
 rss = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -389,27 +453,25 @@ for peer in PEERS:
         mem = max(rss[key]["alientar"]) / 1024
         print(f"| {key} | {p:.3f} | {a:.3f} | {a / p:.2f} | {rr} | {mem:.0f} |")
 print()
-if peer_rows:
-    print("Container images (a three-layer OCI image of the root filesystem). Ratio = alientar / umoci.\n")
-    print("| image / operation | umoci (s) | alientar (s) | alientar/umoci | run by run | alientar max RSS (MiB) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for key in peer_rows:
-        u = statistics.median(rows[key]["umoci"]); a = statistics.median(rows[key]["alientar"])
-        pairs = [x / y for x, y in zip(rows[key]["alientar"], rows[key]["umoci"]) if y]
-        q = quartiles(pairs)
-        rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
-        mem = max(rss[key]["alientar"]) / 1024
-        print(f"| {key} | {u:.3f} | {a:.3f} | {a / u:.2f} | {rr} | {mem:.0f} |")
-    print()
 sizes = collections.defaultdict(dict)
 for line in open(sys.argv[2]):
     wl, _, name, size = line.split()
     tool = name.rsplit("/", 1)[-1].split(".")[1]
     sizes[wl][tool] = int(size)
-print("| workload | GNU tar + zstd -3 (bytes) | alientar (bytes) | alientar/GNU size |")
-print("|---|---:|---:|---:|")
+if sizes:
+    print("| workload | GNU tar + zstd -3 (bytes) | alientar (bytes) | alientar/GNU size |")
+    print("|---|---:|---:|---:|")
 for wl, s in sizes.items():
     print(f"| {wl} | {s.get('gnu')} | {s.get('ali')} | {s['ali'] / s['gnu']:.4f} |")
+inc = dict(line.split() for line in open(sys.argv[5]))
+if inc:
+    print()
+    print("Incremental chain of the small files: each archive's size, and its share of the tool's full archive.\n")
+    print("| archive | GNU tar + zstd -3 (bytes) | share of full | alientar (bytes) | share of full |")
+    print("|---|---:|---:|---:|---:|")
+    for what, key in [("full (level 0)", "0"), ("increment, unchanged", "-u1"), ("increment, 1 % changed", "-c1")]:
+        g, a = int(inc["gnu" + key]), int(inc["ali" + key])
+        print(f"| {what} | {g} | {g / int(inc['gnu0']):.4f} | {a} | {a / int(inc['ali0']):.4f} |")
 EOF
 rm -rf "$SCRATCH" "${USCR:-/nonexistent}"
 [ "$EXT4" = "$E4MNT" ] || rm -rf "$EXT4"

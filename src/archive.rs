@@ -5,12 +5,16 @@
 //! of alientar's own zstd archives when it is valid, else from the tar
 //! stream; an image's final view, or each layer's own entries. [`Members`]
 //! gives the entries with their data (extract, diff, `-O`): an archive's
-//! tar stream, or an image's final view read from its layers.
+//! tar stream, or an image's final view read from its layers. For an
+//! increment, [`Entries`] also says what it does to the state it follows:
+//! which members it adds or changes, which names it deletes.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::entry::Entry;
 use crate::error::{Error, Result};
+use crate::frame::chain::Change;
 use crate::image::{Image, ImageRef, Scanned, Stream};
 use crate::input::Source;
 use crate::tar::Reader;
@@ -51,6 +55,24 @@ impl Members {
         match self {
             Members::Tar(_) => Vec::new(),
             Members::Image(s) => s.take_errors(),
+        }
+    }
+
+    /// The names the listing headers of an increment read so far gave
+    /// (see [`crate::tar::listed`]); none for an image, whose layers
+    /// delete by their whiteouts, applied in its final view.
+    pub fn take_listed(&mut self) -> crate::tar::listed::Listed {
+        match self {
+            Members::Tar(r) => r.take_listed(),
+            Members::Image(_) => Default::default(),
+        }
+    }
+
+    /// The global header read so far says the archive is an increment.
+    pub fn is_increment(&self) -> bool {
+        match self {
+            Members::Tar(r) => crate::tar::listed::is_increment(r.globals()),
+            Members::Image(_) => false,
         }
     }
 
@@ -112,11 +134,17 @@ pub struct Entries {
     src: Origin,
     /// The current entry, reused from one to the next.
     cur: Entry,
+    /// The current entry's layer (from 0), for an image.
+    layer: usize,
+    /// Names the archive deletes, not taken yet.
+    deleted: Vec<Vec<u8>>,
+    /// Streaming an increment: the names of the members it changes.
+    changed: Option<HashSet<Vec<u8>>>,
 }
 
 /// Where [`Entries`] come from.
 enum Origin {
-    Index(crate::frame::index::IndexReader),
+    Index(Box<crate::frame::index::IndexReader>),
     Stream(Box<Reader<Box<dyn std::io::Read + Send>>>),
     /// Entries held in memory (an image's), in order, each with its layer
     /// (from 0).
@@ -160,17 +188,17 @@ impl Entries {
                 .collect();
             return Ok(Entries::held(held, names));
         }
-        let src = match crate::frame::read::index_of(archive) {
-            Some(idx) => Origin::Index(idx),
+        let (src, deleted) = match crate::frame::read::index_of(archive) {
+            Some(idx) => {
+                let d = idx.deleted();
+                (Origin::Index(Box::new(idx)), d)
+            }
             None => {
                 let (_, r) = crate::input::open(archive)?;
-                Origin::Stream(Box::new(Reader::new(r)))
+                (Origin::Stream(Box::new(Reader::new(r))), Vec::new())
             }
         };
-        Ok(Entries {
-            src,
-            cur: Entry::new(Vec::new(), crate::entry::Kind::File),
-        })
+        Ok(Entries::with(src, deleted))
     }
 
     /// Open an image for each layer's own entries, whiteouts included.
@@ -203,9 +231,16 @@ impl Entries {
     }
 
     fn held(held: Vec<(usize, Entry)>, names: LayerNames) -> Entries {
+        Entries::with(Origin::Held(held.into_iter(), names), Vec::new())
+    }
+
+    fn with(src: Origin, deleted: Vec<Vec<u8>>) -> Entries {
         Entries {
-            src: Origin::Held(held.into_iter(), names),
+            src,
             cur: Entry::new(Vec::new(), crate::entry::Kind::File),
+            layer: 0,
+            deleted,
+            changed: None,
         }
     }
 
@@ -216,32 +251,71 @@ impl Entries {
     /// # Errors
     /// A malformed archive (streaming).
     pub fn next_mut(&mut self) -> Result<Option<(&mut Entry, Option<LayerOf<'_>>)>> {
+        if !self.advance()? {
+            return Ok(None);
+        }
+        Ok(Some(self.current()))
+    }
+
+    /// Move to the next entry ([`Entries::current`]); false after the
+    /// last.
+    ///
+    /// # Errors
+    /// A malformed archive (streaming).
+    pub fn advance(&mut self) -> Result<bool> {
         match &mut self.src {
             Origin::Index(idx) => match idx.next_into(&mut self.cur) {
-                Ok(Some(_)) => Ok(Some((&mut self.cur, None))),
-                Ok(None) => Ok(None),
+                Ok(found) => Ok(found.is_some()),
                 // (The index was checked whole when opened: not reached.)
                 Err(m) => Err(Error::format(format!("bad index: {m}"))),
             },
-            Origin::Stream(r) => match r.next_entry()? {
-                Some(e) => {
-                    self.cur = e;
-                    Ok(Some((&mut self.cur, None)))
+            Origin::Stream(r) => {
+                let next = r.next_entry()?;
+                let listed = r.take_listed();
+                if self.changed.is_none() && crate::tar::listed::is_increment(r.globals()) {
+                    self.changed = Some(HashSet::new());
                 }
-                None => Ok(None),
-            },
-            Origin::Held(it, names) => match it.next() {
-                Some((l, e)) => {
-                    self.cur = e;
-                    let of = LayerOf {
-                        number: l + 1,
-                        count: names.len(),
-                        name: &names[l],
-                    };
-                    Ok(Some((&mut self.cur, Some(of))))
+                if let Some(c) = &mut self.changed {
+                    c.extend(listed.changed);
                 }
-                None => Ok(None),
-            },
+                self.deleted.extend(listed.deleted);
+                Ok(next.map(|e| self.cur = e).is_some())
+            }
+            Origin::Held(it, _) => Ok(it
+                .next()
+                .map(|(l, e)| (self.layer, self.cur) = (l, e))
+                .is_some()),
         }
+    }
+
+    /// The current entry, and for an image, its layer.
+    pub fn current(&mut self) -> (&mut Entry, Option<LayerOf<'_>>) {
+        let layer = match &self.src {
+            Origin::Held(_, names) => Some(LayerOf {
+                number: self.layer + 1,
+                count: names.len(),
+                name: &names[self.layer],
+            }),
+            _ => None,
+        };
+        (&mut self.cur, layer)
+    }
+
+    /// What the current entry is to the increment it belongs to (an
+    /// image's layers are no increments: see [`crate::image`]).
+    pub fn change(&self) -> Change {
+        match (&self.src, &self.changed) {
+            (Origin::Index(idx), _) => idx.change(),
+            (_, None) => Change::Plain,
+            (_, Some(c)) if c.contains(&self.cur.path) => Change::Changed,
+            (_, Some(_)) => Change::Added,
+        }
+    }
+
+    /// The names the archive deletes that were not taken yet: an
+    /// increment's, known before its first member (or at the end, when it
+    /// has none).
+    pub fn take_deleted(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.deleted)
     }
 }

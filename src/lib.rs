@@ -17,9 +17,13 @@
 //!   [`ForceOwner`], [`ModeChanges`], [`XattrFilter`]) sets times, owners,
 //!   modes and xattrs the same way in every member, for reproducible
 //!   archives ([`parse_date`], [`source_date_epoch`] read the dates);
+//!   its [`Incremental`] makes the full archive of an incremental chain,
+//!   or an increment over the archive made last (only what changed, and
+//!   the names that are gone; its entry index records the whole tree);
 //! - [`create_image()`] with [`ImageOptions`]: the same tree as a one-layer
 //!   OCI image in an image layout, the layer a plain pax stream
-//!   ([`TarFormat::Pax`]), the context in the config's labels;
+//!   ([`TarFormat::Pax`]), the context in the config's labels (an image is
+//!   no incremental archive);
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
 //!   the reading commands read container images too (`oci:DIR[:TAG]`,
@@ -97,7 +101,7 @@ mod testutil;
 pub use check::{CheckResult, Usage, check, print as print_check};
 pub use context::{Context, Maps, Registry, user_contexts_file, validate_label};
 pub use create::{
-    CreateOptions, ForceOwner, ImageOptions, Normalize, SetMtime, XattrFilter, create,
+    CreateOptions, ForceOwner, ImageOptions, Incremental, Normalize, SetMtime, XattrFilter, create,
     create_image, validate_tag,
 };
 pub use date::{parse_date, source_date_epoch};

@@ -14,6 +14,7 @@ use crate::archive::{Entries, LayerOf};
 use crate::context::Registry;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
+use crate::frame::chain::Change;
 use crate::image::{Whiteout, whiteout};
 use crate::ownership::{MapChooser, OwnerOptions};
 use crate::quote::format_time;
@@ -83,10 +84,15 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     };
     let mut printer = Printer::new(opts.format);
     let archive = opts.archive.display().to_string();
-    while let Some((e, layer)) = rd
-        .next_mut()
+    let werr = |err| Error::io_nopath("cannot write listing", err);
+    while rd
+        .advance()
         .map_err(|e| e.with_context(format!("reading {archive}")))?
     {
+        let deleted = rd.take_deleted();
+        print_deleted(deleted, opts, &mut pats, &mut printer, out).map_err(werr)?;
+        let change = rd.change();
+        let (e, layer) = rd.current();
         if !pats.admits(&e.path) {
             continue;
         }
@@ -111,11 +117,12 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             whiteout: if opts.layers { whiteout(&e.path) } else { None },
             header: opts.layers,
         });
-        printer
-            .print(e, host, layer, out)
-            .map_err(|err| Error::io_nopath("cannot write listing", err))?;
+        printer.print(e, host, layer, change, out).map_err(werr)?;
         report.entries += 1;
     }
+    // An increment that stores nothing still lists what it deletes.
+    let deleted = rd.take_deleted();
+    print_deleted(deleted, opts, &mut pats, &mut printer, out).map_err(werr)?;
     out.flush()
         .map_err(|e| Error::io_nopath("cannot write listing", e))?;
     for p in pats.unmatched() {
@@ -200,12 +207,14 @@ impl Printer {
         }
     }
 
-    /// The entry's line (or JSON object) to `out`.
+    /// The entry's line (or JSON object) to `out`; an increment's member
+    /// is marked with what it is to the state the increment follows.
     fn print(
         &mut self,
         e: &Entry,
         host: Option<HostIds>,
         layer: Option<Layer>,
+        change: Change,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         if let Some(l) = layer.as_ref().filter(|l| l.header)
@@ -218,6 +227,7 @@ impl Printer {
         match self.format {
             ListFormat::Names => {
                 self.line.clear();
+                self.line.push_str(change_mark(change));
                 push_display_name(e, &mut self.line);
                 self.line.push('\n');
                 out.write_all(self.line.as_bytes())
@@ -229,11 +239,82 @@ impl Printer {
                     push_whiteout(&w, &mut self.line);
                     self.line.push('\n');
                 }
+                out.write_all(change_mark(change).as_bytes())?;
                 out.write_all(self.line.as_bytes())
             }
-            ListFormat::Json => writeln!(out, "{}", json_line(e, host, layer)),
+            ListFormat::Json => {
+                let mut v = json_line(e, host, layer);
+                if let Some(word) = change_word(change) {
+                    v["change"] = json!(word);
+                }
+                writeln!(out, "{v}")
+            }
         }
     }
+
+    /// A name an increment deletes: `D NAME`, or a JSON object with its
+    /// path and `"change": "deleted"`.
+    fn deleted(&mut self, name: &[u8], out: &mut dyn Write) -> io::Result<()> {
+        if self.format == ListFormat::Json {
+            let mut v = json!({"path": lossy(name), "change": "deleted"});
+            if std::str::from_utf8(name).is_err() {
+                v["path_base64"] = json!(crate::quote::base64(name));
+            }
+            return writeln!(out, "{v}");
+        }
+        self.line.clear();
+        self.line.push_str("D ");
+        crate::quote::push_escaped(name, &mut self.line);
+        self.line.push('\n');
+        out.write_all(self.line.as_bytes())
+    }
+}
+
+/// The mark of a long line: what its member is to the increment's state.
+fn change_mark(change: Change) -> &'static str {
+    match change {
+        Change::Plain => "",
+        Change::Added => "A ",
+        Change::Changed => "M ",
+    }
+}
+
+/// The `change` of a JSON object.
+fn change_word(change: Change) -> Option<&'static str> {
+    match change {
+        Change::Plain => None,
+        Change::Added => Some("added"),
+        Change::Changed => Some("changed"),
+    }
+}
+
+/// Print the names an increment deletes that the patterns select and no
+/// exclusion leaves out, renamed as member names are with
+/// `--show-transformed-names` (and `--strip-components`: a name with no
+/// more components is not shown).
+fn print_deleted(
+    names: Vec<Vec<u8>>,
+    opts: &ListOptions,
+    pats: &mut MemberFilter,
+    printer: &mut Printer,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for n in names {
+        if !pats.admits(&n) {
+            continue;
+        }
+        let mut e = Entry::new(n, Kind::File);
+        if opts.show_transformed {
+            if let Some(x) = &opts.transform {
+                x.apply_entry(&mut e);
+            }
+            if !crate::member::strip_entry(&mut e, opts.strip_components) {
+                continue;
+            }
+        }
+        printer.deleted(&e.path, out)?;
+    }
+    Ok(())
 }
 
 /// ` [whiteout of PATH]` or ` [opaque: empties DIR]`.
@@ -373,7 +454,7 @@ fn push_link_and_label(e: &Entry, s: &mut String) {
     }
 }
 
-fn json_line(e: &Entry, host: Option<HostIds>, layer: Option<Layer>) -> String {
+fn json_line(e: &Entry, host: Option<HostIds>, layer: Option<Layer>) -> serde_json::Value {
     let mut v = json!({
         "path": lossy(&e.path),
         "type": e.kind.name(),
@@ -416,7 +497,7 @@ fn json_line(e: &Entry, host: Option<HostIds>, layer: Option<Layer>) -> String {
     {
         v["link_base64"] = json!(crate::quote::base64(l));
     }
-    v.to_string()
+    v
 }
 
 #[cfg(test)]

@@ -342,12 +342,14 @@ impl Watched {
         if !self.use_index {
             return None;
         }
-        let index = s.index()?;
-        let bytes = index
-            .iter()
-            .filter(|i| i.entry.kind == crate::entry::Kind::File)
-            .map(|i| i.entry.size)
-            .sum();
+        let mut index = s.index_reader()?;
+        let mut e = crate::entry::Entry::new(Vec::new(), crate::entry::Kind::File);
+        let mut bytes = 0;
+        while let Ok(Some(_)) = index.next_into(&mut e) {
+            if e.kind == crate::entry::Kind::File {
+                bytes += e.size;
+            }
+        }
         Some((bytes, index.len() as u64))
     }
 

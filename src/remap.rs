@@ -70,10 +70,18 @@ pub fn remap(opts: &RemapOptions, progress: &Progress) -> Result<Report> {
     let mut w = Rewriter::new(opts, &mut out, progress);
     w.global_header()?;
     let input = opts.input.display().to_string();
-    while let Some(e) = rd
-        .next_entry()
-        .map_err(|e| e.with_context(format!("reading {input}")))?
-    {
+    loop {
+        let e = rd
+            .next_entry()
+            .map_err(|e| e.with_context(format!("reading {input}")))?;
+        if report.entries == 0 && crate::tar::listed::is_increment(rd.globals()) {
+            return Err(Error::usage(format!(
+                "{input} is an increment, whose index records the rest of the tree with its \
+                 old owners: remap cannot rewrite it; restore the chain (extract each archive \
+                 in order) and create a new chain from the tree instead"
+            )));
+        }
+        let Some(e) = e else { break };
         w.entry(&mut rd, e)?;
         report.entries += 1;
     }

@@ -28,6 +28,13 @@ pub struct WalkedFile {
     pub ino: u64,
     /// Link count.
     pub nlink: u64,
+    /// Status change time (`None` for an entry a manifest adds, which is
+    /// not on disk): an incremental archive stores what changed since.
+    pub ctime: Option<crate::entry::Time>,
+    /// A directory whose contents the walk left out, all or all but its
+    /// cache tag (`--one-file-system`, `--exclude-caches*`): an increment
+    /// deletes nothing below it.
+    pub pruned: bool,
     /// The owner came from an override record (`--from-xattrs`,
     /// `--from-manifest`) and is already in the context view.
     pub fixed: bool,
@@ -219,7 +226,7 @@ impl<'a> Rules<'a> {
             return Some(Ok(Found::File(s)));
         }
         if self.select.one_file_system && parent.is_some_and(|d| d != s.dev) {
-            return Some(Ok(Found::Dir(s, Below::Nothing)));
+            return Some(Ok(Found::Dir(pruned(s), Below::Nothing)));
         }
         let tagged =
             || crate::sys::tree::starts_with(&s.fs_path.join(os(CACHEDIR_TAG)), CACHEDIR_SIGNATURE);
@@ -231,8 +238,47 @@ impl<'a> Rules<'a> {
             },
             _ => Below::All,
         };
+        let s = if below == Below::All { s } else { pruned(s) };
         Some(Ok(Found::Dir(s, below)))
     }
+}
+
+fn pruned(mut s: Box<WalkedFile>) -> Box<WalkedFile> {
+    s.pruned = true;
+    s
+}
+
+/// Would the walk of `paths` leave out the member `name` by its name, or
+/// one of the directories it is in (`--exclude` and the like)? The name is
+/// matched as the walk matches the names it finds: as given, with the
+/// leading `/` of a path given with one.
+pub fn excluded(select: &Select, paths: &[PathBuf], name: &[u8]) -> bool {
+    if select.exclude.is_empty() {
+        return false;
+    }
+    paths.iter().any(|p| {
+        let (root, absolute) = member_prefix(p);
+        let below = name
+            .strip_prefix(root.as_slice())
+            .is_some_and(|r| r.is_empty() || r.starts_with(b"/"));
+        if !below {
+            return false;
+        }
+        let rules = Rules::new(select, absolute);
+        let mut n = name;
+        loop {
+            if rules.excluded(n) {
+                return true;
+            }
+            if n == root.as_slice() {
+                return false;
+            }
+            match n.iter().rposition(|&b| b == b'/') {
+                Some(i) => n = &n[..i],
+                None => return false,
+            }
+        }
+    })
 }
 
 fn os(b: &[u8]) -> &std::ffi::OsStr {
@@ -616,6 +662,8 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
         dev: md.dev,
         ino: md.ino,
         nlink: md.nlink,
+        ctime: Some(md.ctime),
+        pruned: false,
         fixed: false,
     })))
 }

@@ -70,6 +70,9 @@ fn guide_blocks_are_tagged() {
         "c-xattr",
         "d-live",
         "e-image",
+        "f-full",
+        "f-nightly",
+        "f-restore",
     ] {
         assert!(b.contains_key(name), "docs/guide.md lacks the block {name}");
     }
@@ -472,4 +475,56 @@ fn guide_e_saved_image() {
         ["root shadow 640 /etc/shadow", "root root 4755 /usr/bin/su"],
         "{out}"
     );
+}
+
+/// (f): a nightly incremental backup of rootless storage (a full archive,
+/// an increment after changes, one after none) and its restore, which
+/// equals the storage.
+#[test]
+fn guide_f_nightly_incremental_backup() {
+    let t = "guide_f_nightly_incremental_backup";
+    let Some(u) = test_user(t) else { return };
+    if !have("podman") {
+        return skip(t, "podman missing (apt-get install podman)");
+    }
+    let tmp = scratch();
+    let home = owned_dir(&u, &tmp.path().join("home"));
+    let layer = rootless_storage(&home, tmp.path());
+    let driver = layer.split('/').next().unwrap().to_owned();
+    let storage = home.join(STORAGE);
+    let l = storage.join(&layer);
+    // A change in the second or two before an archive is found again by
+    // the next one: let the import settle.
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(2100));
+    settle();
+    run_block("f-full", &home, &home);
+    // The container changes its files (as it would, running).
+    std::fs::write(l.join("etc/new.conf"), "new\n").unwrap();
+    lchown(&l.join("etc/new.conf"), u.sub_uid + 41, u.sub_gid + 41);
+    sh_ok(&format!(
+        "echo 'app:x:1000:1000::/home/app:/bin/sh' >> {}",
+        s(&l.join("etc/passwd"))
+    ));
+    std::fs::remove_file(l.join("home/app/notes")).unwrap();
+    settle();
+    let out = run_block("f-nightly", &home, &home);
+    for want in [
+        format!("A ./{layer}/etc/new.conf"),
+        format!("M ./{layer}/etc/passwd"),
+        format!("D ./{layer}/home/app/notes"),
+    ] {
+        let want = want.replace("./", "");
+        assert!(out.lines().any(|x| x == want), "no '{want}' in:\n{out}");
+    }
+    assert!(!out.contains("usr/bin/su"), "{out}");
+    settle();
+    let out = run_block("f-nightly", &home, &home);
+    assert!(!out.contains("etc/"), "nothing changed:\n{out}");
+    run_block("f-restore", &home, &home);
+    // Times to the second, as archived; the top folder has the label.
+    let mut want = whole_seconds(snapshot(&storage.join(&driver)));
+    let mut got = snapshot(&home.join("restored").join(&driver));
+    want.remove("");
+    got.remove("");
+    assert_same(&want, &got);
 }

@@ -9,6 +9,7 @@ use alientar::Error;
 use alientar::{CreateOptions, ImageOptions, TarFormat, create, create_image};
 
 use super::Env;
+use super::incremental::IncrementalArgs;
 use super::normalize::NormalizeArgs;
 use super::outcome::{Exit, finish_totals, put_line, say_err, stderr_tty, stdout_tty};
 use super::select::{CreateSelectArgs, SelectArgs};
@@ -37,7 +38,14 @@ pub(super) struct CreateArgs {
     /// is the newest modification time stored (--mtime, --clamp-mtime,
     /// SOURCE_DATE_EPOCH): the same tree makes the same image. skopeo copy
     /// oci:DIR:TAG containers-storage:NAME puts it in podman's storage.
-    #[arg(long, value_name = "DIR[:TAG]", conflicts_with = "file")]
+    /// An image is no incremental archive (--incremental,
+    /// --incremental-from): its layer has no global header to record the
+    /// chain in.
+    #[arg(
+        long,
+        value_name = "DIR[:TAG]",
+        conflicts_with_all = ["file", "incremental", "incremental_from"]
+    )]
     oci: Option<String>,
     /// Change to DIR before reading PATHs.
     #[arg(
@@ -98,6 +106,8 @@ pub(super) struct CreateArgs {
     create_select: CreateSelectArgs,
     #[command(flatten)]
     normalize: Box<NormalizeArgs>,
+    #[command(flatten)]
+    incremental: IncrementalArgs,
 }
 
 impl CreateArgs {
@@ -145,6 +155,7 @@ impl CreateArgs {
             nanoseconds: self.nanoseconds,
             transform: transform_of(&self.gnu.transform)?,
             normalize,
+            incremental: self.incremental.incremental(),
             select,
             tar_format: TarFormat::Alientar,
         };

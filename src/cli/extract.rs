@@ -14,6 +14,15 @@ use super::outcome::{Exit, finish_totals, put_line, stdout_tty};
 use super::select::{SelectArgs, check_stdin};
 use super::shared::{GnuArgs, OwnerArgs, transform_of};
 
+/// What `extract --help` and alientar-extract(1) say after the options.
+pub(super) const AFTER_LONG_HELP: &str = "\
+An increment (create --incremental-from) first deletes the names it lists as
+gone, then extracts its members: extracting a chain's full archive and then each
+increment in order gives the tree as it was for the last one. A name is deleted
+beneath the destination only, never through a symlink (an error), a directory
+with everything in it but never what another file system mounted there holds;
+a name that is not there is left alone. -k and --skip-old-files delete nothing.";
+
 #[derive(Args, Debug)]
 pub(super) struct ExtractArgs {
     /// Archive to read (`-` for standard input), or an image:

@@ -12,6 +12,13 @@ use super::outcome::{Exit, finish};
 use super::select::{SelectArgs, check_stdin};
 use super::shared::{OwnerArgs, transform_of};
 
+/// What `list --help` and alientar-list(1) say after the options.
+pub(super) const AFTER_LONG_HELP: &str = "\
+An increment (create --incremental-from) is listed with a mark before each
+line: A for a member it adds, M for one that changes an entry of the state it
+follows, and first, D for each name it deletes (--json: \"change\": \"added\",
+\"changed\" or \"deleted\"; a deleted name has only its path).";
+
 #[derive(Args, Debug)]
 pub(super) struct ListArgs {
     /// Archive to read (`-` for standard input), or an image:

@@ -7,6 +7,7 @@ mod contexts;
 mod create;
 mod diff;
 mod extract;
+mod incremental;
 mod list;
 mod man;
 mod normalize;
@@ -101,10 +102,10 @@ enum Command {
     #[command(visible_alias = "c", after_long_help = normalize::AFTER_LONG_HELP)]
     Create(CreateArgs),
     /// List an archive's entries (context view; host view with --map/--context).
-    #[command(visible_alias = "t")]
+    #[command(visible_alias = "t", after_long_help = list::AFTER_LONG_HELP)]
     List(ListArgs),
     /// Extract an archive (owners translated context → host).
-    #[command(visible_alias = "x")]
+    #[command(visible_alias = "x", after_long_help = extract::AFTER_LONG_HELP)]
     Extract(ExtractArgs),
     /// Preflight: which IDs each context uses, and which the map does not cover (exit 0 only when all map).
     Check(CheckArgs),

@@ -21,7 +21,9 @@ Reproducible archives: members are always stored sorted by name (GNU tar's
 --sort=name) and hard links point to the first name in that order; the archive
 holds no access, change or creation time, and the same tree gives the same
 bytes from any directory, at any time, on any number of cores. See
-docs/guide.md, \"Reproducible archives\".";
+docs/guide.md, \"Reproducible archives\". (An archive of an incremental chain,
+made with --incremental or --incremental-from, records when it was made, and a
+different one each time.)";
 
 #[derive(Args, Debug)]
 #[command(next_help_heading = "Reproducible archives")]

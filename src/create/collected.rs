@@ -1,11 +1,13 @@
 //! Walk, then write: for overrides from xattrs or a manifest, which need
-//! the whole tree, and for standard output, where nothing written can be
-//! taken back (an unmapped owner must be known before the first byte).
+//! the whole tree, for standard output, where nothing written can be taken
+//! back (an unmapped owner must be known before the first byte), and for an
+//! increment, whose listing of what it deletes comes first.
 
+use super::increment::Incremental;
 use super::members::Members;
 use super::members::Written;
 use super::overrides::{PendingSpecs, apply_manifest, apply_xattr_overrides};
-use super::owners::{OwnerStep, global_records};
+use super::owners::{OwnerStep, global_header};
 use super::{Env, Watch};
 use crate::error::Result;
 use crate::output::Output;
@@ -20,6 +22,10 @@ pub(super) fn create_collected(
     out: Option<Output>,
 ) -> Result<(Report, Written)> {
     let opts = env.opts;
+    let prev = match &opts.incremental {
+        Incremental::From(p) => Some(super::increment::load(p, &mut report)?),
+        _ => None,
+    };
     let w = walk(&opts.dir, &opts.paths, &opts.select)?;
     report.errors = w.errors;
     for s in &w.sockets {
@@ -48,14 +54,23 @@ pub(super) fn create_collected(
     translator.finish(&mut report)?;
     super::owners::plan_disk_labels(&mut plans, env)?;
 
-    watch
-        .progress
-        .set_total(files.iter().map(|s| s.entry.size).sum(), files.len() as u64);
     let mut out = super::output(opts, out)?;
     let mut members = Members::new(env, &mut out, watch.progress);
-    members.header(global_records(env.labels.archive.as_deref(), &plans));
-    for s in files {
-        members.write(s, &mut watch, &mut report)?;
+    let header = global_header(env, &plans);
+    match prev {
+        Some(prev) => {
+            let parts = (&mut members, &mut watch, &mut report);
+            super::increment::write(prev, files, header, env, parts)?;
+        }
+        None => {
+            watch
+                .progress
+                .set_total(files.iter().map(|s| s.entry.size).sum(), files.len() as u64);
+            members.header(header);
+            for s in files {
+                members.write(s, &mut watch, &mut report)?;
+            }
+        }
     }
     let written = members.finish(out, &mut report)?;
     Ok((report, written))

@@ -211,6 +211,11 @@ impl<'a> Planner<'a> {
         self.frames.end_entry(tail)
     }
 
+    /// The index being built, for a zstd archive.
+    pub(super) fn index(&mut self) -> Option<&mut crate::frame::index::IndexBuilder> {
+        self.frames.index_mut()
+    }
+
     /// Uncompressed bytes laid out so far.
     pub(super) fn position(&self) -> u64 {
         self.frames.position()

@@ -9,14 +9,28 @@ use std::sync::Arc;
 use super::build::Notes;
 use super::layout::Planner;
 use super::{Env, Watch};
-use crate::entry::Time;
-use crate::entry::{Entry, Kind};
+use crate::entry::{Entry, Kind, Time};
 use crate::error::{Error, Result};
+use crate::frame::chain::Change;
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::tar::write::{self as tw, TarFormat};
 use crate::walk::WalkedFile;
+
+/// A member as it is to be written.
+pub(super) struct Member {
+    pub(super) entry: Entry,
+    /// Its name before `--transform` (what `-v` shows), when there is one.
+    pub(super) shown: Option<Vec<u8>>,
+    pub(super) fs_path: PathBuf,
+    /// The file's own modification time when stat'ed.
+    pub(super) seen: Time,
+    /// Its status change time, if it is on disk.
+    pub(super) ctime: Option<Time>,
+    /// A directory whose contents the walk left out ([`WalkedFile::pruned`]).
+    pub(super) pruned: bool,
+}
 
 /// The records of a global header: key, value.
 pub(super) type Records = Vec<(String, String)>;
@@ -68,15 +82,19 @@ impl<'a> Members<'a> {
         let notes = Arc::new(Notes::default());
         let format = env.opts.tar_format;
         let label = env.labels.archive.clone();
+        let mut planner = Planner::new(
+            writer,
+            env.level(),
+            notes.clone(),
+            progress.clone(),
+            label.clone().filter(|_| format.declares_labels()),
+            out.tap.take(),
+        );
+        if let (Some(info), Some(index)) = (env.chain, planner.index()) {
+            index.start_chain(info);
+        }
         Members {
-            planner: Planner::new(
-                writer,
-                env.level(),
-                notes.clone(),
-                progress.clone(),
-                label.clone().filter(|_| format.declares_labels()),
-                out.tap.take(),
-            ),
+            planner,
             links: HashMap::new(),
             target: out.display.clone(),
             nanoseconds: env.opts.nanoseconds,
@@ -118,6 +136,16 @@ impl<'a> Members<'a> {
         }));
     }
 
+    /// Lay out `b` after the global header, before any member.
+    pub(super) fn lead(&mut self, b: &[u8]) -> Result<()> {
+        self.planner.bytes(b).map_err(|e| self.werr(e))
+    }
+
+    /// The index being built, for a zstd archive.
+    pub(super) fn index(&mut self) -> Option<&mut crate::frame::index::IndexBuilder> {
+        self.planner.index()
+    }
+
     /// Write the member of `s`; `watch` is told of it.
     pub(super) fn write(
         &mut self,
@@ -125,20 +153,27 @@ impl<'a> Members<'a> {
         watch: &mut Watch,
         report: &mut Report,
     ) -> Result<()> {
+        if let Some(e) = gone_error(&s.entry, &s.fs_path) {
+            report.errors.push(e);
+            return Ok(());
+        }
+        let m = self.form(s);
+        self.lay(m, Change::Plain, watch, report)
+    }
+
+    /// The member `s` makes, as it would be written: hard links recognized,
+    /// the time set and rounded, the name transformed.
+    pub(super) fn form(&mut self, s: WalkedFile) -> Member {
         let WalkedFile {
             fs_path,
             mut entry,
             dev,
             ino,
             nlink,
+            ctime,
+            pruned,
             fixed: _,
         } = s;
-        if entry.kind == Kind::File && gone(&fs_path) {
-            report
-                .errors
-                .push(Error::changed(fs_path, crate::walk::REMOVED));
-            return Ok(());
-        }
         if entry.kind != Kind::Dir && nlink > 1 {
             if let Some(first) = self.links.get(&(dev, ino)) {
                 entry.kind = Kind::HardLink;
@@ -156,6 +191,48 @@ impl<'a> Members<'a> {
         if !self.nanoseconds {
             entry.mtime.nsec = 0;
         }
+        let shown = self.transform.as_ref().map(|_| entry.path.clone());
+        transform_member(self.transform.as_ref(), &mut entry);
+        Member {
+            entry,
+            shown,
+            fs_path,
+            seen,
+            ctime,
+            pruned,
+        }
+    }
+
+    /// Write the member `m` (formed by [`Members::form`]), which is `change`
+    /// to the increment it belongs to; `watch` is told of it.
+    pub(super) fn put(
+        &mut self,
+        m: Member,
+        change: Change,
+        watch: &mut Watch,
+        report: &mut Report,
+    ) -> Result<()> {
+        if let Some(e) = gone_error(&m.entry, &m.fs_path) {
+            report.errors.push(e);
+            return Ok(());
+        }
+        self.lay(m, change, watch, report)
+    }
+
+    fn lay(
+        &mut self,
+        m: Member,
+        change: Change,
+        watch: &mut Watch,
+        report: &mut Report,
+    ) -> Result<()> {
+        let Member {
+            mut entry,
+            shown,
+            fs_path,
+            seen,
+            ..
+        } = m;
         self.newest = self.newest.max(Some(entry.mtime));
         if !self.format.declares_labels() {
             // The stream holds no label: the archive's is said elsewhere.
@@ -164,8 +241,12 @@ impl<'a> Members<'a> {
             }
             entry.label = None;
         }
-        (watch.on_entry)(&entry.path);
-        transform_member(self.transform.as_ref(), &mut entry);
+        (watch.on_entry)(shown.as_deref().unwrap_or(&entry.path));
+        // Queued as the member is, so that a member left out (gone) leaves
+        // no change behind for the next one's index entry.
+        if let (Change::Added | Change::Changed, Some(index)) = (change, self.planner.index()) {
+            index.changes([change]);
+        }
         if let Err(e) = self.planner.entry(entry, fs_path, seen) {
             return Err(self.werr(e));
         }
@@ -231,6 +312,12 @@ fn unlike_label(archive: Option<&str>, other: Option<&str>, n: u64) -> String {
 /// archived as zeros, and reported.)
 fn gone(path: &std::path::Path) -> bool {
     crate::sys::lstat_path(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+}
+
+/// The error for the file `e` whose data is to be read from `path`, when it
+/// is [`gone`].
+fn gone_error(e: &Entry, path: &std::path::Path) -> Option<Error> {
+    (e.kind == Kind::File && gone(path)).then(|| Error::changed(path, crate::walk::REMOVED))
 }
 
 /// Rename a member as `--transform` says: its name (a leading `/` the

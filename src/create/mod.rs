@@ -32,16 +32,19 @@ use members::Written;
 mod build;
 mod collected;
 mod image;
+mod increment;
 mod label;
 mod layout;
 mod members;
 mod normalize;
 mod overrides;
 mod owners;
+mod prev;
 mod streaming;
 mod userns;
 
 pub use image::{ImageOptions, create_image, validate_tag};
+pub use increment::Incremental;
 pub use normalize::{ForceOwner, Normalize, SetMtime, XattrFilter};
 use owners::Plan;
 use userns::WalkNamespace;
@@ -79,6 +82,8 @@ pub struct CreateOptions {
     pub transform: Option<crate::transform::Transform>,
     /// Times, owners, modes and xattrs set the same way in every member.
     pub normalize: Normalize,
+    /// What the archive is to an incremental chain.
+    pub incremental: Incremental,
     /// What the walk leaves out: excluded names, other filesystems,
     /// caches.
     pub select: crate::select::Select,
@@ -114,6 +119,25 @@ fn run(
     given: Option<Output>,
 ) -> Result<(Report, Written)> {
     let mut report = Report::default();
+    if opts.incremental != Incremental::No && !opts.tar_format.declares_labels() {
+        return Err(Error::usage(
+            "an incremental archive records its chain in the global header: a plain pax stream \
+             has none",
+        ));
+    }
+    if let Incremental::From(p) = &opts.incremental
+        && crate::image::ImageRef::parse(p).is_some()
+    {
+        return Err(Error::usage(format!(
+            "--incremental-from {}: an image records no state for an increment to follow \
+             (no state time, no index of the whole tree): give the archive of the chain made \
+             last, or start a chain with --incremental",
+            p.display()
+        )));
+    }
+    // Before the walk: a file changed after it is stored by the next
+    // increment.
+    let chain = increment::chain_info(&opts.incremental);
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
     }
@@ -146,12 +170,15 @@ fn run(
         ns: ns.as_ref(),
         host_names: host_names.as_ref(),
         labels: label::DiskLabels::find(opts),
+        chain,
     };
     // Overrides from xattrs and manifests need the whole tree first (records
     // on directories, entries added in order); so does standard output,
     // where nothing written can be taken back. Else the walk and the writing
     // overlap.
-    if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") {
+    let increment = matches!(opts.incremental, Incremental::From(_));
+    if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") && !increment
+    {
         return streaming::create_streaming(&env, report, watch, out);
     }
     collected::create_collected(&env, report, watch, out)
@@ -170,6 +197,10 @@ fn open_before_entering(
     let mut here = opts.clone();
     if let Some(m) = &opts.manifest {
         here.manifest = Some(std::path::absolute(m).map_err(|e| Error::io("cannot find", m, e))?);
+    }
+    if let Incremental::From(p) = &opts.incremental {
+        let p = std::path::absolute(p).map_err(|e| Error::io("cannot find", p, e))?;
+        here.incremental = Incremental::From(p);
     }
     if out.is_none() && opts.archive != Path::new("-") {
         // Opened after entering, maybe from `-C`: the name is relative to
@@ -210,6 +241,8 @@ struct Env<'a> {
     host_names: Option<&'a Names>,
     /// The labels above the paths archived, and the archive's label.
     labels: label::DiskLabels,
+    /// What the archive is to its incremental chain, if it is in one.
+    chain: Option<crate::frame::chain::ChainInfo>,
 }
 
 impl Env<'_> {

@@ -200,6 +200,8 @@ fn added_entry(name: Vec<u8>, spec: &Spec, default_time: Time) -> Result<WalkedF
         dev: 0,
         ino: 0,
         nlink: 1,
+        ctime: None,
+        pruned: false,
         fixed: true,
     })
 }

@@ -15,6 +15,7 @@ use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::names::Names;
 use crate::report::Report;
+use crate::tar::keys;
 use crate::translate::{Direction, Outcome, Seen, translate, translate_seen, translate_xattrs};
 use crate::walk::WalkedFile;
 
@@ -337,4 +338,20 @@ pub(super) fn global_records(archive: Option<&str>, plans: &Plans) -> Records {
             (p.label.as_deref().unwrap_or_default(), u, g)
         }),
     )
+}
+
+/// The global header's records, for the archive's label and the labels of
+/// `plans`, and what the archive is to its incremental chain.
+pub(super) fn global_header(env: &Env, plans: &Plans) -> Records {
+    let mut records = global_records(env.labels.archive.as_deref(), plans);
+    if let Some(c) = env.chain {
+        let what = if c.increment {
+            keys::INCREMENTAL_INCREMENT
+        } else {
+            keys::INCREMENTAL_FULL
+        };
+        records.push((keys::ALIENTAR_INCREMENTAL.into(), what.into()));
+        records.push((keys::ALIENTAR_INCREMENTAL_TIME.into(), c.time.to_string()));
+    }
+    records
 }

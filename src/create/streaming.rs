@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::members::{Members, Written};
 use super::overrides::PendingSpecs;
-use super::owners::{OwnerStep, Plans, global_records, plan_disk_labels};
+use super::owners::{OwnerStep, Plans, global_header, plan_disk_labels};
 use super::{Env, Watch};
 use crate::entry::Kind;
 use crate::error::{Error, Result};
@@ -132,11 +132,9 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
     /// `labels` once it is over.
     fn start_header(&mut self, env: &'e Env<'e>, labels: Receiver<BTreeSet<String>>) -> Result<()> {
         let ctx = &env.opts.owners.context;
-        let archive = env.labels.archive.as_deref();
         if ctx.is_some() {
             self.owners.plans.insert(ctx.clone(), env.plan(ctx)?);
-            self.members
-                .header(global_records(archive, &self.owners.plans));
+            self.members.header(global_header(env, &self.owners.plans));
             return Ok(());
         }
         self.members.defer_header(Box::new(move || {
@@ -147,7 +145,7 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
                 plans.insert(l, plan);
             }
             plan_disk_labels(&mut plans, env).map_err(|e| io::Error::other(e.to_string()))?;
-            Ok(global_records(archive, &plans))
+            Ok(global_header(env, &plans))
         }));
         Ok(())
     }

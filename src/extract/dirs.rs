@@ -77,16 +77,25 @@ pub(super) fn finish_dirs(
     }
 }
 
-/// Record on each directory the owners of its symlinks.
+/// Record on each directory the owners of its symlinks: those this run
+/// made, and those an earlier one recorded that are still symlinks (an
+/// increment makes only the symlinks that changed).
 fn record_symlink_owners(w: &mut Worker, symlink_owners: SymlinkOwners) {
-    for (key, recs) in symlink_owners {
+    use crate::ondisk::{SYMLINK_OWNERS_XATTR, decode_symlink_owners, encode_symlink_owners};
+    for (key, mut recs) in symlink_owners {
         let comps = split(&key);
         let r = walk_dirs(&w.root, &comps, false).and_then(|d| {
-            sys::fsetxattr(
-                d.fd(),
-                crate::ondisk::SYMLINK_OWNERS_XATTR,
-                &crate::ondisk::encode_symlink_owners(&recs),
-            )
+            if let Ok(Some(old)) = d.xattr(SYMLINK_OWNERS_XATTR) {
+                let mut kept = decode_symlink_owners(&old);
+                kept.retain(|(n, _, _)| {
+                    !recs.iter().any(|(m, _, _)| m == n)
+                        && d.lstat(n)
+                            .is_ok_and(|m| m.kind() == rustix::fs::FileType::Symlink)
+                });
+                kept.append(&mut recs);
+                recs = kept;
+            }
+            sys::fsetxattr(d.fd(), SYMLINK_OWNERS_XATTR, &encode_symlink_owners(&recs))
         });
         if let Err(x) = r {
             w.warn(format!("cannot record symlink owners: {x}"));

@@ -18,8 +18,10 @@ use crate::entry::{Entry, LABEL_XATTR};
 /// Watches the entries' labels against the destination's.
 pub(super) struct LabelGuard {
     /// The destination's label, and the directory above it that carries
-    /// it (none: the destination itself).
+    /// it (none: the destination itself); none with `--context`.
     dest: Option<(String, Option<PathBuf>)>,
+    /// The destination's label on disk, `--context` or not.
+    on_disk: Option<String>,
     /// `-C DIR`, for messages.
     shown: PathBuf,
     /// The labels warned about.
@@ -30,19 +32,23 @@ impl LabelGuard {
     /// The guard of an extraction into `opts.dest`: none with
     /// `--context`, or when nothing labels the destination.
     pub(super) fn new(opts: &ExtractOptions) -> LabelGuard {
-        let dest = if opts.owners.context.is_some() {
-            None
-        } else {
-            crate::sys::ancestors::nearest_xattr(&opts.dest, LABEL_XATTR).and_then(|f| {
-                let l = String::from_utf8_lossy(&f.value).into_owned();
-                (!l.is_empty()).then_some((l, (f.levels > 0).then_some(f.dir)))
-            })
-        };
+        let found = crate::sys::ancestors::nearest_xattr(&opts.dest, LABEL_XATTR).and_then(|f| {
+            let l = String::from_utf8_lossy(&f.value).into_owned();
+            (!l.is_empty()).then_some((l, (f.levels > 0).then_some(f.dir)))
+        });
+        let on_disk = found.as_ref().map(|(l, _)| l.clone());
+        let dest = found.filter(|_| opts.owners.context.is_none());
         LabelGuard {
             dest,
+            on_disk,
             shown: opts.dest.clone(),
             warned: HashSet::new(),
         }
+    }
+
+    /// The destination's label on disk (its own, else the nearest above).
+    pub(super) fn dest_label(&self) -> Option<String> {
+        self.on_disk.clone()
     }
 
     /// The warning for `e`, the first time an entry of its label comes

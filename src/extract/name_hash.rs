@@ -3,6 +3,9 @@
 use std::collections::HashMap;
 
 use crate::entry::{Entry, Kind};
+use crate::sys::Dir;
+
+use super::disk_labels::DiskLabels;
 
 /// A 64-bit digest of a name: the reading thread remembers names by it, so
 /// its memory does not grow with their length (a collision, at odds of
@@ -54,6 +57,9 @@ pub(super) struct Labels {
     /// Directories handed out, by the hash of their key: their label.
     of_dir: HashMap<u64, Option<String>>,
     hash: NameHash,
+    /// Extracting an increment: the labels of the directories on disk,
+    /// for entries whose directory was not handed out.
+    disk: Option<DiskLabels>,
 }
 
 impl Labels {
@@ -61,11 +67,19 @@ impl Labels {
         Labels {
             of_dir: HashMap::new(),
             hash,
+            disk: None,
         }
     }
 
-    /// Does the entry `key` get the label xattr?
-    pub(super) fn wants(&self, key: &[u8], e: &Entry) -> bool {
+    /// Compare the label of an entry whose directory was not handed out
+    /// with its directory's on disk (an increment's entries: see
+    /// [`DiskLabels`]), not with none.
+    pub(super) fn use_disk(&mut self, top: Option<String>) {
+        self.disk.get_or_insert_with(|| DiskLabels::new(top));
+    }
+
+    /// Does the entry `key` (beneath `root`) get the label xattr?
+    pub(super) fn wants(&mut self, key: &[u8], e: &Entry, root: &Dir) -> bool {
         // Symlinks cannot carry user xattrs; nor can FIFOs and devices,
         // where only a label is tried (its failure is a warning).
         if e.kind == Kind::Symlink
@@ -80,9 +94,10 @@ impl Labels {
             .iter()
             .rposition(|&b| b == b'/')
             .map_or(&key[..0], |i| &key[..i]);
-        match self.of_dir.get(&self.hash.of(parent)) {
-            Some(l) => *l != e.label,
-            None => e.label.is_some(),
+        match (self.of_dir.get(&self.hash.of(parent)), &mut self.disk) {
+            (Some(l), _) => *l != e.label,
+            (None, Some(d)) => d.of(root, parent) != e.label,
+            (None, None) => e.label.is_some(),
         }
     }
 

@@ -254,7 +254,17 @@ impl<'a> Reading<'a> {
 
     /// Hand out every entry. `Err`: what stopped the run.
     pub(super) fn run(&mut self, on_entry: &mut dyn FnMut(&[u8])) -> Result<()> {
-        while let Some(mut ctx) = self.input.next()? {
+        loop {
+            let next = self.input.next()?;
+            // An increment's listing headers come before its members.
+            self.deletions();
+            if self.seq == 0 && self.input.rd.is_increment() {
+                let top = self.input.guard.dest_label();
+                self.names.labels.use_disk(top);
+            }
+            let Some(mut ctx) = next else {
+                return Ok(());
+            };
             let Some(stored) = self.input.admit.admit(&mut ctx) else {
                 continue;
             };
@@ -265,7 +275,6 @@ impl<'a> Reading<'a> {
                 Err(Refusal::Run(e)) => return Err(e),
             }
         }
-        Ok(())
     }
 
     /// The entry as a task for a worker: its name made safe, its host view,
@@ -290,7 +299,8 @@ impl<'a> Reading<'a> {
             self.early.warn(w);
         }
         self.kit.sink.record(&a).map_err(Refusal::Run)?;
-        let label = self.kit.sink.writes_label() && self.names.labels.wants(&key, &ctx);
+        let root = &self.planner.root;
+        let label = self.kit.sink.writes_label() && self.names.labels.wants(&key, &ctx, root);
         Ok(Box::new(Task {
             seq: self.seq,
             key,

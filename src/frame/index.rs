@@ -26,20 +26,27 @@
 //! "bytes" is a varint length then the bytes; "optional bytes" is a varint
 //! `0` for none or `1 + length` then the bytes. Varints are LEB128.
 
+use super::chain::{ChainBuilder, ChainInfo, ChainSection, Change};
 use crate::entry::{Entry, Kind, Time};
 use crate::translate::{ACL_ACCESS, ACL_DEFAULT};
 
 /// Skippable-frame magic of the index.
 pub const INDEX_MAGIC: u32 = 0x184D_2A5B;
 const TAG: &[u8; 14] = b"ALIENTAR-INDEX";
+/// The version of an index without a chain section.
 const VERSION: u16 = 1;
-/// Largest index body (decompressed) read into memory. With at least 16
-/// bytes per entry this bounds a decoded index to about half a million
-/// entries (~130 MiB); archives with a larger index are listed by streaming.
-pub const MAX_INDEX: u64 = 8 << 20;
+/// The version of an index with one: the archive belongs to an incremental
+/// chain (see [`super::chain`]).
+const CHAIN_VERSION: u16 = 2;
+/// Largest index body (decompressed) read into memory: about a million
+/// members (some 28 bytes each in a tree of small files) or two and a half
+/// million carried entries of an increment (some 12); archives with a
+/// larger index are listed by streaming. Readers decode it entry by entry
+/// ([`IndexReader`]) rather than into one allocation per entry.
+pub const MAX_INDEX: u64 = 32 << 20;
 /// Most bytes of paths and labels a decoded index may hold: front-coded
 /// paths and label references let a small body describe far more.
-pub const MAX_EXPANDED: u64 = 64 << 20;
+pub const MAX_EXPANDED: u64 = 256 << 20;
 /// Longest label (the format allows 1 to 255 characters).
 const MAX_LABEL: usize = 255;
 
@@ -54,7 +61,7 @@ pub struct Indexed {
     pub offset: u32,
 }
 
-fn put_var(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_var(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;
@@ -66,12 +73,12 @@ fn put_var(out: &mut Vec<u8>, mut v: u64) {
     }
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+pub(super) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_var(out, b.len() as u64);
     out.extend_from_slice(b);
 }
 
-fn put_opt(out: &mut Vec<u8>, b: Option<&[u8]>) {
+pub(super) fn put_opt(out: &mut Vec<u8>, b: Option<&[u8]>) {
     match b {
         None => put_var(out, 0),
         Some(b) => {
@@ -81,7 +88,7 @@ fn put_opt(out: &mut Vec<u8>, b: Option<&[u8]>) {
     }
 }
 
-fn kind_code(k: Kind) -> u8 {
+pub(super) fn kind_code(k: Kind) -> u8 {
     match k {
         Kind::File => 0,
         Kind::Dir => 1,
@@ -90,6 +97,31 @@ fn kind_code(k: Kind) -> u8 {
         Kind::Char => 4,
         Kind::Block => 5,
         Kind::Fifo => 6,
+    }
+}
+
+/// The kind of a [`kind_code`].
+pub(super) fn kind_of(code: u8) -> Result<Kind, String> {
+    Ok(match code {
+        0 => Kind::File,
+        1 => Kind::Dir,
+        2 => Kind::Symlink,
+        3 => Kind::HardLink,
+        4 => Kind::Char,
+        5 => Kind::Block,
+        6 => Kind::Fifo,
+        k => return Err(format!("index entry has unknown kind {k}")),
+    })
+}
+
+/// An entry's xattrs as the index keeps them: names, and the values of
+/// POSIX ACLs only.
+pub(super) fn put_xattrs(out: &mut Vec<u8>, xattrs: &[(String, Vec<u8>)]) {
+    put_var(out, xattrs.len() as u64);
+    for (n, v) in xattrs {
+        put_bytes(out, n.as_bytes());
+        let keep = n == ACL_ACCESS || n == ACL_DEFAULT;
+        put_opt(out, keep.then_some(v.as_slice()));
     }
 }
 
@@ -104,9 +136,55 @@ pub struct IndexBuilder {
     /// Uncompressed offset of the previous entry (None before the first).
     prev_pos: Option<u64>,
     first_pos: u64,
+    /// The chain section, for an archive of an incremental chain.
+    chain: Option<ChainBuilder>,
+    /// What the next members are to their increment, in order (members
+    /// past the end are [`Change::Plain`]).
+    changes: std::collections::VecDeque<Change>,
 }
 
 impl IndexBuilder {
+    /// Make the index one of an incremental chain's archive (version 2).
+    pub fn start_chain(&mut self, info: ChainInfo) {
+        self.chain = Some(ChainBuilder::new(info));
+    }
+
+    /// What the next members pushed are to their increment, in order.
+    pub fn changes(&mut self, changes: impl IntoIterator<Item = Change>) {
+        self.changes.extend(changes);
+    }
+
+    /// An entry of the tree this archive leaves as an earlier one stored
+    /// it (see [`super::chain`]); in archive order.
+    pub fn carry(&mut self, e: &Entry) {
+        let label = self.label_ref(&e.label);
+        if let Some(c) = &mut self.chain {
+            c.carry(e, label);
+        }
+    }
+
+    /// A name this archive deletes, in the order they are to be deleted.
+    pub fn delete(&mut self, path: &[u8]) {
+        if let Some(c) = &mut self.chain {
+            c.delete(path);
+        }
+    }
+
+    /// The label's reference: 0 for none, else 1 + its place in the table.
+    fn label_ref(&mut self, label: &Option<String>) -> u64 {
+        let i = match label {
+            None => 0,
+            Some(l) => match self.labels.iter().position(|x| x == l) {
+                Some(i) => i + 1,
+                None => {
+                    self.labels.push(l.clone());
+                    self.labels.len()
+                }
+            },
+        };
+        i as u64
+    }
+
     /// Record an entry whose first header block starts at `pos` in the
     /// uncompressed tar stream. Entries must come in stream order.
     pub fn push(&mut self, e: &Entry, pos: u64) {
@@ -141,22 +219,13 @@ impl IndexBuilder {
             put_var(b, u64::from(e.dev_major));
             put_var(b, u64::from(e.dev_minor));
         }
-        let label = match &e.label {
-            None => 0,
-            Some(l) => match self.labels.iter().position(|x| x == l) {
-                Some(i) => i + 1,
-                None => {
-                    self.labels.push(l.clone());
-                    self.labels.len()
-                }
-            },
-        };
-        put_var(b, label as u64);
-        put_var(b, e.xattrs.len() as u64);
-        for (n, v) in &e.xattrs {
-            put_bytes(b, n.as_bytes());
-            let keep = n == ACL_ACCESS || n == ACL_DEFAULT;
-            put_opt(b, keep.then_some(v.as_slice()));
+        let label = self.label_ref(&e.label);
+        let b = &mut self.body;
+        put_var(b, label);
+        put_xattrs(b, &e.xattrs);
+        if self.chain.is_some() {
+            let c = self.changes.pop_front().unwrap_or(Change::Plain);
+            b.push(ChainBuilder::change_code(c));
         }
         self.count += 1;
     }
@@ -192,32 +261,51 @@ impl IndexBuilder {
         for l in &self.labels {
             put_bytes(&mut body, l.as_bytes());
         }
-        put_var(&mut body, self.first_pos);
+        if self.count > 0 {
+            put_var(&mut body, self.first_pos);
+        }
         body.extend_from_slice(&self.body);
+        let version = match self.chain {
+            Some(c) => {
+                c.finish(&mut body);
+                CHAIN_VERSION
+            }
+            None => VERSION,
+        };
         let z = zstd::bulk::compress(&body, 3)?;
         let payload = TAG.len() + 2 + z.len();
         let mut out = Vec::with_capacity(payload + 8);
         out.extend_from_slice(&INDEX_MAGIC.to_le_bytes());
         out.extend_from_slice(&(payload as u32).to_le_bytes());
         out.extend_from_slice(TAG);
-        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&z);
         Ok(out)
     }
 }
 
-/// A cursor over the decompressed body. Positions are checked, so no input
-/// can make it read out of bounds.
-struct Cur {
-    b: Vec<u8>,
-    i: usize,
+/// A cursor over the decompressed body (owned, or borrowed to read a part
+/// of it again). Positions are checked, so no input can make it read out of
+/// bounds.
+pub(super) struct Cur<B> {
+    pub(super) b: B,
+    pub(super) i: usize,
 }
 
-impl Cur {
-    fn var(&mut self) -> Result<u64, String> {
+impl<B: AsRef<[u8]>> Cur<B> {
+    /// Bytes after the cursor.
+    pub(super) fn left(&self) -> usize {
+        self.b.as_ref().len() - self.i
+    }
+
+    pub(super) fn var(&mut self) -> Result<u64, String> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
-            let b = *self.b.get(self.i).ok_or("index ends inside a number")?;
+            let b = *self
+                .b
+                .as_ref()
+                .get(self.i)
+                .ok_or("index ends inside a number")?;
             self.i += 1;
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
@@ -226,30 +314,30 @@ impl Cur {
         }
         Err("index number is too long".into())
     }
-    fn small(&mut self, max: u64, what: &str) -> Result<u64, String> {
+    pub(super) fn small(&mut self, max: u64, what: &str) -> Result<u64, String> {
         let v = self.var()?;
         if v > max {
             return Err(format!("index {what} {v} is out of range"));
         }
         Ok(v)
     }
-    fn take(&mut self, n: u64) -> Result<&[u8], String> {
+    pub(super) fn take(&mut self, n: u64) -> Result<&[u8], String> {
         let n = usize::try_from(n).map_err(|_| "index length too large")?;
         let end = self
             .i
             .checked_add(n)
-            .filter(|&e| e <= self.b.len())
+            .filter(|&e| e <= self.b.as_ref().len())
             .ok_or("index ends inside a field")?;
-        let s = &self.b[self.i..end];
+        let s = &self.b.as_ref()[self.i..end];
         self.i = end;
         Ok(s)
     }
-    fn bytes(&mut self) -> Result<&[u8], String> {
+    pub(super) fn bytes(&mut self) -> Result<&[u8], String> {
         let n = self.var()?;
         self.take(n)
     }
     /// Optional bytes into `to`, reusing its allocation.
-    fn opt_into(&mut self, to: &mut Option<Vec<u8>>) -> Result<(), String> {
+    pub(super) fn opt_into(&mut self, to: &mut Option<Vec<u8>>) -> Result<(), String> {
         match self.var()? {
             0 => *to = None,
             n => {
@@ -270,7 +358,14 @@ impl Cur {
 /// once), so an index that is malformed or inconsistent anywhere is refused
 /// before any entry is used.
 pub struct IndexReader {
-    c: Cur,
+    c: Cur<Vec<u8>>,
+    /// The index's version: 2 has a change code per member and a chain
+    /// section.
+    version: u16,
+    /// The last member's change code.
+    change: Change,
+    /// The chain section of a version 2 index.
+    chain: Option<ChainSection>,
     labels: Vec<String>,
     frame_sizes: Vec<u32>,
     total: u64,
@@ -297,7 +392,7 @@ impl IndexReader {
     /// # Errors
     /// Anything malformed or inconsistent, described.
     pub fn new(payload: &[u8], frame_sizes: &[u32]) -> Result<IndexReader, String> {
-        let body = decompress_body(payload)?;
+        let (version, body) = decompress_body(payload)?;
         let body_len = body.len() as u64;
         let mut c = Cur { b: body, i: 0 };
         // Every entry takes at least 16 bytes of the body and starts with a
@@ -309,6 +404,9 @@ impl IndexReader {
         let start = c.i;
         let mut r = IndexReader {
             c,
+            version,
+            change: Change::Plain,
+            chain: None,
             labels,
             frame_sizes: frame_sizes.to_vec(),
             total,
@@ -345,6 +443,11 @@ impl IndexReader {
                 ));
             }
         }
+        if self.version == CHAIN_VERSION {
+            let s =
+                ChainSection::check(&mut self.c, &self.labels, &mut self.expanded, MAX_EXPANDED)?;
+            self.chain = Some(s);
+        }
         if self.c.i != self.c.b.len() {
             return Err("index has trailing bytes".into());
         }
@@ -359,6 +462,33 @@ impl IndexReader {
     /// True when the index holds no entry.
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// What the last member decoded is to its increment.
+    pub fn change(&self) -> Change {
+        self.change
+    }
+
+    /// What the archive says of itself when it belongs to an incremental
+    /// chain.
+    pub fn chain(&self) -> Option<ChainInfo> {
+        self.chain.as_ref().map(|s| s.info)
+    }
+
+    /// Each entry the archive carries (leaves as an earlier archive of
+    /// its chain stored it), in archive order, into `f`.
+    pub fn each_carried(&self, f: &mut dyn FnMut(&Entry)) {
+        if let Some(s) = &self.chain {
+            s.each_carried(&self.c.b, &self.labels, f);
+        }
+    }
+
+    /// The names the archive deletes, in the order they are deleted.
+    pub fn deleted(&self) -> Vec<Vec<u8>> {
+        self.chain
+            .as_ref()
+            .map(|s| s.deleted(&self.c.b))
+            .unwrap_or_default()
     }
 
     /// Back to the first entry.
@@ -399,6 +529,9 @@ impl IndexReader {
             ));
         }
         decode_xattrs(&mut self.c, e)?;
+        if self.version == CHAIN_VERSION {
+            self.change = Change::decode(&mut self.c)?;
+        }
         self.done += 1;
         Ok(Some(Place {
             frame: self.frame as u32,
@@ -433,16 +566,7 @@ impl IndexReader {
     /// Kind, mode, owners, size, time, names, link and device numbers.
     fn decode_fields(&mut self, e: &mut Entry) -> Result<(), String> {
         let c = &mut self.c;
-        e.kind = match c.take(1)?[0] {
-            0 => Kind::File,
-            1 => Kind::Dir,
-            2 => Kind::Symlink,
-            3 => Kind::HardLink,
-            4 => Kind::Char,
-            5 => Kind::Block,
-            6 => Kind::Fifo,
-            k => return Err(format!("index entry has unknown kind {k}")),
-        };
+        e.kind = kind_of(c.take(1)?[0])?;
         e.mode = c.small(0o7777, "mode")? as u32;
         e.uid = c.var()?;
         e.gid = c.var()?;
@@ -494,13 +618,14 @@ pub struct Place {
     pub offset: u32,
 }
 
-/// The body of an index payload, decompressed within [`MAX_INDEX`].
-fn decompress_body(payload: &[u8]) -> Result<Vec<u8>, String> {
+/// The version and body of an index payload, decompressed within
+/// [`MAX_INDEX`].
+fn decompress_body(payload: &[u8]) -> Result<(u16, Vec<u8>), String> {
     if payload.len() < TAG.len() + 2 || &payload[..TAG.len()] != TAG {
         return Err("not an alientar index".into());
     }
     let version = u16::from_le_bytes([payload[TAG.len()], payload[TAG.len() + 1]]);
-    if version != VERSION {
+    if version != VERSION && version != CHAIN_VERSION {
         return Err(format!("index version {version} is not supported"));
     }
     let z = &payload[TAG.len() + 2..];
@@ -511,13 +636,16 @@ fn decompress_body(payload: &[u8]) -> Result<Vec<u8>, String> {
     if limit > MAX_INDEX {
         return Err(format!("index of {limit} bytes is larger than allowed"));
     }
-    zstd::bulk::decompress(z, limit as usize).map_err(|e| format!("index does not decompress: {e}"))
+    zstd::bulk::decompress(z, limit as usize)
+        .map(|b| (version, b))
+        .map_err(|e| format!("index does not decompress: {e}"))
 }
 
 /// The label table: only labels some entry uses are recorded, so there are
-/// no more than `count`.
-fn read_labels(c: &mut Cur, count: u64) -> Result<Vec<String>, String> {
-    let nlabels = c.small(count, "label count")?;
+/// no more than the entries (members and, in a chain section, carried
+/// entries: each takes at least two body bytes).
+fn read_labels(c: &mut Cur<Vec<u8>>, count: u64) -> Result<Vec<String>, String> {
+    let nlabels = c.small(count.max(c.left() as u64 / 2), "label count")?;
     let mut labels = Vec::with_capacity(nlabels.min(1024) as usize);
     for _ in 0..nlabels {
         let l = c.bytes()?;
@@ -533,8 +661,8 @@ fn read_labels(c: &mut Cur, count: u64) -> Result<Vec<String>, String> {
 }
 
 /// An entry's xattrs, into `e.xattrs`.
-fn decode_xattrs(c: &mut Cur, e: &mut Entry) -> Result<(), String> {
-    let nx = c.small(c.b.len() as u64, "xattr count")?;
+pub(super) fn decode_xattrs<B: AsRef<[u8]>>(c: &mut Cur<B>, e: &mut Entry) -> Result<(), String> {
+    let nx = c.small(c.left() as u64, "xattr count")?;
     e.xattrs.clear();
     for _ in 0..nx {
         let n = String::from_utf8_lossy(c.bytes()?).into_owned();

@@ -174,6 +174,11 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
         }
     }
 
+    /// The index being built, for a seekable (zstd) archive.
+    pub fn index_mut(&mut self) -> Option<&mut IndexBuilder> {
+        self.index.as_mut()
+    }
+
     /// The frame being laid out is still within the first small frames.
     pub fn early(&self) -> bool {
         self.done < self.cuts.early

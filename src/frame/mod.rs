@@ -19,6 +19,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::sys;
 
+pub mod chain;
 pub mod index;
 pub mod layout;
 pub mod read;

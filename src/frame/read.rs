@@ -128,6 +128,11 @@ impl Seekable {
         })
     }
 
+    /// The archive has an index frame (valid or not).
+    pub fn has_index(&self) -> bool {
+        self.index.is_some()
+    }
+
     /// Number of data frames.
     pub fn frame_count(&self) -> usize {
         self.frames.len()

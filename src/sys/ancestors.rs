@@ -18,6 +18,33 @@ use xattr::FileExt;
 
 use super::{Meta, err, fstat, lstat_path};
 
+impl super::Dir {
+    /// This directory's xattr `key`, if it has one (a file system without
+    /// xattrs has none).
+    ///
+    /// # Errors
+    /// As fgetxattr(2).
+    pub fn xattr(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
+        use rustix::io::Errno;
+        let mut buf = vec![0u8; 256];
+        loop {
+            match rustix::fs::fgetxattr(&self.fd, key, &mut buf[..]) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Ok(Some(buf));
+                }
+                Err(Errno::NODATA | Errno::OPNOTSUPP) => return Ok(None),
+                Err(Errno::RANGE) => {
+                    let n: usize =
+                        rustix::fs::fgetxattr(&self.fd, key, &mut [0u8; 0][..]).map_err(err)?;
+                    buf.resize(n.max(buf.len() * 2), 0);
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+}
+
 /// An xattr found on a directory above a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {

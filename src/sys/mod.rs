@@ -23,10 +23,12 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps, UTIME_NO
 use crate::entry::Time;
 
 pub mod ancestors;
+pub mod clock;
 pub mod creds;
 pub mod errno;
 pub mod live;
 pub mod path;
+mod remove;
 pub mod sigpipe;
 pub mod tree;
 pub mod userns;
@@ -661,6 +663,9 @@ pub struct Meta {
     pub size: u64,
     /// Modification time.
     pub mtime: Time,
+    /// Status change time: any change to the file's data or metadata
+    /// (owner, mode, xattrs, links, name) sets it to the current time.
+    pub ctime: Time,
     /// Device number of a device node.
     pub rdev: u64,
     /// Device holding the file.
@@ -681,6 +686,10 @@ impl Meta {
             mtime: Time {
                 sec: st.st_mtime,
                 nsec: st.st_mtime_nsec as u32,
+            },
+            ctime: Time {
+                sec: st.st_ctime,
+                nsec: st.st_ctime_nsec as u32,
             },
             rdev: st.st_rdev,
             dev: st.st_dev,

@@ -33,6 +33,9 @@ impl Globals {
     pub(super) fn add(&mut self, data: &[u8]) -> Result<(), String> {
         for r in pax::records(data) {
             let (k, v) = r.map_err(|m| format!("bad pax global header: {m}"))?;
+            if super::listed::is_listing(k) {
+                continue;
+            }
             self.merge(k, v)?;
             if self.bytes as u64 > MAX_META {
                 return Err(format!(

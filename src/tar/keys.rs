@@ -52,6 +52,24 @@ pub const ALIENTAR_VERSION: &str = "ALIENTAR.version";
 /// per-label records (see [`context_uidmap`]).
 pub const ALIENTAR_CONTEXT: &str = "ALIENTAR.context";
 
+/// Global header of an archive of an incremental chain: [`INCREMENTAL_FULL`]
+/// or [`INCREMENTAL_INCREMENT`].
+pub const ALIENTAR_INCREMENTAL: &str = "ALIENTAR.incremental";
+/// [`ALIENTAR_INCREMENTAL`] of a chain's full archive.
+pub const INCREMENTAL_FULL: &str = "full";
+/// [`ALIENTAR_INCREMENTAL`] of an increment.
+pub const INCREMENTAL_INCREMENT: &str = "increment";
+/// Global header of an archive of an incremental chain: its state time,
+/// `SECONDS.NNNNNNNNN`. A file whose status changed at or after it may be
+/// missing from the archive's state; one that did not is in it as it is.
+pub const ALIENTAR_INCREMENTAL_TIME: &str = "ALIENTAR.incremental.time";
+/// Listing header of an increment: the names it deletes, each followed by
+/// a NUL byte, in the order they are deleted.
+pub const ALIENTAR_DELETED: &str = "ALIENTAR.deleted";
+/// Listing header of an increment: the names of its members that replace
+/// an entry of the state it follows, each followed by a NUL byte.
+pub const ALIENTAR_CHANGED: &str = "ALIENTAR.changed";
+
 /// Global header key of the uid map `label`'s context had at create time.
 pub fn context_uidmap(label: &str) -> String {
     format!("{ALIENTAR_CONTEXT}.{label}.uidmap")

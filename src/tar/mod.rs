@@ -8,6 +8,7 @@
 mod globals;
 pub mod header;
 pub mod keys;
+pub mod listed;
 pub mod pax;
 pub mod read;
 mod sparse;

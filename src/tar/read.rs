@@ -11,6 +11,7 @@ use std::io::{self, Read};
 use super::Lend;
 use super::globals::Globals;
 use super::header::{self, BLOCK, Dialect, RawHeader};
+use super::listed::Listed;
 use super::sparse::{self, Sparse, SparseRecords};
 use super::{keys, pax};
 use crate::entry::{Entry, Kind, Time};
@@ -70,6 +71,8 @@ pub struct Reader<R> {
     err: Option<String>,
     done: bool,
     globals: Globals,
+    /// Names the listing headers of an increment gave, until taken.
+    listed: Listed,
     header_offset: u64,
     current: Vec<u8>,
 }
@@ -86,6 +89,7 @@ impl<R: Read> Reader<R> {
             err: None,
             done: false,
             globals: Globals::default(),
+            listed: Listed::default(),
             header_offset: 0,
             current: Vec::new(),
         }
@@ -94,6 +98,13 @@ impl<R: Read> Reader<R> {
     /// The pax global records seen so far, in order (later ones override).
     pub fn globals(&self) -> &[(String, Vec<u8>)] {
         self.globals.records()
+    }
+
+    /// The names the listing headers of an increment read so far gave
+    /// (see [`super::listed`]); taken, so that the next call gives the
+    /// ones read after.
+    pub fn take_listed(&mut self) -> Listed {
+        std::mem::take(&mut self.listed)
     }
 
     /// Read the archive as if its first global header declared `label` as
@@ -310,7 +321,11 @@ impl<R: Read> Reader<R> {
             }
             b'g' => {
                 let data = self.read_meta(raw.size, "pax global header")?;
-                if let Err(m) = self.globals.add(&data) {
+                if let Err(m) = self
+                    .globals
+                    .add(&data)
+                    .and_then(|()| self.listed.add(&data))
+                {
                     return Err(self.fail(m));
                 }
             }

@@ -240,6 +240,32 @@ pub fn encode_global(records: &[(String, String)], out: &mut Vec<u8>) {
     meta_header(out, b"alientar.global", b'g', &data, 0);
 }
 
+/// Append the listing headers of an increment naming `names` under `key`
+/// ([`super::keys::ALIENTAR_DELETED`] or [`super::keys::ALIENTAR_CHANGED`]):
+/// pax global headers `alientar.incremental`, each holding one record of
+/// at most [`super::listed::LISTING_CHUNK`] bytes of names (a longer name
+/// alone), each name followed by a NUL byte.
+pub fn encode_listing(key: &str, names: &[Vec<u8>], out: &mut Vec<u8>) {
+    let mut value = Vec::new();
+    let mut data = Vec::new();
+    let mut flush = |value: &mut Vec<u8>, out: &mut Vec<u8>| {
+        if !value.is_empty() {
+            data.clear();
+            push_record(&mut data, key, value);
+            meta_header(out, b"alientar.incremental", b'g', &data, 0);
+            value.clear();
+        }
+    };
+    for n in names {
+        if !value.is_empty() && value.len() + n.len() + 1 > super::listed::LISTING_CHUNK {
+            flush(&mut value, out);
+        }
+        value.extend_from_slice(n);
+        value.push(0);
+    }
+    flush(&mut value, out);
+}
+
 /// Append the zero padding that follows `size` bytes of member data.
 pub fn pad(out: &mut Vec<u8>, size: u64) {
     let p = super::read::padding(size) as usize;

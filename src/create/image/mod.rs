@@ -124,6 +124,12 @@ pub fn create_image(
     progress: &crate::progress::Progress,
 ) -> Result<Report> {
     validate_tag(&image.tag).map_err(Error::usage)?;
+    if opts.incremental != super::Incremental::No {
+        return Err(Error::usage(
+            "an image is no incremental archive: its layer is a plain pax stream, without the \
+             global header that records the chain",
+        ));
+    }
     let media = layer_media_type(opts.format)?;
     // Opened before a namespace the walk may enter, by absolute names
     // (the walk changes to -C).
