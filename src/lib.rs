@@ -21,7 +21,9 @@
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
 //!   and [`print_check`]; [`diff()`] with [`DiffOptions`]; [`remap()`] with
-//!   [`RemapOptions`].
+//!   [`RemapOptions`];
+//! - [`unshare()`] with [`UnshareOptions`]: run a command inside a
+//!   context's user namespace, as `podman unshare` does.
 //!
 //! Ownership: [`IdMap`] ([`UidMap`], [`GidMap`]) is one kernel-style map,
 //! [`Maps`] a pair, [`parse_spec`] reads a `--map` argument; [`Registry`]
@@ -76,6 +78,7 @@ mod sys;
 mod tar;
 mod transform;
 mod translate;
+mod unshare;
 mod walk;
 
 #[cfg(test)]
@@ -100,6 +103,7 @@ pub use remap::{RemapOptions, remap};
 pub use report::Report;
 pub use transform::Transform;
 pub use translate::Unmapped;
+pub use unshare::{UNSHARE_ENV, UnshareError, UnshareOptions, unshare};
 
 /// Not API: what the binary, the fuzz targets, the benchmarks and the
 /// integration tests reach below the public surface. It may change in any

@@ -61,7 +61,7 @@ fn enter_built(maps: Maps) -> Result<WalkNamespace> {
             maps.uid, maps.gid, overflow.0, overflow.1, e.kind()
         ))
     })?;
-    crate::sys::userns::enter_laid_out(&ns, &maps)?;
+    crate::sys::userns::enter_as(&ns, &maps, crate::sys::userns::Become::Own)?;
     Ok(WalkNamespace {
         maps,
         view,
