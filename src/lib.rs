@@ -16,7 +16,9 @@
 //!   override xattrs or an mtree manifest); its [`Normalize`] ([`SetMtime`],
 //!   [`ForceOwner`], [`ModeChanges`], [`XattrFilter`]) sets times, owners,
 //!   modes and xattrs the same way in every member, for reproducible
-//!   archives ([`parse_date`], [`source_date_epoch`] read the dates);
+//!   archives ([`parse_date`], [`source_date_epoch`] read the dates); its
+//!   [`TarFormat`] leaves alientar's global header and labels out for
+//!   other consumers;
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
@@ -101,6 +103,7 @@ pub use ownership::OwnerOptions;
 pub use progress::{Observer, Progress, Snapshot};
 pub use remap::{RemapOptions, remap};
 pub use report::Report;
+pub use tar::format::TarFormat;
 pub use transform::Transform;
 pub use translate::Unmapped;
 pub use unshare::{UNSHARE_ENV, UnshareError, UnshareOptions, unshare};

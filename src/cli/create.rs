@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use alientar::Error;
-use alientar::{CreateOptions, create};
+use alientar::{CreateOptions, TarFormat, create};
 
 use super::Env;
 use super::normalize::NormalizeArgs;
@@ -65,12 +65,55 @@ pub(super) struct CreateArgs {
     /// bsdtar's default formats.
     #[arg(long)]
     nanoseconds: bool,
+    /// The tar dialect: alientar (the default), pax, gnu or ustar.
+    ///
+    /// alientar: pax with a global header that declares the archive's
+    /// context and maps, and label records (docs/format.md). The others
+    /// write neither, for consumers that refuse or keep them: pax (posix)
+    /// an extended header only where a member needs one (long names, large
+    /// IDs, xattrs; sqfstar, tar2sqfs, OCI layers for umoci); gnu GNU
+    /// tar's format (long names as ././@LongLink members, large numbers in
+    /// base-256; no xattrs, whole seconds); ustar plain POSIX ustar, where
+    /// a member whose name, link, IDs, size or time do not fit is not
+    /// archived (an error), as with GNU tar.
+    #[arg(
+        short = 'H',
+        long,
+        value_enum,
+        default_value = "alientar",
+        value_name = "FORMAT"
+    )]
+    format: FormatArg,
     #[command(flatten)]
     gnu: GnuArgs,
     #[command(flatten)]
     owners: OwnerArgs,
     #[command(flatten)]
     normalize: Box<NormalizeArgs>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    /// alientar's format: pax with its global header and labels.
+    Alientar,
+    /// POSIX pax without alientar's records.
+    #[value(alias = "posix")]
+    Pax,
+    /// GNU tar's format.
+    Gnu,
+    /// POSIX ustar.
+    Ustar,
+}
+
+impl From<FormatArg> for TarFormat {
+    fn from(f: FormatArg) -> TarFormat {
+        match f {
+            FormatArg::Alientar => TarFormat::Alientar,
+            FormatArg::Pax => TarFormat::Pax,
+            FormatArg::Gnu => TarFormat::Gnu,
+            FormatArg::Ustar => TarFormat::Ustar,
+        }
+    }
 }
 
 impl CreateArgs {
@@ -99,6 +142,7 @@ impl CreateArgs {
             nanoseconds: self.nanoseconds,
             transform: transform_of(&self.gnu.transform)?,
             normalize,
+            tar_format: self.format.into(),
         })
     }
 }

@@ -15,6 +15,7 @@ use crate::frame::layout::HeaderMaker;
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::report::Report;
+use crate::tar::format::TarFormat;
 use crate::tar::write as tw;
 use crate::walk::WalkedFile;
 
@@ -32,6 +33,11 @@ pub(super) struct Members<'a> {
     transform: Option<crate::transform::Transform>,
     /// `--mtime`, `--clamp-mtime`.
     set_mtime: Option<super::SetMtime>,
+    /// `--format`: what the members keep, and whether the archive gets
+    /// alientar's global header.
+    format: TarFormat,
+    /// Members whose xattrs the format left out.
+    xattrs_left_out: u64,
 }
 
 impl<'a> Members<'a> {
@@ -46,12 +52,15 @@ impl<'a> Members<'a> {
                 notes.clone(),
                 progress.clone(),
                 env.labels.archive.clone(),
+                env.opts.tar_format,
             ),
             links: HashMap::new(),
             target: out.display.clone(),
             nanoseconds: env.opts.nanoseconds,
             transform: env.opts.transform.clone(),
             set_mtime: env.opts.normalize.mtime,
+            format: env.opts.tar_format,
+            xattrs_left_out: 0,
             notes,
         }
     }
@@ -64,16 +73,19 @@ impl<'a> Members<'a> {
     /// for it, as a header made after the walk does ([`Members::defer_header`]):
     /// the same tree then makes the same archive whether it is written while
     /// walked or after.
+    /// A format without alientar's records has no global header.
     pub(super) fn header(&mut self, header: &[u8]) -> Result<()> {
         let header = header.to_vec();
-        self.planner.defer_header(Box::new(move || Ok(header)));
+        self.defer_header(Box::new(move || Ok(header)));
         Ok(())
     }
 
     /// The global header, made by `make` once what it names is known: it
-    /// gets the first frame, kept for it.
+    /// gets the first frame, kept for it (none without alientar's records).
     pub(super) fn defer_header(&mut self, make: HeaderMaker<'a>) {
-        self.planner.defer_header(make);
+        if self.format.alientar_records() {
+            self.planner.defer_header(make);
+        }
     }
 
     /// Write the member of `s`; `watch` is told of it.
@@ -110,6 +122,16 @@ impl<'a> Members<'a> {
         }
         (watch.on_entry)(&entry.path);
         transform_member(self.transform.as_ref(), &mut entry);
+        if self.format.fit(&mut entry) {
+            self.xattrs_left_out += 1;
+        }
+        if let Some(why) = self.format.refuses(&entry) {
+            let shown = crate::quote::escaped(&entry.path);
+            report.errors.push(Error::usage(format!(
+                "{shown}: not archived: {why} (--format gnu or pax stores it)"
+            )));
+            return Ok(());
+        }
         if let Err(e) = self.planner.entry(entry, fs_path, seen) {
             return Err(self.werr(e));
         }
@@ -122,6 +144,14 @@ impl<'a> Members<'a> {
     /// archive goes into place and what the frame builders met into
     /// `report`.
     pub(super) fn finish(self, out: Output, report: &mut Report) -> Result<()> {
+        if self.xattrs_left_out > 0 {
+            let n = self.xattrs_left_out;
+            report.warnings.push(format!(
+                "--format {}: the xattrs of {n} member{} were not stored (--format pax or alientar stores them)",
+                self.format.name(),
+                if n == 1 { "" } else { "s" }
+            ));
+        }
         let Members {
             mut planner,
             target,

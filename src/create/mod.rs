@@ -25,6 +25,7 @@ use crate::names::Names;
 use crate::output::{OutFormat, Output};
 use crate::ownership::OwnerOptions;
 use crate::report::Report;
+use crate::tar::format::TarFormat;
 use crate::walk::member_prefix;
 
 mod build;
@@ -75,6 +76,10 @@ pub struct CreateOptions {
     pub transform: Option<crate::transform::Transform>,
     /// Times, owners, modes and xattrs set the same way in every member.
     pub normalize: Normalize,
+    /// The tar dialect (`--format`): alientar's own by default; the others
+    /// write no global header and no labels, for consumers such as
+    /// sqfstar and umoci.
+    pub tar_format: TarFormat,
 }
 
 /// Create an archive. `on_entry` is called with each member name as it is
@@ -94,6 +99,12 @@ pub fn create(
     let mut report = Report::default();
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
+    }
+    if opts.nanoseconds && !opts.tar_format.pax_records() {
+        return Err(Error::usage(format!(
+            "--nanoseconds needs pax records: --format {} stores whole seconds",
+            opts.tar_format.name()
+        )));
     }
     let ns = userns::namespace_for(opts, reg)?;
     // The archive and the directory are opened before the namespace is
