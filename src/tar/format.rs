@@ -5,7 +5,7 @@
 //! image). [`TarFormat::alientar_records`] is the one switch that leaves
 //! out the global header and the label records.
 
-use super::header::format_numeric;
+use super::header::{BLOCK, format_numeric};
 use super::write::{
     Layout, MAX_OCTAL_ID, MAX_OCTAL_SIZE, encode_member, member_name, push_ustar_header, put,
     typeflag,
@@ -69,7 +69,8 @@ impl TarFormat {
             return false;
         }
         e.xattrs.clear();
-        true
+        // A hard link's xattrs are its target's, counted there.
+        e.kind != Kind::HardLink
     }
 
     /// Why `e` cannot be stored in this format, if it cannot (ustar only:
@@ -114,9 +115,21 @@ impl TarFormat {
             TarFormat::Ustar => {
                 let name = member_name(e);
                 push_ustar_header(e, &Layout::of(e, &name), out);
+                let at = out.len() - BLOCK;
+                gnu_checksum(&mut out[at..]);
             }
         }
     }
+}
+
+/// Write a header block's checksum as GNU tar does (six octal digits, a
+/// NUL and a space), so that `--format gnu` and `ustar` headers are GNU
+/// tar's byte for byte.
+fn gnu_checksum(block: &mut [u8]) {
+    block[148..156].fill(b' ');
+    let sum: u32 = block.iter().map(|&b| u32::from(b)).sum();
+    block[148..154].copy_from_slice(format!("{sum:06o}").as_bytes());
+    block[154] = 0;
 }
 
 /// GNU tar's header of `e`, after a `././@LongLink` member for a name or
@@ -151,12 +164,14 @@ fn encode_gnu(e: &Entry, out: &mut Vec<u8>) {
         format_numeric(&mut g.dev_major, u64::from(e.dev_major));
         format_numeric(&mut g.dev_minor, u64::from(e.dev_minor));
     }
-    h.set_cksum();
     out.extend_from_slice(h.as_bytes());
+    let at = out.len() - BLOCK;
+    gnu_checksum(&mut out[at..]);
 }
 
 /// A `././@LongLink` member of type `flag` (`L` a name, `K` a link
-/// target) holding `value` and a NUL, as GNU tar writes it.
+/// target) holding `value` and a NUL, as GNU tar writes it (with
+/// `--numeric-owner`: no user and group names).
 fn long_link(flag: u8, value: &[u8], out: &mut Vec<u8>) {
     let mut h = Header::new_gnu();
     let g = h.as_gnu_mut().expect("GNU header");
@@ -167,10 +182,9 @@ fn long_link(flag: u8, value: &[u8], out: &mut Vec<u8>) {
     format_numeric(&mut g.size, value.len() as u64 + 1);
     format_numeric(&mut g.mtime, 0);
     g.typeflag[0] = flag;
-    put(&mut g.uname, b"root");
-    put(&mut g.gname, b"root");
-    h.set_cksum();
     out.extend_from_slice(h.as_bytes());
+    let at = out.len() - BLOCK;
+    gnu_checksum(&mut out[at..]);
     out.extend_from_slice(value);
     out.push(0);
     super::write::pad(out, value.len() as u64 + 1);
