@@ -21,9 +21,14 @@
 #            mmdebstrap --variant=minbase when missing and mmdebstrap exists;
 #            else a synthetic tree of similar shape)
 #   --quick  smaller large files (3 x 32 MiB) and 3 runs, to check the script
+# The "image unpack" rows (when umoci is installed) unpack a three-layer OCI
+# image of ROOTFS built with umoci (the rootfs; deletions; an opaque
+# directory) with alientar and with umoci unpack, as root and as the test
+# user (--owners userns against umoci unpack --rootless); their ratio is
+# alientar / umoci, in a table of their own.
 # Needs root (extract restores owners; tmpfs mount; userns runs drop to the
 # user alientar-test, which needs /etc/subuid ranges). With sqfstar, tar2sqfs
-# and mke2fs installed, the userns rows include docs/guide.md (e)'s
+# and mke2fs installed, the userns rows include docs/guide.md (f)'s
 # disk-image pipelines against the same fed by GNU tar. Extracts always go to
 # fresh directories, deleted only at the end, so discard work from deleting
 # does not land in a timed run.
@@ -196,15 +201,16 @@ WARM=()
 # The tools' executables and libraries, read back with the inputs (alientar's
 # release binary carries debug info for profiling: 36 MB).
 TOOL_FILES=()
-# The disk-image tools of docs/guide.md (e), for the image rows.
+# The disk-image tools of docs/guide.md (f), for the image rows.
 HAVE_IMAGES=1
 for t in sqfstar tar2sqfs mke2fs; do command -v "$t" >/dev/null || HAVE_IMAGES=0; done
 IMAGE_TOOLS=()
 if [ $HAVE_IMAGES = 1 ]; then IMAGE_TOOLS=("$(command -v sqfstar)" "$(command -v tar2sqfs)" "$(command -v mke2fs)"); fi
-for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zstd)" /usr/bin/time "$(command -v sh)" "$(command -v runuser)" "$(command -v unshare)" "${IMAGE_TOOLS[@]}"; do
+for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zstd)" /usr/bin/time "$(command -v sh)" "$(command -v runuser)" "$(command -v unshare)" $(command -v umoci || true) "${IMAGE_TOOLS[@]}"; do
   TOOL_FILES+=("$t")
   while read -r lib; do TOOL_FILES+=("$lib"); done < <(ldd "$t" 2>/dev/null | awk '$3 ~ /^\// {print $3}')
 done
+if command -v umoci >/dev/null; then TOOL_FILES+=("$(command -v umoci)"); fi
 warm() {
   local p
   for p in "$@"; do
@@ -226,7 +232,7 @@ time_it() {
   printf '%s\t%s\t%s\t%s\n' "$key" "$tool" "$(echo "$t1 - $t0" | bc -l)" "$rss" >> "$RES"
 }
 
-# The disk-image recipes of docs/guide.md (e), as the test user, each
+# The disk-image recipes of docs/guide.md (f), as the test user, each
 # against the same pipeline fed by GNU tar inside `unshare --map-auto
 # --map-root-user` (the namespace alientar's recipe builds, made the way
 # scripts do without alientar). The tree is the root filesystem as rootless
@@ -291,6 +297,36 @@ for wl in rootfs small large; do
   ls -l "$A".*.tar.zst | awk -v wl=$wl '{print wl " size " $NF " " $5}' >> "$WORK/sizes.txt"
 done
 
+# A three-layer OCI image of the root filesystem, built once with umoci:
+# the rootfs; then usr/share/doc and etc/motd deleted and a file added; then
+# a layer with an opaque directory (umoci raw add-layer).
+IMAGE=$WORK/image-layout
+HAVE_UMOCI=0
+if command -v umoci >/dev/null; then
+  HAVE_UMOCI=1
+  if [ ! -f "$IMAGE/index.json" ]; then
+    rm -rf "$IMAGE" "$WORK/image-build"; mkdir -p "$WORK/image-build"
+    (cd "$WORK/image-build" && umoci init --layout "$IMAGE" && umoci new --image "$IMAGE:t" \
+      && umoci unpack --image "$IMAGE:t" b >/dev/null && cp -a "$ROOTFS/." b/rootfs/ \
+      && umoci repack --refresh-bundle --image "$IMAGE:t" b \
+      && rm -rf b/rootfs/usr/share/doc b/rootfs/etc/motd && echo new > b/rootfs/etc/new \
+      && umoci repack --refresh-bundle --image "$IMAGE:t" b \
+      && mkdir -p l3/usr/share/man && touch l3/usr/share/man/.wh..wh..opq \
+      && echo only > l3/usr/share/man/only \
+      && tar --numeric-owner --owner=0 --group=0 -C l3 -cf l3.tar usr \
+      && umoci raw add-layer --image "$IMAGE:t" l3.tar) >/dev/null \
+      || { echo "cannot build the image with umoci; no image rows" >&2; HAVE_UMOCI=0; rm -rf "$IMAGE"; }
+    rm -rf "$WORK/image-build"
+  fi
+fi
+if [ $HAVE_UMOCI = 1 ]; then
+  for run in $(seq "$RUNS"); do
+    WARM=("$IMAGE")
+    fresh "$EXT4"; time_it "image unpack ext4" umoci umoci unpack --image "$IMAGE:t" "$D/bundle"
+    fresh "$EXT4"; time_it "image unpack ext4" alientar "$ALIENTAR" extract -f "oci:$IMAGE:t" -C "$D"
+  done
+fi
+
 if [ $HAVE_USER = 1 ]; then
   cp "$SCRATCH/rootfs-r$RUNS.ali.tar.zst" "$USCR/rootfs.ali.tar.zst"
   cp "$SCRATCH/rootfs-r$RUNS.gnu.tar.zst" "$USCR/rootfs.gnu.tar.zst"
@@ -306,6 +342,39 @@ if [ $HAVE_USER = 1 ]; then
     time_it "rootless-storage userns create" alientar runuser -u $USER_NAME -- "$ALIENTAR" create --map rootless -f "$USCR/s$run.ali.tar.zst" -C "$SHIFTED" .
     if [ $HAVE_IMAGES = 1 ]; then image_rows "$run"; fi
   done
+  if [ $HAVE_UMOCI = 1 ]; then
+    # (umoci's blobs are root's, mode 0600: a copy the user may read.)
+    cp -a "$IMAGE" "$USCR/image"; chmod -R a+rX "$USCR/image"
+    for run in $(seq "$RUNS"); do
+      WARM=("$USCR/image")
+      fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
+      time_it "image unpack userns ext4" umoci runuser -u $USER_NAME -- umoci unpack --rootless --image "$USCR/image:t" "$d/bundle"
+      fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
+      time_it "image unpack userns ext4" alientar runuser -u $USER_NAME -- "$ALIENTAR" extract --owners userns --map rootless -f "oci:$USCR/image:t" -C "$d"
+    done
+  fi
+fi
+
+# ---------------------------------------------------------------- images
+# Image creation, as root, from the same bundle: alientar create --oci of
+# its rootfs (a new layout each run; zstd, and -z for gzip) against umoci
+# repack of it, which without --refresh-bundle packs the whole tree as a
+# new layer each time (gzip, umoci 0.4.7's only compression).
+if command -v umoci >/dev/null; then
+  IMG=$SCRATCH/images; mkdir -p "$IMG"
+  umoci init --layout "$IMG/umoci"
+  umoci new --image "$IMG/umoci:base"
+  umoci unpack --image "$IMG/umoci:base" "$IMG/bundle" >/dev/null
+  cp -a "$ROOTFS/." "$IMG/bundle/rootfs/"
+  for run in $(seq "$RUNS"); do
+    WARM=("$IMG/bundle/rootfs")
+    time_it "rootfs image create" umoci umoci repack --image "$IMG/umoci:r$run" "$IMG/bundle"
+    time_it "rootfs image create" alientar "$ALIENTAR" create --oci "$IMG/ali-r$run:t" -C "$IMG/bundle/rootfs" .
+    time_it "rootfs image create -z" umoci umoci repack --image "$IMG/umoci:z$run" "$IMG/bundle"
+    time_it "rootfs image create -z" alientar "$ALIENTAR" create --oci "$IMG/ali-z$run:t" -z -C "$IMG/bundle/rootfs" .
+  done
+else
+  echo "umoci missing: no image rows" >&2
 fi
 
 # ---------------------------------------------------------------- report
@@ -328,7 +397,13 @@ def quartiles(v):
         return None
     q = statistics.quantiles(v, n=4)
     return q[0], q[2]
+# Rows timed against another tool than GNU tar and bsdtar (umoci, for
+# images) get a table of their own.
+PEERS = ("umoci",)
+peered = [k for k in order if any(p in rows[k] for p in PEERS)]
 for key in order:
+    if key in peered:
+        continue
     m = {t: statistics.median(v) for t, v in rows[key].items()}
     g, a, b = m.get("gnu"), m.get("alientar"), m.get("bsdtar")
     f = lambda x: "–" if x is None else f"{x:.3f}"
@@ -338,7 +413,32 @@ for key in order:
     rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
     mem = max(rss[key]["alientar"]) / 1024 if rss[key]["alientar"] else 0
     print(f"| {key} | {f(g)} | {f(a)} | {f(b)} | {r(a)} | {rr} | {r(b)} | {mem:.0f} |")
+for peer in PEERS:
+    keys = [k for k in peered if peer in rows[k]]
+    if not keys:
+        continue
+    print(f"\n| image operation | {peer} (s) | alientar (s) | alientar/{peer} | run by run | alientar max RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for key in keys:
+        p, a = statistics.median(rows[key][peer]), statistics.median(rows[key]["alientar"])
+        pairs = [x / y for x, y in zip(rows[key]["alientar"], rows[key][peer]) if y]
+        q = quartiles(pairs)
+        rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
+        mem = max(rss[key]["alientar"]) / 1024
+        print(f"| {key} | {p:.3f} | {a:.3f} | {a / p:.2f} | {rr} | {mem:.0f} |")
 print()
+if peer_rows:
+    print("Container images (a three-layer OCI image of the root filesystem). Ratio = alientar / umoci.\n")
+    print("| image / operation | umoci (s) | alientar (s) | alientar/umoci | run by run | alientar max RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for key in peer_rows:
+        u = statistics.median(rows[key]["umoci"]); a = statistics.median(rows[key]["alientar"])
+        pairs = [x / y for x, y in zip(rows[key]["alientar"], rows[key]["umoci"]) if y]
+        q = quartiles(pairs)
+        rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
+        mem = max(rss[key]["alientar"]) / 1024
+        print(f"| {key} | {u:.3f} | {a:.3f} | {a / u:.2f} | {rr} | {mem:.0f} |")
+    print()
 sizes = collections.defaultdict(dict)
 for line in open(sys.argv[2]):
     wl, _, name, size = line.split()

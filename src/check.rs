@@ -105,7 +105,8 @@ impl Usage {
 }
 
 /// Check an archive's owners against the maps `owners` selects (each
-/// entry's label in the registry, or `--map`/`--context` for all).
+/// entry's label in the registry, or `--map`/`--context` for all); an
+/// image's (`oci:DIR[:TAG]`, ...) final view.
 ///
 /// # Errors
 /// An unreadable or malformed archive, or an unknown `--context`.
@@ -114,11 +115,13 @@ pub fn check(
     reg: &Registry,
     owners: &OwnerOptions,
 ) -> Result<CheckResult> {
-    let mut rd = crate::archive::Entries::open(archive)?;
+    // (Entries an image's final view refuses have no owner on disk to
+    // check; extract reports them.)
+    let mut rd = crate::archive::Entries::open(archive, &mut Vec::new())?;
     let mut chooser = MapChooser::new(reg, owners)?;
     let mut out: CheckResult = BTreeMap::new();
     let shown = archive.display().to_string();
-    while let Some(e) = rd
+    while let Some((e, _)) = rd
         .next_mut()
         .map_err(|e| e.with_context(format!("reading {shown}")))?
     {

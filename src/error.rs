@@ -47,6 +47,11 @@ pub enum ErrorKind {
     /// Bad usage: options that do not fit together, a bad argument.
     #[error("{0}")]
     Usage(String),
+    /// A file changed, shrank or vanished while it was archived: the
+    /// archive holds what could be read (GNU tar's "file changed as we
+    /// read it", exit status 1).
+    #[error("{0}")]
+    Changed(String),
 }
 
 impl Error {
@@ -107,6 +112,11 @@ impl Error {
     /// A usage error.
     pub fn usage(msg: impl Into<String>) -> Error {
         Error::new(ErrorKind::Usage(msg.into()))
+    }
+
+    /// The file at `path` changed while it was archived.
+    pub fn changed(path: impl Into<PathBuf>, msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Changed(msg.into())).with_path(path)
     }
 
     /// Attach the path this error concerns (kept if one is already set).

@@ -100,6 +100,11 @@ impl Lend for Copying {
     type Loan = Shared;
 }
 
+/// A stream as a [`Source`] that only copies.
+pub fn source(r: Box<dyn Read + Send>) -> Box<dyn Source> {
+    Box::new(Copying(r))
+}
+
 /// As [`open`], as a [`Source`].
 ///
 /// # Errors

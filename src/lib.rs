@@ -19,13 +19,24 @@
 //!   archives ([`parse_date`], [`source_date_epoch`] read the dates); its
 //!   [`TarFormat`] leaves alientar's global header and labels out for
 //!   other consumers;
+//! - [`create_image()`] with [`ImageOptions`]: the same tree as a one-layer
+//!   OCI image in an image layout, the layer a plain pax stream
+//!   ([`TarFormat::Pax`]), the context in the config's labels;
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
+//!   the reading commands read container images too (`oci:DIR[:TAG]`,
+//!   `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` as the
+//!   archive: every blob verified, then the layers' final view);
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
 //!   and [`print_check`]; [`diff()`] with [`DiffOptions`]; [`remap()`] with
 //!   [`RemapOptions`];
 //! - [`unshare()`] with [`UnshareOptions`]: run a command inside a
 //!   context's user namespace, as `podman unshare` does.
+//!
+//! Selection, as GNU tar's options give it: [`Exclude`] (names left out,
+//! matched as [`Matching`] says) for every command, [`Select`] (with
+//! [`ExcludeCaches`] and `--one-file-system`) for create; [`read_names`]
+//! and [`read_patterns`] read `-T` and `-X` lists.
 //!
 //! Ownership: [`IdMap`] ([`UidMap`], [`GidMap`]) is one kernel-style map,
 //! [`Maps`] a pair, [`parse_spec`] reads a `--map` argument; [`Registry`]
@@ -60,6 +71,7 @@ mod extract;
 mod frame;
 mod gnu;
 mod idmap;
+mod image;
 mod input;
 mod list;
 mod live;
@@ -75,6 +87,7 @@ mod progress;
 mod quote;
 mod remap;
 mod report;
+mod select;
 mod sink;
 mod sys;
 mod tar;
@@ -88,7 +101,10 @@ mod testutil;
 
 pub use check::{CheckResult, Usage, check, print as print_check};
 pub use context::{Context, Maps, Registry, user_contexts_file, validate_label};
-pub use create::{CreateOptions, ForceOwner, Normalize, SetMtime, XattrFilter, create};
+pub use create::{
+    CreateOptions, ForceOwner, ImageOptions, Normalize, SetMtime, XattrFilter, create,
+    create_image, validate_tag,
+};
 pub use date::{parse_date, source_date_epoch};
 pub use diff::{DiffOptions, DiffReport, Difference, What, diff};
 pub use entry::{Entry, Kind, Time};
@@ -100,9 +116,11 @@ pub use live::{Live, LiveNamespace, namespaces as live_namespaces};
 pub use modechange::ModeChanges;
 pub use output::OutFormat;
 pub use ownership::OwnerOptions;
+pub use pattern::Matching;
 pub use progress::{Observer, Progress, Snapshot};
 pub use remap::{RemapOptions, remap};
 pub use report::Report;
+pub use select::{Exclude, ExcludeCaches, Select, VCS_NAMES, read_names, read_patterns};
 pub use tar::format::TarFormat;
 pub use transform::Transform;
 pub use translate::Unmapped;

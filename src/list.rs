@@ -10,14 +10,15 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::archive::Entries;
+use crate::archive::{Entries, LayerOf};
 use crate::context::Registry;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
+use crate::image::{Whiteout, whiteout};
 use crate::ownership::{MapChooser, OwnerOptions};
-use crate::pattern::Patterns;
 use crate::quote::format_time;
 use crate::report::Report;
+use crate::select::MemberFilter;
 use crate::translate::{Direction, translate};
 
 /// Output style.
@@ -34,10 +35,16 @@ pub enum ListFormat {
 /// What to list.
 #[derive(Clone, Debug)]
 pub struct ListOptions {
-    /// The archive (`-` for stdin).
+    /// The archive (`-` for stdin), or an image: `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` (its final
+    /// view, every blob verified first).
     pub archive: PathBuf,
     /// Member patterns; empty lists everything.
     pub patterns: Vec<Vec<u8>>,
+    /// How the patterns match.
+    pub matching: crate::pattern::Matching,
+    /// Members left out, by their names as stored.
+    pub exclude: crate::select::Exclude,
     /// Ownership: `context`/`maps` select the host view.
     pub owners: OwnerOptions,
     /// Output style.
@@ -47,6 +54,13 @@ pub struct ListOptions {
     pub transform: Option<crate::transform::Transform>,
     /// `--show-transformed-names`.
     pub show_transformed: bool,
+    /// `--strip-components`: with `show_transformed`, names are shown
+    /// without this many leading components (after the transform), and
+    /// members with no more are not shown, as GNU tar shows them.
+    pub strip_components: u32,
+    /// `--layers`: an image's layers, each with its own entries (whiteouts
+    /// included, marked), instead of its final view.
+    pub layers: bool,
 }
 
 /// List an archive to `out`.
@@ -56,8 +70,12 @@ pub struct ListOptions {
 /// in the host view are per-entry errors in the report.
 pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<Report> {
     let mut report = Report::default();
-    let mut rd = Entries::open(&opts.archive)?;
-    let mut pats = Patterns::new(opts.patterns.iter().cloned());
+    let mut rd = if opts.layers {
+        Entries::open_layers(&opts.archive)?
+    } else {
+        Entries::open(&opts.archive, &mut report.errors)?
+    };
+    let mut pats = MemberFilter::new(&opts.patterns, opts.matching, &opts.exclude);
     let mut host_view = if opts.owners.maps.is_some() || opts.owners.context.is_some() {
         Some(HostView::new(MapChooser::new(reg, &opts.owners)?, opts))
     } else {
@@ -65,11 +83,11 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     };
     let mut printer = Printer::new(opts.format);
     let archive = opts.archive.display().to_string();
-    while let Some(e) = rd
+    while let Some((e, layer)) = rd
         .next_mut()
         .map_err(|e| e.with_context(format!("reading {archive}")))?
     {
-        if !pats.matches(&e.path) {
+        if !pats.admits(&e.path) {
             continue;
         }
         let host = match host_view
@@ -85,9 +103,16 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
             Some(Ok(ids)) => Some(ids),
             None => None,
         };
-        shown(opts, e);
+        if !shown(opts, e) {
+            continue;
+        }
+        let layer = layer.map(|l| Layer {
+            of: l,
+            whiteout: if opts.layers { whiteout(&e.path) } else { None },
+            header: opts.layers,
+        });
         printer
-            .print(e, host, out)
+            .print(e, host, layer, out)
             .map_err(|err| Error::io_nopath("cannot write listing", err))?;
         report.entries += 1;
     }
@@ -147,11 +172,22 @@ impl<'a> HostView<'a> {
     }
 }
 
+/// The layer of an image an entry is listed from.
+struct Layer<'a> {
+    of: LayerOf<'a>,
+    /// What the entry removes, when it is a whiteout (`--layers`).
+    whiteout: Option<Whiteout>,
+    /// Lines name each layer before its entries (`--layers`).
+    header: bool,
+}
+
 /// Writes the listing's lines, with one buffer for every line.
 struct Printer {
     format: ListFormat,
     widths: Widths,
     line: String,
+    /// The layer whose header line was printed last.
+    layer: usize,
 }
 
 impl Printer {
@@ -160,11 +196,25 @@ impl Printer {
             format,
             widths: Widths::default(),
             line: String::new(),
+            layer: 0,
         }
     }
 
     /// The entry's line (or JSON object) to `out`.
-    fn print(&mut self, e: &Entry, host: Option<HostIds>, out: &mut dyn Write) -> io::Result<()> {
+    fn print(
+        &mut self,
+        e: &Entry,
+        host: Option<HostIds>,
+        layer: Option<Layer>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        if let Some(l) = layer.as_ref().filter(|l| l.header)
+            && l.of.number != self.layer
+            && self.format != ListFormat::Json
+        {
+            self.layer = l.of.number;
+            writeln!(out, "# layer {}/{} {}", l.of.number, l.of.count, l.of.name)?;
+        }
         match self.format {
             ListFormat::Names => {
                 self.line.clear();
@@ -174,16 +224,38 @@ impl Printer {
             }
             ListFormat::Long => {
                 long_line(e, host, &mut self.widths, &mut self.line);
+                if let Some(w) = layer.and_then(|l| l.whiteout) {
+                    self.line.pop();
+                    push_whiteout(&w, &mut self.line);
+                    self.line.push('\n');
+                }
                 out.write_all(self.line.as_bytes())
             }
-            ListFormat::Json => writeln!(out, "{}", json_line(e, host)),
+            ListFormat::Json => writeln!(out, "{}", json_line(e, host, layer)),
         }
     }
 }
 
+/// ` [whiteout of PATH]` or ` [opaque: empties DIR]`.
+fn push_whiteout(w: &Whiteout, s: &mut String) {
+    match w {
+        Whiteout::Name(p) => {
+            s.push_str(" [whiteout of ");
+            crate::quote::push_escaped(p, s);
+        }
+        Whiteout::Opaque(d) => {
+            s.push_str(" [opaque: empties ");
+            crate::quote::push_escaped(if d.is_empty() { b"." } else { d }, s);
+        }
+        Whiteout::Other => s.push_str(" [whiteout bookkeeping"),
+    }
+    s.push(']');
+}
+
 /// The entry as listed: without names with `--numeric-owner`, renamed as
-/// `--transform` says.
-fn shown(opts: &ListOptions, e: &mut Entry) {
+/// `--transform` and `--strip-components` say. False: not shown (nothing
+/// left after stripping).
+fn shown(opts: &ListOptions, e: &mut Entry) -> bool {
     if opts.owners.numeric_owner {
         e.uname = None;
         e.gname = None;
@@ -195,6 +267,7 @@ fn shown(opts: &ListOptions, e: &mut Entry) {
             x.apply_link(e);
         }
     }
+    !opts.show_transformed || crate::member::strip_entry(e, opts.strip_components)
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -300,7 +373,7 @@ fn push_link_and_label(e: &Entry, s: &mut String) {
     }
 }
 
-fn json_line(e: &Entry, host: Option<HostIds>) -> String {
+fn json_line(e: &Entry, host: Option<HostIds>, layer: Option<Layer>) -> String {
     let mut v = json!({
         "path": lossy(&e.path),
         "type": e.kind.name(),
@@ -320,6 +393,16 @@ fn json_line(e: &Entry, host: Option<HostIds>) -> String {
     if let Some(h) = host {
         v["host_uid"] = json!(h.uid);
         v["host_gid"] = json!(h.gid);
+    }
+    if let Some(l) = layer {
+        v["layer"] = json!(l.of.number);
+        v["layer_digest"] = json!(l.of.name);
+        match &l.whiteout {
+            Some(Whiteout::Name(p)) => v["whiteout"] = json!(lossy(p)),
+            Some(Whiteout::Opaque(d)) => v["opaque"] = json!(lossy(d)),
+            Some(Whiteout::Other) => v["whiteout"] = json!(null),
+            None => {}
+        }
     }
     // `path` and `link` are text; a name that is not UTF-8 loses bytes
     // there, so it also comes whole, in base64.

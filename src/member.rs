@@ -23,6 +23,51 @@ pub fn safe_components(path: &[u8]) -> std::result::Result<(Vec<&[u8]>, bool), S
     Ok((out, stripped))
 }
 
+/// `name` without its first `n` components, as GNU tar's
+/// `--strip-components` counts them (leading `/` skipped, `.` a component,
+/// slashes in a row one separator); `None` when it has no more than `n`.
+pub fn strip_components(name: &[u8], n: u32) -> Option<&[u8]> {
+    if n == 0 {
+        return Some(name);
+    }
+    let mut left = n;
+    let mut i = name.iter().take_while(|&&b| b == b'/').count();
+    while i < name.len() {
+        let slash = name[i] == b'/';
+        i += 1;
+        if slash {
+            while name.get(i) == Some(&b'/') {
+                i += 1;
+            }
+            left -= 1;
+            if left == 0 {
+                return (i < name.len()).then(|| &name[i..]);
+            }
+        }
+    }
+    None
+}
+
+/// Strip `n` components from `e`'s name and, for a hard link, from its
+/// target (as GNU tar does; a symlink's target is left alone). False when
+/// either has no more than `n`: the member is then left out.
+pub fn strip_entry(e: &mut crate::entry::Entry, n: u32) -> bool {
+    if n == 0 {
+        return true;
+    }
+    let Some(path) = strip_components(&e.path, n).map(<[u8]>::to_vec) else {
+        return false;
+    };
+    if e.kind == crate::entry::Kind::HardLink {
+        match e.link.as_deref().and_then(|l| strip_components(l, n)) {
+            Some(l) => e.link = Some(l.to_vec()),
+            None => return false,
+        }
+    }
+    e.path = path;
+    true
+}
+
 /// Components joined by `/` into a member key.
 pub fn join(comps: &[&[u8]]) -> Vec<u8> {
     comps.join(&b'/')
@@ -57,6 +102,25 @@ pub fn split(key: &[u8]) -> Vec<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strip_as_gnu_tar() {
+        let cases: &[(&str, u32, Option<&str>)] = &[
+            ("t/a/b", 1, Some("a/b")),
+            ("t/a/b", 2, Some("b")),
+            ("t/a/b", 3, None),
+            ("./a/b", 1, Some("a/b")),
+            ("/t//a", 1, Some("a")),
+            ("t", 1, None),
+            ("t/", 1, None),
+            ("t", 0, Some("t")),
+        ];
+        for (name, n, want) in cases {
+            let got =
+                strip_components(name.as_bytes(), *n).map(|s| std::str::from_utf8(s).unwrap());
+            assert_eq!(got, *want, "{name} {n}");
+        }
+    }
 
     #[test]
     fn is_joined_matches_join() {

@@ -50,7 +50,17 @@ pub(crate) struct Output {
     place: Place,
     /// Device and inode of the regular file written, if it is one.
     id: Option<(u64, u64)>,
+    /// Gives a new file its name once it is complete (see
+    /// [`Output::name_when_complete`]).
+    namer: Option<Namer>,
+    /// Sees the uncompressed tar stream as it is written (taken by the
+    /// frame pipeline).
+    pub(crate) tap: Option<crate::frame::Tap>,
 }
+
+/// Names a new archive once it is complete, from its bytes: it is given
+/// the file, open for reading.
+pub(crate) type Namer = Box<dyn FnOnce(&File) -> io::Result<OsString> + Send>;
 
 /// What happens to the written file when it is complete.
 enum Place {
@@ -98,6 +108,8 @@ impl Output {
             stream: Arc::new(Mutex::new(None)),
             place,
             id,
+            namer: None,
+            tap: None,
         };
         // (Made once `out` exists, whose drop removes the temporary.)
         let enc = Encoder::new(dest, format).map_err(cerr)?;
@@ -110,6 +122,24 @@ impl Output {
     /// (the walk leaves it out).
     pub(crate) fn id(&self) -> Option<(u64, u64)> {
         self.id
+    }
+
+    /// Name the archive, once complete, as `namer` says (in the directory
+    /// of the name it was opened as), instead of that name: a blob named by
+    /// its digest. Only a new file can be named so.
+    ///
+    /// # Errors
+    /// The archive is not a new file.
+    pub(crate) fn name_when_complete(&mut self, namer: Namer) -> Result<()> {
+        if !matches!(self.place, Place::Rename { .. }) {
+            return Err(Error::io(
+                "cannot write the new file",
+                &self.display,
+                io::Error::from(io::ErrorKind::AlreadyExists),
+            ));
+        }
+        self.namer = Some(namer);
+        Ok(())
     }
 
     /// The archive is complete: finish the compressor, then put the file in
@@ -128,9 +158,15 @@ impl Output {
         };
         // The file closes here; only the temporary's fate is left.
         drop(enc.finish().map_err(werr)?);
+        let namer = self.namer.take();
         match &self.place {
             Place::AsIs => Ok(()),
             Place::Rename { dir, tmp, name } => {
+                let name = match namer {
+                    Some(namer) => dir.open_file(tmp.as_bytes()).and_then(|f| namer(&f)),
+                    None => Ok(name.clone()),
+                }
+                .map_err(werr)?;
                 dir.rename(tmp.as_bytes(), name.as_bytes())
                     .map_err(|e| Error::io("cannot rename the new archive to", &self.display, e))?;
                 self.place = Place::AsIs;

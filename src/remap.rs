@@ -56,6 +56,14 @@ pub fn remap(opts: &RemapOptions, progress: &Progress) -> Result<Report> {
     if let Some(l) = &opts.context {
         crate::context::validate_label(l).map_err(Error::usage)?;
     }
+    if crate::image::ImageRef::parse(&opts.input).is_some() {
+        return Err(Error::usage(format!(
+            "{}: remap rewrites archives, not images (extract the image, or name a file \
+             that starts like one as ./{})",
+            opts.input.display(),
+            opts.input.display()
+        )));
+    }
     let (_, r) = crate::input::open(&opts.input)?;
     let mut rd = Reader::new(r);
     let mut out = Output::open(&opts.output, opts.format)?;

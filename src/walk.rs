@@ -1,5 +1,8 @@
 //! Tree → entries: a sorted walk, then `lstat`, `readlink` and xattrs of
-//! every file in parallel. Owners come out in the host view.
+//! every file in parallel. Owners come out in the host view. What the
+//! [`Select`] leaves out is never stat'ed, and an excluded directory never
+//! read: names are matched as the directory lists them, cache tags and
+//! devices looked at as directories are found.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -8,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::entry::{Entry, Kind, LABEL_XATTR};
 use crate::error::{Error, Result};
+use crate::select::{CACHEDIR_SIGNATURE, CACHEDIR_TAG, ExcludeCaches, Select};
 
 /// One file found by the walk.
 #[derive(Clone, Debug)]
@@ -58,9 +62,9 @@ pub fn member_prefix(p: &Path) -> (Vec<u8>, bool) {
     (b.to_vec(), stripped)
 }
 
-/// Directories deeper than this are walked one at a time (walkdir, which
-/// keeps a bounded number of directories open and no recursion); above it,
-/// directories are read and their entries stat'ed in parallel.
+/// Directories deeper than this are walked one at a time, depth first,
+/// without recursion; above it, directories are read and their entries
+/// stat'ed in parallel.
 const PARALLEL_DEPTH: usize = 32;
 
 /// One thing the walk met, in archive order.
@@ -77,24 +81,25 @@ pub enum Item {
 impl From<Result<Found>> for Item {
     fn from(r: Result<Found>) -> Item {
         match r {
-            Ok(Found::File(s)) => Item::File(s),
+            Ok(Found::File(s) | Found::Dir(s, _)) => Item::File(s),
             Ok(Found::Socket(p)) => Item::Socket(p),
             Err(e) => Item::Error(e),
         }
     }
 }
 
-/// Walk `paths` (relative to `base`) in sorted order and stat everything.
+/// Walk `paths` (relative to `base`) in sorted order and stat everything,
+/// leaving out what `select` says.
 ///
 /// # Errors
 /// A path given on the command line that does not exist. Errors below it
 /// are collected in [`Walk::errors`].
-pub fn walk(base: &Path, paths: &[PathBuf]) -> Result<Walk> {
-    let roots = roots(base, paths)?;
+pub fn walk(base: &Path, paths: &[PathBuf], select: &Select) -> Result<Walk> {
+    let plan = plan(base, paths, select)?;
     let mut out = Walk::default();
     // Nobody consumes this walk as it goes: whole subtrees at once, from
     // the top, in parallel.
-    walk_roots(&roots, 1, &mut |batch| {
+    walk_roots(&plan, 1, &mut |batch| {
         for it in batch {
             match it {
                 Item::File(s) => out.files.push(*s),
@@ -116,17 +121,122 @@ pub fn roots(base: &Path, paths: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>> 
     paths
         .iter()
         .map(|p| {
-            // `-C DIR .` walks DIR itself: no `.` component to resolve in
-            // every later path (the member names keep their `./`).
-            let root = if p.as_os_str() == "." && !base.as_os_str().is_empty() {
-                base.to_path_buf()
-            } else {
-                base.join(p)
-            };
+            let root = root_path(base, p);
             crate::sys::lstat_path(&root).map_err(|e| Error::io("cannot stat", &root, e))?;
             Ok((root, member_prefix(p).0))
         })
         .collect()
+}
+
+/// Where the path `p` given relative to `base` is.
+fn root_path(base: &Path, p: &Path) -> PathBuf {
+    // `-C DIR .` walks DIR itself: no `.` component to resolve in every
+    // later path (the member names keep their `./`).
+    if p.as_os_str() == "." && !base.as_os_str().is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// A path to walk.
+#[derive(Debug)]
+struct Root {
+    path: PathBuf,
+    /// Its member name.
+    name: Vec<u8>,
+    /// It was given with a leading `/` (exclusions see it).
+    absolute: bool,
+}
+
+/// What a walk goes through and what it leaves out.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    roots: Vec<Root>,
+    select: &'a Select,
+}
+
+/// The walk of `paths` (relative to `base`), leaving out what `select`
+/// says: a path it excludes is not looked at.
+///
+/// # Errors
+/// A path that does not exist (before anything is walked).
+pub fn plan<'a>(base: &Path, paths: &[PathBuf], select: &'a Select) -> Result<Plan<'a>> {
+    let mut roots = Vec::with_capacity(paths.len());
+    for p in paths {
+        let (name, absolute) = member_prefix(p);
+        if Rules::new(select, absolute).excluded(&name) {
+            continue;
+        }
+        let path = root_path(base, p);
+        crate::sys::lstat_path(&path).map_err(|e| Error::io("cannot stat", &path, e))?;
+        roots.push(Root {
+            path,
+            name,
+            absolute,
+        });
+    }
+    Ok(Plan { roots, select })
+}
+
+/// What the walk below one path leaves out.
+#[derive(Clone, Copy)]
+struct Rules<'a> {
+    select: &'a Select,
+    /// The path was given with a leading `/`: names are matched with it,
+    /// as GNU tar matches them.
+    absolute: bool,
+}
+
+impl<'a> Rules<'a> {
+    fn new(select: &'a Select, absolute: bool) -> Rules<'a> {
+        Rules { select, absolute }
+    }
+
+    /// Is the member `name` excluded by name?
+    fn excluded(&self, name: &[u8]) -> bool {
+        let x = &self.select.exclude;
+        if x.is_empty() {
+            return false;
+        }
+        if !self.absolute {
+            return x.excludes(name);
+        }
+        let mut full = Vec::with_capacity(name.len() + 1);
+        full.push(b'/');
+        full.extend_from_slice(name);
+        x.excludes(&full)
+    }
+
+    /// What of `found` to walk: a directory in the directory on the device
+    /// `parent` (`None`: a path given) may be on another filesystem or
+    /// tagged as a cache.
+    fn classify(&self, found: Result<Found>, parent: Option<u64>) -> Option<Result<Found>> {
+        let Ok(Found::File(s)) = found else {
+            return Some(found);
+        };
+        if s.entry.kind != Kind::Dir {
+            return Some(Ok(Found::File(s)));
+        }
+        if self.select.one_file_system && parent.is_some_and(|d| d != s.dev) {
+            return Some(Ok(Found::Dir(s, Below::Nothing)));
+        }
+        let tagged =
+            || crate::sys::tree::starts_with(&s.fs_path.join(os(CACHEDIR_TAG)), CACHEDIR_SIGNATURE);
+        let below = match self.select.caches {
+            Some(how) if tagged() => match how {
+                ExcludeCaches::Contents => Below::Tag,
+                ExcludeCaches::Under => Below::Nothing,
+                ExcludeCaches::All => return None,
+            },
+            _ => Below::All,
+        };
+        Some(Ok(Found::Dir(s, below)))
+    }
+}
+
+fn os(b: &[u8]) -> &std::ffi::OsStr {
+    std::ffi::OsStr::from_bytes(b)
 }
 
 /// Directories this close to the top are handed on entry by entry, so that
@@ -138,59 +248,73 @@ const STREAM_DEPTH: usize = 2;
 /// first windows are smaller, so the consumer starts early).
 const WINDOW: usize = 8;
 
-/// Walk `roots` (from [`roots`]) in sorted order, handing what is found to
-/// `f` in archive order, in batches, as the walk goes. `f` returns false to
-/// stop the walk.
-pub fn walk_each(roots: &[(PathBuf, Vec<u8>)], f: &mut dyn FnMut(Vec<Item>) -> bool) {
-    walk_roots(roots, STREAM_DEPTH, f);
+/// Walk as `plan` says, in sorted order, handing what is found to `f` in
+/// archive order, in batches, as the walk goes. `f` returns false to stop
+/// the walk.
+pub fn walk_each(plan: &Plan, f: &mut dyn FnMut(Vec<Item>) -> bool) {
+    walk_roots(plan, STREAM_DEPTH, f);
 }
 
 /// As [`walk_each`], entry by entry above `stream_depth`.
-fn walk_roots(
-    roots: &[(PathBuf, Vec<u8>)],
-    stream_depth: usize,
-    f: &mut dyn FnMut(Vec<Item>) -> bool,
-) {
-    for (root, prefix) in roots {
-        let top = stat_one(None, root.clone(), prefix.clone());
+fn walk_roots(plan: &Plan, stream_depth: usize, f: &mut dyn FnMut(Vec<Item>) -> bool) {
+    for root in &plan.roots {
+        let rules = Rules::new(plan.select, root.absolute);
+        let top = stat_one(None, root.path.clone(), root.name.clone());
+        let Some(top) = rules.classify(top, None) else {
+            continue;
+        };
         let dir = subdir(&top);
         if !f(vec![top.into()]) {
             return;
         }
-        if let Some((path, name)) = dir
-            && !stream_dir(&path, &name, 1, stream_depth, f)
+        if let Some(sub) = dir
+            && !stream_dir(rules, &sub, 1, stream_depth, f)
         {
             return;
         }
     }
 }
 
-/// The path and member name of a directory found, to descend into.
-fn subdir(f: &Result<Found>) -> Option<(PathBuf, Vec<u8>)> {
+/// A directory found, to walk below.
+struct Sub {
+    path: PathBuf,
+    /// Its member name.
+    name: Vec<u8>,
+    /// Its device.
+    dev: u64,
+    /// Only its cache tag is walked.
+    only_tag: bool,
+}
+
+/// The directory found in `f` to walk below, if any.
+fn subdir(f: &Result<Found>) -> Option<Sub> {
     match f {
-        Ok(Found::File(s)) if s.entry.kind == Kind::Dir => {
-            Some((s.fs_path.clone(), s.entry.path.clone()))
-        }
+        Ok(Found::Dir(s, below)) if *below != Below::Nothing => Some(Sub {
+            path: s.fs_path.clone(),
+            name: s.entry.path.clone(),
+            dev: s.dev,
+            only_tag: *below == Below::Tag,
+        }),
         _ => None,
     }
 }
 
-/// Hand on what is below the directory `path`: near the top entry by entry
+/// Hand on what is below the directory `sub`: near the top entry by entry
 /// (descending in order), deeper as whole subtrees. False when `f` stopped.
 fn stream_dir(
-    path: &Path,
-    name: &[u8],
+    rules: Rules,
+    sub: &Sub,
     depth: usize,
     stream_depth: usize,
     f: &mut dyn FnMut(Vec<Item>) -> bool,
 ) -> bool {
     if depth >= stream_depth {
-        return f(walk_dir(path, name, depth)
+        return f(walk_dir(rules, sub, depth)
             .into_iter()
             .map(Item::from)
             .collect());
     }
-    let found = match read_and_stat(path, name) {
+    let found = match read_and_stat(rules, sub) {
         Ok(v) => v,
         Err(e) => return f(vec![Item::Error(e)]),
     };
@@ -208,7 +332,7 @@ fn stream_dir(
             size = (size * 2).min(WINDOW);
             let below: Vec<Option<Vec<Result<Found>>>> = window
                 .par_iter()
-                .map(|item| subdir(item).map(|(p, n)| walk_dir(&p, &n, depth + 1)))
+                .map(|item| subdir(item).map(|s| walk_dir(rules, &s, depth + 1)))
                 .collect();
             for (item, below) in window.into_iter().zip(below) {
                 if !f(vec![item.into()]) {
@@ -227,8 +351,8 @@ fn stream_dir(
         if !f(vec![item.into()]) {
             return false;
         }
-        if let Some((p, n)) = sub
-            && !stream_dir(&p, &n, depth + 1, stream_depth, f)
+        if let Some(s) = sub
+            && !stream_dir(rules, &s, depth + 1, stream_depth, f)
         {
             return false;
         }
@@ -245,26 +369,24 @@ fn child_name(parent: &[u8], child: &[u8]) -> Vec<u8> {
     n
 }
 
-/// Everything below the directory `path` (member name `name`), in archive
-/// order: each entry followed by what is below it, names sorted bytewise.
-/// Names are stat'ed relative to the open directory, in parallel; the
-/// directory is closed before its subdirectories are walked (in parallel
-/// too), so open descriptors stay few whatever the tree's width.
-fn walk_dir(path: &Path, name: &[u8], depth: usize) -> Vec<Result<Found>> {
+/// Everything below the directory `sub`, in archive order: each entry
+/// followed by what is below it, names sorted bytewise. Names are stat'ed
+/// relative to the open directory, in parallel; the directory is closed
+/// before its subdirectories are walked (in parallel too), so open
+/// descriptors stay few whatever the tree's width.
+fn walk_dir(rules: Rules, sub: &Sub, depth: usize) -> Vec<Result<Found>> {
     if depth >= PARALLEL_DEPTH {
-        return walk_sequential(path, name);
+        return walk_sequential(rules, sub);
     }
-    let found = match read_and_stat(path, name) {
+    let found = match read_and_stat(rules, sub) {
         Ok(v) => v,
         Err(e) => return vec![Err(e)],
     };
     let below: Vec<Vec<Result<Found>>> = found
         .par_iter()
-        .map(|f| match f {
-            Ok(Found::File(s)) if s.entry.kind == Kind::Dir => {
-                walk_dir(&s.fs_path, &s.entry.path, depth + 1)
-            }
-            _ => Vec::new(),
+        .map(|f| match subdir(f) {
+            Some(s) => walk_dir(rules, &s, depth + 1),
+            None => Vec::new(),
         })
         .collect();
     let mut out = Vec::with_capacity(found.len() + below.iter().map(Vec::len).sum::<usize>());
@@ -275,37 +397,65 @@ fn walk_dir(path: &Path, name: &[u8], depth: usize) -> Vec<Result<Found>> {
     out
 }
 
-/// The entries of the directory `path` (member name `name`), sorted,
-/// stat'ed in parallel relative to the open directory, which is closed
-/// before returning.
-fn read_and_stat(path: &Path, name: &[u8]) -> Result<Vec<Result<Found>>> {
-    let unreadable = |e| Error::io("cannot read directory", path, e);
-    let dir = crate::sys::Dir::open_nofollow(path).map_err(unreadable)?;
-    let mut names = dir.names().map_err(unreadable)?;
+/// The entries of the directory `sub` the rules keep, sorted, stat'ed in
+/// parallel relative to the open directory, which is closed before
+/// returning.
+fn read_and_stat(rules: Rules, sub: &Sub) -> Result<Vec<Result<Found>>> {
+    let path = &sub.path;
+    let dir = crate::sys::Dir::open_nofollow(path).map_err(|e| unreadable_dir(path, e))?;
+    let mut names = dir.names().map_err(|e| unreadable_dir(path, e))?;
+    if sub.only_tag {
+        names.retain(|n| n == CACHEDIR_TAG);
+    }
     names.sort_unstable();
     Ok(names
         .par_iter()
-        .map(|n| {
-            stat_one(
-                Some((&dir, n)),
-                path.join(std::ffi::OsStr::from_bytes(n)),
-                child_name(name, n),
-            )
+        .filter_map(|n| {
+            let m = child_name(&sub.name, n);
+            if rules.excluded(&m) {
+                return None;
+            }
+            let found = stat_one(Some((&dir, n)), path.join(os(n)), m);
+            rules.classify(found, Some(sub.dev))
         })
         .collect())
 }
 
-/// As [`walk_dir`], one name at a time, for very deep trees.
-fn walk_sequential(path: &Path, name: &[u8]) -> Vec<Result<Found>> {
+/// A directory that could not be read: gone since its parent was read
+/// (GNU tar's words), or another error.
+fn unreadable_dir(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return Error::changed(path, REMOVED);
+    }
+    Error::io("cannot read directory", path, e)
+}
+
+/// What GNU tar says of a file that was there when its directory was read
+/// and gone when it was to be archived.
+pub const REMOVED: &str = "File removed before we read it";
+
+/// As [`walk_dir`], one directory at a time, depth first, for very deep
+/// trees: the entries still to hand on at each level are kept, no
+/// directory stays open.
+fn walk_sequential(rules: Rules, top: &Sub) -> Vec<Result<Found>> {
     let mut out = Vec::new();
-    for item in crate::sys::tree::walk_below(path) {
-        match item {
-            Ok(p) => {
-                let rel = p.strip_prefix(path).unwrap_or(Path::new(""));
-                let n = child_name(name, rel.as_os_str().as_bytes());
-                out.push(stat_one(None, p, n));
+    let mut levels = Vec::new();
+    match read_and_stat(rules, top) {
+        Ok(v) => levels.push(v.into_iter()),
+        Err(e) => return vec![Err(e)],
+    }
+    while let Some(level) = levels.last_mut() {
+        let Some(f) = level.next() else {
+            levels.pop();
+            continue;
+        };
+        let sub = subdir(&f);
+        out.push(f);
+        if let Some(s) = sub {
+            match read_and_stat(rules, &s) {
+                Ok(v) => levels.push(v.into_iter()),
+                Err(e) => out.push(Err(e)),
             }
-            Err(e) => out.push(Err(Error::io("cannot read directory", e.path, e.error))),
         }
     }
     out
@@ -332,7 +482,18 @@ pub fn read_xattrs_of_unreadable(
 
 enum Found {
     File(Box<WalkedFile>),
+    /// A directory, and what of it is walked.
+    Dir(Box<WalkedFile>, Below),
     Socket(PathBuf),
+}
+
+/// What is walked below a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Below {
+    All,
+    /// Only its cache tag (`--exclude-caches`).
+    Tag,
+    Nothing,
 }
 
 /// Where a file is: its name in its open directory when the walk has one,
@@ -349,7 +510,13 @@ impl Place<'_> {
             Some((d, n)) => d.lstat(n),
             None => crate::sys::lstat_path(self.path),
         }
-        .map_err(|e| Error::io("cannot stat", self.path, e))
+        .map_err(|e| match self.at {
+            // Listed by its directory, gone since.
+            Some(_) if e.kind() == std::io::ErrorKind::NotFound => {
+                Error::changed(self.path, REMOVED)
+            }
+            _ => Error::io("cannot stat", self.path, e),
+        })
     }
 
     /// An unreadable file is left out (as GNU tar does), not archived as
@@ -460,9 +627,10 @@ mod tests {
     /// Member names as the streaming walk hands them on, with the number
     /// of batches it took.
     fn streamed(base: &Path, stream_depth: usize) -> (Vec<Vec<u8>>, usize) {
-        let roots = roots(base, &[PathBuf::from(".")]).unwrap();
+        let select = Select::default();
+        let plan = plan(base, &[PathBuf::from(".")], &select).unwrap();
         let (mut names, mut batches) = (Vec::new(), 0);
-        walk_roots(&roots, stream_depth, &mut |batch| {
+        walk_roots(&plan, stream_depth, &mut |batch| {
             batches += 1;
             for it in batch {
                 if let Item::File(s) = it {
@@ -514,7 +682,7 @@ mod tests {
                 assert_eq!(batches, 1 + 20 + 13, "stream depth {depth}");
             }
         }
-        let collected: Vec<_> = walk(t.path(), &[PathBuf::from(".")])
+        let collected: Vec<_> = walk(t.path(), &[PathBuf::from(".")], &Select::default())
             .unwrap()
             .files
             .into_iter()
@@ -523,15 +691,60 @@ mod tests {
         assert_eq!(collected, want);
     }
 
+    /// Below the depth where the walk goes one directory at a time, it
+    /// leaves out what it leaves out above it.
+    #[test]
+    fn deep_walk_selects_as_the_parallel_one() {
+        let t = tempfile::tempdir().unwrap();
+        let mut deep = t.path().to_path_buf();
+        for i in 0..PARALLEL_DEPTH + 3 {
+            deep.push(format!("d{i}"));
+        }
+        for at in [t.path().join("d0"), deep.clone()] {
+            std::fs::create_dir_all(at.join("skip/below")).unwrap();
+            std::fs::create_dir_all(at.join("cache/sub")).unwrap();
+            std::fs::write(at.join("f.o"), b"o").unwrap();
+            std::fs::write(at.join("keep"), b"k").unwrap();
+            std::fs::write(at.join("cache/CACHEDIR.TAG"), CACHEDIR_SIGNATURE).unwrap();
+            std::fs::write(at.join("cache/sub/x"), b"x").unwrap();
+        }
+        let mut select = Select {
+            caches: Some(ExcludeCaches::Contents),
+            ..Select::default()
+        };
+        for p in ["skip", "*.o"] {
+            select.exclude.add(p, crate::pattern::Matching::EXCLUDE);
+        }
+        let names: Vec<String> = walk(t.path(), &[PathBuf::from(".")], &select)
+            .unwrap()
+            .files
+            .into_iter()
+            .map(|s| String::from_utf8(s.entry.path).unwrap())
+            .collect();
+        let prefix = deep.strip_prefix(t.path()).unwrap().display().to_string();
+        for top in ["./d0", &format!("./{prefix}")] {
+            let has = |n: &str| names.contains(&format!("{top}/{n}"));
+            assert!(
+                has("keep") && has("cache") && has("cache/CACHEDIR.TAG"),
+                "{top}"
+            );
+            assert!(
+                !has("skip") && !has("f.o") && !has("cache/sub"),
+                "{top}: {names:?}"
+            );
+        }
+    }
+
     #[test]
     fn streaming_walk_stops_when_told() {
         let t = tempfile::tempdir().unwrap();
         for i in 0..12 {
             std::fs::create_dir_all(t.path().join(format!("d{i:02}/x"))).unwrap();
         }
-        let roots = roots(t.path(), &[PathBuf::from(".")]).unwrap();
+        let select = Select::default();
+        let plan = plan(t.path(), &[PathBuf::from(".")], &select).unwrap();
         let mut seen = 0;
-        walk_roots(&roots, STREAM_DEPTH, &mut |_| {
+        walk_roots(&plan, STREAM_DEPTH, &mut |_| {
             seen += 1;
             seen < 5
         });

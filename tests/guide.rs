@@ -4,7 +4,7 @@
 //! `alientar-test` dropped to with `runuser` (`WHO` = `user`), in a scratch
 //! directory standing for the user's home. The tests set up what the guide
 //! assumes (a rootless container's storage), run the blocks in order, and
-//! check what the guide says they do (the disk-image blocks of section (e)
+//! check what the guide says they do (the disk-image blocks of section (f)
 //! are run by tests/images.rs, on a Debian tree). They need root, the test user with
 //! `/etc/subuid` and `/etc/subgid` ranges, and `newuidmap`; without them
 //! they say loudly that they are skipped.
@@ -27,13 +27,15 @@ fn guide_blocks_are_tagged() {
         "a-restore-user",
         "a-restore-root",
         "b-image",
+        "b-oci",
         "c-userns",
         "c-xattr",
         "d-live",
+        "e-image",
         // Run by tests/images.rs, on a Debian tree.
-        "e-mmdebstrap",
-        "e-squashfs",
-        "e-ext4",
+        "f-mmdebstrap",
+        "f-squashfs",
+        "f-ext4",
     ] {
         assert!(b.contains_key(name), "docs/guide.md lacks the block {name}");
     }
@@ -68,7 +70,7 @@ fn guide_blocks_are_tagged() {
             "README links to #{l}, not a heading of the guide: {anchors:?}"
         );
     }
-    for section in ["a-", "b-", "c-", "d-", "e-"] {
+    for section in ["a-", "b-", "c-", "d-", "e-", "f-"] {
         assert!(
             links.iter().any(|l| l.starts_with(section)),
             "README does not link the guide's ({section}) section"
@@ -342,6 +344,34 @@ fn guide_b_image_and_c_restore_into_rootless_storage() {
     assert_eq!(owner(&x.join("etc/shadow")).0, u.uid, "owned by the user");
 }
 
+/// (b) the image as an OCI image, copied into podman's storage with
+/// skopeo: podman's namespace shows root's and shadow's etc/shadow.
+#[test]
+fn guide_b_oci_image_into_podman() {
+    let t = "guide_b_oci_image_into_podman";
+    let Some(u) = test_user(t) else { return };
+    if !have("skopeo") {
+        return skip(t, "skopeo missing (apt-get install skopeo)");
+    }
+    let Some(pm) = common::podman::Podman::new(t, &u) else {
+        return;
+    };
+    run_block_env("b-image", &pm.home, &pm.home, &pm.env());
+    let out = run_block_env("b-oci", &pm.home, &pm.home, &pm.env());
+    let line = out.lines().last().unwrap_or_default();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        (f.first(), f.get(2), f.get(3)),
+        (Some(&"-rw-r-----"), Some(&"0"), Some(&"42")),
+        "{out}"
+    );
+    let index = std::fs::read_to_string(pm.home.join("images/index.json")).unwrap();
+    assert!(
+        index.contains("\"org.opencontainers.image.ref.name\":\"rootfs\""),
+        "{index}"
+    );
+}
+
 /// (d): a running rootless container backed up and restored through its
 /// user namespace, its namespace listed by `contexts --live`.
 #[test]
@@ -377,6 +407,33 @@ fn guide_d_live_container() {
     );
     assert!(
         out.trim_end().ends_with("root shadow /srv/etc/shadow"),
+        "{out}"
+    );
+}
+
+/// (e): an image podman saved as an OCI layout, listed, checked and
+/// restored as the test user; `podman run --rootfs` sees its owners.
+#[test]
+fn guide_e_saved_image() {
+    let t = "guide_e_saved_image";
+    let Some(u) = test_user(t) else { return };
+    let Some(pm) = common::podman::Podman::new(t, &u) else {
+        return;
+    };
+    let Some(rootfs) = pm.rootfs_archive(t) else {
+        return;
+    };
+    pm.import(&rootfs, "localhost/guide:rootfs");
+    let out = run_block_env("e-image", &pm.home, &pm.home, &pm.env());
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("-rw-r----- 0/42") && lines[0].contains("etc/shadow"),
+        "{out}"
+    );
+    assert_eq!(lines[1], "all owners map", "{out}");
+    assert_eq!(
+        &lines[2..],
+        ["root shadow 640 /etc/shadow", "root root 4755 /usr/bin/su"],
         "{out}"
     );
 }

@@ -1,4 +1,4 @@
-//! Disk images from an ordinary user's build: docs/guide.md's section (e)
+//! Disk images from an ordinary user's build: docs/guide.md's section (f)
 //! run as written by the test user ("U"), on a Debian tree that
 //! `mmdebstrap --mode=unshare` makes (essential, with passwd's
 //! root:shadow etc/shadow and iputils-ping's file capability), and checked
@@ -334,7 +334,7 @@ fn parse_stat(body: &str) -> (Node, Vec<String>) {
 /// the same suite, packages and mirror.
 fn reference_command() -> String {
     let b = blocks();
-    let script = &b["e-mmdebstrap"].1;
+    let script = &b["f-mmdebstrap"].1;
     let mut cmd = String::new();
     for l in script.lines() {
         cmd.push_str(l.trim_end_matches('\\'));
@@ -349,7 +349,7 @@ fn reference_command() -> String {
     )
 }
 
-/// Section (e), start to end, on a Debian tree: see the file's
+/// Section (f), start to end, on a Debian tree: see the file's
 /// documentation.
 #[test]
 fn images_guide_recipes_from_mmdebstrap_to_squashfs_and_ext4() {
@@ -367,7 +367,7 @@ fn images_guide_recipes_from_mmdebstrap_to_squashfs_and_ext4() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = run_block("e-mmdebstrap", &home, &home);
+    let out = run_block("f-mmdebstrap", &home, &home);
     let reference = reference.wait_with_output().unwrap();
     assert!(
         reference.status.success(),
@@ -403,9 +403,9 @@ fn images_guide_recipes_from_mmdebstrap_to_squashfs_and_ext4() {
     ext4_recipe(&home, &archive);
 }
 
-/// Section (e)'s squashfs block: both images hold the archive.
+/// Section (f)'s squashfs block: both images hold the archive.
 fn squashfs_recipe(home: &Path, archive: &Members) {
-    let out = block_output("e-squashfs", home, home, &[]);
+    let out = block_output("f-squashfs", home, home, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -447,10 +447,10 @@ fn squashfs_recipe(home: &Path, archive: &Members) {
     }
 }
 
-/// Section (e)'s ext4 block: `debugfs stat` of every member shows the
+/// Section (f)'s ext4 block: `debugfs stat` of every member shows the
 /// archive's, and no xattr the archive does not have.
 fn ext4_recipe(home: &Path, archive: &Members) {
-    let out = run_block("e-ext4", home, home);
+    let out = run_block("f-ext4", home, home);
     for line in [
         "User:     0   Group:    42",
         "security.capability (20) = 01 00 00 02",

@@ -12,7 +12,9 @@ use super::shared::OwnerArgs;
 
 #[derive(Args, Debug)]
 pub(super) struct CheckArgs {
-    /// Archive to read (`-` for standard input).
+    /// Archive to read (`-` for standard input), or an image:
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]
+    /// (its layers verified, then applied in order; `./oci:x` is a file).
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     #[command(flatten)]

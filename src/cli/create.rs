@@ -1,22 +1,44 @@
 //! `alientar create`: its options and its run.
 
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
 use alientar::Error;
-use alientar::{CreateOptions, TarFormat, create};
+use alientar::{CreateOptions, ImageOptions, TarFormat, create, create_image};
 
 use super::Env;
 use super::normalize::NormalizeArgs;
 use super::outcome::{Exit, finish_totals, put_line, say_err, stderr_tty, stdout_tty};
-use super::shared::{CompressArgs, GnuArgs, OwnerArgs, out_format, transform_of};
+use super::select::{CreateSelectArgs, SelectArgs};
+use super::shared::{CompressArgs, GnuArgs, OwnerArgs, image_format, out_format, transform_of};
 
 #[derive(Args, Debug)]
 pub(super) struct CreateArgs {
     /// Archive to write (`-` for standard output).
-    #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
-    file: PathBuf,
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "ARCHIVE",
+        required_unless_present = "oci"
+    )]
+    file: Option<PathBuf>,
+    /// Write an OCI image instead: the tree as its one layer, tagged TAG
+    /// (default latest) in the image layout DIR.
+    ///
+    /// DIR is made if missing; an existing layout keeps its other images
+    /// (an image tagged TAG is replaced). The layer is zstd-compressed
+    /// (-z: gzip, for tools that read no zstd, such as umoci 0.4.7;
+    /// --no-compress: none), owners in the context view, without
+    /// alientar's global header and label records; the context and its
+    /// maps are the image config's labels org.alientar.context and
+    /// org.alientar.context.LABEL.uidmap/gidmap. The image's created time
+    /// is the newest modification time stored (--mtime, --clamp-mtime,
+    /// SOURCE_DATE_EPOCH): the same tree makes the same image. skopeo copy
+    /// oci:DIR:TAG containers-storage:NAME puts it in podman's storage.
+    #[arg(long, value_name = "DIR[:TAG]", conflicts_with = "file")]
+    oci: Option<String>,
     /// Change to DIR before reading PATHs.
     #[arg(
         short = 'C',
@@ -25,8 +47,9 @@ pub(super) struct CreateArgs {
         default_value = "."
     )]
     dir: PathBuf,
-    /// Files and directories to archive.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files and directories to archive (with -T, the names listed
+    /// follow).
+    #[arg(required_unless_present = "files_from", value_name = "PATH")]
     paths: Vec<PathBuf>,
     #[command(flatten)]
     compress: CompressArgs,
@@ -71,7 +94,7 @@ pub(super) struct CreateArgs {
     /// context and maps, and label records (docs/format.md). The others
     /// write neither, for consumers that refuse or keep them: pax (posix)
     /// an extended header only where a member needs one (long names, large
-    /// IDs, xattrs; sqfstar, tar2sqfs, OCI layers for umoci); gnu GNU
+    /// IDs, xattrs; sqfstar, tar2sqfs; --oci writes its layer so); gnu GNU
     /// tar's format (long names as ././@LongLink members, large numbers in
     /// base-256; no xattrs, whole seconds); ustar plain POSIX ustar, where
     /// a member whose name, link, IDs, size or time do not fit is not
@@ -81,13 +104,18 @@ pub(super) struct CreateArgs {
         long,
         value_enum,
         default_value = "alientar",
-        value_name = "FORMAT"
+        value_name = "FORMAT",
+        conflicts_with = "oci"
     )]
     format: FormatArg,
     #[command(flatten)]
     gnu: GnuArgs,
     #[command(flatten)]
     owners: OwnerArgs,
+    #[command(flatten)]
+    select: SelectArgs,
+    #[command(flatten)]
+    create_select: CreateSelectArgs,
     #[command(flatten)]
     normalize: Box<NormalizeArgs>,
 }
@@ -117,17 +145,36 @@ impl From<FormatArg> for TarFormat {
 }
 
 impl CreateArgs {
-    /// The library's options (owners resolved against the registry).
-    fn options(self, env: &Env) -> Result<CreateOptions, Error> {
+    /// The library's options (owners resolved against the registry), and
+    /// the image to write instead of an archive.
+    fn options(self, env: &Env) -> Result<(CreateOptions, Option<ImageOptions>), Error> {
         let owners = env.owners(&self.owners)?;
-        let format = out_format(&self.file, &self.compress)?;
+        let image = self
+            .oci
+            .as_deref()
+            .map(ImageOptions::parse)
+            .transpose()
+            .map_err(Error::usage)?;
+        let file = self.file.unwrap_or_default();
+        let format = match &image {
+            Some(_) => image_format(&self.compress)?,
+            None => out_format(&file, &self.compress)?,
+        };
         let source_date_epoch = std::env::var_os("SOURCE_DATE_EPOCH");
         let source_date_epoch = source_date_epoch.as_ref().map(|v| v.to_string_lossy());
         let normalize = self.normalize.normalize(source_date_epoch.as_deref())?;
-        Ok(CreateOptions {
-            archive: self.file,
+        let select = self.create_select.select(&self.select)?;
+        let mut paths = self.paths;
+        paths.extend(
+            self.select
+                .names()?
+                .into_iter()
+                .map(|n| PathBuf::from(std::ffi::OsString::from_vec(n))),
+        );
+        let opts = CreateOptions {
+            archive: file,
             dir: self.dir,
-            paths: self.paths,
+            paths,
             format,
             owners,
             from_xattrs: self.from_xattrs,
@@ -142,8 +189,10 @@ impl CreateArgs {
             nanoseconds: self.nanoseconds,
             transform: transform_of(&self.gnu.transform)?,
             normalize,
+            select,
             tar_format: self.format.into(),
-        })
+        };
+        Ok((opts, image))
     }
 }
 
@@ -151,8 +200,8 @@ impl CreateArgs {
 /// archive does.
 pub(super) fn run(a: CreateArgs, env: &Env) -> Result<Exit, Error> {
     let (verbose, totals) = (a.verbose, a.gnu.totals);
-    let opts = a.options(env)?;
-    let to_stdout = opts.archive.as_os_str() == "-";
+    let (opts, image) = a.options(env)?;
+    let to_stdout = image.is_none() && opts.archive.as_os_str() == "-";
     // -v names are the progress when they go to the terminal.
     let names_on_tty = verbose
         && if to_stdout {
@@ -171,7 +220,10 @@ pub(super) fn run(a: CreateArgs, env: &Env) -> Result<Exit, Error> {
             }
         }
     };
-    let r = create(&opts, &env.reg, &mut on_entry, &bar);
+    let r = match &image {
+        Some(i) => create_image(&opts, i, &env.reg, &mut on_entry, &bar),
+        None => create(&opts, &env.reg, &mut on_entry, &bar),
+    };
     bar.finish();
     Ok(finish_totals(r?, totals.then_some("written"), env.start))
 }

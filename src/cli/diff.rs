@@ -10,11 +10,14 @@ use alientar::{DiffOptions, Difference, diff};
 
 use super::Env;
 use super::outcome::{Exit, message, say_err};
+use super::select::{SelectArgs, check_stdin};
 use super::shared::OwnerArgs;
 
 #[derive(Args, Debug)]
 pub(super) struct DiffArgs {
-    /// Archive to read (`-` for standard input).
+    /// Archive to read (`-` for standard input), or an image:
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]
+    /// (its layers verified, then applied in order; `./oci:x` is a file).
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     /// Compare with the tree in DIR.
@@ -49,18 +52,32 @@ pub(super) struct DiffArgs {
     /// lstat shows it (through the map).
     #[arg(long)]
     no_from_xattrs: bool,
+    /// Compare each member with the file named without this many leading
+    /// components (hard-link targets too); members with no more are
+    /// skipped.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    strip_components: u32,
     #[command(flatten)]
     owners: OwnerArgs,
+    #[command(flatten)]
+    select: SelectArgs,
 }
 
 impl DiffArgs {
     /// The library's options (owners resolved against the registry).
     fn options(self, env: &Env) -> Result<DiffOptions, Error> {
+        check_stdin(&self.file, &self.select)?;
+        let mut patterns: Vec<Vec<u8>> =
+            self.patterns.into_iter().map(String::into_bytes).collect();
+        patterns.extend(self.select.names()?);
         Ok(DiffOptions {
             owners: env.owners(&self.owners)?,
             archive: self.file,
             dir: self.dir,
-            patterns: self.patterns.into_iter().map(String::into_bytes).collect(),
+            patterns,
+            matching: self.select.member_matching(),
+            exclude: self.select.exclude()?,
+            strip_components: self.strip_components,
             from_xattrs: if self.from_xattrs {
                 Some(true)
             } else if self.no_from_xattrs {
@@ -77,7 +94,10 @@ impl DiffArgs {
 pub(super) fn run(a: DiffArgs, env: &Env) -> Result<Exit, Error> {
     let opts = a.options(env)?;
     let bar = env.progress("comparing", false);
-    bar.watch_archive(&opts.archive, opts.patterns.is_empty());
+    bar.watch_archive(
+        &opts.archive,
+        opts.patterns.is_empty() && opts.exclude.is_empty(),
+    );
     bar.start();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -11,11 +11,14 @@ use alientar::{ExtractOptions, Owners, extract};
 
 use super::Env;
 use super::outcome::{Exit, finish_totals, put_line, stdout_tty};
+use super::select::{SelectArgs, check_stdin};
 use super::shared::{GnuArgs, OwnerArgs, transform_of};
 
 #[derive(Args, Debug)]
 pub(super) struct ExtractArgs {
-    /// Archive to read (`-` for standard input).
+    /// Archive to read (`-` for standard input), or an image:
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]
+    /// (its layers verified, then applied in order; `./oci:x` is a file).
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     /// Extract into DIR (which must exist).
@@ -76,21 +79,35 @@ pub(super) struct ExtractArgs {
     /// The same as --owners chown (GNU tar's default for root).
     #[arg(long, conflicts_with = "owners", overrides_with = "no_same_owner")]
     same_owner: bool,
+    /// Remove this many leading components from member names (after
+    /// --transform) and hard-link targets; members with no more are not
+    /// extracted.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    strip_components: u32,
     #[command(flatten)]
     gnu: GnuArgs,
     #[command(flatten)]
     own: OwnerArgs,
+    #[command(flatten)]
+    select: SelectArgs,
 }
 
 impl ExtractArgs {
     /// The library's options (owners resolved against the registry).
     fn options(self, env: &Env) -> Result<ExtractOptions, Error> {
         let owners = env.owners(&self.own)?;
+        check_stdin(&self.file, &self.select)?;
+        let mut patterns: Vec<Vec<u8>> =
+            self.patterns.into_iter().map(String::into_bytes).collect();
+        patterns.extend(self.select.names()?);
         Ok(ExtractOptions {
             sink: sink(self.owners, self.no_same_owner, self.same_owner),
             archive: self.file,
             dest: self.dir,
-            patterns: self.patterns.into_iter().map(String::into_bytes).collect(),
+            patterns,
+            matching: self.select.member_matching(),
+            exclude: self.select.exclude()?,
+            strip_components: self.strip_components,
             owners,
             old_files: self.old.policy(),
             transform: transform_of(&self.gnu.transform)?,
@@ -186,7 +203,10 @@ pub(super) fn run(a: ExtractArgs, env: &Env) -> Result<Exit, Error> {
         ));
     }
     let bar = env.progress("extracting", verbose && stdout_tty());
-    bar.watch_archive(&opts.archive, opts.patterns.is_empty());
+    bar.watch_archive(
+        &opts.archive,
+        opts.patterns.is_empty() && opts.exclude.is_empty(),
+    );
     // The bar's ticker thread starts with the first bytes or entry,
     // after extract has entered its user namespace (if any): a
     // namespace can only be entered while the process has one thread.

@@ -9,11 +9,14 @@ use alientar::{ListFormat, ListOptions, list};
 
 use super::Env;
 use super::outcome::{Exit, finish};
+use super::select::{SelectArgs, check_stdin};
 use super::shared::{OwnerArgs, transform_of};
 
 #[derive(Args, Debug)]
 pub(super) struct ListArgs {
-    /// Archive to read (`-` for standard input).
+    /// Archive to read (`-` for standard input), or an image:
+    /// oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]
+    /// (its final view; `./oci:x` is a file).
     #[arg(short = 'f', long = "file", value_name = "ARCHIVE")]
     file: PathBuf,
     /// Only members matching these names or globs.
@@ -36,17 +39,35 @@ pub(super) struct ListArgs {
     /// Show member names as stored (the default).
     #[arg(long, overrides_with = "show_transformed_names")]
     show_stored_names: bool,
+    /// With --show-transformed-names: show member names without this
+    /// many leading components, and not those with no more (GNU tar's
+    /// list shows names as stored otherwise).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    strip_components: u32,
+    /// An image's layers, each with its own entries (a `# layer N/COUNT
+    /// DIGEST` line before them; whiteouts marked), not its final view.
+    #[arg(long)]
+    layers: bool,
     #[command(flatten)]
     owners: OwnerArgs,
+    #[command(flatten)]
+    select: SelectArgs,
 }
 
 impl ListArgs {
     /// The library's options (owners resolved against the registry).
     fn options(self, env: &Env) -> Result<ListOptions, Error> {
         let owners = env.owners(&self.owners)?;
+        check_stdin(&self.file, &self.select)?;
+        let mut patterns: Vec<Vec<u8>> =
+            self.patterns.into_iter().map(String::into_bytes).collect();
+        patterns.extend(self.select.names()?);
         Ok(ListOptions {
             archive: self.file,
-            patterns: self.patterns.into_iter().map(String::into_bytes).collect(),
+            patterns,
+            matching: self.select.member_matching(),
+            exclude: self.select.exclude()?,
+            strip_components: self.strip_components,
             owners,
             format: if self.json {
                 ListFormat::Json
@@ -57,6 +78,7 @@ impl ListArgs {
             },
             transform: transform_of(&self.transform)?,
             show_transformed: self.show_transformed_names,
+            layers: self.layers,
         })
     }
 }

@@ -14,6 +14,7 @@ mod oldstyle;
 mod outcome;
 mod progress;
 mod remap;
+mod select;
 mod shared;
 mod unshare;
 
@@ -76,9 +77,11 @@ macro_rules! exit_status {
     () => {
         "Exit status:
   0  success (diff: the archive and the tree are identical)
-  1  some entries failed, each reported, the rest done (diff: differences found)
+  1  some entries failed, each reported, the rest done (create: also files that
+     changed while read; diff: differences found)
   2  fatal: bad usage, an unreadable or malformed archive, unmapped IDs on create
-  125  unshare: the namespace could not be made or entered (126: the command could not be run, 127: it was not found; else the command's own status)"
+  125  unshare: the namespace could not be made or entered (126: the command
+     could not be run, 127: it was not found; else the command's own status)"
     };
 }
 

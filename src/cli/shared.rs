@@ -261,6 +261,16 @@ fn split_maps(
     Ok(Maps { uid, gid })
 }
 
+/// An image layer's compression: zstd unless an option says gzip or none.
+pub(super) fn image_format(c: &CompressArgs) -> alientar::Result<OutFormat> {
+    if c.xz || c.bzip2 {
+        return Err(Error::usage(
+            "an image layer is compressed with zstd (the default), gzip (-z) or not at all (--no-compress)",
+        ));
+    }
+    out_format(Path::new("layer.tar.zst"), c)
+}
+
 /// The output format: the option given, else the name's; at `--level`.
 pub(super) fn out_format(name: &Path, c: &CompressArgs) -> alientar::Result<OutFormat> {
     let format = if c.zstd {

@@ -1,5 +1,8 @@
 //! Building one frame on the pool: its bytes copied, its files' spans read.
-//! What cannot be read is archived as zeros and reported in [`Notes`].
+//! What cannot be read is archived as zeros and reported in [`Notes`]: a
+//! member's size was laid out from the walk's `lstat`, so a file that
+//! shrank is padded with zeros and one that grew is cut there, as GNU tar
+//! does, each reported with GNU tar's words (exit status 1).
 
 use std::fs::File;
 use std::io;
@@ -35,23 +38,17 @@ pub(super) struct FileSpan {
     pub(super) last: bool,
 }
 
-/// A problem met while building frames.
-pub(super) enum Note {
-    Warning(String),
-    Error(Error),
-}
-
 /// Problems met by the frame jobs, reported after the archive is written.
 #[derive(Default)]
-pub(super) struct Notes(std::sync::Mutex<Vec<Note>>);
+pub(super) struct Notes(std::sync::Mutex<Vec<Error>>);
 
 impl Notes {
-    fn push(&self, n: Note) {
+    fn push(&self, n: Error) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(n);
     }
 
     /// Everything noted so far, in the order noted.
-    pub(super) fn take(&self) -> Vec<Note> {
+    pub(super) fn take(&self) -> Vec<Error> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -105,11 +102,7 @@ impl OpenFiles {
                 Ok(f) => Some(f),
                 Err(e) => {
                     if offset == 0 {
-                        notes.push(Note::Error(Error::io(
-                            "cannot open {} (zeros archived instead)",
-                            &*path,
-                            e,
-                        )));
+                        notes.push(unopened(&path, e));
                     }
                     None
                 }
@@ -119,18 +112,21 @@ impl OpenFiles {
         let (path, f) = self.file.as_ref().expect("opened above");
         let start = out.len();
         if let Some(f) = f {
-            let got = read_at(f, path, out, offset, len as usize, notes);
-            if got < len as usize {
-                notes.push(Note::Warning(format!(
-                    "{}: file shrank by {} bytes; padded with zeros",
-                    path.display(),
-                    span.size - offset - got as u64
-                )));
-            } else if span.last && changed(f, span.size, span.mtime) {
-                notes.push(Note::Warning(format!(
-                    "{}: file changed as we read it",
-                    path.display()
-                )));
+            let (got, failed) = read_at(f, path, out, offset, len as usize, notes);
+            let got = got as u64;
+            // A file that shrank is reported by the span its end is in now,
+            // once (the spans after it read nothing).
+            let now = || crate::sys::fstat(f).map_or(0, |m| m.size);
+            if failed {
+                // Reported by read_at.
+            } else if got < len && (offset + got >= now() || offset == 0) {
+                let left = span.size - offset - got;
+                notes.push(Error::changed(
+                    path,
+                    format!("File shrank by {left} bytes; padding with zeros"),
+                ));
+            } else if got == len && span.last && changed(f, span.size, span.mtime) {
+                notes.push(Error::changed(path, "file changed as we read it"));
             }
         }
         out.resize(start + len as usize, 0);
@@ -138,7 +134,7 @@ impl OpenFiles {
 }
 
 /// Append up to `len` bytes of `f` (at `path`) from `offset` to `out`;
-/// returns how many it held.
+/// returns how many it held, and whether a read failed (noted).
 fn read_at(
     f: &File,
     path: &Path,
@@ -146,7 +142,7 @@ fn read_at(
     offset: u64,
     len: usize,
     notes: &Notes,
-) -> usize {
+) -> (usize, bool) {
     let mut got = 0usize;
     while got < len {
         match crate::sys::pread_append(f, out, len - got, offset + got as u64) {
@@ -154,16 +150,28 @@ fn read_at(
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                notes.push(Note::Error(Error::io(
+                notes.push(Error::io(
                     "cannot read {} (zeros archived for the rest)",
                     path,
                     e,
-                )));
-                break;
+                ));
+                return (got, true);
             }
         }
     }
-    got
+    (got, false)
+}
+
+/// A file that could not be opened to be read: gone since the walk (GNU
+/// tar's words), or another error. Its member holds zeros.
+fn unopened(path: &Path, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::NotFound {
+        return Error::changed(
+            path,
+            format!("{} (zeros archived instead)", crate::walk::REMOVED),
+        );
+    }
+    Error::io("cannot open {} (zeros archived instead)", path, e)
 }
 
 /// `f` is no longer as it was stat'ed.

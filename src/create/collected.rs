@@ -3,8 +3,9 @@
 //! taken back (an unmapped owner must be known before the first byte).
 
 use super::members::Members;
+use super::members::Written;
 use super::overrides::{PendingSpecs, apply_manifest, apply_xattr_overrides};
-use super::owners::{OwnerStep, global_header};
+use super::owners::{OwnerStep, global_records};
 use super::{Env, Watch};
 use crate::error::Result;
 use crate::output::Output;
@@ -17,9 +18,9 @@ pub(super) fn create_collected(
     mut report: Report,
     mut watch: Watch,
     out: Option<Output>,
-) -> Result<Report> {
+) -> Result<(Report, Written)> {
     let opts = env.opts;
-    let w = walk(&opts.dir, &opts.paths)?;
+    let w = walk(&opts.dir, &opts.paths, &opts.select)?;
     report.errors = w.errors;
     for s in &w.sockets {
         report
@@ -52,10 +53,10 @@ pub(super) fn create_collected(
         .set_total(files.iter().map(|s| s.entry.size).sum(), files.len() as u64);
     let mut out = super::output(opts, out)?;
     let mut members = Members::new(env, &mut out, watch.progress);
-    members.header(&global_header(env.labels.archive.as_deref(), &plans))?;
+    members.header(global_records(env.labels.archive.as_deref(), &plans));
     for s in files {
         members.write(s, &mut watch, &mut report)?;
     }
-    members.finish(out, &mut report)?;
-    Ok(report)
+    let written = members.finish(out, &mut report)?;
+    Ok((report, written))
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::build::{FileSpan, FramePart, Notes, build_frame};
 use crate::entry::{Entry, Kind, Time};
 use crate::frame::layout::{Cuts, FrameContent, FrameLayout, HeaderMaker};
-use crate::frame::{BufferPool, RawFrame};
+use crate::frame::{BufferPool, RawFrame, Tap};
 use crate::progress::Progress;
 use crate::tar::format::TarFormat;
 
@@ -106,7 +106,8 @@ struct Held {
 
 impl<'a> Planner<'a> {
     /// Frames to `w`, compressed at the zstd `level` if any, of an
-    /// archive whose label is `label`, headers in `format`.
+    /// archive whose label is `label`, headers in `format`; `tap` sees the
+    /// tar stream.
     pub(super) fn new(
         w: Box<dyn Write + Send>,
         level: Option<i32>,
@@ -114,6 +115,7 @@ impl<'a> Planner<'a> {
         progress: Progress,
         label: Option<String>,
         format: TarFormat,
+        tap: Option<Tap>,
     ) -> Planner<'a> {
         let parts = FrameParts {
             parts: Vec::new(),
@@ -123,7 +125,7 @@ impl<'a> Planner<'a> {
             progress,
         };
         Planner {
-            frames: FrameLayout::new(w, level, parts, Cuts::SMALL_ENDS),
+            frames: FrameLayout::new(w, level, parts, Cuts::SMALL_ENDS, tap),
             held: VecDeque::new(),
             held_bytes: 0,
             scratch: Vec::new(),

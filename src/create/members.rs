@@ -6,18 +6,34 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::build::{Note, Notes};
+use super::build::Notes;
 use super::layout::Planner;
 use super::{Env, Watch};
+use crate::entry::Time;
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
-use crate::frame::layout::HeaderMaker;
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::tar::format::TarFormat;
 use crate::tar::write as tw;
 use crate::walk::WalkedFile;
+
+/// The records of a global header: key, value.
+pub(super) type Records = Vec<(String, String)>;
+
+/// Makes the global header's records once what they name is known.
+pub(super) type RecordsMaker<'a> = Box<dyn FnOnce() -> io::Result<Records> + 'a>;
+
+/// What the members written tell about the archive, for an image's config.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    /// The global header's records, where the stream has no global header
+    /// to hold them ([`TarFormat::Pax`]).
+    pub(super) records: Option<Records>,
+    /// The newest modification time stored, if any member was written.
+    pub(super) newest: Option<Time>,
+}
 
 /// Members written in order: hard links recognized, each laid out in frames.
 pub(super) struct Members<'a> {
@@ -33,11 +49,20 @@ pub(super) struct Members<'a> {
     transform: Option<crate::transform::Transform>,
     /// `--mtime`, `--clamp-mtime`.
     set_mtime: Option<super::SetMtime>,
-    /// `--format`: what the members keep, and whether the archive gets
-    /// alientar's global header.
+    /// `--format`: what the members keep, and whether the stream declares
+    /// labels in a global header (see [`TarFormat`]).
     format: TarFormat,
     /// Members whose xattrs the format left out.
     xattrs_left_out: u64,
+    /// The archive's label.
+    label: Option<String>,
+    /// Without a global header: what makes its records, handed back by
+    /// [`Members::finish`].
+    records: Option<RecordsMaker<'a>>,
+    /// Members without labels in the stream whose label was not the
+    /// archive's, by label.
+    unlike: std::collections::BTreeMap<Option<String>, u64>,
+    newest: Option<Time>,
 }
 
 impl<'a> Members<'a> {
@@ -45,23 +70,30 @@ impl<'a> Members<'a> {
     pub(super) fn new(env: &Env, out: &mut Output, progress: &Progress) -> Members<'a> {
         let writer = out.writer.take().expect("fresh output");
         let notes = Arc::new(Notes::default());
+        let format = env.opts.tar_format;
+        let label = env.labels.archive.clone();
         Members {
             planner: Planner::new(
                 writer,
                 env.level(),
                 notes.clone(),
                 progress.clone(),
-                env.labels.archive.clone(),
-                env.opts.tar_format,
+                label.clone().filter(|_| format.declares_labels()),
+                format,
+                out.tap.take(),
             ),
             links: HashMap::new(),
             target: out.display.clone(),
             nanoseconds: env.opts.nanoseconds,
             transform: env.opts.transform.clone(),
             set_mtime: env.opts.normalize.mtime,
-            format: env.opts.tar_format,
             xattrs_left_out: 0,
             notes,
+            format,
+            label,
+            records: None,
+            unlike: Default::default(),
+            newest: None,
         }
     }
 
@@ -69,23 +101,27 @@ impl<'a> Members<'a> {
         Error::io("cannot write the archive", &self.target, e)
     }
 
-    /// The global header, before any member. It gets the first frame, kept
-    /// for it, as a header made after the walk does ([`Members::defer_header`]):
-    /// the same tree then makes the same archive whether it is written while
-    /// walked or after.
-    /// A format without alientar's records has no global header.
-    pub(super) fn header(&mut self, header: &[u8]) -> Result<()> {
-        let header = header.to_vec();
-        self.defer_header(Box::new(move || Ok(header)));
-        Ok(())
+    /// The global header's records, before any member. The header gets the
+    /// first frame, kept for it, as a header made after the walk does
+    /// ([`Members::defer_header`]): the same tree then makes the same
+    /// archive whether it is written while walked or after.
+    pub(super) fn header(&mut self, records: Records) {
+        self.defer_header(Box::new(move || Ok(records)));
     }
 
-    /// The global header, made by `make` once what it names is known: it
-    /// gets the first frame, kept for it (none without alientar's records).
-    pub(super) fn defer_header(&mut self, make: HeaderMaker<'a>) {
-        if self.format.alientar_records() {
-            self.planner.defer_header(make);
+    /// The global header's records, made by `make` once what they name is
+    /// known: the header gets the first frame, kept for it. A stream
+    /// without a global header keeps them for [`Members::finish`].
+    pub(super) fn defer_header(&mut self, make: RecordsMaker<'a>) {
+        if !self.format.declares_labels() {
+            self.records = Some(make);
+            return;
         }
+        self.planner.defer_header(Box::new(move || {
+            let mut buf = Vec::with_capacity(1024);
+            tw::encode_global(&make()?, &mut buf);
+            Ok(buf)
+        }));
     }
 
     /// Write the member of `s`; `watch` is told of it.
@@ -103,6 +139,12 @@ impl<'a> Members<'a> {
             nlink,
             fixed: _,
         } = s;
+        if entry.kind == Kind::File && gone(&fs_path) {
+            report
+                .errors
+                .push(Error::changed(fs_path, crate::walk::REMOVED));
+            return Ok(());
+        }
         if entry.kind != Kind::Dir && nlink > 1 {
             if let Some(first) = self.links.get(&(dev, ino)) {
                 entry.kind = Kind::HardLink;
@@ -119,6 +161,14 @@ impl<'a> Members<'a> {
         }
         if !self.nanoseconds {
             entry.mtime.nsec = 0;
+        }
+        self.newest = self.newest.max(Some(entry.mtime));
+        if !self.format.declares_labels() {
+            // The stream holds no label: the archive's is said elsewhere.
+            if entry.label != self.label {
+                *self.unlike.entry(entry.label.clone()).or_default() += 1;
+            }
+            entry.label = None;
         }
         (watch.on_entry)(&entry.path);
         transform_member(self.transform.as_ref(), &mut entry);
@@ -143,7 +193,7 @@ impl<'a> Members<'a> {
     /// The end-of-archive marker, the index and the seek table; then the
     /// archive goes into place and what the frame builders met into
     /// `report`.
-    pub(super) fn finish(self, out: Output, report: &mut Report) -> Result<()> {
+    pub(super) fn finish(self, out: Output, report: &mut Report) -> Result<Written> {
         if self.xattrs_left_out > 0 {
             let n = self.xattrs_left_out;
             report.warnings.push(format!(
@@ -156,6 +206,10 @@ impl<'a> Members<'a> {
             mut planner,
             target,
             notes,
+            records,
+            newest,
+            unlike,
+            label,
             ..
         } = self;
         let werr = |e: io::Error| Error::io("cannot write the archive", &target, e);
@@ -165,15 +219,42 @@ impl<'a> Members<'a> {
         let end = planner.position();
         planner.bytes(&buf).map_err(werr)?;
         report.bytes = planner.finish(end).map_err(werr)?;
+        let records = records.map(|make| make()).transpose().map_err(werr)?;
         out.commit()?;
-        for n in notes.take() {
-            match n {
-                Note::Warning(w) => report.warnings.push(w),
-                Note::Error(e) => report.errors.push(e),
-            }
+        report.errors.extend(notes.take());
+        for (other, n) in unlike {
+            report
+                .warnings
+                .push(unlike_label(label.as_deref(), other.as_deref(), n));
         }
-        Ok(())
+        Ok(Written { records, newest })
     }
+}
+
+/// The warning for `n` members of the label `other` (`None`: unlabelled)
+/// in a stream that records no member's label, whose label (said
+/// elsewhere: an image's config) is `archive`.
+fn unlike_label(archive: Option<&str>, other: Option<&str>, n: u64) -> String {
+    let label = |l: Option<&str>| match l {
+        Some(l) => format!("context '{l}'"),
+        None => "no context".to_string(),
+    };
+    format!(
+        "{n} members belong to {}, but the stream records no member's label: they read as the \
+         archive's, {}, their owners in their own context's view (--context NAME puts every \
+         member in one)",
+        label(other),
+        label(archive)
+    )
+}
+
+/// The file the walk found at `path` is no longer there. Its data is read
+/// once its member is laid out, which may be long after the walk saw it
+/// (the walk runs ahead): a file removed meanwhile is left out, as GNU tar
+/// leaves out a file it cannot open. (One removed after this look is
+/// archived as zeros, and reported.)
+fn gone(path: &std::path::Path) -> bool {
+    crate::sys::lstat_path(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
 }
 
 /// Rename a member as `--transform` says: its name (a leading `/` the

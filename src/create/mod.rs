@@ -27,9 +27,11 @@ use crate::ownership::OwnerOptions;
 use crate::report::Report;
 use crate::tar::format::TarFormat;
 use crate::walk::member_prefix;
+use members::Written;
 
 mod build;
 mod collected;
+mod image;
 mod label;
 mod layout;
 mod members;
@@ -39,6 +41,7 @@ mod owners;
 mod streaming;
 mod userns;
 
+pub use image::{ImageOptions, create_image, validate_tag};
 pub use normalize::{ForceOwner, Normalize, SetMtime, XattrFilter};
 use owners::Plan;
 use userns::WalkNamespace;
@@ -76,9 +79,13 @@ pub struct CreateOptions {
     pub transform: Option<crate::transform::Transform>,
     /// Times, owners, modes and xattrs set the same way in every member.
     pub normalize: Normalize,
+    /// What the walk leaves out: excluded names, other filesystems,
+    /// caches.
+    pub select: crate::select::Select,
     /// The tar dialect (`--format`): alientar's own by default; the others
     /// write no global header and no labels, for consumers such as
-    /// sqfstar and umoci.
+    /// sqfstar and umoci ([`create_image`] writes its layer as pax,
+    /// whatever this says).
     pub tar_format: TarFormat,
 }
 
@@ -96,6 +103,17 @@ pub fn create(
     on_entry: &mut dyn FnMut(&[u8]),
     progress: &crate::progress::Progress,
 ) -> Result<Report> {
+    let watch = Watch { on_entry, progress };
+    run(opts, reg, watch, None).map(|(report, _)| report)
+}
+
+/// Create the archive `opts` says, into `given` if it was opened already.
+fn run(
+    opts: &CreateOptions,
+    reg: &Registry,
+    watch: Watch,
+    given: Option<Output>,
+) -> Result<(Report, Written)> {
     let mut report = Report::default();
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
@@ -113,11 +131,11 @@ pub fn create(
     let (out, here);
     let opts = match &ns {
         Some(_) => {
-            (out, here) = open_before_entering(opts)?;
+            (out, here) = open_before_entering(opts, given)?;
             &here
         }
         None => {
-            out = None;
+            out = given;
             opts
         }
     };
@@ -140,7 +158,6 @@ pub fn create(
     // on directories, entries added in order); so does standard output,
     // where nothing written can be taken back. Else the walk and the writing
     // overlap.
-    let watch = Watch { on_entry, progress };
     if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") {
         return streaming::create_streaming(&env, report, watch, out);
     }
@@ -151,8 +168,12 @@ pub fn create(
 /// working directory, and return the options as seen from there (paths
 /// relative to it, the manifest's path absolute). What cannot be opened
 /// yet (a directory only the namespace's IDs may open) is opened after.
-fn open_before_entering(opts: &CreateOptions) -> Result<(Option<Output>, CreateOptions)> {
-    let out = Output::open(&opts.archive, opts.format).ok();
+/// An archive `given` is open already.
+fn open_before_entering(
+    opts: &CreateOptions,
+    given: Option<Output>,
+) -> Result<(Option<Output>, CreateOptions)> {
+    let out = given.or_else(|| Output::open(&opts.archive, opts.format).ok());
     let mut here = opts.clone();
     if let Some(m) = &opts.manifest {
         here.manifest = Some(std::path::absolute(m).map_err(|e| Error::io("cannot find", m, e))?);

@@ -1,12 +1,13 @@
 //! Owners, host view → context view: the plan for each label (its maps and
-//! name databases), the translation of every entry, and the global header
-//! that records the maps used.
+//! name databases), the translation of every entry, and the records of the
+//! global header that name the maps used.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::Env;
 use super::label::Labeler;
+use super::members::Records;
 use super::normalize::{Forced, NamesFor};
 use super::overrides::{PendingSpecs, apply_spec, norm_member};
 use crate::context::Maps;
@@ -14,7 +15,6 @@ use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::names::Names;
 use crate::report::Report;
-use crate::tar::write as tw;
 use crate::translate::{Direction, Outcome, Seen, translate, translate_seen, translate_xattrs};
 use crate::walk::WalkedFile;
 
@@ -324,7 +324,7 @@ pub(super) fn plan_disk_labels(plans: &mut Plans, env: &Env) -> Result<()> {
 /// The global header's records: the format version, the archive's label
 /// `archive`, and by label the maps of every context used (identity when
 /// the context has none).
-fn global_records(archive: Option<&str>, plans: &Plans) -> Vec<(String, String)> {
+pub(super) fn global_records(archive: Option<&str>, plans: &Plans) -> Records {
     let mut labelled: Vec<&Plan> = plans.values().filter(|p| p.label.is_some()).collect();
     labelled.sort_by(|a, b| a.label.cmp(&b.label));
     crate::tar::keys::global_records(
@@ -337,12 +337,4 @@ fn global_records(archive: Option<&str>, plans: &Plans) -> Vec<(String, String)>
             (p.label.as_deref().unwrap_or_default(), u, g)
         }),
     )
-}
-
-/// The global header's bytes, for the archive's label `archive` and the
-/// labels of `plans`.
-pub(super) fn global_header(archive: Option<&str>, plans: &Plans) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(1024);
-    tw::encode_global(&global_records(archive, plans), &mut buf);
-    buf
 }

@@ -7,20 +7,19 @@
 
 use std::collections::BTreeSet;
 use std::io;
-use std::path::PathBuf;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::members::Members;
+use super::members::{Members, Written};
 use super::overrides::PendingSpecs;
-use super::owners::{OwnerStep, Plans, global_header, plan_disk_labels};
+use super::owners::{OwnerStep, Plans, global_records, plan_disk_labels};
 use super::{Env, Watch};
 use crate::entry::Kind;
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::walk::{Item, WalkedFile};
+use crate::walk::{Item, Plan, WalkedFile};
 
 /// Walk and write at once (see the module's documentation).
 pub(super) fn create_streaming(
@@ -28,10 +27,10 @@ pub(super) fn create_streaming(
     mut report: Report,
     mut watch: Watch,
     out: Option<Output>,
-) -> Result<Report> {
+) -> Result<(Report, Written)> {
     let opts = env.opts;
     // A path given on the command line must exist: checked before any output.
-    let roots = crate::walk::roots(&opts.dir, &opts.paths)?;
+    let roots = crate::walk::plan(&opts.dir, &opts.paths, &opts.select)?;
     let mut out = super::output(opts, out)?;
     let (labels_tx, labels_rx) = crossbeam_channel::bounded::<BTreeSet<String>>(1);
     let mut run = Stream {
@@ -72,14 +71,14 @@ pub(super) fn create_streaming(
         return Err(e);
     }
     owners.translator.finish(&mut report)?;
-    members.finish(out, &mut report)?;
-    Ok(report)
+    let written = members.finish(out, &mut report)?;
+    Ok((report, written))
 }
 
 /// Walk `roots`, sending what is found to `tx` in batches; when done, give
 /// `progress` the totals and `labels` the labels found on disk.
 fn walk_counting(
-    roots: &[(PathBuf, Vec<u8>)],
+    roots: &Plan,
     tx: Sender<Vec<Item>>,
     labels: Sender<BTreeSet<String>>,
     progress: &Progress,
@@ -136,9 +135,9 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
         let archive = env.labels.archive.as_deref();
         if ctx.is_some() {
             self.owners.plans.insert(ctx.clone(), env.plan(ctx)?);
-            return self
-                .members
-                .header(&global_header(archive, &self.owners.plans));
+            self.members
+                .header(global_records(archive, &self.owners.plans));
+            return Ok(());
         }
         self.members.defer_header(Box::new(move || {
             let mut plans = Plans::new();
@@ -148,7 +147,7 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
                 plans.insert(l, plan);
             }
             plan_disk_labels(&mut plans, env).map_err(|e| io::Error::other(e.to_string()))?;
-            Ok(global_header(archive, &plans))
+            Ok(global_records(archive, &plans))
         }));
         Ok(())
     }

@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use rustix::fs::FileType;
 
 use super::what::{What, shown};
+use crate::archive::Members;
 use crate::entry::{Entry, Kind, LABEL_XATTR};
 use crate::error::{Error, Result};
 use crate::member::safe_components;
 use crate::ondisk::{OVERRIDE_XATTR, SYMLINK_OWNERS_XATTR};
 use crate::sys::{Meta, errno, lstat_path};
-use crate::tar::Reader;
 
 /// A file on disk as it is compared with its member.
 pub(super) struct Disk {
@@ -308,9 +308,9 @@ impl Comparer {
 
     /// Compare the member `e` (owners in the view of `d`'s) with `d`: what
     /// differs goes into `found`. A type difference hides the others.
-    pub(super) fn compare<R: Read>(
+    pub(super) fn compare(
         &mut self,
-        rd: &mut Reader<R>,
+        rd: &mut Members,
         comps: &[&[u8]],
         e: &Entry,
         d: &Disk,
@@ -359,9 +359,9 @@ impl Comparer {
 
     /// What each kind has besides its metadata: a file's size and
     /// contents, a symlink's target, a device's numbers.
-    fn compare_data<R: Read>(
+    fn compare_data(
         &mut self,
-        rd: &mut Reader<R>,
+        rd: &mut Members,
         e: &Entry,
         d: &Disk,
         found: &mut Vec<What>,
@@ -395,7 +395,7 @@ impl Comparer {
     }
 
     /// Stream the member's data against the file's; true when equal.
-    fn same_content<R: Read>(&mut self, rd: &mut Reader<R>, path: &Path) -> Result<bool> {
+    fn same_content(&mut self, rd: &mut Members, path: &Path) -> Result<bool> {
         let mut f = crate::sys::path::open_nofollow(path)
             .map_err(|x| Error::io("cannot open {} for comparison", path, x))?;
         loop {

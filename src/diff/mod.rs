@@ -42,20 +42,20 @@
 //!   but which the archive lacks is reported ("Not in archive").
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::FileType;
 
+use crate::archive::Members;
 use crate::context::{Maps, Registry};
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
 use crate::member::safe_components;
 use crate::ondisk::{OVERRIDE_XATTR, ROOTLESS_XATTR};
 use crate::ownership::{MapChooser, OwnerOptions};
-use crate::pattern::Patterns;
 use crate::progress::Progress;
-use crate::tar::Reader;
+use crate::select::MemberFilter;
 use crate::translate::{Direction, translate};
 
 mod disk;
@@ -68,13 +68,23 @@ pub use what::{DiffReport, Difference, What};
 /// What to compare.
 #[derive(Clone, Debug)]
 pub struct DiffOptions {
-    /// The archive (`-` for stdin).
+    /// The archive (`-` for stdin), or an image: `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` (its final
+    /// view, every blob verified first).
     pub archive: PathBuf,
     /// The tree to compare with (`-C`).
     pub dir: PathBuf,
     /// Member patterns; empty compares everything (and looks for files
     /// the archive lacks).
     pub patterns: Vec<Vec<u8>>,
+    /// How the patterns match.
+    pub matching: crate::pattern::Matching,
+    /// Members left out, by their names as stored.
+    pub exclude: crate::select::Exclude,
+    /// `--strip-components`: members are compared with the files named
+    /// without this many leading components; a member with no more is
+    /// skipped.
+    pub strip_components: u32,
     /// Ownership: the map that turns the archive's owners into host IDs.
     pub owners: OwnerOptions,
     /// Read the tree's override records as `create --from-xattrs` does:
@@ -112,12 +122,13 @@ pub fn diff(
         None => opts,
     };
     check_dir(&opts.dir)?;
-    let (_, r) = crate::input::open(&opts.archive)?;
+    let mut rd = Members::open(&opts.archive)?;
+    let refused = rd.take_errors();
     let mut run = Run {
         opts,
         reg,
-        rd: Reader::new(r),
-        pats: Patterns::new(opts.patterns.iter().cloned()),
+        rd,
+        pats: MemberFilter::new(&opts.patterns, opts.matching, &opts.exclude),
         chooser: MapChooser::new(reg, &opts.owners)?,
         cmp: Comparer::new(&opts.dir),
         tree: Tree::Undecided,
@@ -127,6 +138,7 @@ pub fn diff(
         on_difference,
         archive: opts.archive.display().to_string(),
     };
+    run.report.errors.extend(refused);
     if let Some(t) = opts.from_xattrs {
         run.decide(t)?;
     }
@@ -210,15 +222,16 @@ enum Tree {
 struct Run<'a> {
     opts: &'a DiffOptions,
     reg: &'a Registry,
-    rd: Reader<Box<dyn Read + Send>>,
-    pats: Patterns,
+    rd: Members,
+    pats: MemberFilter,
     chooser: MapChooser<'a>,
     cmp: Comparer,
     tree: Tree,
     /// Every member compared, by its name relative to the directory.
     members: HashSet<Vec<u8>>,
-    /// The member directories, in archive order.
-    dirs: Vec<Vec<u8>>,
+    /// The member directories, in archive order: relative to the
+    /// directory, and as stored (for exclusions).
+    dirs: Vec<(Vec<u8>, Vec<u8>)>,
     report: DiffReport,
     on_difference: &'a mut dyn FnMut(&Difference),
     /// The archive's name, for messages.
@@ -228,9 +241,22 @@ struct Run<'a> {
 impl Run<'_> {
     /// Compare one member with the disk and report what differs.
     fn member(&mut self, e: &Entry, progress: &Progress) -> Result<()> {
-        if !self.pats.matches(&e.path) {
+        if !self.pats.admits(&e.path) {
             return Ok(());
         }
+        let stripped;
+        let stored = &e.path;
+        let e = match self.opts.strip_components {
+            0 => e,
+            n => {
+                let mut s = e.clone();
+                if !crate::member::strip_entry(&mut s, n) {
+                    return Ok(());
+                }
+                stripped = s;
+                &stripped
+            }
+        };
         self.report.entries += 1;
         let comps = match safe_components(&e.path) {
             Ok((c, _)) => c,
@@ -248,7 +274,7 @@ impl Run<'_> {
             shown(&rel)
         };
         if e.kind == Kind::Dir {
-            self.dirs.push(rel.clone());
+            self.dirs.push((rel.clone(), stored.clone()));
         }
         self.members.insert(rel);
         let mut found = Vec::new();
@@ -390,11 +416,13 @@ impl Run<'_> {
     }
 
     /// Report the files on disk, in the member directories, that the
-    /// archive lacks (sorted by name within each directory).
+    /// archive lacks and no exclusion leaves out (sorted by name within
+    /// each directory).
     fn not_in_archive(&mut self) {
         let dirs = std::mem::take(&mut self.dirs);
         let mut m = Vec::new();
-        for d in &dirs {
+        let mut stored_name = Vec::new();
+        for (d, stored) in &dirs {
             let comps: Vec<&[u8]> = d.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
             let Ok(Ok(p)) = self.cmp.resolve(&comps) else {
                 continue;
@@ -409,9 +437,16 @@ impl Run<'_> {
                     m.push(b'/');
                 }
                 m.extend_from_slice(&n);
-                if !self.members.contains(&m) {
-                    self.emit(&shown(&m), vec![What::NotInArchive]);
+                if self.members.contains(&m) {
+                    continue;
                 }
+                stored_name.clone_from(stored);
+                stored_name.push(b'/');
+                stored_name.extend_from_slice(&n);
+                if !self.pats.admits(&stored_name) {
+                    continue;
+                }
+                self.emit(&shown(&m), vec![What::NotInArchive]);
             }
         }
     }

@@ -1,16 +1,18 @@
 //! Which entries extract takes, and what it changes in them first.
 
 use crate::entry::{Entry, Kind};
-use crate::member::safe_components;
-use crate::pattern::Patterns;
+use crate::member::{safe_components, strip_entry};
+use crate::select::MemberFilter;
 use crate::transform::Transform;
 
 use super::ExtractOptions;
 
-/// Member patterns match the names as stored (as in GNU tar), then the
-/// transform renames and `--no-same-permissions` applies the umask.
+/// Member patterns and exclusions match the names as stored (as in GNU
+/// tar), then the transform renames, `--strip-components` strips and
+/// `--no-same-permissions` applies the umask.
 pub(super) struct Admit {
-    pats: Patterns,
+    pats: MemberFilter,
+    strip: u32,
     transform: Option<Transform>,
     umask: Option<u32>,
     keep_root: bool,
@@ -19,7 +21,8 @@ pub(super) struct Admit {
 impl Admit {
     pub(super) fn new(opts: &ExtractOptions) -> Admit {
         Admit {
-            pats: Patterns::new(opts.patterns.iter().cloned()),
+            pats: MemberFilter::new(&opts.patterns, opts.matching, &opts.exclude),
+            strip: opts.strip_components,
             transform: opts.transform.clone().filter(|t| !t.is_empty()),
             umask: opts.apply_umask.then(crate::sys::umask),
             keep_root: opts.old_files.keeps_existing(),
@@ -30,13 +33,18 @@ impl Admit {
     /// extracted, and its name as stored when the transform changed it
     /// (what `-v` shows, as GNU tar does).
     pub(super) fn admit(&mut self, e: &mut Entry) -> Option<Option<Vec<u8>>> {
-        if !self.pats.matches(&e.path) {
+        if !self.pats.admits(&e.path) {
             return None;
         }
         let mut stored = None;
-        if let Some(x) = &self.transform {
+        if self.transform.is_some() || self.strip > 0 {
             let before = e.path.clone();
-            x.apply_entry(e);
+            if let Some(x) = &self.transform {
+                x.apply_entry(e);
+            }
+            if !strip_entry(e, self.strip) {
+                return None;
+            }
             stored = (before != e.path).then_some(before);
         }
         if let Some(m) = self.umask {

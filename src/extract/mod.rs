@@ -126,12 +126,18 @@ pub enum Owners {
 /// What to extract.
 #[derive(Clone, Debug)]
 pub struct ExtractOptions {
-    /// The archive (`-` for stdin).
+    /// The archive (`-` for stdin), or an image: `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` (its final
+    /// view, every blob verified first).
     pub archive: PathBuf,
     /// `-C`: the destination directory (must exist).
     pub dest: PathBuf,
     /// Member patterns; empty extracts everything.
     pub patterns: Vec<Vec<u8>>,
+    /// How the patterns match.
+    pub matching: crate::pattern::Matching,
+    /// Members left out, by their names as stored.
+    pub exclude: crate::select::Exclude,
     /// Ownership options.
     pub owners: OwnerOptions,
     /// The owner sink.
@@ -145,6 +151,10 @@ pub struct ExtractOptions {
     /// `--no-same-permissions`: modes lose setuid, setgid, sticky and the
     /// bits of the umask (by default they are applied exactly).
     pub apply_umask: bool,
+    /// `--strip-components`: this many leading components are removed from
+    /// member names (after `--transform`) and hard-link targets; a member
+    /// with no more is left out.
+    pub strip_components: u32,
 }
 
 /// Extract an archive. `on_entry` is called with each member name (for `-v`).

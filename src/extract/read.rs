@@ -3,16 +3,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::archive::Members;
 use crate::context::{Maps, Registry};
 use crate::entry::{Entry, Kind};
 use crate::error::{Error, Result};
 use crate::frame::read::Shared;
-use crate::input::Source;
 use crate::member::{join, safe_components};
 use crate::ownership::{MapChooser, namespace_origin};
 use crate::progress::Progress;
 use crate::sink::{Applied, Devices};
-use crate::tar::Reader;
 use crate::translate::{Direction, translate};
 
 use super::ExtractOptions;
@@ -33,7 +32,7 @@ use super::worker::Worker;
 /// with which owner.
 pub(super) struct Input<'a> {
     pub(super) opts: &'a ExtractOptions,
-    pub(super) rd: Reader<Box<dyn Source>>,
+    pub(super) rd: Members,
     /// The archive's name, for messages.
     archive: String,
     pub(super) admit: Admit,
@@ -65,8 +64,7 @@ impl<'a> Input<'a> {
         no_userns: Option<String>,
         guard: LabelGuard,
     ) -> Result<Input<'a>> {
-        let (_, r) = crate::input::open_source(&opts.archive)?;
-        let rd = Reader::new(r);
+        let rd = Members::open(&opts.archive)?;
         let admit = Admit::new(opts);
         let old = Existing::new(opts.old_files);
         let mut chooser = MapChooser::new(reg, &opts.owners)?;
@@ -229,6 +227,11 @@ impl<'a> Reading<'a> {
         progress: &'a Progress,
     ) -> Reading<'a> {
         let hasher = NameHash::new();
+        let mut input = input;
+        let mut early = Leftovers::default();
+        for e in input.rd.take_errors() {
+            early.error(0, e);
+        }
         Reading {
             input,
             kit,
@@ -242,7 +245,7 @@ impl<'a> Reading<'a> {
             crew,
             planner,
             progress,
-            early: Leftovers::default(),
+            early,
             links: Vec::new(),
             root_dir: None,
             seq: 0,
@@ -428,7 +431,7 @@ impl<'a> Reading<'a> {
 /// Copy the member's `len` bytes of data into `batch`'s buffer; `part`:
 /// what a frame ending inside the member gave already.
 fn copy_data(
-    rd: &mut Reader<Box<dyn Source>>,
+    rd: &mut Members,
     batch: &mut Batch,
     part: Option<Shared>,
     len: usize,

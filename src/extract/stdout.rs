@@ -4,9 +4,8 @@ use std::io::{self, Write};
 
 use crate::entry::Kind;
 use crate::error::{Error, Result};
-use crate::pattern::Patterns;
 use crate::report::Report;
-use crate::tar::Reader;
+use crate::select::MemberFilter;
 
 use super::ExtractOptions;
 
@@ -23,9 +22,9 @@ pub fn to_stdout(
     on_entry: &mut dyn FnMut(&[u8]),
 ) -> Result<Report> {
     let mut report = Report::default();
-    let (_, r) = crate::input::open_source(&opts.archive)?;
-    let mut rd = Reader::new(r);
-    let mut pats = Patterns::new(opts.patterns.iter().cloned());
+    let mut rd = crate::archive::Members::open(&opts.archive)?;
+    report.errors.extend(rd.take_errors());
+    let mut pats = MemberFilter::new(&opts.patterns, opts.matching, &opts.exclude);
     let werr = |e: io::Error| Error::io_nopath("cannot write to standard output", e);
     let mut buf = vec![0u8; 128 << 10];
     let archive = opts.archive.display().to_string();
@@ -38,7 +37,9 @@ pub fn to_stdout(
                 break;
             }
         };
-        if !pats.matches(&e.path) {
+        if !pats.admits(&e.path)
+            || crate::member::strip_components(&e.path, opts.strip_components).is_none()
+        {
             continue;
         }
         on_entry(&e.path);
@@ -62,8 +63,8 @@ pub fn to_stdout(
 
 /// Copy the current member's data to `out`. `Err`: `out` failed;
 /// `Ok(Err)`: the archive did.
-fn copy_member<R: io::Read>(
-    rd: &mut Reader<R>,
+fn copy_member(
+    rd: &mut crate::archive::Members,
     buf: &mut [u8],
     out: &mut dyn Write,
 ) -> io::Result<Result<()>> {

@@ -12,7 +12,7 @@
 use std::io::{self, Write};
 
 use super::index::IndexBuilder;
-use super::{BufferPool, FRAME_CUT, FRAME_TARGET, FramePipeline, RawFrame, clear_with_room};
+use super::{BufferPool, FRAME_CUT, FRAME_TARGET, FramePipeline, RawFrame, Tap, clear_with_room};
 use crate::entry::Entry;
 
 /// What one frame is made of while it is laid out.
@@ -109,7 +109,9 @@ impl FrameLayout<'_, CopiedBytes> {
     pub fn copying(w: Box<dyn Write + Send>, level: Option<i32>, cuts: Cuts) -> Self {
         let used = BufferPool::default();
         let out = match level {
-            Some(_) => Frames::Pipeline(FramePipeline::returning(w, level, Some(used.clone()))),
+            Some(_) => {
+                Frames::Pipeline(FramePipeline::returning(w, level, Some(used.clone()), None))
+            }
             None => Frames::Direct(w),
         };
         let content = CopiedBytes {
@@ -142,10 +144,17 @@ pub struct FrameLayout<'a, C: FrameContent> {
 
 impl<'a, C: FrameContent> FrameLayout<'a, C> {
     /// Frames of `content` to `w`, zstd-compressed at `level` with an index
-    /// and a seek table, or written as they are when `level` is `None`.
-    pub fn new(w: Box<dyn Write + Send>, level: Option<i32>, content: C, cuts: Cuts) -> Self {
+    /// and a seek table, or written as they are when `level` is `None`;
+    /// `tap` sees the uncompressed stream as it is written.
+    pub fn new(
+        w: Box<dyn Write + Send>,
+        level: Option<i32>,
+        content: C,
+        cuts: Cuts,
+        tap: Option<Tap>,
+    ) -> Self {
         Self::on(
-            Frames::Pipeline(FramePipeline::new(w, level)),
+            Frames::Pipeline(FramePipeline::returning(w, level, None, tap)),
             level,
             content,
             cuts,

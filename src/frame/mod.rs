@@ -57,7 +57,19 @@ fn frame_len(raw: &[u8]) -> io::Result<u32> {
     u32::try_from(raw.len()).map_err(|_| io::Error::other("frame over 4 GiB"))
 }
 
-type Done = (usize, io::Result<(Vec<u8>, u32)>);
+/// Sees the uncompressed tar stream as it is written, frame by frame in
+/// order (for a digest of it), on the writer thread.
+pub type Tap = Box<dyn FnMut(&[u8]) + Send>;
+
+/// A frame ready to write: its bytes, its uncompressed length, and for a
+/// [`Tap`] its uncompressed bytes when those are not the bytes written.
+struct Ready {
+    frame: Vec<u8>,
+    raw_len: u32,
+    raw: Option<Vec<u8>>,
+}
+
+type Done = (usize, io::Result<Ready>);
 
 /// Byte buffers handed back by the thread done with them, for another to
 /// fill again: their pages stay mapped (a fresh multi-MiB buffer costs a
@@ -108,6 +120,8 @@ pub struct FramePipeline {
     end_tx: Sender<(usize, Option<Vec<u8>>)>,
     writer: Option<JoinHandle<io::Result<()>>>,
     returns: Returns,
+    /// Compressed frames keep their uncompressed bytes for the writer's tap.
+    tapped: bool,
 }
 
 /// Where buffers go once used, to be filled again.
@@ -123,17 +137,15 @@ struct Returns {
 
 impl FramePipeline {
     /// Frames to `w`, zstd-compressed at `level` (with a seek table at the
-    /// end), or written as they are when `level` is `None`.
-    pub fn new(w: Box<dyn Write + Send>, level: Option<i32>) -> Self {
-        Self::returning(w, level, None)
-    }
-
-    /// As [`FramePipeline::new`]; each frame's uncompressed buffer, once
-    /// compressed or written, goes to `uncompressed` if given.
+    /// end), or written as they are when `level` is `None`. Each frame's
+    /// uncompressed buffer, once compressed or written, goes to
+    /// `uncompressed` if given; `tap`, if given, sees each frame's
+    /// uncompressed bytes as the frame is written.
     pub(crate) fn returning(
         w: Box<dyn Write + Send>,
         level: Option<i32>,
         uncompressed: Option<BufferPool>,
+        tap: Option<Tap>,
     ) -> Self {
         let in_flight = (rayon::current_num_threads() * 2 + 2).min(16);
         let (tok_tx, tok_rx) = bounded(in_flight);
@@ -148,9 +160,15 @@ impl FramePipeline {
             uncompressed,
         };
         let wreturns = returns.clone();
+        let tapped = tap.is_some();
+        let ends = Ends {
+            end: end_rx,
+            seekable,
+            tap,
+        };
         let writer = std::thread::Builder::new()
             .name("alientar-writer".into())
-            .spawn(move || write_in_order(w, done_rx, tok_tx, wreturns, end_rx, seekable))
+            .spawn(move || write_in_order(w, done_rx, tok_tx, wreturns, ends))
             .expect("spawn writer thread");
         FramePipeline {
             seq: 0,
@@ -160,6 +178,7 @@ impl FramePipeline {
             end_tx,
             writer: Some(writer),
             returns,
+            tapped,
         }
     }
 
@@ -201,30 +220,44 @@ impl FramePipeline {
     fn spawn(&self, seq: usize, frame: RawFrame) {
         let level = self.level;
         let tx = self.done_tx.clone();
+        let as_is = |raw: Vec<u8>| {
+            frame_len(&raw).map(|raw_len| Ready {
+                frame: raw,
+                raw_len,
+                raw: None,
+            })
+        };
         let frame = match (frame, level) {
             (RawFrame::Ready(raw), None) => {
                 // Nothing to build or compress: straight to the writer.
-                let _ = tx.send((seq, frame_len(&raw).map(|len| (raw, len))));
+                let _ = tx.send((seq, as_is(raw)));
                 return;
             }
             (frame, _) => frame,
         };
-        let returns = self.returns.clone();
+        let (returns, tapped) = (self.returns.clone(), self.tapped);
         rayon::spawn(move || {
             let r = frame.build().and_then(|raw| {
-                let len = frame_len(&raw)?;
-                match level {
-                    Some(l) => {
-                        let mut out = returns.compressed.take();
-                        compress_frame_into(&raw, l, &mut out)?;
-                        match &returns.uncompressed {
-                            Some(pool) => pool.give(raw),
-                            None => recycle_input(raw),
-                        }
-                        Ok((out, len))
+                let Some(l) = level else { return as_is(raw) };
+                let raw_len = frame_len(&raw)?;
+                let mut frame = returns.compressed.take();
+                compress_frame_into(&raw, l, &mut frame)?;
+                let raw = match &returns.uncompressed {
+                    _ if tapped => Some(raw),
+                    Some(pool) => {
+                        pool.give(raw);
+                        None
                     }
-                    None => Ok((raw, len)),
-                }
+                    None => {
+                        recycle_input(raw);
+                        None
+                    }
+                };
+                Ok(Ready {
+                    frame,
+                    raw_len,
+                    raw,
+                })
             });
             let _ = tx.send((seq, r));
         });
@@ -322,15 +355,28 @@ pub(crate) fn write_chunked(w: &mut dyn Write, b: &[u8]) -> io::Result<()> {
     b.chunks(WRITE_CHUNK).try_for_each(|c| w.write_all(c))
 }
 
+/// How the writer thread ends: told the count of frames and the index on
+/// `end`, it writes them (and the seek table when `seekable`); `tap` sees
+/// the uncompressed frames.
+struct Ends {
+    end: Receiver<(usize, Option<Vec<u8>>)>,
+    seekable: bool,
+    tap: Option<Tap>,
+}
+
 fn write_in_order(
     mut w: Box<dyn Write + Send>,
     done: Receiver<Done>,
     tokens: Sender<()>,
     returns: Returns,
-    end: Receiver<(usize, Option<Vec<u8>>)>,
-    seekable: bool,
+    ends: Ends,
 ) -> io::Result<()> {
-    let mut pending: BTreeMap<usize, (Vec<u8>, u32)> = BTreeMap::new();
+    let Ends {
+        end,
+        seekable,
+        mut tap,
+    } = ends;
+    let mut pending: BTreeMap<usize, Ready> = BTreeMap::new();
     let mut next = 0usize;
     let mut total: Option<(usize, Option<Vec<u8>>)> = None;
     let mut table = seek::SeekTable::default();
@@ -344,10 +390,16 @@ fn write_in_order(
             recv(done) -> msg => {
                 let Ok((seq, r)) = msg else { break };
                 pending.insert(seq, r?);
-                while let Some((frame, raw_len)) = pending.remove(&next) {
+                while let Some(Ready { frame, raw_len, raw }) = pending.remove(&next) {
                     write_chunked(&mut w, &frame)?;
                     table.push(frame.len() as u32, raw_len);
                     next += 1;
+                    if let Some(t) = tap.as_mut() {
+                        t(raw.as_deref().unwrap_or(&frame));
+                    }
+                    if let (Some(raw), Some(pool)) = (raw, &returns.uncompressed) {
+                        pool.give(raw);
+                    }
                     match &returns.uncompressed {
                         _ if seekable => returns.compressed.give(frame),
                         Some(pool) => pool.give(frame),

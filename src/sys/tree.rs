@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{Mode, OFlags};
 
@@ -77,34 +77,26 @@ pub fn major_minor(rdev: u64) -> (u32, u32) {
     (rustix::fs::major(rdev), rustix::fs::minor(rdev))
 }
 
-/// What a walk below a directory met that it could not read.
-#[derive(Debug)]
-pub struct WalkError {
-    /// Where.
-    pub path: PathBuf,
-    /// Why.
-    pub error: io::Error,
-}
-
-/// Everything below the directory `path`, depth first, names sorted
-/// bytewise, symlinks not followed, one open directory per level: for very
-/// deep trees.
-pub fn walk_below(path: &Path) -> impl Iterator<Item = Result<PathBuf, WalkError>> + '_ {
-    use std::os::unix::ffi::OsStrExt;
-    walkdir::WalkDir::new(path)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by(|a, b| a.file_name().as_bytes().cmp(b.file_name().as_bytes()))
-        .into_iter()
-        .map(move |item| {
-            item.map(walkdir::DirEntry::into_path).map_err(|e| {
-                let p = e
-                    .path()
-                    .map_or_else(|| path.to_path_buf(), Path::to_path_buf);
-                let error = e
-                    .into_io_error()
-                    .unwrap_or_else(|| io::Error::other("filesystem loop"));
-                WalkError { path: p, error }
-            })
-        })
+/// Does the file at `path` (not a symlink) start with `prefix`? Opened
+/// without blocking (a FIFO does not hold the walk); false when it cannot
+/// be read.
+pub fn starts_with(path: &Path, prefix: &[u8]) -> bool {
+    let Ok(fd) = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    let mut buf = vec![0u8; prefix.len()];
+    let mut got = 0;
+    while got < buf.len() {
+        match rustix::io::read(&fd, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return false,
+        }
+    }
+    got == prefix.len() && buf == prefix
 }

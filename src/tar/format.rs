@@ -2,7 +2,7 @@
 //! three without its records for consumers that refuse them (umoci: the
 //! global header), complain of them (sqfstar: one line per global key) or
 //! would keep them (a label record becomes an xattr in a squashfs or ext4
-//! image). [`TarFormat::alientar_records`] is the one switch that leaves
+//! image). [`TarFormat::declares_labels`] is the one switch that leaves
 //! out the global header and the label records.
 
 use super::header::{BLOCK, format_numeric};
@@ -39,7 +39,7 @@ pub enum TarFormat {
 impl TarFormat {
     /// Does the archive begin with alientar's global header, and do members
     /// carry label records? Only in alientar's own format.
-    pub fn alientar_records(self) -> bool {
+    pub fn declares_labels(self) -> bool {
         self == TarFormat::Alientar
     }
 
@@ -62,7 +62,7 @@ impl TarFormat {
     /// alientar's records, its xattrs without pax records. True when xattrs
     /// were left out.
     pub fn fit(self, e: &mut Entry) -> bool {
-        if !self.alientar_records() {
+        if !self.declares_labels() {
             e.label = None;
         }
         if self.pax_records() || e.xattrs.is_empty() {

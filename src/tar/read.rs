@@ -96,6 +96,22 @@ impl<R: Read> Reader<R> {
         self.globals.records()
     }
 
+    /// Read the archive as if its first global header declared `label` as
+    /// the archive's label (`ALIENTAR.context`): an image's layers carry
+    /// no global header, its config says the context.
+    pub fn declare_label(&mut self, label: &str) {
+        let mut rec = Vec::new();
+        pax::push_record(&mut rec, keys::ALIENTAR_CONTEXT, label.as_bytes());
+        // (One short record: within every limit.)
+        let _ = self.globals.add(&rec);
+    }
+
+    /// The stream, positioned after what was read of it (after the first
+    /// end-of-archive block when [`Reader::next_entry`] returned `None`).
+    pub fn into_inner(self) -> R {
+        self.r
+    }
+
     /// Bytes of the uncompressed stream read so far.
     pub fn position(&self) -> u64 {
         self.offset
