@@ -33,7 +33,9 @@
 # user (--owners userns against umoci unpack --rootless); their ratio is
 # alientar / umoci, in a table of their own.
 # Needs root (extract restores owners; tmpfs mount; userns runs drop to the
-# user alientar-test, which needs /etc/subuid ranges). Extracts always go to
+# user alientar-test, which needs /etc/subuid ranges). With sqfstar, tar2sqfs
+# and mke2fs installed, the userns rows include docs/guide.md (f)'s
+# disk-image pipelines against the same fed by GNU tar. Extracts always go to
 # fresh directories, deleted only at the end, so discard work from deleting
 # does not land in a timed run.
 set -euo pipefail
@@ -210,7 +212,12 @@ WARM=()
 # The tools' executables and libraries, read back with the inputs (alientar's
 # release binary carries debug info for profiling: 36 MB).
 TOOL_FILES=()
-for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zstd)" /usr/bin/time "$(command -v sh)" "$(command -v runuser)" "$(command -v unshare)" $(command -v umoci || true); do
+# The disk-image tools of docs/guide.md (f), for the image rows.
+HAVE_IMAGES=1
+for t in sqfstar tar2sqfs mke2fs; do command -v "$t" >/dev/null || HAVE_IMAGES=0; done
+IMAGE_TOOLS=()
+if [ $HAVE_IMAGES = 1 ]; then IMAGE_TOOLS=("$(command -v sqfstar)" "$(command -v tar2sqfs)" "$(command -v mke2fs)"); fi
+for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zstd)" /usr/bin/time "$(command -v sh)" "$(command -v runuser)" "$(command -v unshare)" $(command -v umoci || true) "${IMAGE_TOOLS[@]}"; do
   TOOL_FILES+=("$t")
   while read -r lib; do TOOL_FILES+=("$lib"); done < <(ldd "$t" 2>/dev/null | awk '$3 ~ /^\// {print $3}')
 done
@@ -234,6 +241,36 @@ time_it() {
   t1=$(now)
   rss=$(tail -1 "$WORK/.rss")
   printf '%s\t%s\t%s\t%s\n' "$key" "$tool" "$(echo "$t1 - $t0" | bc -l)" "$rss" >> "$RES"
+}
+
+# The disk-image recipes of docs/guide.md (f), as the test user, each
+# against the same pipeline fed by GNU tar inside `unshare --map-auto
+# --map-root-user` (the namespace alientar's recipe builds, made the way
+# scripts do without alientar). The tree is the root filesystem as rootless
+# podman stores it; fast compressors (lz4, zstd -3) keep the image tools'
+# compression from hiding the archivers. image_rows RUN
+image_rows() {
+  local run=$1 d sq="sqfstar -comp lz4 -root-mode 755 -quiet -no-progress"
+  local t2s="tar2sqfs -q -c zstd -X level=3" mk="mke2fs -q -t ext4 -d"
+  WARM=("$SHIFTED")
+  time_it "squashfs from a userns tree (sqfstar)" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user \
+    sh -c "tar --xattrs -cf - -C $SHIFTED . | $sq $USCR/g$run.sqfs"
+  time_it "squashfs from a userns tree (sqfstar)" alientar runuser -u $USER_NAME -- \
+    sh -c "'$ALIENTAR' create -f - --format pax --map rootless -C $SHIFTED . | '$ALIENTAR' unshare -- $sq $USCR/a$run.sqfs"
+  time_it "squashfs from a userns tree (tar2sqfs)" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user \
+    sh -c "tar --xattrs -cf - -C $SHIFTED . | $t2s $USCR/g$run-ng.sqfs"
+  time_it "squashfs from a userns tree (tar2sqfs)" alientar runuser -u $USER_NAME -- \
+    sh -c "'$ALIENTAR' create -f - --format pax --map rootless -C $SHIFTED . | $t2s $USCR/a$run-ng.sqfs"
+  # ext4: restore the archive with its owners in the namespace, then
+  # mke2fs -d there. GNU tar cannot make the device nodes in a user
+  # namespace (exit 2, the rest extracted): its status is not the row's.
+  WARM=("$USCR"/rootfs.*.tar.zst)
+  fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
+  time_it "ext4 from an archive (extract + mke2fs -d)" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user \
+    sh -c "mkdir $d/t && { tar -xf $USCR/rootfs.gnu.tar.zst -C $d/t 2>/dev/null; $mk $d/t $d/img.ext4 1G; }"
+  fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
+  time_it "ext4 from an archive (extract + mke2fs -d)" alientar runuser -u $USER_NAME -- \
+    sh -c "mkdir $d/t && '$ALIENTAR' extract --owners userns --map rootless -f $USCR/rootfs.ali.tar.zst -C $d/t 2>/dev/null && '$ALIENTAR' unshare -- $mk $d/t $d/img.ext4 1G"
 }
 
 n=0
@@ -314,6 +351,7 @@ if [ $HAVE_USER = 1 ] && want userns; then
     WARM=("$SHIFTED")
     time_it "rootless-storage userns create" gnu runuser -u $USER_NAME -- unshare --map-auto --map-root-user sh -c "tar -I 'zstd -3 -T0' -cf $USCR/s$run.gnu.tar.zst -C $SHIFTED ."
     time_it "rootless-storage userns create" alientar runuser -u $USER_NAME -- "$ALIENTAR" create --map rootless -f "$USCR/s$run.ali.tar.zst" -C "$SHIFTED" .
+    if [ $HAVE_IMAGES = 1 ]; then image_rows "$run"; fi
   done
   if [ $HAVE_UMOCI = 1 ]; then
     # (umoci's blobs are root's, mode 0600: a copy the user may read.)

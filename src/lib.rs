@@ -20,6 +20,8 @@
 //!   its [`Incremental`] makes the full archive of an incremental chain,
 //!   or an increment over the archive made last (only what changed, and
 //!   the names that are gone; its entry index records the whole tree);
+//!   its [`TarFormat`] leaves alientar's global header and labels out for
+//!   other consumers;
 //! - [`create_image()`] with [`ImageOptions`]: the same tree as a one-layer
 //!   OCI image in an image layout, the layer a plain pax stream
 //!   ([`TarFormat::Pax`]), the context in the config's labels (an image is
@@ -31,7 +33,9 @@
 //!   archive: every blob verified, then the layers' final view);
 //! - [`list()`] with [`ListOptions`]; [`check()`] (are all owners mappable?)
 //!   and [`print_check`]; [`diff()`] with [`DiffOptions`]; [`remap()`] with
-//!   [`RemapOptions`].
+//!   [`RemapOptions`];
+//! - [`unshare()`] with [`UnshareOptions`]: run a command inside a
+//!   context's user namespace, as `podman unshare` does.
 //!
 //! Selection, as GNU tar's options give it: [`Exclude`] (names left out,
 //! matched as [`Matching`] says) for every command, [`Select`] (with
@@ -93,6 +97,7 @@ mod sys;
 mod tar;
 mod transform;
 mod translate;
+mod unshare;
 mod walk;
 
 #[cfg(test)]
@@ -120,9 +125,10 @@ pub use progress::{Observer, Progress, Snapshot};
 pub use remap::{RemapOptions, remap};
 pub use report::Report;
 pub use select::{Exclude, ExcludeCaches, Select, VCS_NAMES, read_names, read_patterns};
-pub use tar::write::TarFormat;
+pub use tar::format::TarFormat;
 pub use transform::Transform;
 pub use translate::Unmapped;
+pub use unshare::{UNSHARE_ENV, UnshareError, UnshareOptions, unshare};
 
 /// Not API: what the binary, the fuzz targets, the benchmarks and the
 /// integration tests reach below the public surface. It may change in any

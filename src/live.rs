@@ -16,6 +16,7 @@ use crate::context::{Maps, Registry};
 use crate::error::{Error, Result};
 use crate::idmap::{GidMap, IdMap, UidMap};
 use crate::sys::live as sys;
+use crate::sys::userns::Become;
 
 /// A running user namespace: how it was named, its maps and a handle to
 /// enter it by (opened when named, so the namespace cannot change under
@@ -139,13 +140,20 @@ impl Live {
     /// More than one thread; the namespace is not the user's (the message
     /// says who may enter it).
     pub fn enter(&self) -> Result<()> {
+        self.enter_as(Become::Own)
+    }
+
+    /// [`Live::enter`], becoming `who` inside.
+    ///
+    /// # Errors
+    /// As [`Live::enter`].
+    pub fn enter_as(&self, who: Become) -> Result<()> {
         let (uid, gid) = crate::sys::creds::real_ids();
-        let inside = |to_ctx: Option<u32>, root: Option<u32>| to_ctx.or(root.map(|_| 0));
         sys::join(
             self.fd.as_fd(),
             &self.spec,
-            inside(self.maps.uid.to_context(uid), self.maps.uid.to_host(0)),
-            inside(self.maps.gid.to_context(gid), self.maps.gid.to_host(0)),
+            who.inside(&self.maps.uid, uid),
+            who.inside(&self.maps.gid, gid),
         )
     }
 

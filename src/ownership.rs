@@ -8,6 +8,7 @@ use crate::context::{Maps, Registry};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::live::Live;
+use crate::sys::userns::Become;
 use crate::translate::Unmapped;
 
 /// Ownership options shared by create, list and extract.
@@ -176,14 +177,23 @@ impl Namespace {
         }
     }
 
-    /// Move this process into it (before any thread exists).
+    /// Move this process into it (before any thread exists), as the
+    /// invoking user's own IDs where it maps them, else as its root.
     ///
     /// # Errors
-    /// As [`crate::sys::userns::enter`] and [`Live::enter`].
+    /// As [`crate::sys::userns::enter_as`] and [`Live::enter`].
     pub fn enter(&self) -> Result<()> {
+        self.enter_as(Become::Own)
+    }
+
+    /// [`Namespace::enter`], becoming `who` inside.
+    ///
+    /// # Errors
+    /// As [`Namespace::enter`].
+    pub fn enter_as(&self, who: Become) -> Result<()> {
         match self {
-            Namespace::Build(m) => crate::sys::userns::enter(m),
-            Namespace::Join(l) => l.enter(),
+            Namespace::Build(m) => crate::sys::userns::enter_as(m, m, who),
+            Namespace::Join(l) => l.enter_as(who),
         }
     }
 }

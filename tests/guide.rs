@@ -4,58 +4,20 @@
 //! `alientar-test` dropped to with `runuser` (`WHO` = `user`), in a scratch
 //! directory standing for the user's home. The tests set up what the guide
 //! assumes (a rootless container's storage), run the blocks in order, and
-//! check what the guide says they do. They need root, the test user with
+//! check what the guide says they do (the disk-image blocks of section (g)
+//! are run by tests/images.rs, on a Debian tree). They need root, the test user with
 //! `/etc/subuid` and `/etc/subgid` ranges, and `newuidmap`; without them
 //! they say loudly that they are skipped.
 
 mod common;
 
+use common::guide::*;
 use common::*;
-use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 const U: &str = TEST_USER;
-
-/// The guide's tested blocks: name → (who, script).
-fn blocks() -> HashMap<String, (String, String)> {
-    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md");
-    let text = std::fs::read_to_string(&guide).expect("docs/guide.md");
-    let mut out = HashMap::new();
-    let mut lines = text.lines();
-    while let Some(l) = lines.next() {
-        let Some(tag) = l
-            .trim()
-            .strip_prefix("<!-- guide-test:")
-            .and_then(|r| r.strip_suffix("-->"))
-        else {
-            continue;
-        };
-        let mut it = tag.split_whitespace();
-        let (name, who) = (it.next().unwrap().to_owned(), it.next().unwrap().to_owned());
-        assert!(who == "root" || who == "user", "{name}: who is {who}");
-        let fence = lines.next().unwrap_or_default();
-        assert_eq!(
-            fence.trim(),
-            "```sh",
-            "{name}: a ```sh block must follow the tag"
-        );
-        let mut script = String::new();
-        for l in lines.by_ref() {
-            if l.trim() == "```" {
-                break;
-            }
-            script.push_str(l);
-            script.push('\n');
-        }
-        assert!(
-            out.insert(name.clone(), (who, script)).is_none(),
-            "{name} twice"
-        );
-    }
-    out
-}
 
 #[test]
 fn guide_blocks_are_tagged() {
@@ -73,6 +35,10 @@ fn guide_blocks_are_tagged() {
         "f-full",
         "f-nightly",
         "f-restore",
+        // Run by tests/images.rs, on a Debian tree.
+        "g-mmdebstrap",
+        "g-squashfs",
+        "g-ext4",
     ] {
         assert!(b.contains_key(name), "docs/guide.md lacks the block {name}");
     }
@@ -86,6 +52,33 @@ fn guide_blocks_are_tagged() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     assert!(readme.contains("docs/guide.md") && readme.contains("docs/format.md"));
+    // The README's uses link to their recipes, and every link finds its heading.
+    let anchors: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(slug)
+        .collect();
+    let links: Vec<&str> = readme
+        .split("docs/guide.md#")
+        .skip(1)
+        .map(|r| {
+            r.split(|c: char| c == ')' || c.is_whitespace())
+                .next()
+                .unwrap()
+        })
+        .collect();
+    for l in &links {
+        assert!(
+            anchors.iter().any(|a| a == l),
+            "README links to #{l}, not a heading of the guide: {anchors:?}"
+        );
+    }
+    for section in ["a-", "b-", "c-", "d-", "e-", "f-"] {
+        assert!(
+            links.iter().any(|l| l.starts_with(section)),
+            "README does not link the guide's ({section}) section"
+        );
+    }
     // Installing from the source uses the Cargo.lock the tests ran with.
     for (doc, body) in [("README.md", &readme), ("docs/guide.md", &text)] {
         for l in body
@@ -97,49 +90,20 @@ fn guide_blocks_are_tagged() {
     }
 }
 
+/// A heading's anchor as GitHub makes it: lower case, punctuation dropped,
+/// spaces as hyphens.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_owned()
-}
-
-/// Run a guide block as its `who`, in `dir`, with HOME = `home`.
-fn run_block(name: &str, dir: &Path, home: &Path) -> String {
-    run_block_env(name, dir, home, &[])
-}
-
-/// As [`run_block`], with `env` set too.
-fn run_block_env(name: &str, dir: &Path, home: &Path, env: &[(String, String)]) -> String {
-    let b = blocks();
-    let (who, script) = &b[name];
-    let bindir = bin().parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}",
-        bindir.display(),
-        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
-    );
-    let mut cmd = if who == "user" {
-        let mut c = Command::new("runuser");
-        c.args(["-u", U, "--", "env"]);
-        c
-    } else {
-        Command::new("env")
-    };
-    cmd.arg(format!("HOME={}", home.display()))
-        .args(env.iter().map(|(k, v)| format!("{k}={v}")))
-        .arg(format!("PATH={path}"))
-        .args(["sh", "-ec", script])
-        .env_remove("XDG_CONFIG_HOME")
-        .current_dir(dir)
-        .stdin(Stdio::null());
-    let out: Output = cmd.output().expect("run block");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "guide block {name} (as {who}) failed ({:?}):\n{script}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("--- {name} (as {who}):\n{stdout}");
-    stdout
 }
 
 /// A scratch directory the test user can reach.

@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "remap",
     "diff",
     "contexts",
+    "unshare",
     "completions",
     "man",
 ];

@@ -3,7 +3,7 @@
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use alientar::Error;
 use alientar::{CreateOptions, ImageOptions, TarFormat, create, create_image};
@@ -96,6 +96,26 @@ pub(super) struct CreateArgs {
     /// bsdtar's default formats.
     #[arg(long)]
     nanoseconds: bool,
+    /// The tar dialect: alientar (the default), pax, gnu or ustar.
+    ///
+    /// alientar: pax with a global header that declares the archive's
+    /// context and maps, and label records (docs/format.md). The others
+    /// write neither, for consumers that refuse or keep them: pax (posix)
+    /// an extended header only where a member needs one (long names, large
+    /// IDs, xattrs; sqfstar, tar2sqfs; --oci writes its layer so); gnu GNU
+    /// tar's format (long names as ././@LongLink members, large numbers in
+    /// base-256; no xattrs, whole seconds); ustar plain POSIX ustar, where
+    /// a member whose name, link, IDs, size or time do not fit is not
+    /// archived (an error), as with GNU tar.
+    #[arg(
+        short = 'H',
+        long,
+        value_enum,
+        default_value = "alientar",
+        value_name = "FORMAT",
+        conflicts_with = "oci"
+    )]
+    format: FormatArg,
     #[command(flatten)]
     gnu: GnuArgs,
     #[command(flatten)]
@@ -108,6 +128,30 @@ pub(super) struct CreateArgs {
     normalize: Box<NormalizeArgs>,
     #[command(flatten)]
     incremental: IncrementalArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    /// alientar's format: pax with its global header and labels.
+    Alientar,
+    /// POSIX pax without alientar's records.
+    #[value(alias = "posix")]
+    Pax,
+    /// GNU tar's format.
+    Gnu,
+    /// POSIX ustar.
+    Ustar,
+}
+
+impl From<FormatArg> for TarFormat {
+    fn from(f: FormatArg) -> TarFormat {
+        match f {
+            FormatArg::Alientar => TarFormat::Alientar,
+            FormatArg::Pax => TarFormat::Pax,
+            FormatArg::Gnu => TarFormat::Gnu,
+            FormatArg::Ustar => TarFormat::Ustar,
+        }
+    }
 }
 
 impl CreateArgs {
@@ -157,7 +201,7 @@ impl CreateArgs {
             normalize,
             incremental: self.incremental.incremental(),
             select,
-            tar_format: TarFormat::Alientar,
+            tar_format: self.format.into(),
         };
         Ok((opts, image))
     }

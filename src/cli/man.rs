@@ -90,9 +90,22 @@ fn man_main(cmd: &clap::Command, w: &mut dyn Write) -> std::io::Result<()> {
         }
     };
     writeln!(w, r#".SH "EXIT STATUS""#)?;
+    // "  CODE  text", continued on lines that start with no code.
+    let mut codes: Vec<(&str, String)> = Vec::new();
     for l in EXIT_STATUS.lines().skip(1) {
-        let (code, text) = l.trim().split_once("  ").unwrap_or(("", l));
-        writeln!(w, ".TP\n{code}\n{}", roff(text.trim()))?;
+        match (l.trim().split_once("  "), codes.last_mut()) {
+            (Some((code, text)), _) if code.bytes().all(|b| b.is_ascii_digit()) => {
+                codes.push((code, text.trim().to_string()));
+            }
+            (_, Some((_, text))) => {
+                text.push(' ');
+                text.push_str(l.trim());
+            }
+            (_, None) => codes.push(("", l.trim().to_string())),
+        }
+    }
+    for (code, text) in codes {
+        writeln!(w, ".TP\n{code}\n{}", roff(&text))?;
     }
     w.write_all(MAN_TAIL.as_bytes())?;
     m.render_version_section(w)

@@ -17,6 +17,7 @@ mod progress;
 mod remap;
 mod select;
 mod shared;
+mod unshare;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,6 +40,7 @@ use list::ListArgs;
 use outcome::{end_on_broken_pipe, message, say_err};
 use remap::RemapArgs;
 use shared::OwnerArgs;
+use unshare::UnshareArgs;
 
 /// A tar archiver for alien ownership: owners stored as seen inside their
 /// context (a rootless container, an image, another host), translated
@@ -78,7 +80,9 @@ macro_rules! exit_status {
   0  success (diff: the archive and the tree are identical)
   1  some entries failed, each reported, the rest done (create: also files that
      changed while read; diff: differences found)
-  2  fatal: bad usage, an unreadable or malformed archive, unmapped IDs on create"
+  2  fatal: bad usage, an unreadable or malformed archive, unmapped IDs on create
+  125  unshare: the namespace could not be made or entered (126: the command
+     could not be run, 127: it was not found; else the command's own status)"
     };
 }
 
@@ -114,6 +118,9 @@ enum Command {
     /// Compare an archive with a tree: content, type, mode, owner (through the map), mtime, links, xattrs (exit 0 only when identical).
     #[command(visible_alias = "d", alias = "compare")]
     Diff(DiffArgs),
+    /// Run a command inside a context's user namespace, as root there (like podman unshare).
+    #[command(after_long_help = unshare::AFTER_LONG_HELP)]
+    Unshare(UnshareArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -156,12 +163,17 @@ fn is_command(word: &str) -> bool {
 pub fn run() -> Exit {
     let args = oldstyle::expand(std::env::args_os().collect(), is_command);
     let cli = Cli::parse_from(args);
+    // `unshare` fails as `env` does, in a status its command seldom uses.
+    let fatal = match cli.cmd {
+        Command::Unshare(_) => Exit::Command(unshare::CANNOT_ENTER),
+        _ => Exit::Fatal,
+    };
     match run_cmd(cli.cmd, !cli.no_progress) {
         Ok(code) => code,
         Err(e) => {
             end_on_broken_pipe(&e);
             say_err(&format!("alientar: {}", message(&e)));
-            Exit::Fatal
+            fatal
         }
     }
 }
@@ -214,6 +226,7 @@ fn run_cmd(cmd: Command, show_progress: bool) -> Result<Exit, Error> {
         Command::Check(a) => check::run(a, &env),
         Command::Remap(a) => remap::run(a, &env),
         Command::Diff(a) => diff::run(a, &env),
+        Command::Unshare(a) => unshare::run(a, &env),
         Command::Contexts { name, live, json } => match (live, json) {
             (true, json) => contexts::run_live(json, &env.reg),
             (false, _) => contexts::run(name.as_deref(), &env.reg),

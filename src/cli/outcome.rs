@@ -11,19 +11,26 @@ use alientar::internals::totals_line;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// Success (diff: the archive and the tree are identical).
-    Ok = 0,
+    Ok,
     /// Some entries failed, each reported, the rest done (diff and check:
     /// differences found, owners that do not map).
-    Partial = 1,
+    Partial,
     /// Fatal: bad usage, an unreadable or malformed archive, unmapped IDs
     /// on create.
-    Fatal = 2,
+    Fatal,
+    /// `unshare` could not run its command: 125, 126 or 127.
+    Command(i32),
 }
 
 impl Exit {
     /// The number the process exits with.
     pub fn code(self) -> i32 {
-        self as i32
+        match self {
+            Exit::Ok => 0,
+            Exit::Partial => 1,
+            Exit::Fatal => 2,
+            Exit::Command(code) => code,
+        }
     }
 }
 

@@ -45,6 +45,26 @@ pub(super) struct OwnerArgs {
     numeric_owner: bool,
 }
 
+impl OwnerArgs {
+    /// Only a context and maps (`alientar unshare`): IDs outside the map
+    /// are an error, names kept.
+    pub(super) fn maps_only(
+        context: Option<String>,
+        map: Option<String>,
+        uid_map: Option<String>,
+        gid_map: Option<String>,
+    ) -> OwnerArgs {
+        OwnerArgs {
+            context,
+            map,
+            uid_map,
+            gid_map,
+            unmapped: UnmappedArg::Error,
+            numeric_owner: false,
+        }
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub(super) enum UnmappedArg {
     /// Fail, naming the path and the ID.

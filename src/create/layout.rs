@@ -12,7 +12,7 @@ use crate::entry::{Entry, Kind, Time};
 use crate::frame::layout::{Cuts, FrameContent, FrameLayout, HeaderMaker};
 use crate::frame::{BufferPool, RawFrame, Tap};
 use crate::progress::Progress;
-use crate::tar::write as tw;
+use crate::tar::format::TarFormat;
 
 /// One frame's parts while it is laid out.
 pub(super) struct FrameParts {
@@ -89,6 +89,8 @@ pub(super) struct Planner<'a> {
     /// The archive's label (declared in the global header): entries with
     /// it carry no label record.
     label: Option<String>,
+    /// The tar dialect the headers are written in.
+    format: TarFormat,
 }
 
 /// An entry waiting to be laid out.
@@ -104,13 +106,15 @@ struct Held {
 
 impl<'a> Planner<'a> {
     /// Frames to `w`, compressed at the zstd `level` if any, of an
-    /// archive whose label is `label`; `tap` sees the tar stream.
+    /// archive whose label is `label`, headers in `format`; `tap` sees the
+    /// tar stream.
     pub(super) fn new(
         w: Box<dyn Write + Send>,
         level: Option<i32>,
         notes: Arc<Notes>,
         progress: Progress,
         label: Option<String>,
+        format: TarFormat,
         tap: Option<Tap>,
     ) -> Planner<'a> {
         let parts = FrameParts {
@@ -126,6 +130,7 @@ impl<'a> Planner<'a> {
             held_bytes: 0,
             scratch: Vec::new(),
             label,
+            format,
         }
     }
 
@@ -196,7 +201,7 @@ impl<'a> Planner<'a> {
         // The header is encoded in a buffer kept for the next entry.
         let mut h = std::mem::take(&mut self.scratch);
         h.clear();
-        tw::encode_member(e, self.label.as_deref(), &mut h);
+        self.format.encode(e, self.label.as_deref(), &mut h);
         let r = self.frames.bytes(&h);
         self.scratch = h;
         r?;

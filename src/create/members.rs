@@ -15,7 +15,8 @@ use crate::frame::chain::Change;
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::tar::write::{self as tw, TarFormat};
+use crate::tar::format::TarFormat;
+use crate::tar::write as tw;
 use crate::walk::WalkedFile;
 
 /// A member as it is to be written.
@@ -62,8 +63,11 @@ pub(super) struct Members<'a> {
     transform: Option<crate::transform::Transform>,
     /// `--mtime`, `--clamp-mtime`.
     set_mtime: Option<super::SetMtime>,
-    /// Whether the stream declares labels (see [`TarFormat`]).
+    /// `--format`: what the members keep, and whether the stream declares
+    /// labels in a global header (see [`TarFormat`]).
     format: TarFormat,
+    /// Members whose xattrs the format left out.
+    xattrs_left_out: u64,
     /// The archive's label.
     label: Option<String>,
     /// Without a global header: what makes its records, handed back by
@@ -88,6 +92,7 @@ impl<'a> Members<'a> {
             notes.clone(),
             progress.clone(),
             label.clone().filter(|_| format.declares_labels()),
+            format,
             out.tap.take(),
         );
         if let (Some(info), Some(index)) = (env.chain, planner.index()) {
@@ -100,6 +105,7 @@ impl<'a> Members<'a> {
             nanoseconds: env.opts.nanoseconds,
             transform: env.opts.transform.clone(),
             set_mtime: env.opts.normalize.mtime,
+            xattrs_left_out: 0,
             notes,
             format,
             label,
@@ -242,8 +248,19 @@ impl<'a> Members<'a> {
             entry.label = None;
         }
         (watch.on_entry)(shown.as_deref().unwrap_or(&entry.path));
-        // Queued as the member is, so that a member left out (gone) leaves
-        // no change behind for the next one's index entry.
+        if self.format.fit(&mut entry) {
+            self.xattrs_left_out += 1;
+        }
+        if let Some(why) = self.format.refuses(&entry) {
+            let shown = crate::quote::escaped(&entry.path);
+            report.errors.push(Error::usage(format!(
+                "{shown}: not archived: {why} (--format gnu or pax stores it)"
+            )));
+            return Ok(());
+        }
+        // Queued as the member is, so that a member left out (gone, or
+        // refused by the format) leaves no change behind for the next
+        // one's index entry.
         if let (Change::Added | Change::Changed, Some(index)) = (change, self.planner.index()) {
             index.changes([change]);
         }
@@ -259,6 +276,14 @@ impl<'a> Members<'a> {
     /// archive goes into place and what the frame builders met into
     /// `report`.
     pub(super) fn finish(self, out: Output, report: &mut Report) -> Result<Written> {
+        if self.xattrs_left_out > 0 {
+            let n = self.xattrs_left_out;
+            report.warnings.push(format!(
+                "--format {}: the xattrs of {n} member{} were not stored (--format pax or alientar stores them)",
+                self.format.name(),
+                if n == 1 { "" } else { "s" }
+            ));
+        }
         let Members {
             mut planner,
             target,

@@ -25,7 +25,7 @@ use crate::names::Names;
 use crate::output::{OutFormat, Output};
 use crate::ownership::OwnerOptions;
 use crate::report::Report;
-use crate::tar::write::TarFormat;
+use crate::tar::format::TarFormat;
 use crate::walk::member_prefix;
 use members::Written;
 
@@ -87,9 +87,10 @@ pub struct CreateOptions {
     /// What the walk leaves out: excluded names, other filesystems,
     /// caches.
     pub select: crate::select::Select,
-    /// alientar's format, or a plain pax stream without its global header
-    /// and label records ([`create_image`] writes its layer so, whatever
-    /// this says).
+    /// The tar dialect (`--format`): alientar's own by default; the others
+    /// write no global header and no labels, for consumers such as
+    /// sqfstar and umoci ([`create_image`] writes its layer as pax,
+    /// whatever this says).
     pub tar_format: TarFormat,
 }
 
@@ -140,6 +141,12 @@ fn run(
     let chain = increment::chain_info(&opts.incremental);
     if let Some(l) = &opts.owners.context {
         validate_label(l).map_err(Error::usage)?;
+    }
+    if opts.nanoseconds && !opts.tar_format.pax_records() {
+        return Err(Error::usage(format!(
+            "--nanoseconds needs pax records: --format {} stores whole seconds",
+            opts.tar_format.name()
+        )));
     }
     let ns = userns::namespace_for(opts, reg)?;
     // The archive and the directory are opened before the namespace is

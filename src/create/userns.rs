@@ -61,7 +61,7 @@ fn enter_built(maps: Maps) -> Result<WalkNamespace> {
             maps.uid, maps.gid, overflow.0, overflow.1, e.kind()
         ))
     })?;
-    crate::sys::userns::enter_laid_out(&ns, &maps)?;
+    crate::sys::userns::enter_as(&ns, &maps, crate::sys::userns::Become::Own)?;
     Ok(WalkNamespace {
         maps,
         view,
@@ -76,7 +76,11 @@ pub(super) fn namespace_for(opts: &CreateOptions, reg: &Registry) -> Result<Opti
         Some(false) => return Ok(None),
         Some(true) => true,
         None => {
-            if crate::sys::privileged() || opts.from_xattrs || opts.manifest.is_some() {
+            // A tree restored with --owners xattr is the user's own: its
+            // records give the owners. A manifest names only some files;
+            // the others are read as without one, so the walk may need the
+            // namespace (mmdebstrap's tree plus a spec of its devices).
+            if crate::sys::privileged() || opts.from_xattrs {
                 return Ok(None);
             }
             if opts.owners.maps.is_none() && opts.owners.context.is_none() {

@@ -179,23 +179,7 @@ pub fn join(fd: BorrowedFd, what: &str, uid: Option<u32>, gid: Option<u32>) -> R
     if let Err(e) = rustix::thread::move_into_link_name_space(fd, Some(LinkNameSpaceType::User)) {
         return Err(refused(what, fd, e));
     }
-    let cannot = |id: String, e| {
-        Error::io_nopath(
-            format!("cannot take {id} inside the user namespace of {what}"),
-            err(e),
-        )
-    };
-    if let Some(gid) = gid {
-        let g = rustix::fs::Gid::from_raw(gid);
-        rustix::thread::set_thread_res_gid(g, g, g).map_err(|e| cannot(format!("gid {gid}"), e))?;
-    }
-    let _ = rustix::thread::set_thread_groups(&[]);
-    if let Some(uid) = uid {
-        let u = rustix::fs::Uid::from_raw(uid);
-        rustix::thread::set_thread_res_uid(u, u, u).map_err(|e| cannot(format!("uid {uid}"), e))?;
-    }
-    super::forget_privileged();
-    Ok(())
+    super::userns::take_ids(uid, gid, &format!("the user namespace of {what}"))
 }
 
 /// The error for a `setns` the kernel refused.

@@ -1,10 +1,12 @@
 //! The tar layer, split by level: block and field codecs ([`header`]), pax
 //! records ([`pax`]) and their keys ([`keys`]), the stream reader
-//! ([`read`]) and the encoder ([`write`](mod@write)).
+//! ([`read`]) and the encoder ([`write`](mod@write)), with the dialects it
+//! writes ([`format`]).
 //!
 //! The codec knows tar, not where its bytes come from: a byte source that
 //! holds decompressed data lends it through [`Lend`] instead of copying.
 
+pub mod format;
 mod globals;
 pub mod header;
 pub mod keys;

@@ -9,35 +9,11 @@ use super::pax::push_record;
 use crate::entry::{Entry, Kind};
 use tar::Header;
 
-/// What a writer adds to the tar stream of alientar's own: the one switch
-/// between alientar's archive format and a plain pax stream.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TarFormat {
-    /// alientar's format (docs/format.md §1.4, §2): a pax global header
-    /// first (the format's version, the archive's label, the maps of every
-    /// context used), and a label record on each member whose label is not
-    /// the archive's.
-    #[default]
-    Alientar,
-    /// A plain pax stream: no global header and no label record; what the
-    /// stream cannot say goes elsewhere (an image's config labels). umoci
-    /// 0.4.7 refuses a global header (`unknown typeflag '\x67'`).
-    Pax,
-}
-
-impl TarFormat {
-    /// The stream declares its label and maps in a global header, and
-    /// records a member's label where it differs.
-    pub fn declares_labels(self) -> bool {
-        self == TarFormat::Alientar
-    }
-}
-
-const MAX_OCTAL_ID: u64 = 0o7777777;
-const MAX_OCTAL_SIZE: u64 = 0o77777777777;
+pub(super) const MAX_OCTAL_ID: u64 = 0o7777777;
+pub(super) const MAX_OCTAL_SIZE: u64 = 0o77777777777;
 
 /// Split a name into ustar (prefix, name) if it fits.
-fn split_ustar(path: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(super) fn split_ustar(path: &[u8]) -> Option<(&[u8], &[u8])> {
     if path.len() <= 100 {
         return Some((&[], path));
     }
@@ -52,7 +28,7 @@ fn split_ustar(path: &[u8]) -> Option<(&[u8], &[u8])> {
         .map(|i| (&path[..i], &path[i + 1..]))
 }
 
-fn put(field: &mut [u8], value: &[u8]) {
+pub(super) fn put(field: &mut [u8], value: &[u8]) {
     let n = value.len().min(field.len());
     field[..n].copy_from_slice(&value[..n]);
 }
@@ -69,16 +45,8 @@ pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
 /// `archive` ([`keys::ALIENTAR_CONTEXT`]): the entry's label is recorded
 /// only where it differs (an empty record for an unlabelled entry).
 pub fn encode_member(e: &Entry, archive: Option<&str>, out: &mut Vec<u8>) {
-    let mut name = e.path.clone();
-    if e.kind == Kind::Dir && !name.ends_with(b"/") {
-        name.push(b'/');
-    }
-    let layout = Layout {
-        name: &name,
-        split: split_ustar(&name),
-        link: e.link.as_deref().unwrap_or(b""),
-        size: if e.kind == Kind::File { e.size } else { 0 },
-    };
+    let name = member_name(e);
+    let layout = Layout::of(e, &name);
     let recs = pax_records(e, &layout, archive);
     if !recs.is_empty() {
         pax_header(recs, out);
@@ -86,15 +54,36 @@ pub fn encode_member(e: &Entry, archive: Option<&str>, out: &mut Vec<u8>) {
     push_ustar_header(e, &layout, out);
 }
 
+/// The name an entry is stored under: a directory's with a trailing `/`.
+pub(super) fn member_name(e: &Entry) -> Vec<u8> {
+    let mut name = e.path.clone();
+    if e.kind == Kind::Dir && !name.ends_with(b"/") {
+        name.push(b'/');
+    }
+    name
+}
+
 /// What an entry's pax records and ustar header are both made from.
-struct Layout<'a> {
+pub(super) struct Layout<'a> {
     /// The member name, a directory's with a trailing `/`.
-    name: &'a [u8],
+    pub(super) name: &'a [u8],
     /// The name as ustar's (prefix, name), when it fits them.
-    split: Option<(&'a [u8], &'a [u8])>,
-    link: &'a [u8],
+    pub(super) split: Option<(&'a [u8], &'a [u8])>,
+    pub(super) link: &'a [u8],
     /// The data size: 0 for all but regular files.
-    size: u64,
+    pub(super) size: u64,
+}
+
+impl<'a> Layout<'a> {
+    /// The layout of `e` stored as `name` ([`member_name`]).
+    pub(super) fn of(e: &'a Entry, name: &'a [u8]) -> Layout<'a> {
+        Layout {
+            name,
+            split: split_ustar(name),
+            link: e.link.as_deref().unwrap_or(b""),
+            size: if e.kind == Kind::File { e.size } else { 0 },
+        }
+    }
 }
 
 /// The pax records for what the ustar header cannot hold, and the xattrs
@@ -159,7 +148,7 @@ fn pax_header(mut recs: Vec<(String, Vec<u8>)>, out: &mut Vec<u8>) {
 
 /// Append the ustar header block; fields too large for it are 0 (their
 /// pax records hold them).
-fn push_ustar_header(e: &Entry, l: &Layout, out: &mut Vec<u8>) {
+pub(super) fn push_ustar_header(e: &Entry, l: &Layout, out: &mut Vec<u8>) {
     let mut h = Header::new_ustar();
     let u = h.as_ustar_mut().expect("ustar header");
     match l.split {
@@ -196,7 +185,7 @@ fn push_ustar_header(e: &Entry, l: &Layout, out: &mut Vec<u8>) {
 }
 
 /// The ustar type flag of `kind`.
-fn typeflag(kind: Kind) -> u8 {
+pub(super) fn typeflag(kind: Kind) -> u8 {
     match kind {
         Kind::File => b'0',
         Kind::HardLink => b'1',
@@ -209,7 +198,7 @@ fn typeflag(kind: Kind) -> u8 {
 }
 
 /// Append a meta header (`x` or `g`) with its data, padded.
-fn meta_header(out: &mut Vec<u8>, name: &[u8], flag: u8, data: &[u8], mtime: u64) {
+pub(super) fn meta_header(out: &mut Vec<u8>, name: &[u8], flag: u8, data: &[u8], mtime: u64) {
     let mut h = Header::new_ustar();
     {
         let u = h.as_ustar_mut().expect("ustar header");

@@ -14,6 +14,9 @@ use std::process::{Command, Output, Stdio};
 #[path = "../../src/testutil.rs"]
 mod testutil;
 
+/// docs/guide.md's blocks, run as written.
+pub mod guide;
+
 /// Running user namespaces and the test user, for the live-context tests.
 pub mod live;
 

@@ -36,7 +36,7 @@ use crate::entry::Time;
 use crate::error::{Error, Result};
 use crate::output::{OutFormat, Output};
 use crate::report::Report;
-use crate::tar::write::TarFormat;
+use crate::tar::format::TarFormat;
 
 mod layout;
 
