@@ -34,7 +34,7 @@
 # alientar / umoci, in a table of their own.
 # Needs root (extract restores owners; tmpfs mount; userns runs drop to the
 # user alientar-test, which needs /etc/subuid ranges). With sqfstar, tar2sqfs
-# and mke2fs installed, the userns rows include docs/guide.md (f)'s
+# and mke2fs installed, the userns rows include docs/guide.md (g)'s
 # disk-image pipelines against the same fed by GNU tar. Extracts always go to
 # fresh directories, deleted only at the end, so discard work from deleting
 # does not land in a timed run.
@@ -212,7 +212,7 @@ WARM=()
 # The tools' executables and libraries, read back with the inputs (alientar's
 # release binary carries debug info for profiling: 36 MB).
 TOOL_FILES=()
-# The disk-image tools of docs/guide.md (f), for the image rows.
+# The disk-image tools of docs/guide.md (g), for the image rows.
 HAVE_IMAGES=1
 for t in sqfstar tar2sqfs mke2fs; do command -v "$t" >/dev/null || HAVE_IMAGES=0; done
 IMAGE_TOOLS=()
@@ -243,7 +243,7 @@ time_it() {
   printf '%s\t%s\t%s\t%s\n' "$key" "$tool" "$(echo "$t1 - $t0" | bc -l)" "$rss" >> "$RES"
 }
 
-# The disk-image recipes of docs/guide.md (f), as the test user, each
+# The disk-image recipes of docs/guide.md (g), as the test user, each
 # against the same pipeline fed by GNU tar inside `unshare --map-auto
 # --map-root-user` (the namespace alientar's recipe builds, made the way
 # scripts do without alientar). The tree is the root filesystem as rootless
