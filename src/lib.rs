@@ -69,6 +69,7 @@ mod context;
 mod create;
 mod date;
 mod diff;
+mod digest;
 mod entry;
 mod error;
 mod extract;

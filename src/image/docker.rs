@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
-use super::digest::{Algorithm, Digest, shown};
+use crate::digest::{Algorithm, Digest, shown};
 use super::store::Store;
 use super::{Layer, MAX_JSON, Resolved, config_parts};
 

@@ -17,7 +17,6 @@
 //! all distinct. Whiteouts and replaced entries never reach the
 //! destination; nothing is deleted there.
 
-mod digest;
 mod docker;
 mod oci;
 mod scan;
@@ -34,7 +33,7 @@ pub use stream::Stream;
 pub use view::{Whiteout, whiteout};
 
 use crate::error::{Error, Result};
-use digest::Digest;
+use crate::digest::{self, Digest};
 use store::Store;
 
 /// Largest JSON document of an image alientar reads (index, manifest,

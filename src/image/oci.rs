@@ -7,7 +7,7 @@ use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest,
 
 use crate::error::{Error, Result};
 
-use super::digest::{Digest, shown};
+use crate::digest::{Digest, shown};
 use super::store::Store;
 use super::{Layer, MAX_JSON, Resolved, config_parts};
 

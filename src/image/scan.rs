@@ -11,7 +11,7 @@ use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::tar::Reader;
 
-use super::digest::{Algorithm, Hashing, Seen};
+use crate::digest::{Algorithm, Hashing, Seen};
 use super::view::View;
 use super::{Image, Layer};
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::member::safe_components;
 use crate::sys::Dir;
 
-use super::digest::shown;
+use crate::digest::shown;
 
 /// Most members an image archive may hold (the index of them is kept in
 /// memory).

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use oci_spec::image::{Descriptor, MediaType, Platform, PlatformBuilder, Sha256Digest};
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 use super::REF_NAME;
+use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::sys::Dir;
 
@@ -150,7 +150,7 @@ impl Layout {
     /// # Errors
     /// A write error.
     pub(super) fn put(&self, j: &Json) -> Result<Blob> {
-        let hex = hex(&sha2::Sha256::digest(&j.bytes));
+        let hex = Digest::of(Algorithm::Sha256, &j.bytes).hex;
         replace(&self.blobs, &hex, &j.bytes)
             .map_err(|e| self.error("cannot write a blob into", Some(e)))?;
         Ok(Blob {
@@ -271,7 +271,7 @@ fn replace(dir: &Dir, name: &str, bytes: &[u8]) -> io::Result<()> {
 /// position.
 pub(super) fn blob_digest(f: &File) -> io::Result<(String, u64)> {
     let size = f.metadata()?.len();
-    let mut h = sha2::Sha256::new();
+    let mut h = Hasher::new(Algorithm::Sha256);
     let mut buf = vec![0u8; 1 << 20];
     let mut at = 0u64;
     while at < size {
@@ -282,13 +282,19 @@ pub(super) fn blob_digest(f: &File) -> io::Result<(String, u64)> {
         h.update(&buf[..n]);
         at += n as u64;
     }
-    Ok((hex(&h.finalize()), size))
+    Ok((h.finish().hex, size))
 }
 
 /// The sha256 digest of a stream taken as it passes (the tar stream of a
 /// layer, the diff_id), read once it has passed.
-#[derive(Clone, Default)]
-pub(super) struct Running(Arc<Mutex<sha2::Sha256>>);
+#[derive(Clone)]
+pub(super) struct Running(Arc<Mutex<Hasher>>);
+
+impl Default for Running {
+    fn default() -> Running {
+        Running(Arc::new(Mutex::new(Hasher::new(Algorithm::Sha256))))
+    }
+}
 
 impl Running {
     /// What the stream is shown to.
@@ -297,20 +303,13 @@ impl Running {
         Box::new(move |b| me.0.lock().unwrap_or_else(|p| p.into_inner()).update(b))
     }
 
-    /// The digest of what passed, in hex.
+    /// The digest of what passed, in hex (once: the digest starts again).
     pub(super) fn hex(&self) -> String {
-        let h = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        hex(&h.finalize())
+        let mut h = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *h, Hasher::new(Algorithm::Sha256))
+            .finish()
+            .hex
     }
-}
-
-/// `bytes` in lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Content digests (`sha256:HEX`, `sha512:HEX`): checked before any path
-//! is built from one, and computed over what is read.
+//! is built from one, and computed over what is read (an image's blobs as
+//! `-f oci:` verifies them) or written (the blobs `create --oci` names).
 
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
