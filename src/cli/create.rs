@@ -47,6 +47,24 @@ pub(super) struct CreateArgs {
         conflicts_with_all = ["file", "incremental", "incremental_from"]
     )]
     oci: Option<String>,
+    /// With --oci: build on the image IMAGE (oci:DIR:TAG,
+    /// oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]).
+    ///
+    /// The new image is IMAGE's layers (their blobs shared when DIR is
+    /// IMAGE's layout, else copied into DIR) and one more holding only what
+    /// differs between IMAGE's final view and the tree: new and changed
+    /// entries (type, mode, owners in the context view, time, size, link
+    /// target, xattrs; a regular file whose metadata are all the same is
+    /// compared by content), whiteouts for what the tree no longer has
+    /// (what --exclude and the like leave out is kept), an opaque
+    /// directory where a directory replaced a non-directory or stands for
+    /// several whiteouts, and the directories above each of them. The
+    /// config is IMAGE's, extended: the layer's diff_id and a history
+    /// entry appended, the org.alientar.* labels this run's. IMAGE must be
+    /// for this machine's platform; an IMAGE whose config names a context
+    /// (org.alientar.context) needs the tree in the same one (--context).
+    #[arg(long, value_name = "IMAGE", requires = "oci")]
+    base: Option<PathBuf>,
     /// Change to DIR before reading PATHs.
     #[arg(
         short = 'C',
@@ -159,12 +177,15 @@ impl CreateArgs {
     /// the image to write instead of an archive.
     fn options(self, env: &Env) -> Result<(CreateOptions, Option<ImageOptions>), Error> {
         let owners = env.owners(&self.owners)?;
-        let image = self
+        let mut image = self
             .oci
             .as_deref()
             .map(ImageOptions::parse)
             .transpose()
             .map_err(Error::usage)?;
+        if let Some(i) = &mut image {
+            i.base = self.base;
+        }
         let file = self.file.unwrap_or_default();
         let format = match &image {
             Some(_) => image_format(&self.compress)?,

@@ -1,7 +1,8 @@
 //! Walk, then write: for overrides from xattrs or a manifest, which need
 //! the whole tree, for standard output, where nothing written can be taken
-//! back (an unmapped owner must be known before the first byte), and for an
-//! increment, whose listing of what it deletes comes first.
+//! back (an unmapped owner must be known before the first byte), for an
+//! increment, whose listing of what it deletes comes first, and for an
+//! image layer over a base, which holds what differs from it.
 
 use super::increment::Incremental;
 use super::members::Members;
@@ -20,12 +21,16 @@ pub(super) fn create_collected(
     mut report: Report,
     mut watch: Watch,
     out: Option<Output>,
+    base: Option<super::image::Base>,
 ) -> Result<(Report, Written)> {
     let opts = env.opts;
     let prev = match &opts.incremental {
         Incremental::From(p) => Some(super::increment::load(p, &mut report)?),
         _ => None,
     };
+    let base = base
+        .map(|b| b.load(env.labels.archive.as_deref()))
+        .transpose()?;
     let w = walk(&opts.dir, &opts.paths, &opts.select)?;
     report.errors = w.errors;
     for s in &w.sockets {
@@ -57,12 +62,17 @@ pub(super) fn create_collected(
     let mut out = super::output(opts, out)?;
     let mut members = Members::new(env, &mut out, watch.progress);
     let header = global_header(env, &plans);
-    match prev {
-        Some(prev) => {
+    match (prev, base) {
+        (Some(prev), _) => {
             let parts = (&mut members, &mut watch, &mut report);
             super::increment::write(prev, files, header, env, parts)?;
         }
-        None => {
+        (None, Some(base)) => {
+            members.header(header);
+            let parts = (&mut members, &mut watch, &mut report);
+            super::image::write_on_base(base, files, env, parts)?;
+        }
+        (None, None) => {
             watch
                 .progress
                 .set_total(files.iter().map(|s| s.entry.size).sum(), files.len() as u64);

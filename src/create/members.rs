@@ -225,6 +225,25 @@ impl<'a> Members<'a> {
         self.lay(m, change, watch, report)
     }
 
+    /// Write `e`, a member that is no file of the tree (an image layer's
+    /// whiteout: empty, no data to read); `watch` is told of it.
+    pub(super) fn marker(
+        &mut self,
+        e: Entry,
+        watch: &mut Watch,
+        report: &mut Report,
+    ) -> Result<()> {
+        let m = Member {
+            seen: e.mtime,
+            entry: e,
+            shown: None,
+            fs_path: PathBuf::new(),
+            ctime: None,
+            pruned: false,
+        };
+        self.lay(m, Change::Plain, watch, report)
+    }
+
     fn lay(
         &mut self,
         m: Member,

@@ -109,15 +109,17 @@ pub fn create(
     progress: &crate::progress::Progress,
 ) -> Result<Report> {
     let watch = Watch { on_entry, progress };
-    run(opts, reg, watch, None).map(|(report, _)| report)
+    run(opts, reg, watch, None, None).map(|(report, _)| report)
 }
 
-/// Create the archive `opts` says, into `given` if it was opened already.
+/// Create the archive `opts` says, into `given` if it was opened already;
+/// an image layer over `base`, if given: what differs from it.
 fn run(
     opts: &CreateOptions,
     reg: &Registry,
     watch: Watch,
     given: Option<Output>,
+    base: Option<image::Base>,
 ) -> Result<(Report, Written)> {
     let mut report = Report::default();
     if opts.incremental != Incremental::No && !opts.tar_format.declares_labels() {
@@ -181,14 +183,15 @@ fn run(
     };
     // Overrides from xattrs and manifests need the whole tree first (records
     // on directories, entries added in order); so does standard output,
-    // where nothing written can be taken back. Else the walk and the writing
-    // overlap.
-    let increment = matches!(opts.incremental, Incremental::From(_));
+    // where nothing written can be taken back; so do an increment and a
+    // layer over a base, which compare the whole tree first. Else the walk
+    // and the writing overlap.
+    let increment = matches!(opts.incremental, Incremental::From(_)) || base.is_some();
     if !opts.from_xattrs && opts.manifest.is_none() && opts.archive != Path::new("-") && !increment
     {
         return streaming::create_streaming(&env, report, watch, out);
     }
-    collected::create_collected(&env, report, watch, out)
+    collected::create_collected(&env, report, watch, out, base)
 }
 
 /// Before entering a user namespace: open the archive, make `-C` the

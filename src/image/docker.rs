@@ -7,9 +7,9 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
-use crate::digest::{Algorithm, Digest, shown};
 use super::store::Store;
 use super::{Layer, MAX_JSON, Resolved, config_parts};
+use crate::digest::{Algorithm, Digest, shown};
 
 /// One image of `manifest.json`.
 #[derive(Deserialize)]
@@ -55,6 +55,8 @@ pub fn resolve(store: &Store, reference: Option<&str>) -> Result<Resolved> {
             &format!("{} is not an image config: {e}", shown(&item.config)),
         )
     })?;
+    let config_json = serde_json::from_slice(&config_raw)
+        .map_err(|e| bad(store, &format!("{} is not JSON: {e}", shown(&item.config))))?;
     let (diff_ids, label) = config_parts(store, &config)?;
     if diff_ids.len() != item.layers.len() {
         return Err(bad(
@@ -76,9 +78,15 @@ pub fn resolve(store: &Store, reference: Option<&str>) -> Result<Resolved> {
             size: None,
             digest: None,
             diff_id,
+            descriptor: None,
         })
         .collect();
-    Ok(Resolved { layers, label })
+    Ok(Resolved {
+        layers,
+        label,
+        config: config_json,
+        manifest: None,
+    })
 }
 
 fn bad(store: &Store, what: &str) -> Error {

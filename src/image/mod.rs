@@ -26,14 +26,15 @@ mod view;
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::ImageConfiguration;
+use oci_spec::image::{Descriptor, ImageConfiguration};
 
 pub use scan::Scanned;
+pub use store::Blob;
 pub use stream::Stream;
-pub use view::{Whiteout, whiteout};
+pub use view::{View, Whiteout, whiteout};
 
-use crate::error::{Error, Result};
 use crate::digest::{self, Digest};
+use crate::error::{Error, Result};
 use store::Store;
 
 /// Largest JSON document of an image alientar reads (index, manifest,
@@ -107,6 +108,8 @@ pub struct Layer {
     digest: Option<Digest>,
     /// The digest of its uncompressed tar stream.
     diff_id: Digest,
+    /// Its descriptor in the manifest (an OCI image's).
+    descriptor: Option<Descriptor>,
 }
 
 impl Layer {
@@ -115,6 +118,12 @@ impl Layer {
     pub fn name(&self) -> &str {
         &self.shown
     }
+
+    /// Its descriptor in the manifest, as the manifest has it; none in a
+    /// docker-archive.
+    pub fn descriptor(&self) -> Option<&Descriptor> {
+        self.descriptor.as_ref()
+    }
 }
 
 /// What a manifest resolves to.
@@ -122,6 +131,10 @@ pub struct Resolved {
     layers: Vec<Layer>,
     /// The config's [`CONTEXT_LABEL`].
     label: Option<String>,
+    /// The config, verified, as JSON.
+    config: serde_json::Value,
+    /// The manifest's digest, when it has one (not in a docker-archive).
+    manifest: Option<Digest>,
 }
 
 /// An opened image: where its files are, its layers in order, and the
@@ -132,6 +145,8 @@ pub struct Image {
     name: String,
     layers: Vec<Layer>,
     label: Option<String>,
+    config: serde_json::Value,
+    manifest: Option<Digest>,
 }
 
 impl Image {
@@ -165,12 +180,43 @@ impl Image {
             name: arg.display().to_string(),
             layers: resolved.layers,
             label: resolved.label,
+            config: resolved.config,
+            manifest: resolved.manifest,
         })
     }
 
     /// The layers, base first.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
+    }
+
+    /// The image as named, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The context its config declares ([`CONTEXT_LABEL`]).
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// Its config (verified against its digest, when it has one).
+    pub fn config(&self) -> &serde_json::Value {
+        &self.config
+    }
+
+    /// The digest of its manifest (none in a docker-archive).
+    pub fn manifest_digest(&self) -> Option<&Digest> {
+        self.manifest.as_ref()
+    }
+
+    /// The blob of `layer`, as stored (not verified here: [`Scanned::scan`]
+    /// verifies it).
+    ///
+    /// # Errors
+    /// It cannot be opened.
+    pub fn open_blob(&self, layer: &Layer) -> Result<Blob> {
+        self.store.open(&layer.file)
     }
 }
 

@@ -7,9 +7,9 @@ use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest,
 
 use crate::error::{Error, Result};
 
-use crate::digest::{Digest, shown};
 use super::store::Store;
 use super::{Layer, MAX_JSON, Resolved, config_parts};
+use crate::digest::{Digest, shown};
 
 /// The annotation that tags a manifest in `index.json`.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -42,9 +42,11 @@ pub fn resolve(store: &Store, tag: Option<&str>) -> Result<Resolved> {
     let index: ImageIndex = serde_json::from_slice(&raw)
         .map_err(|e| bad(store, &format!("index.json is not an image index: {e}")))?;
     let desc = by_tag(store, index.manifests(), tag)?;
-    let manifest = manifest_of(store, desc, 0)?;
+    let (manifest, manifest_digest) = manifest_of(store, desc, 0)?;
     let config_desc = manifest.config();
-    let config: ImageConfiguration = json_blob(store, config_desc, "the image config")?;
+    let raw = verified_json(store, config_desc, "the image config")?;
+    let config: ImageConfiguration = parse_json(store, config_desc, &raw, "the image config")?;
+    let config_json = parse_json(store, config_desc, &raw, "the image config")?;
     let (diff_ids, label) = config_parts(store, &config)?;
     if diff_ids.len() != manifest.layers().len() {
         return Err(bad(
@@ -66,9 +68,15 @@ pub fn resolve(store: &Store, tag: Option<&str>) -> Result<Resolved> {
             size: Some(d.size()),
             digest: Some(digest),
             diff_id,
+            descriptor: Some(d.clone()),
         });
     }
-    Ok(Resolved { layers, label })
+    Ok(Resolved {
+        layers,
+        label,
+        config: config_json,
+        manifest: Some(manifest_digest),
+    })
 }
 
 fn bad(store: &Store, what: &str) -> Error {
@@ -172,8 +180,9 @@ fn by_platform<'a>(store: &Store, candidates: &[&'a Descriptor]) -> Result<&'a D
     }
 }
 
-/// The image manifest `desc` leads to, through nested indexes.
-fn manifest_of(store: &Store, desc: &Descriptor, depth: usize) -> Result<ImageManifest> {
+/// The image manifest `desc` leads to, through nested indexes, and its
+/// digest.
+fn manifest_of(store: &Store, desc: &Descriptor, depth: usize) -> Result<(ImageManifest, Digest)> {
     let raw = verified_json(store, desc, "a manifest")?;
     let v: serde_json::Value = serde_json::from_slice(&raw)
         .map_err(|e| bad(store, &format!("manifest {}: {e}", desc.digest())))?;
@@ -182,8 +191,9 @@ fn manifest_of(store: &Store, desc: &Descriptor, depth: usize) -> Result<ImageMa
             == "application/vnd.docker.distribution.manifest.list.v2+json"
         || v.get("manifests").is_some();
     if !is_index {
-        return serde_json::from_value(v)
-            .map_err(|e| bad(store, &format!("manifest {}: {e}", desc.digest())));
+        let m = serde_json::from_value(v)
+            .map_err(|e| bad(store, &format!("manifest {}: {e}", desc.digest())))?;
+        return Ok((m, descriptor_digest(store, desc)?));
     }
     if depth >= MAX_DEPTH {
         return Err(bad(
@@ -202,15 +212,15 @@ fn manifest_of(store: &Store, desc: &Descriptor, depth: usize) -> Result<ImageMa
     manifest_of(store, next, depth + 1)
 }
 
-/// The blob of a JSON document's descriptor, parsed after it passed its
-/// size and digest.
-fn json_blob<T: serde::de::DeserializeOwned>(
+/// The JSON document `raw`, the blob of `desc`, parsed (after it passed
+/// its size and digest).
+fn parse_json<T: serde::de::DeserializeOwned>(
     store: &Store,
     desc: &Descriptor,
+    raw: &[u8],
     what: &str,
 ) -> Result<T> {
-    let raw = verified_json(store, desc, what)?;
-    serde_json::from_slice(&raw)
+    serde_json::from_slice(raw)
         .map_err(|e| bad(store, &format!("{what} {} is not one: {e}", desc.digest())))
 }
 

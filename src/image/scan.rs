@@ -11,9 +11,9 @@ use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::tar::Reader;
 
-use crate::digest::{Algorithm, Hashing, Seen};
 use super::view::View;
 use super::{Image, Layer};
+use crate::digest::{Algorithm, Hashing, Seen};
 
 /// Most entries an image's layers may hold together: the first pass keeps
 /// their headers in memory to compute the final view.

@@ -60,6 +60,17 @@ impl Json {
     }
 }
 
+/// A blob [`Layout::copy_blob`] stored.
+pub(super) struct Copied {
+    /// Its sha256 digest, in hex.
+    pub(super) hex: String,
+    pub(super) size: u64,
+    /// Its digest by the other algorithm asked for.
+    pub(super) also: Digest,
+    /// Its first bytes (up to 16).
+    pub(super) head: Vec<u8>,
+}
+
 /// An image layout being written.
 pub(super) struct Layout {
     /// Its directory, absolute.
@@ -157,6 +168,62 @@ impl Layout {
             media: j.media.clone(),
             hex,
             size: j.bytes.len() as u64,
+        })
+    }
+
+    /// Is the blob `hex` in the layout, whole (its content hashes to it)?
+    pub(super) fn has_blob(&self, hex: &str) -> bool {
+        self.blobs
+            .open_regular(hex.as_bytes())
+            .and_then(|f| blob_digest(&f))
+            .is_ok_and(|(h, _)| h == hex)
+    }
+
+    /// Store the blob `r` reads (copied into a temporary, renamed to its
+    /// digest once complete): its sha256 digest (hex), its size, its
+    /// digest by `also` too, and its first bytes.
+    ///
+    /// # Errors
+    /// A read or write error.
+    pub(super) fn copy_blob(&self, r: &mut dyn Read, also: Algorithm) -> Result<Copied> {
+        let tmp = format!("{TMP_PREFIX}{}", std::process::id());
+        let werr = |e: io::Error| self.error("cannot copy a blob into", Some(e));
+        let mut f = self
+            .blobs
+            .create_file(tmp.as_bytes(), 0o666)
+            .map_err(werr)?;
+        let (mut sha256, mut other) = (Hasher::new(Algorithm::Sha256), Hasher::new(also));
+        let mut head = Vec::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        let copied = loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(e),
+            };
+            if head.len() < 16 {
+                head.extend_from_slice(&buf[..n.min(16 - head.len())]);
+            }
+            sha256.update(&buf[..n]);
+            other.update(&buf[..n]);
+            size += n as u64;
+            if let Err(e) = f.write_all(&buf[..n]) {
+                break Err(e);
+            }
+        };
+        let hex = sha256.finish().hex;
+        let done = copied.and_then(|()| self.blobs.rename(tmp.as_bytes(), hex.as_bytes()));
+        if let Err(e) = done {
+            let _ = self.blobs.unlink(tmp.as_bytes(), false);
+            return Err(werr(e));
+        }
+        Ok(Copied {
+            hex,
+            size,
+            also: other.finish(),
+            head,
         })
     }
 

@@ -20,26 +20,38 @@
 //! Nothing comes from the clock: the image's `created` is the newest
 //! modification time stored (`--mtime`, `--clamp-mtime` and
 //! `SOURCE_DATE_EPOCH` set it), so the same tree makes the same image.
+//!
+//! With a base (`--base IMAGE`, [`base`]) the image is the base's layers
+//! (their blobs shared with the layout or copied into it) and one more:
+//! what differs between the base's final view and the tree ([`delta`]).
+//! Its config is the base's, extended: the diff_id and a history entry
+//! appended, the labels replaced by this run's, `created` the later of
+//! the base's and the newest time stored.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use oci_spec::image::{
-    Arch, ConfigBuilder, HistoryBuilder, ImageConfigurationBuilder, ImageManifestBuilder,
-    MediaType, Os, RootFsBuilder,
+    Arch, ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder,
+    ImageManifestBuilder, MediaType, Os, RootFsBuilder,
 };
+use serde_json::{Value, json};
 
-use super::members::Records;
-use super::{CreateOptions, Watch};
+use super::members::{Member, Members, Records};
+use super::{CreateOptions, Env, Watch};
 use crate::context::Registry;
 use crate::entry::Time;
 use crate::error::{Error, Result};
 use crate::output::{OutFormat, Output};
 use crate::report::Report;
 use crate::tar::format::TarFormat;
+use crate::walk::WalkedFile;
 
+mod base;
+mod delta;
 mod layout;
 
+pub(super) use base::Base;
 use layout::{Blob, Json, Layout};
 
 /// The annotation of `index.json` that tags a manifest.
@@ -54,6 +66,10 @@ pub struct ImageOptions {
     /// The tag, `index.json`'s `org.opencontainers.image.ref.name` of the
     /// manifest: an image of the same tag is replaced.
     pub tag: String,
+    /// The image to build on (`oci:DIR:TAG`, `oci-archive:FILE[:TAG]`,
+    /// `docker-archive:FILE[:REF]`): its layers, and one more with what
+    /// differs from it.
+    pub base: Option<PathBuf>,
 }
 
 impl ImageOptions {
@@ -72,6 +88,7 @@ impl ImageOptions {
         Ok(ImageOptions {
             dir: PathBuf::from(dir),
             tag: tag.to_string(),
+            base: None,
         })
     }
 }
@@ -131,9 +148,20 @@ pub fn create_image(
         ));
     }
     let media = layer_media_type(opts.format)?;
+    // Before the layout is touched: a base that is not there, lacks the
+    // tag or is for another platform leaves it as it was.
+    let base = image.base.as_deref().map(Base::open).transpose()?;
     // Opened before a namespace the walk may enter, by absolute names
     // (the walk changes to -C).
     let layout = Layout::open(&image.dir)?;
+    let below = match &base {
+        Some(b) => Some(Below {
+            layers: base::adopt_layers(b.image(), &layout)?,
+            config: b.image().config().clone(),
+            manifest: b.image().manifest_digest().map(ToString::to_string),
+        }),
+        None => None,
+    };
     let mut run = opts.clone();
     run.archive = layout.layer_path();
     run.tar_format = TarFormat::Pax;
@@ -149,19 +177,128 @@ pub fn create_image(
         Ok(name)
     }))?;
     let watch = Watch { on_entry, progress };
-    let (report, written) = super::run(&run, reg, watch, Some(out))?;
+    let (report, written) = super::run(&run, reg, watch, Some(out), base)?;
     let (hex, size) = blob
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take()
         .ok_or_else(|| layout.error("the layer was not written", None))?;
     let records = written.records.unwrap_or_default();
-    let created = rfc3339(written.newest.unwrap_or_default());
-    let config = layout.put(&config_json(&records, &stream.hex(), &created)?)?;
+    let newest = written.newest.unwrap_or_default();
     let layer = Blob { media, hex, size };
-    let manifest = layout.put(&manifest_json(&config, &layer)?)?;
+    let (config, layers, annotations) = match below {
+        None => {
+            let created = rfc3339(newest);
+            let config = config_json(&records, &stream.hex(), &created)?;
+            (config, vec![layer.descriptor()], None)
+        }
+        Some(b) => {
+            let config = extended_config(b.config, &records, &stream.hex(), newest)?;
+            let mut layers = b.layers;
+            layers.push(layer.descriptor());
+            let base_digest = b
+                .manifest
+                .map(|d| [(BASE_DIGEST.to_string(), d)].into_iter().collect());
+            (config, layers, base_digest)
+        }
+    };
+    let config = layout.put(&config)?;
+    let manifest = layout.put(&manifest_json(&config, layers, annotations)?)?;
     layout.tag(&manifest, &image.tag)?;
     Ok(report)
+}
+
+/// The annotation of a manifest that names the manifest of its base image.
+const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+/// What an image built on a base takes from it.
+struct Below {
+    /// The base's layers, in the layout.
+    layers: Vec<Descriptor>,
+    config: Value,
+    /// The digest of the base's manifest, if it has one.
+    manifest: Option<String>,
+}
+
+/// Write the layer of `files` (translated, in archive order) over the base
+/// image `base`: the members that differ from its final view, and
+/// whiteouts for what the tree no longer has.
+///
+/// # Errors
+/// The base's layers cannot be read again; a write error.
+pub(super) fn write_on_base(
+    base: base::Loaded,
+    files: Vec<WalkedFile>,
+    env: &Env,
+    (members, watch, report): (&mut Members, &mut Watch, &mut Report),
+) -> Result<()> {
+    let formed: Vec<Member> = files.into_iter().map(|s| members.form(s)).collect();
+    let mut base = base;
+    let entries = std::mem::take(&mut base.entries);
+    let differ = base.differing(delta::undecided(&entries, &formed))?;
+    let opts = env.opts;
+    let excluded = |n: &[u8]| crate::walk::excluded(&opts.select, &opts.paths, n);
+    let d = delta::plan(&entries, &formed, &differ, &excluded);
+    drop(entries);
+    let label = env.labels.archive.as_deref();
+    delta::write(d, formed, label, (members, watch, report))
+}
+
+/// The config of an image on a base whose config is `base`: the base's,
+/// with this run's labels in place of its `org.alientar.*` ones, the new
+/// layer's `diff_id` (hex) and a history entry appended, and `created` the
+/// later of the base's and `newest`.
+fn extended_config(
+    mut base: Value,
+    records: &Records,
+    diff_id: &str,
+    newest: Time,
+) -> Result<Json> {
+    let bad = |what: &str| Error::format(format!("the base image's config: {what}"));
+    let ours = jiff::Timestamp::from_second(newest.sec).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let theirs = base
+        .get("created")
+        .and_then(Value::as_str)
+        .and_then(|c| c.parse::<jiff::Timestamp>().ok());
+    let created = theirs.map_or(ours, |t| t.max(ours)).to_string();
+    let doc = base
+        .as_object_mut()
+        .ok_or_else(|| bad("not a JSON object"))?;
+    doc.insert("created".into(), json!(created));
+    let config = doc
+        .entry("config")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or_else(|| bad("its 'config' is not an object"))?;
+    let labels = config.entry("Labels").or_insert_with(|| json!({}));
+    if labels.is_null() {
+        *labels = json!({});
+    }
+    let labels = labels
+        .as_object_mut()
+        .ok_or_else(|| bad("its 'config.Labels' is not an object"))?;
+    labels.retain(|k, _| !k.starts_with("org.alientar."));
+    labels.extend(labels_of(records).into_iter().map(|(k, v)| (k, json!(v))));
+    let diff_ids = doc
+        .get_mut("rootfs")
+        .and_then(|r| r.get_mut("diff_ids"))
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| bad("no rootfs.diff_ids"))?;
+    diff_ids.push(json!(format!("sha256:{diff_id}")));
+    let history = doc.entry("history").or_insert_with(|| json!([]));
+    if history.is_null() {
+        *history = json!([]);
+    }
+    history
+        .as_array_mut()
+        .ok_or_else(|| bad("its 'history' is not a list"))?
+        .push(json!({ "created": created, "created_by": created_by() }));
+    Json::new(MediaType::ImageConfig, &base)
+}
+
+/// The history entry's `created_by`.
+fn created_by() -> String {
+    format!("alientar {} create", env!("CARGO_PKG_VERSION"))
 }
 
 /// The media type of a layer compressed as `format`.
@@ -185,7 +322,7 @@ fn rfc3339(t: Time) -> String {
 
 /// The config's labels: the global header's records, `ALIENTAR.` read as
 /// `org.alientar.`.
-fn labels(records: &Records) -> std::collections::HashMap<String, String> {
+fn labels_of(records: &Records) -> std::collections::HashMap<String, String> {
     records
         .iter()
         .map(|(k, v)| {
@@ -207,7 +344,7 @@ fn config_json(records: &Records, diff_id: &str, created: &str) -> Result<Json> 
         .map_err(bad)?;
     let history = HistoryBuilder::default()
         .created(created)
-        .created_by(format!("alientar {} create", env!("CARGO_PKG_VERSION")))
+        .created_by(created_by())
         .build()
         .map_err(bad)?;
     let config = ImageConfigurationBuilder::default()
@@ -216,7 +353,7 @@ fn config_json(records: &Records, diff_id: &str, created: &str) -> Result<Json> 
         .os(Os::default())
         .config(
             ConfigBuilder::default()
-                .labels(labels(records))
+                .labels(labels_of(records))
                 .build()
                 .map_err(bad)?,
         )
@@ -227,13 +364,22 @@ fn config_json(records: &Records, diff_id: &str, created: &str) -> Result<Json> 
     Json::new(MediaType::ImageConfig, &config)
 }
 
-/// The manifest of the image with `config` and the one `layer`.
-fn manifest_json(config: &Blob, layer: &Blob) -> Result<Json> {
-    let manifest = ImageManifestBuilder::default()
+/// The manifest of the image with `config` and `layers`, annotated with
+/// `annotations` if given.
+fn manifest_json(
+    config: &Blob,
+    layers: Vec<Descriptor>,
+    annotations: Option<std::collections::HashMap<String, String>>,
+) -> Result<Json> {
+    let mut b = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
         .config(config.descriptor())
-        .layers(vec![layer.descriptor()])
+        .layers(layers);
+    if let Some(a) = annotations {
+        b = b.annotations(a);
+    }
+    let manifest = b
         .build()
         .map_err(|e| Error::format(format!("cannot make the image manifest: {e}")))?;
     Json::new(MediaType::ImageManifest, &manifest)
