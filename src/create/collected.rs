@@ -62,6 +62,7 @@ pub(super) fn create_collected(
     let mut out = super::output(opts, out)?;
     let mut members = Members::new(env, &mut out, watch.progress);
     let header = global_header(env, &plans);
+    let mut image = None;
     match (prev, base) {
         (Some(prev), _) => {
             let parts = (&mut members, &mut watch, &mut report);
@@ -70,7 +71,7 @@ pub(super) fn create_collected(
         (None, Some(base)) => {
             members.header(header);
             let parts = (&mut members, &mut watch, &mut report);
-            super::image::write_on_base(base, files, env, parts)?;
+            image = Some(super::image::write_on_base(base, files, env, parts)?);
         }
         (None, None) => {
             watch
@@ -82,6 +83,7 @@ pub(super) fn create_collected(
             }
         }
     }
-    let written = members.finish(out, &mut report)?;
+    let mut written = members.finish(out, &mut report)?;
+    written.base = image;
     Ok((report, written))
 }

@@ -40,13 +40,16 @@ pub(super) type Records = Vec<(String, String)>;
 pub(super) type RecordsMaker<'a> = Box<dyn FnOnce() -> io::Result<Records> + 'a>;
 
 /// What the members written tell about the archive, for an image's config.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct Written {
     /// The global header's records, where the stream has no global header
     /// to hold them ([`TarFormat::Pax`]).
     pub(super) records: Option<Records>,
     /// The newest modification time stored, if any member was written.
     pub(super) newest: Option<Time>,
+    /// The base image of an image layer, handed back for the image's
+    /// manifest and config.
+    pub(super) base: Option<crate::image::Image>,
 }
 
 /// Members written in order: hard links recognized, each laid out in frames.
@@ -328,7 +331,11 @@ impl<'a> Members<'a> {
                 .warnings
                 .push(unlike_label(label.as_deref(), other.as_deref(), n));
         }
-        Ok(Written { records, newest })
+        Ok(Written {
+            records,
+            newest,
+            base: None,
+        })
     }
 }
 

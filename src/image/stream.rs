@@ -43,6 +43,11 @@ impl Stream {
         }
     }
 
+    /// The image read, once done with.
+    pub fn into_image(self) -> Image {
+        self.image
+    }
+
     /// The entries the view refused (each once).
     pub fn take_errors(&mut self) -> Vec<Error> {
         std::mem::take(&mut self.errors)

@@ -65,11 +65,6 @@ impl Base {
         Ok(Base { image })
     }
 
-    /// The image, opened.
-    pub(in crate::create) fn image(&self) -> &Image {
-        &self.image
-    }
-
     /// Read and verify every layer and compute the final view; the run's
     /// owners must be in the base's context (`label`: the run's).
     ///
@@ -114,20 +109,21 @@ impl Loaded {
     /// tree whose size and metadata are the view's), the names whose
     /// content differs from the view's, read from the base's layers (only
     /// those that hold one of them). A file that cannot be read differs:
-    /// it is stored, and reading it then reports why.
+    /// it is stored, and reading it then reports why. The image is handed
+    /// back.
     ///
     /// # Errors
     /// A layer that cannot be read again, or changed since it was verified.
     pub(in crate::create) fn differing(
         self,
         files: HashMap<Vec<u8>, PathBuf>,
-    ) -> Result<HashSet<Vec<u8>>> {
+    ) -> Result<(Image, HashSet<Vec<u8>>)> {
         let Loaded {
             image, mut view, ..
         } = self;
         let mut out = HashSet::new();
         if files.is_empty() {
-            return Ok(out);
+            return Ok((image, out));
         }
         for l in &mut view.layers {
             l.retain(|p| key(&p.entry.path).is_some_and(|k| files.contains_key(&k)));
@@ -142,7 +138,7 @@ impl Loaded {
                 out.insert(k);
             }
         }
-        Ok(out)
+        Ok((stream.into_image(), out))
     }
 }
 

@@ -154,14 +154,6 @@ pub fn create_image(
     // Opened before a namespace the walk may enter, by absolute names
     // (the walk changes to -C).
     let layout = Layout::open(&image.dir)?;
-    let below = match &base {
-        Some(b) => Some(Below {
-            layers: base::adopt_layers(b.image(), &layout)?,
-            config: b.image().config().clone(),
-            manifest: b.image().manifest_digest().map(ToString::to_string),
-        }),
-        None => None,
-    };
     let mut run = opts.clone();
     run.archive = layout.layer_path();
     run.tar_format = TarFormat::Pax;
@@ -177,7 +169,17 @@ pub fn create_image(
         Ok(name)
     }))?;
     let watch = Watch { on_entry, progress };
-    let (report, written) = super::run(&run, reg, watch, Some(out), base)?;
+    let (report, mut written) = super::run(&run, reg, watch, Some(out), base)?;
+    // The base's blobs join the layout once the layer is written: a run
+    // that fails copies none.
+    let below = match written.base.take() {
+        Some(b) => Some(Below {
+            layers: base::adopt_layers(&b, &layout)?,
+            config: b.config().clone(),
+            manifest: b.manifest_digest().map(ToString::to_string),
+        }),
+        None => None,
+    };
     let (hex, size) = blob
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -224,6 +226,8 @@ struct Below {
 /// image `base`: the members that differ from its final view, and
 /// whiteouts for what the tree no longer has.
 ///
+/// The base image is handed back.
+///
 /// # Errors
 /// The base's layers cannot be read again; a write error.
 pub(super) fn write_on_base(
@@ -231,17 +235,18 @@ pub(super) fn write_on_base(
     files: Vec<WalkedFile>,
     env: &Env,
     (members, watch, report): (&mut Members, &mut Watch, &mut Report),
-) -> Result<()> {
+) -> Result<crate::image::Image> {
     let formed: Vec<Member> = files.into_iter().map(|s| members.form(s)).collect();
     let mut base = base;
     let entries = std::mem::take(&mut base.entries);
-    let differ = base.differing(delta::undecided(&entries, &formed))?;
+    let (image, differ) = base.differing(delta::undecided(&entries, &formed))?;
     let opts = env.opts;
     let excluded = |n: &[u8]| crate::walk::excluded(&opts.select, &opts.paths, n);
     let d = delta::plan(&entries, &formed, &differ, &excluded);
     drop(entries);
     let label = env.labels.archive.as_deref();
-    delta::write(d, formed, label, (members, watch, report))
+    delta::write(d, formed, label, (members, watch, report))?;
+    Ok(image)
 }
 
 /// The config of an image on a base whose config is `base`: the base's,
