@@ -16,7 +16,6 @@ mod common;
 use common::live::{as_user_ok, listing};
 use common::podman::Podman;
 use common::*;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn s(p: &Path) -> String {

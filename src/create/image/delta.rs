@@ -398,3 +398,159 @@ fn put_whiteouts(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(path: &str, kind: Kind) -> Entry {
+        let mut e = Entry::new(path.as_bytes().to_vec(), kind);
+        e.mode = 0o644;
+        e
+    }
+
+    fn member(e: Entry) -> Member {
+        Member {
+            seen: e.mtime,
+            entry: e,
+            shown: None,
+            fs_path: std::path::PathBuf::new(),
+            ctime: None,
+            pruned: false,
+        }
+    }
+
+    /// The names stored and the whiteouts, as `path` lines in the order
+    /// they are written.
+    fn layer(base: &[Entry], tree: &[Entry]) -> Vec<String> {
+        let base: HashMap<Vec<u8>, Entry> = base
+            .iter()
+            .map(|b| (key(&b.path).unwrap(), b.clone()))
+            .collect();
+        let members: Vec<Member> = tree.iter().cloned().map(member).collect();
+        let d = plan(&base, &members, &HashSet::new(), &|_| false);
+        let mut out = Vec::new();
+        let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if let Some(w) = d.whiteouts.get(&b""[..])
+            && !members.iter().any(|m| m.entry.path == b".")
+        {
+            out.extend(w.iter().map(|n| show(n)));
+        }
+        for (m, s) in members.iter().zip(&d.stored) {
+            if !s {
+                continue;
+            }
+            out.push(show(&m.entry.path));
+            if let Some(w) = key(&m.entry.path).and_then(|k| d.whiteouts.get(&k)) {
+                out.extend(
+                    w.iter()
+                        .map(|n| format!("{}/{}", show(&m.entry.path), show(n))),
+                );
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn ancestors_run_up_to_the_root() {
+        let a: Vec<&[u8]> = ancestors(b"a/b/c").collect();
+        assert_eq!(a, [&b"a/b"[..], b"a", b""]);
+        assert_eq!(ancestors(b"a").collect::<Vec<_>>(), [&b""[..]]);
+        assert_eq!(ancestors(b"").count(), 0);
+    }
+
+    #[test]
+    fn one_whiteout_for_the_topmost_name_gone() {
+        let base = [
+            e(".", Kind::Dir),
+            e("./d", Kind::Dir),
+            e("./d/x", Kind::File),
+            e("./d/y", Kind::Dir),
+            e("./d/y/z", Kind::File),
+            e("./k", Kind::Dir),
+            e("./k/a", Kind::File),
+            e("./k/b", Kind::File),
+        ];
+        let tree = [
+            e(".", Kind::Dir),
+            e("./d", Kind::Dir),
+            e("./d/x", Kind::File),
+            e("./k", Kind::Dir),
+            e("./k/a", Kind::File),
+        ];
+        assert_eq!(
+            layer(&base, &tree),
+            [".", "./d", "./d/.wh.y", "./k", "./k/.wh.b"]
+        );
+    }
+
+    #[test]
+    fn replacements_remove_what_was_under_them() {
+        let base = [
+            e(".", Kind::Dir),
+            e("./d", Kind::Dir),
+            e("./d/x", Kind::File),
+            e("./f", Kind::File),
+        ];
+        let tree = [
+            e(".", Kind::Dir),
+            e("./d", Kind::File),
+            e("./f", Kind::Dir),
+            e("./f/n", Kind::File),
+        ];
+        assert_eq!(
+            layer(&base, &tree),
+            [".", "./d", "./f", "./f/.wh..wh..opq", "./f/n"]
+        );
+    }
+
+    #[test]
+    fn an_opaque_directory_where_nothing_below_is_kept() {
+        let mut base = vec![
+            e(".", Kind::Dir),
+            e("./m", Kind::Dir),
+            e("./m/s", Kind::Dir),
+        ];
+        base.extend(["./m/1", "./m/2", "./m/s/3", "./m/keep"].map(|p| e(p, Kind::File)));
+        let mut tree = vec![e(".", Kind::Dir), e("./m", Kind::Dir)];
+        tree.push(e("./m/keep", Kind::File));
+        // m/keep is left as it was: explicit whiteouts.
+        assert_eq!(
+            layer(&base, &tree),
+            [".", "./m", "./m/.wh.1", "./m/.wh.2", "./m/.wh.s"]
+        );
+        // m/keep changed (stored again): one opaque whiteout.
+        tree[2].mode = 0o600;
+        assert_eq!(
+            layer(&base, &tree),
+            [".", "./m", "./m/.wh..wh..opq", "./m/keep"]
+        );
+    }
+
+    #[test]
+    fn hard_link_groups_are_stored_whole() {
+        let mut link = e("./b", Kind::HardLink);
+        link.link = Some(b"./a".to_vec());
+        let base = [e(".", Kind::Dir), e("./a", Kind::File), link.clone()];
+        let mut changed = e("./a", Kind::File);
+        changed.size = 3;
+        let tree = [e(".", Kind::Dir), changed, link.clone()];
+        assert_eq!(layer(&base, &tree), [".", "./a", "./b"]);
+        // A new link to an unchanged file stores the file too.
+        let mut c = link.clone();
+        c.path = b"./c".to_vec();
+        let tree = [e(".", Kind::Dir), e("./a", Kind::File), link, c];
+        assert_eq!(layer(&base, &tree), [".", "./a", "./b", "./c"]);
+    }
+
+    #[test]
+    fn whiteouts_of_a_root_that_is_no_member_come_first() {
+        let base = [
+            e(".", Kind::Dir),
+            e("./etc", Kind::Dir),
+            e("./usr", Kind::Dir),
+        ];
+        let tree = [e("etc", Kind::Dir)];
+        assert_eq!(layer(&base, &tree), [".wh.usr"]);
+    }
+}
