@@ -28,6 +28,7 @@ fn guide_blocks_are_tagged() {
         "a-restore-root",
         "b-image",
         "b-oci",
+        "b-base",
         "c-userns",
         "c-xattr",
         "d-live",
@@ -348,7 +349,8 @@ fn guide_b_image_and_c_restore_into_rootless_storage() {
 }
 
 /// (b) the image as an OCI image, copied into podman's storage with
-/// skopeo: podman's namespace shows root's and shadow's etc/shadow.
+/// skopeo: podman's namespace shows root's and shadow's etc/shadow; an
+/// image built on it holds a second layer with just what changed.
 #[test]
 fn guide_b_oci_image_into_podman() {
     let t = "guide_b_oci_image_into_podman";
@@ -372,6 +374,26 @@ fn guide_b_oci_image_into_podman() {
     assert!(
         index.contains("\"org.opencontainers.image.ref.name\":\"rootfs\""),
         "{index}"
+    );
+    // On top of it, a layer with just what changed.
+    let out = run_block_env("b-base", &pm.home, &pm.home, &pm.env());
+    let second: Vec<&str> = out
+        .split("# layer 2/2 ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"))
+        .lines()
+        .skip(1)
+        .collect();
+    assert_eq!(
+        second,
+        [
+            "./",
+            "./etc/",
+            "./etc/.wh.passwd",
+            "./etc/hostname",
+            "./etc/shadow"
+        ],
+        "{out}"
     );
 }
 

@@ -25,8 +25,9 @@ pub(super) struct CreateArgs {
         required_unless_present = "oci"
     )]
     file: Option<PathBuf>,
-    /// Write an OCI image instead: the tree as its one layer, tagged TAG
-    /// (default latest) in the image layout DIR.
+    /// Write an OCI image instead: the tree as its one layer (with
+    /// --base, a layer on a base image), tagged TAG (default latest) in
+    /// the image layout DIR.
     ///
     /// DIR is made if missing; an existing layout keeps its other images
     /// (an image tagged TAG is replaced). The layer is zstd-compressed
