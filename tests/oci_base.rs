@@ -6,7 +6,8 @@
 //! the image built on the base holds one more layer with exactly what
 //! changed, which alientar's extract and `umoci unpack` both turn into the
 //! changed tree; the base's layers are shared or copied, its config
-//! extended; an oci-archive base gives the same image. As the test user:
+//! extended; an oci-archive base gives the same image, a docker-archive
+//! one the same tree. As the test user:
 //! an image built on one of the Debian rootfs goes into podman's storage
 //! with `skopeo copy`, and `podman run` sees the change. Bad bases are
 //! refused before the layout is touched.
@@ -268,6 +269,49 @@ fn an_image_on_a_base_holds_what_changed() {
         assert_eq!(image(layout, "v2").0, image(&dir, "v2").0, "{base}");
         assert_eq!(blobs(layout), 4, "{base}");
     }
+    // A docker-archive base (what podman save writes): its layer gets a
+    // descriptor for its bytes (an uncompressed tar), the image extracts
+    // to the changed tree.
+    if !have("skopeo") {
+        return skip(t, "skopeo missing (apt-get install skopeo)");
+    }
+    let docker = tmp.path().join("base-docker.tar");
+    sh_ok(&format!(
+        "skopeo copy -q oci:{d}:v1 docker-archive:{}:localhost/base:1",
+        s(&docker)
+    ));
+    let from_docker = tmp.path().join("from-docker");
+    let fd = s(&from_docker);
+    ok([
+        "create",
+        "--oci",
+        &format!("{fd}:v2"),
+        "--base",
+        &format!("docker-archive:{}", s(&docker)),
+        "-z",
+        "-C",
+        &tr,
+        ".",
+    ]);
+    let (_, m, c) = image(&from_docker, "v2");
+    let media: Vec<&str> = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["mediaType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        media,
+        [
+            "application/vnd.oci.image.layer.v1.tar",
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        ]
+    );
+    assert_eq!(c["config"]["Cmd"][0], "/usr/bin/tool");
+    let out = tmp.path().join("out-docker");
+    std::fs::create_dir(&out).unwrap();
+    ok(["extract", "-f", &format!("oci:{fd}:v2"), "-C", &s(&out)]);
+    assert_trees_equal(&tree, &out, "alientar extract, docker-archive base");
 }
 
 /// A member whose metadata and content are the base's is not stored, nor
