@@ -25,7 +25,8 @@
 //! - [`create_image()`] with [`ImageOptions`]: the same tree as a one-layer
 //!   OCI image in an image layout, the layer a plain pax stream
 //!   ([`TarFormat::Pax`]), the context in the config's labels (an image is
-//!   no incremental archive);
+//!   no incremental archive); or, on a base image
+//!   ([`ImageOptions::base`]), its layers and one with what differs;
 //! - [`extract()`] with [`ExtractOptions`]: restore through an owner sink
 //!   ([`Owners`]), never writing outside the destination; [`to_stdout`];
 //!   the reading commands read container images too (`oci:DIR[:TAG]`,

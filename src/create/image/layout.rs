@@ -43,7 +43,7 @@ impl Blob {
 /// A JSON document to store as a blob.
 pub(super) struct Json {
     media: MediaType,
-    bytes: Vec<u8>,
+    pub(super) bytes: Vec<u8>,
 }
 
 impl Json {

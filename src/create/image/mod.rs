@@ -126,13 +126,15 @@ pub fn validate_tag(tag: &str) -> std::result::Result<(), String> {
 
 /// Create the OCI image `image` of the tree `opts` names (its `archive`,
 /// `tar_format` and compressions other than zstd, gzip and none are not
-/// used): one layer, its config and manifest, tagged in the layout's
+/// used): one layer (on a base, the base's layers and one with what
+/// differs from it), its config and manifest, tagged in the layout's
 /// index. Otherwise as [`super::create()`].
 ///
 /// # Errors
 /// As [`super::create()`]; a directory that is neither empty nor an
 /// image layout, a bad tag, a compression an image layer cannot have, a
-/// layout that cannot be written.
+/// layout that cannot be written; a base that cannot be read, fails its
+/// digests, is for another platform or in another context.
 pub fn create_image(
     opts: &CreateOptions,
     image: &ImageOptions,
@@ -270,18 +272,9 @@ fn extended_config(
         .as_object_mut()
         .ok_or_else(|| bad("not a JSON object"))?;
     doc.insert("created".into(), json!(created));
-    let config = doc
-        .entry("config")
-        .or_insert_with(|| json!({}))
-        .as_object_mut()
-        .ok_or_else(|| bad("its 'config' is not an object"))?;
-    let labels = config.entry("Labels").or_insert_with(|| json!({}));
-    if labels.is_null() {
-        *labels = json!({});
-    }
-    let labels = labels
-        .as_object_mut()
-        .ok_or_else(|| bad("its 'config.Labels' is not an object"))?;
+    let config = object_at(doc, "config").ok_or_else(|| bad("its 'config' is not an object"))?;
+    let labels =
+        object_at(config, "Labels").ok_or_else(|| bad("its 'config.Labels' is not an object"))?;
     labels.retain(|k, _| !k.starts_with("org.alientar."));
     labels.extend(labels_of(records).into_iter().map(|(k, v)| (k, json!(v))));
     let diff_ids = doc
@@ -299,6 +292,19 @@ fn extended_config(
         .ok_or_else(|| bad("its 'history' is not a list"))?
         .push(json!({ "created": created, "created_by": created_by() }));
     Json::new(MediaType::ImageConfig, &base)
+}
+
+/// The object `doc[key]`, made when missing or null; `None` when it is
+/// something else.
+fn object_at<'a>(
+    doc: &'a mut serde_json::Map<String, Value>,
+    key: &str,
+) -> Option<&'a mut serde_json::Map<String, Value>> {
+    let v = doc.entry(key).or_insert(Value::Null);
+    if v.is_null() {
+        *v = json!({});
+    }
+    v.as_object_mut()
 }
 
 /// The history entry's `created_by`.
@@ -388,4 +394,46 @@ fn manifest_json(
         .build()
         .map_err(|e| Error::format(format!("cannot make the image manifest: {e}")))?;
     Json::new(MediaType::ImageManifest, &manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_config_is_extended_and_kept() {
+        let base = json!({
+            "created": "2030-01-01T00:00:00Z",
+            "architecture": "amd64",
+            "os": "linux",
+            "config": { "Env": ["A=1"], "Labels": { "org.alientar.context": "old", "x": "y" } },
+            "rootfs": { "type": "layers", "diff_ids": ["sha256:aa"] },
+            "docker_version": "kept",
+        });
+        let records = vec![("ALIENTAR.version".to_string(), "1".to_string())];
+        let j = extended_config(base, &records, "bb", Time { sec: 1, nsec: 0 }).unwrap();
+        let v: Value = serde_json::from_slice(&j.bytes).unwrap();
+        assert_eq!(v["created"], "2030-01-01T00:00:00Z");
+        assert_eq!(v["config"]["Env"][0], "A=1");
+        assert_eq!(
+            v["config"]["Labels"],
+            json!({ "x": "y", "org.alientar.version": "1" })
+        );
+        assert_eq!(v["rootfs"]["diff_ids"], json!(["sha256:aa", "sha256:bb"]));
+        assert_eq!(v["history"][0]["created_by"], created_by());
+        assert_eq!(v["docker_version"], "kept");
+        let bare = json!({ "config": null, "rootfs": { "diff_ids": [] } });
+        let j = extended_config(
+            bare,
+            &records,
+            "cc",
+            Time {
+                sec: 1_700_000_000,
+                nsec: 0,
+            },
+        );
+        let v: Value = serde_json::from_slice(&j.unwrap().bytes).unwrap();
+        assert_eq!(v["created"], "2023-11-14T22:13:20Z");
+        assert_eq!(v["config"]["Labels"]["org.alientar.version"], "1");
+    }
 }
