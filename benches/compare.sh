@@ -101,7 +101,7 @@ E4MNT=$WORK/ext4
 cleanup() {
   if [ -n "${PRO_SAVED:-}" ]; then echo "$PRO_SAVED" > "$PRO" || true; fi
   umount "$TMPFS" 2>/dev/null || true
-  if mountpoint -q "$E4MNT"; then umount "$E4MNT" || true; fi
+  if mountpoint -q "$E4MNT"; then umount "$E4MNT" || umount -l "$E4MNT" || true; fi
   if [ -n "${LOOPDEV:-}" ]; then losetup -d "$LOOPDEV" 2>/dev/null || true; rm -f "$WORK/ext4.img"; fi
 }
 trap cleanup EXIT
@@ -245,10 +245,13 @@ for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zs
   while read -r lib; do TOOL_FILES+=("$lib"); done < <(ldd "$t" 2>/dev/null | awk '$3 ~ /^\// {print $3}')
 done
 if command -v umoci >/dev/null; then TOOL_FILES+=("$(command -v umoci)"); fi
+# (Many readers at once: with the caches dropped, reading 100 000 tiny
+# files from the fresh ext4 one at a time took 141 s, a round trip to the
+# disk each; 16 at a time 5.8 s, 64 at a time 4.4 s.)
 warm() {
   local p
   for p in "$@"; do
-    if [ -d "$p" ]; then find "$p" -type f -print0 | xargs -0 -r cat > /dev/null
+    if [ -d "$p" ]; then find "$p" -type f -print0 | xargs -0 -r -P 32 -n 256 cat > /dev/null
     else cat "$p" > /dev/null; fi
   done
 }
