@@ -499,8 +499,9 @@ fi
 # --quick 100 000 and 10 000) and a real tree, /usr/share and /usr/lib of
 # the Debian packages below (fetched once with apt-get download into
 # WORK/debs, unpacked with dpkg-deb -x; the output names their versions).
-# Each tree is made on the ext4 filesystem and copied with cp -a to the
-# tmpfs; created from both, extracted to both. Only GNU tar runs against
+# Each tree is made on the ext4 filesystem and made again on the tmpfs
+# (cp -a of the million files from the ext4, their pages gone, took over
+# five minutes); created from both, extracted to both. Only GNU tar runs against
 # alientar here: bsdtar has no goal in these rows and would add minutes.
 # GNU tar and zstd run as the pipeline tar -I makes, written out so that
 # each process has its own /usr/bin/time (see the header).
@@ -549,11 +550,19 @@ debian_tree() {
   mv "$dest.all/usr/share" "$dest.all/usr/lib" "$dest/usr/"
   rm -rf "$dest.all"
 }
-# scale_rows LABEL ID SRC: the rows of the tree SRC (on ext4)
+# make_tree ID DEST: the tree tiny-N (N files from benches/tinytree.py)
+# or debian-usr in DEST
+make_tree() {
+  case $1 in
+    tiny-*) python3 "$here/benches/tinytree.py" "$2" "${1#tiny-}" ;;
+    debian-usr) debian_tree "$2" >/dev/null ;;
+  esac
+}
+# scale_rows LABEL ID SRC: the rows of the tree ID, made in SRC (on ext4)
 scale_rows() {
   local wl=$1 id=$2 src=$3 t=$TMPFS/src run A fs base
   local tc="/usr/bin/time -f %M -o $WORK/.rss.tar tar" zc="/usr/bin/time -f %M -o $WORK/.rss.zstd zstd -q"
-  rm -rf "$t"; cp -a "$src" "$t"
+  rm -rf "$t"; make_tree "$id" "$t"
   for run in $(seq "$SRUNS"); do
     A=$SCRATCH/$id-r$run
     WARM=("$src")
@@ -588,7 +597,7 @@ if want scale; then
   big=1000000 flat=100000
   if [ $QUICK = 1 ]; then big=100000 flat=10000; fi
   for nf in $big $flat; do
-    python3 "$here/benches/tinytree.py" "$SRCS/tiny-$nf" "$nf"
+    make_tree "tiny-$nf" "$SRCS/tiny-$nf"
     describe "$(count_label $nf) tiny files" "$SRCS/tiny-$nf" "benches/tinytree.py DIR $nf"
   done
   if versions=$(debian_tree "$SRCS/debian-usr"); then
@@ -678,8 +687,10 @@ for peer in PEERS:
         print(f"| {key} | {p:.3f} | {a:.3f} | {a / p:.2f} | {run_by_run(rows, key, peer)} | {mem:.0f} |")
 if order:
     print()
-print_sizes(sizes_of(sys.argv[2]), "workload")
+main_sizes = sizes_of(sys.argv[2])
+print_sizes(main_sizes, "workload")
 inc = dict(line.split() for line in open(sys.argv[5]))
+before = bool(order or main_sizes or inc)
 if inc:
     print()
     print("Incremental chain of the small files: each archive's size, and its share of the tool's full archive.\n")
@@ -691,7 +702,7 @@ if inc:
 rows, rss, parts, order = load(sys.argv[6])
 if order:
     num = lambda n: f"{int(n):,}".replace(",", " ")
-    if rows:
+    if before:
         print()
     print(f"Trees with many entries: GNU tar + zstd -3 -T0 against alientar, {sys.argv[9]} runs per cell")
     print("(median); each tree created from ext4 and from tmpfs, extracted to both. Max RSS: the")
@@ -714,8 +725,10 @@ if order:
     if len(tiny) == 2:
         ops = [k.split(": ", 1)[1] for k in order if k.startswith(tiny[0] + ": ")]
         got = [(op, rss[f"{tiny[0]}: {op}"]["alientar"], rss[f"{tiny[1]}: {op}"]["alientar"]) for op in ops]
+        got = [(op, b, s) for op, b, s in got if b and s]
+    if len(tiny) == 2 and got:
         print(f"\nalientar's max RSS on the {tiny[0]} over that on the {tiny[1]}: "
-              + ", ".join(f"{op} {max(b) / max(s):.2f}" for op, b, s in got if b and s) + ".")
+              + ", ".join(f"{op} {max(b) / max(s):.2f}" for op, b, s in got) + ".")
     print()
     print_sizes(sizes_of(sys.argv[8]), "tree")
 EOF

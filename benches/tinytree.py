@@ -12,10 +12,10 @@ from a generator seeded with (seed, directory number). The times are those
 of the creation (a real tree's vary too); copy the tree with `cp -a` to get
 two identical ones.
 
-Fast: the work is a few system calls per file, so directories are shared
-among J processes (default: the number of CPUs). One million files take
-about 10 s on tmpfs with two cores and 3.8 GiB there (a page per file that
-is not empty).
+Fast: the work is a few system calls per file, and directories are shared
+among J processes (default: the number of CPUs). One million files took
+10-14 s on tmpfs on this project's two busy cores, and take 3.8 GiB there
+(a page per file that is not empty).
 """
 import argparse
 import os
