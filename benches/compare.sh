@@ -564,10 +564,10 @@ scale_rows() {
   local wl=$1 id=$2 src=$3 t=$TMPFS/src run A fs base
   local tc="/usr/bin/time -f %M -o $WORK/.rss.tar tar" zc="/usr/bin/time -f %M -o $WORK/.rss.zstd zstd -q"
   # The ext4 rows first, and the tmpfs copy only after them, so that the
-  # ext4 tree's pages (4 GiB and about 1.5 GiB of inodes for the million
-  # files, read back before each run) never compete with the copy's: on a
-  # machine short of memory, pages evicted inside a run made tar wait on
-  # the disk for minutes.
+  # ext4 tree's pages (4 GiB for the million files, and their inodes, read
+  # back before each run) never compete with the copy's: on a machine
+  # short of memory, pages evicted inside a run made tar wait on the disk
+  # for minutes.
   for run in $(seq "$SRUNS"); do
     A=$SCRATCH/$id-r$run
     WARM=("$src")
