@@ -3,9 +3,12 @@
 # the same run, alternating the tools run by run; print medians and ratios
 # (alientar / GNU tar) as a Markdown table.
 #
-# usage: benches/compare.sh [-n RUNS] [-w WORKDIR] [-r ROOTFS] [-e EXT4DIR] [-o TABLE.md] [--quick]
-#                           [--only PARTS]
+# usage: benches/compare.sh [-n RUNS] [-N SCALE_RUNS] [-w WORKDIR] [-r ROOTFS] [-e EXT4DIR]
+#                           [-o TABLE.md] [--quick] [--only PARTS]
 #   RUNS     runs per tool and operation (default 5; the median is reported)
+#   SCALE_RUNS  the same for the scale part (default RUNS, at most 5: a
+#            round of the million files takes minutes, and its long runs
+#            move less from run to run)
 #   WORKDIR  where workloads and outputs go (default /var/tmp/alientar-bench, on ext4)
 #   EXT4DIR  where the "extract ext4" rows extract to. Default: a fresh ext4
 #            filesystem (mkfs.ext4 defaults: journal, fully initialized)
@@ -21,12 +24,18 @@
 #   ROOTFS   a Debian root filesystem (default: WORKDIR/rootfs, built with
 #            mmdebstrap --variant=minbase when missing and mmdebstrap exists;
 #            else a synthetic tree of similar shape)
-#   --quick  smaller large files (3 x 32 MiB) and 3 runs, to check the script
+#   progress: WORKDIR/progress.log has a line per timed run as it ends
+#   --quick  smaller large files (3 x 32 MiB), 100 000 and 10 000 tiny files
+#            instead of 1 000 000 and 100 000 (the rows say which), and 3
+#            runs, to check the script
 #   PARTS    comma-separated parts to run (default all): trees (create, list
 #            and extract of the three workloads), userns (the test user's
 #            rows), images (the OCI image rows, with umoci), incremental (the
 #            small files' incremental chain against GNU tar's
-#            --listed-incremental)
+#            --listed-incremental), scale (trees with many entries: 1 000 000
+#            and 100 000 tiny files from benches/tinytree.py, and /usr/share
+#            and /usr/lib of 22 Debian packages fetched with apt-get
+#            download, each created from and extracted to ext4 and tmpfs)
 # The "image unpack" rows (when umoci is installed) unpack a three-layer OCI
 # image of ROOTFS built with umoci (the rootfs; deletions; an opaque
 # directory) with alientar and with umoci unpack, as root and as the test
@@ -37,24 +46,35 @@
 # and mke2fs installed, the userns rows include docs/guide.md (g)'s
 # disk-image pipelines against the same fed by GNU tar. Extracts always go to
 # fresh directories, deleted only at the end, so discard work from deleting
-# does not land in a timed run.
+# does not land in a timed run (except in the scale part, where a million
+# files' copies would not fit: see there).
+# Max RSS is /usr/bin/time -f %M. In the scale part GNU tar and zstd run as
+# an explicit pipeline (tar -cf - | zstd -3 -T0 > A; zstd -dc A | tar -xf -:
+# the processes tar -I makes), each under its own /usr/bin/time, and the
+# table gives both peaks. (The %M of a whole process tree is the largest
+# process's only where every parent waits for its children: with -f
+# /dev/null, tar -I leaves zstd to a grandchild nobody waits for, and
+# /usr/bin/time reported 2.6 MiB for a pipeline whose zstd took 45.)
 set -euo pipefail
 
 RUNS=5
-ONLY=trees,userns,images,incremental
+SRUNS=
+ONLY=trees,userns,images,incremental,scale
 WORK=/var/tmp/alientar-bench
 ROOTFS=
 OUT=
 EXT4=
 BIG_MIB=210
+QUICK=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) RUNS=$2; shift 2 ;;
+    -N) SRUNS=$2; shift 2 ;;
     -w) WORK=$2; shift 2 ;;
     -r) ROOTFS=$2; shift 2 ;;
     -o) OUT=$2; shift 2 ;;
     -e) EXT4=$2; shift 2 ;;
-    --quick) RUNS=3; BIG_MIB=32; shift ;;
+    --quick) RUNS=3; BIG_MIB=32; QUICK=1; shift ;;
     --only) ONLY=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -70,10 +90,12 @@ for t in tar bsdtar zstd python3 /usr/bin/time; do
   command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "run as root" >&2; exit 1; }
+if [ -z "$SRUNS" ]; then SRUNS=$((RUNS < 5 ? RUNS : 5)); fi
 
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 RES=$WORK/results.tsv
+: > "$WORK/progress.log"
 : > "$RES"
 : > "$WORK/sizes.txt"
 SCRATCH=$WORK/scratch
@@ -85,7 +107,7 @@ E4MNT=$WORK/ext4
 cleanup() {
   if [ -n "${PRO_SAVED:-}" ]; then echo "$PRO_SAVED" > "$PRO" || true; fi
   umount "$TMPFS" 2>/dev/null || true
-  if mountpoint -q "$E4MNT"; then umount "$E4MNT" || true; fi
+  if mountpoint -q "$E4MNT"; then umount "$E4MNT" || umount -l "$E4MNT" || true; fi
   if [ -n "${LOOPDEV:-}" ]; then losetup -d "$LOOPDEV" 2>/dev/null || true; rm -f "$WORK/ext4.img"; fi
 }
 trap cleanup EXIT
@@ -109,10 +131,13 @@ fi
 if [ -e "$PRO" ] && [ -z "$PRO_SAVED" ]; then
   echo "WARNING: cannot turn free page reporting off; times depend on run order (docs/benchmarks.md)" >&2
 fi
-if [ -z "$EXT4" ]; then
+# new_ext4: a fresh ext4 filesystem at $E4MNT (the last one, if any,
+# unmounted and its image deleted); EXT4 names where extractions go.
+new_ext4() {
   mkdir -p "$E4MNT"
-  mountpoint -q "$E4MNT" && umount "$E4MNT"
+  if mountpoint -q "$E4MNT"; then umount "$E4MNT"; fi
   losetup -j "$WORK/ext4.img" 2>/dev/null | cut -d: -f1 | xargs -r -n1 losetup -d
+  LOOPDEV=
   rm -f "$WORK/ext4.img"; truncate -s 40G "$WORK/ext4.img"
   # Direct I/O on the loop device: the filesystem's writes go to the disk
   # as they would from a partition, not a second time through the page
@@ -126,12 +151,16 @@ if [ -z "$EXT4" ]; then
     echo "cannot make a fresh ext4 filesystem; extracting to $SCRATCH" >&2
     rm -f "$WORK/ext4.img"; EXT4=$SCRATCH
   fi
+}
+if [ -z "$EXT4" ]; then
+  new_ext4
 else
   EXT4=$EXT4/alientar-bench.$$; mkdir -p "$EXT4"
 fi
 
 # ---------------------------------------------------------------- workloads
-if [ -z "$ROOTFS" ]; then
+# (Each tree is made only when a part to run uses it.)
+if [ -z "$ROOTFS" ] && { want trees || want userns || want images; }; then
   ROOTFS=$WORK/rootfs
   if [ ! -d "$ROOTFS" ]; then
     if command -v mmdebstrap >/dev/null; then
@@ -155,7 +184,7 @@ EOF
   fi
 fi
 SMALL=$WORK/small
-if [ ! -d "$SMALL" ]; then
+if [ ! -d "$SMALL" ] && { want trees || want incremental; }; then
   python3 - "$SMALL" <<'EOF'
 import os, random, sys
 root = sys.argv[1]; r = random.Random(2)
@@ -169,7 +198,7 @@ for d in range(32):
 EOF
 fi
 LARGE=$WORK/large-$BIG_MIB
-if [ ! -d "$LARGE" ]; then
+if [ ! -d "$LARGE" ] && want trees; then
   mkdir -p "$LARGE"
   python3 - "$LARGE/text" "$BIG_MIB" <<'EOF'
 import random, sys
@@ -217,30 +246,44 @@ HAVE_IMAGES=1
 for t in sqfstar tar2sqfs mke2fs; do command -v "$t" >/dev/null || HAVE_IMAGES=0; done
 IMAGE_TOOLS=()
 if [ $HAVE_IMAGES = 1 ]; then IMAGE_TOOLS=("$(command -v sqfstar)" "$(command -v tar2sqfs)" "$(command -v mke2fs)"); fi
-for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zstd)" /usr/bin/time "$(command -v sh)" "$(command -v runuser)" "$(command -v unshare)" $(command -v umoci || true) "${IMAGE_TOOLS[@]}"; do
+for t in "$ALIENTAR" "$(command -v tar)" "$(command -v bsdtar)" "$(command -v zstd)" /usr/bin/time "$(command -v sh)" "$(command -v bash)" "$(command -v runuser)" "$(command -v unshare)" $(command -v umoci || true) "${IMAGE_TOOLS[@]}"; do
   TOOL_FILES+=("$t")
   while read -r lib; do TOOL_FILES+=("$lib"); done < <(ldd "$t" 2>/dev/null | awk '$3 ~ /^\// {print $3}')
 done
 if command -v umoci >/dev/null; then TOOL_FILES+=("$(command -v umoci)"); fi
+# (Many readers at once: with the caches dropped, reading 100 000 tiny
+# files from the fresh ext4 one at a time took 141 s, a round trip to the
+# disk each; 16 at a time 5.8 s, 64 at a time 4.4 s.)
 warm() {
   local p
   for p in "$@"; do
-    if [ -d "$p" ]; then find "$p" -type f -print0 | xargs -0 -r cat > /dev/null
+    if [ -d "$p" ]; then find "$p" -type f -print0 | xargs -0 -r -P 32 -n 256 cat > /dev/null
     else cat "$p" > /dev/null; fi
   done
 }
-# time_it KEY TOOL CMD... : run, record seconds and max RSS (KiB)
+# time_it KEY TOOL CMD... : run, record seconds and max RSS (KiB) in
+# $RESFILE. A command may also time its processes one by one with
+# `/usr/bin/time -f %M -o $WORK/.rss.NAME`: each NAME=KiB is recorded too.
+RESFILE=$RES
 time_it() {
   local key=$1 tool=$2; shift 2
-  local t0 t1 rss
+  local t0 t1 rss f parts= tp
+  tp=$(now)
   sync
   echo 3 > /proc/sys/vm/drop_caches
   warm "${TOOL_FILES[@]}" "${WARM[@]}"
+  rm -f "$WORK"/.rss.*
   t0=$(now)
   /usr/bin/time -f %M -o "$WORK/.rss" "$@" >/dev/null 2>"$WORK/.err" || { echo "FAILED: $key $tool: $*" >&2; cat "$WORK/.err" >&2; }
   t1=$(now)
   rss=$(tail -1 "$WORK/.rss")
-  printf '%s\t%s\t%s\t%s\n' "$key" "$tool" "$(echo "$t1 - $t0" | bc -l)" "$rss" >> "$RES"
+  for f in "$WORK"/.rss.*; do
+    if [ -e "$f" ]; then parts="$parts${parts:+,}${f##*/.rss.}=$(tail -1 "$f")"; fi
+  done
+  printf '%s\t%s\t%s\t%s\t%s\n' "$key" "$tool" "$(echo "$t1 - $t0" | bc -l)" "$rss" "$parts" >> "$RESFILE"
+  # What a long run is doing, and what its untimed preparation costs.
+  printf '%s %s %s: %.2f s (prepared in %.1f s)\n' "$(date +%T)" "$key" "$tool" \
+    "$(echo "$t1 - $t0" | bc -l)" "$(echo "$t0 - $tp" | bc -l)" >> "$WORK/progress.log"
 }
 
 # The disk-image recipes of docs/guide.md (g), as the test user, each
@@ -271,6 +314,15 @@ image_rows() {
   fresh "$USCR"; d=$D; chown "$USER_NAME:" "$d"
   time_it "ext4 from an archive (extract + mke2fs -d)" alientar runuser -u $USER_NAME -- \
     sh -c "mkdir $d/t && '$ALIENTAR' extract --owners userns --map rootless -f $USCR/rootfs.ali.tar.zst -C $d/t 2>/dev/null && '$ALIENTAR' unshare -- $mk $d/t $d/img.ext4 1G"
+}
+
+# record_sizes FILE WORKLOAD ARCHIVE...: each archive's size, by tool (the
+# name's second dot-separated field: gnu, ali, bsd), as tab-separated lines.
+record_sizes() {
+  local out=$1 wl=$2 a; shift 2
+  for a in "$@"; do
+    printf '%s\t%s\t%s\n' "$wl" "$(basename "$a" | cut -d. -f2)" "$(stat -c %s "$a")" >> "$out"
+  done
 }
 
 n=0
@@ -305,7 +357,7 @@ want trees && for wl in rootfs small large; do
       if [ $fs = tmpfs ]; then rm -rf "${TMPFS:?}"/x*; fi
     done
   done
-  ls -l "$A".*.tar.zst | awk -v wl=$wl '{print wl " size " $NF " " $5}' >> "$WORK/sizes.txt"
+  record_sizes "$WORK/sizes.txt" "$wl" "$A".*.tar.zst
 done
 
 # A three-layer OCI image of the root filesystem, built once with umoci:
@@ -441,30 +493,188 @@ EOF
   rm -rf "$INC"
 fi
 
+# ---------------------------------------------------------------- scale
+# Trees with many entries: the tiny files of benches/tinytree.py (1 000 000,
+# and 100 000 to show whether memory stays flat in the entry count; with
+# --quick 100 000 and 10 000) and a real tree, /usr/share and /usr/lib of
+# the Debian packages below (fetched once with apt-get download into
+# WORK/debs, unpacked with dpkg-deb -x; the output names their versions).
+# Each tree is made on the ext4 filesystem and made again on the tmpfs
+# (cp -a of the million files from the ext4, their pages gone, took over
+# five minutes); created from both, extracted to both. Only GNU tar runs
+# against alientar here: bsdtar has no goal in these rows and would add
+# minutes.
+# GNU tar and zstd run as the pipeline tar -I makes, written out so that
+# each process has its own /usr/bin/time (see the header).
+#
+# Room: a million tiny files take 3.8 GiB of the 6 GiB tmpfs (a page per
+# file that is not empty), as much again for each extraction, and as many
+# inodes on ext4 as ten extractions' worth would exceed. So the tmpfs copy
+# is deleted before the extractions, and every extraction of this part is
+# deleted right after its run, outside the timing (time_it syncs and drops
+# the caches before the next run, so the deletion's writeback does not land
+# in it). The part starts on a fresh ext4 filesystem of its own.
+DEB_PKGS="golang-1.19-src python3-django texlive-latex-extra texlive-pictures
+  texlive-latex-recommended adwaita-icon-theme libjs-mathjax node-babel7
+  emacs-common emacs-el libruby3.1 manpages-dev vim-runtime libreoffice-common
+  python3-sympy perl-modules-5.36 python3-scipy tzdata python3-numpy locales
+  python3-matplotlib libpython3.11-stdlib"
+# count_label N: 1000000 -> 1M, 100000 -> 100k
+count_label() {
+  if [ $(($1 % 1000000)) = 0 ]; then echo "$(($1 / 1000000))M"
+  elif [ $(($1 % 1000)) = 0 ]; then echo "$(($1 / 1000))k"
+  else echo "$1"; fi
+}
+# describe LABEL DIR WHAT: the tree's counts, for the report
+describe() {
+  printf '%s\t%s\t%s\n' "$1" "$(find "$2" -mindepth 1 -printf '%y %s\n' \
+    | awk '{n++} $1 == "f" {f++; s += $2} END {printf "%d\t%d\t%d", n, f, s}')" "$3" >> "$WORK/scale-trees.txt"
+}
+# debian_tree DEST: DEB_PKGS' usr/share and usr/lib in DEST; echoes the
+# packages' versions. Fails when the packages cannot be fetched.
+debian_tree() {
+  local dest=$1 debs=$WORK/debs p f
+  mkdir -p "$debs"
+  for p in $DEB_PKGS; do
+    if ! ls "$debs/${p}"_*.deb >/dev/null 2>&1; then
+      (cd "$debs" && { apt-get download -q $DEB_PKGS >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get download -q $DEB_PKGS >/dev/null 2>&1; }; }) || return 1
+      break
+    fi
+  done
+  rm -rf "$dest.all"; mkdir -p "$dest.all" "$dest/usr"
+  for p in $DEB_PKGS; do
+    f=$(ls "$debs/${p}"_*.deb | sort -V | tail -1)
+    dpkg-deb -x "$f" "$dest.all" || return 1
+    printf '%s %s\n' "$p" "$(dpkg-deb -f "$f" Version)"
+  done
+  mv "$dest.all/usr/share" "$dest.all/usr/lib" "$dest/usr/"
+  rm -rf "$dest.all"
+}
+# make_tree ID DEST: the tree tiny-N (N files from benches/tinytree.py)
+# or debian-usr in DEST
+make_tree() {
+  case $1 in
+    tiny-*) python3 "$here/benches/tinytree.py" "$2" "${1#tiny-}" ;;
+    debian-usr) debian_tree "$2" >/dev/null ;;
+  esac
+}
+# scale_rows LABEL ID SRC: the rows of the tree ID, made in SRC (on ext4)
+scale_rows() {
+  local wl=$1 id=$2 src=$3 t=$TMPFS/src run A fs base
+  local tc="/usr/bin/time -f %M -o $WORK/.rss.tar tar" zc="/usr/bin/time -f %M -o $WORK/.rss.zstd zstd -q"
+  # The ext4 rows first, and the tmpfs copy only after them, so that the
+  # ext4 tree's pages (4 GiB for the million files, and their inodes, read
+  # back before each run) never compete with the copy's: on a machine
+  # short of memory, pages evicted inside a run made tar wait on the disk
+  # for minutes.
+  for run in $(seq "$SRUNS"); do
+    A=$SCRATCH/$id-r$run
+    WARM=("$src")
+    time_it "$wl: create from ext4" gnu bash -o pipefail -c "$tc -cf - -C $src . | $zc -3 -T0 > $A-e.gnu.tar.zst"
+    time_it "$wl: create from ext4" alientar "$ALIENTAR" create -f "$A-e.ali.tar.zst" -C "$src" .
+  done
+  rm -rf "$t"; make_tree "$id" "$t"
+  for run in $(seq "$SRUNS"); do
+    A=$SCRATCH/$id-r$run
+    WARM=("$t")
+    time_it "$wl: create from tmpfs" gnu bash -o pipefail -c "$tc -cf - -C $t . | $zc -3 -T0 > $A.gnu.tar.zst"
+    time_it "$wl: create from tmpfs" alientar "$ALIENTAR" create -f "$A.ali.tar.zst" -C "$t" .
+    WARM=("$A.gnu.tar.zst" "$A.ali.tar.zst")
+    time_it "$wl: list -v" gnu bash -o pipefail -c "$zc -dc $A.gnu.tar.zst | $tc -tvf -"
+    time_it "$wl: list -v" alientar "$ALIENTAR" list -v -f "$A.ali.tar.zst"
+  done
+  rm -rf "$t"
+  record_sizes "$WORK/scalesizes.txt" "$wl" "$A.gnu.tar.zst" "$A.ali.tar.zst"
+  for run in $(seq "$SRUNS"); do
+    A=$SCRATCH/$id-r$run
+    WARM=("$A.gnu.tar.zst" "$A.ali.tar.zst")
+    for fs in ext4 tmpfs; do
+      base=$EXT4; [ $fs = tmpfs ] && base=$TMPFS
+      fresh "$base"; time_it "$wl: extract to $fs" gnu bash -o pipefail -c "$zc -dc $A.gnu.tar.zst | $tc -xf - -C $D"
+      rm -rf "$D"
+      fresh "$base"; time_it "$wl: extract to $fs" alientar "$ALIENTAR" extract -f "$A.ali.tar.zst" -C "$D"
+      rm -rf "$D"
+    done
+  done
+}
+: > "$WORK/scale.tsv"; : > "$WORK/scale-trees.txt"; : > "$WORK/scalesizes.txt"
+if want scale; then
+  RESFILE=$WORK/scale.tsv
+  if [ -n "${LOOPDEV:-}" ] && [ -s "$RES" ]; then new_ext4; fi
+  SRCS=$EXT4/scale-src; rm -rf "$SRCS"; mkdir -p "$SRCS"
+  big=1000000 flat=100000
+  if [ $QUICK = 1 ]; then big=100000 flat=10000; fi
+  for nf in $big $flat; do
+    make_tree "tiny-$nf" "$SRCS/tiny-$nf"
+    describe "$(count_label $nf) tiny files" "$SRCS/tiny-$nf" "benches/tinytree.py DIR $nf"
+  done
+  if versions=$(debian_tree "$SRCS/debian-usr"); then
+    describe "Debian usr" "$SRCS/debian-usr" "/usr/share and /usr/lib of $(echo "$versions" | wc -l) Debian packages: $(echo "$versions" | paste -sd, | sed 's/,/, /g')"
+  else
+    echo "cannot fetch the Debian packages (apt-get download); no Debian usr rows" >&2
+    rm -rf "$SRCS/debian-usr"
+  fi
+  for nf in $big $flat; do scale_rows "$(count_label $nf) tiny files" "tiny-$nf" "$SRCS/tiny-$nf"; done
+  if [ -d "$SRCS/debian-usr" ]; then scale_rows "Debian usr" debian-usr "$SRCS/debian-usr"; fi
+  rm -rf "$SRCS"
+  RESFILE=$RES
+fi
+
 # ---------------------------------------------------------------- report
-python3 - "$RES" "$WORK/sizes.txt" "$RUNS" "$BIG_MIB" "$WORK/incsizes.txt" <<'EOF' | tee "${OUT:-/dev/null}"
+python3 - "$RES" "$WORK/sizes.txt" "$RUNS" "$BIG_MIB" "$WORK/incsizes.txt" \
+  "$WORK/scale.tsv" "$WORK/scale-trees.txt" "$WORK/scalesizes.txt" "$SRUNS" <<'EOF' | tee "${OUT:-/dev/null}"
 import sys, statistics, collections
-rows = collections.defaultdict(lambda: collections.defaultdict(list))
-rss = collections.defaultdict(lambda: collections.defaultdict(list))
-order = []
-for line in open(sys.argv[1]):
-    key, tool, secs, kib = line.rstrip("\n").split("\t")
-    if key not in order: order.append(key)
-    rows[key][tool].append(float(secs)); rss[key][tool].append(int(kib or 0))
-print(f"Runs per cell: {sys.argv[3]} (median), large files: 3 x {sys.argv[4]} MiB. Ratio = alientar / GNU tar.")
-print("Run by run = alientar's time over GNU tar's in the same round (the two ran one after the")
-print("other), middle half of the rounds: how much the ratio moves within this run.\n")
-print("| workload / operation | GNU tar (s) | alientar (s) | bsdtar (s) | alientar/GNU | run by run | bsdtar/GNU | alientar max RSS (MiB) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+def load(path):
+    """(rows, rss, parts, order): seconds and max RSS (KiB) by key and
+    tool; parts[key][tool][process] = that process's RSS in each run."""
+    rows = collections.defaultdict(lambda: collections.defaultdict(list))
+    rss = collections.defaultdict(lambda: collections.defaultdict(list))
+    parts = collections.defaultdict(lambda: collections.defaultdict(lambda: collections.defaultdict(list)))
+    order = []
+    for line in open(path):
+        key, tool, secs, kib, *more = line.rstrip("\n").split("\t")
+        if key not in order: order.append(key)
+        rows[key][tool].append(float(secs)); rss[key][tool].append(int(kib or 0))
+        for p in filter(None, (more[0] if more else "").split(",")):
+            name, _, k = p.partition("=")
+            parts[key][tool][name].append(int(k or 0))
+    return rows, rss, parts, order
+def sizes_of(path):
+    sizes = collections.defaultdict(dict)
+    for line in open(path):
+        wl, tool, size = line.rstrip("\n").split("\t")
+        sizes[wl][tool] = int(size)
+    return sizes
+def print_sizes(sizes, what):
+    if not sizes:
+        return
+    print(f"| {what} | GNU tar + zstd -3 (bytes) | alientar (bytes) | alientar/GNU size |")
+    print("|---|---:|---:|---:|")
+    for wl, s in sizes.items():
+        print(f"| {wl} | {s.get('gnu')} | {s.get('ali')} | {s['ali'] / s['gnu']:.4f} |")
 def quartiles(v):
     if len(v) < 4:
         return None
     q = statistics.quantiles(v, n=4)
     return q[0], q[2]
+def run_by_run(rows, key, peer):
+    pairs = [x / y for x, y in zip(rows[key]["alientar"], rows[key][peer]) if y]
+    q = quartiles(pairs)
+    return "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
+mib = lambda v: "–" if not v else f"{max(v) / 1024:.0f}"
+rows, rss, _, order = load(sys.argv[1])
+if order:
+    print(f"Runs per cell: {sys.argv[3]} (median), large files: 3 x {sys.argv[4]} MiB. Ratio = alientar / GNU tar.")
+    print("Run by run = alientar's time over GNU tar's in the same round (the two ran one after the")
+    print("other), middle half of the rounds: how much the ratio moves within this run.\n")
 # Rows timed against another tool than GNU tar and bsdtar (umoci, for
 # images) get a table of their own.
 PEERS = ("umoci",)
 peered = [k for k in order if any(p in rows[k] for p in PEERS)]
+if [k for k in order if k not in peered]:
+    print("| workload / operation | GNU tar (s) | alientar (s) | bsdtar (s) | alientar/GNU | run by run | bsdtar/GNU | alientar max RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for key in order:
     if key in peered:
         continue
@@ -472,11 +682,8 @@ for key in order:
     g, a, b = m.get("gnu"), m.get("alientar"), m.get("bsdtar")
     f = lambda x: "–" if x is None else f"{x:.3f}"
     r = lambda x: "–" if x is None or not g else f"{x / g:.2f}"
-    pairs = [x / y for x, y in zip(rows[key]["alientar"], rows[key]["gnu"]) if y]
-    q = quartiles(pairs)
-    rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
     mem = max(rss[key]["alientar"]) / 1024 if rss[key]["alientar"] else 0
-    print(f"| {key} | {f(g)} | {f(a)} | {f(b)} | {r(a)} | {rr} | {r(b)} | {mem:.0f} |")
+    print(f"| {key} | {f(g)} | {f(a)} | {f(b)} | {r(a)} | {run_by_run(rows, key, 'gnu')} | {r(b)} | {mem:.0f} |")
 for peer in PEERS:
     keys = [k for k in peered if peer in rows[k]]
     if not keys:
@@ -485,23 +692,14 @@ for peer in PEERS:
     print("|---|---:|---:|---:|---:|---:|")
     for key in keys:
         p, a = statistics.median(rows[key][peer]), statistics.median(rows[key]["alientar"])
-        pairs = [x / y for x, y in zip(rows[key]["alientar"], rows[key][peer]) if y]
-        q = quartiles(pairs)
-        rr = "–" if q is None else f"{q[0]:.2f}–{q[1]:.2f}"
         mem = max(rss[key]["alientar"]) / 1024
-        print(f"| {key} | {p:.3f} | {a:.3f} | {a / p:.2f} | {rr} | {mem:.0f} |")
-print()
-sizes = collections.defaultdict(dict)
-for line in open(sys.argv[2]):
-    wl, _, name, size = line.split()
-    tool = name.rsplit("/", 1)[-1].split(".")[1]
-    sizes[wl][tool] = int(size)
-if sizes:
-    print("| workload | GNU tar + zstd -3 (bytes) | alientar (bytes) | alientar/GNU size |")
-    print("|---|---:|---:|---:|")
-for wl, s in sizes.items():
-    print(f"| {wl} | {s.get('gnu')} | {s.get('ali')} | {s['ali'] / s['gnu']:.4f} |")
+        print(f"| {key} | {p:.3f} | {a:.3f} | {a / p:.2f} | {run_by_run(rows, key, peer)} | {mem:.0f} |")
+if order:
+    print()
+main_sizes = sizes_of(sys.argv[2])
+print_sizes(main_sizes, "workload")
 inc = dict(line.split() for line in open(sys.argv[5]))
+before = bool(order or main_sizes or inc)
 if inc:
     print()
     print("Incremental chain of the small files: each archive's size, and its share of the tool's full archive.\n")
@@ -510,6 +708,38 @@ if inc:
     for what, key in [("full (level 0)", "0"), ("increment, unchanged", "-u1"), ("increment, 1 % changed", "-c1")]:
         g, a = int(inc["gnu" + key]), int(inc["ali" + key])
         print(f"| {what} | {g} | {g / int(inc['gnu0']):.4f} | {a} | {a / int(inc['ali0']):.4f} |")
+rows, rss, parts, order = load(sys.argv[6])
+if order:
+    num = lambda n: f"{int(n):,}".replace(",", " ")
+    if before:
+        print()
+    print(f"Trees with many entries: GNU tar + zstd -3 -T0 against alientar, {sys.argv[9]} runs per cell")
+    print("(median); each tree created from ext4 and from tmpfs, extracted to both. Max RSS: the")
+    print("largest of the runs, GNU tar and zstd each measured on its own (the pipeline's peak lies")
+    print("between the larger of the two and their sum).\n")
+    trees = [line.rstrip("\n").split("\t") for line in open(sys.argv[7])]
+    for label, entries, files, size, what in trees:
+        print(f"- **{label}**: {num(entries)} entries, {num(files)} of them files holding "
+              f"{int(size) / 2**20:.{0 if int(size) >= 10 << 20 else 1}f} MiB; {what}")
+    print()
+    print("| tree: operation | GNU tar (s) | alientar (s) | alientar/GNU | run by run | GNU tar max RSS (MiB) | zstd max RSS (MiB) | alientar max RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key in order:
+        g, a = statistics.median(rows[key]["gnu"]), statistics.median(rows[key]["alientar"])
+        p = parts[key]["gnu"]
+        print(f"| {key} | {g:.3f} | {a:.3f} | {a / g:.2f} | {run_by_run(rows, key, 'gnu')} "
+              f"| {mib(p['tar'])} | {mib(p['zstd'])} | {mib(rss[key]['alientar'])} |")
+    # Memory flat in the entry count: the tiny trees' alientar RSS, largest over smallest.
+    tiny = [t[0] for t in trees if t[0].endswith("tiny files")]
+    if len(tiny) == 2:
+        ops = [k.split(": ", 1)[1] for k in order if k.startswith(tiny[0] + ": ")]
+        got = [(op, rss[f"{tiny[0]}: {op}"]["alientar"], rss[f"{tiny[1]}: {op}"]["alientar"]) for op in ops]
+        got = [(op, b, s) for op, b, s in got if b and s]
+    if len(tiny) == 2 and got:
+        print(f"\nalientar's max RSS on the {tiny[0]} over that on the {tiny[1]}: "
+              + ", ".join(f"{op} {max(b) / max(s):.2f}" for op, b, s in got) + ".")
+    print()
+    print_sizes(sizes_of(sys.argv[8]), "tree")
 EOF
 rm -rf "$SCRATCH" "${USCR:-/nonexistent}"
 [ "$EXT4" = "$E4MNT" ] || rm -rf "$EXT4"
