@@ -202,9 +202,30 @@ impl Podman {
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.run(&["rm", "--all", "--force", "--time", "0"]);
-        // The pause process this storage's podman started (by its PID).
-        if let Some(pid) = self.pause_pid() {
+        // The pause process this storage's podman started (by its PID), and
+        // any other one started with this home: a tool run without the
+        // private XDG_RUNTIME_DIR (skopeo, podman through a shell) falls back
+        // to /tmp/podman-run-UID, and its pause process would outlive the
+        // test holding copies of every mount made meanwhile.
+        let mut pids: Vec<u32> = self.pause_pid().into_iter().collect();
+        pids.extend(pause_processes_with_home(&self.home));
+        for pid in pids {
             let _ = Command::new("kill").arg(pid.to_string()).status();
         }
     }
+}
+
+/// PIDs of `catatonit` processes whose environment has `HOME=home`.
+fn pause_processes_with_home(home: &Path) -> Vec<u32> {
+    let want = format!("HOME={}", home.display()).into_bytes();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            comm.trim() == "catatonit" && env.split(|&b| b == 0).any(|v| v == want.as_slice())
+        })
+        .collect()
 }
