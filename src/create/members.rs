@@ -12,6 +12,7 @@ use super::{Env, Watch};
 use crate::entry::{Entry, Kind, Time};
 use crate::error::{Error, Result};
 use crate::frame::chain::Change;
+use crate::frame::layout::DeferredHeader;
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::report::Report;
@@ -93,7 +94,7 @@ impl<'a> Members<'a> {
             progress.clone(),
             label.clone().filter(|_| format.declares_labels()),
             format,
-            out.tap.take(),
+            (out.tap.take(), out.scratch_dir()),
         );
         if let (Some(info), Some(index)) = (env.chain, planner.index()) {
             index.start_chain(info);
@@ -124,22 +125,30 @@ impl<'a> Members<'a> {
     /// ([`Members::defer_header`]): the same tree then makes the same
     /// archive whether it is written while walked or after.
     pub(super) fn header(&mut self, records: Records) {
-        self.defer_header(Box::new(move || Ok(records)));
+        self.defer_header(Box::new(|| true), Box::new(move || Ok(records)));
     }
 
     /// The global header's records, made by `make` once what they name is
-    /// known: the header gets the first frame, kept for it. A stream
-    /// without a global header keeps them for [`Members::finish`].
-    pub(super) fn defer_header(&mut self, make: RecordsMaker<'a>) {
+    /// known (`ready` tells whether it is, so that `make` would not wait):
+    /// the header gets the first frame, kept for it. A stream without a
+    /// global header keeps them for [`Members::finish`].
+    pub(super) fn defer_header(
+        &mut self,
+        ready: Box<dyn Fn() -> bool + 'a>,
+        make: RecordsMaker<'a>,
+    ) {
         if !self.format.declares_labels() {
             self.records = Some(make);
             return;
         }
-        self.planner.defer_header(Box::new(move || {
-            let mut buf = Vec::with_capacity(1024);
-            tw::encode_global(&make()?, &mut buf);
-            Ok(buf)
-        }));
+        self.planner.defer_header(DeferredHeader {
+            ready,
+            make: Box::new(move || {
+                let mut buf = Vec::with_capacity(1024);
+                tw::encode_global(&make()?, &mut buf);
+                Ok(buf)
+            }),
+        });
     }
 
     /// Lay out `b` after the global header, before any member.
