@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::build::Notes;
@@ -78,6 +79,8 @@ pub(super) struct Members<'a> {
     /// archive's, by label.
     unlike: std::collections::BTreeMap<Option<String>, u64>,
     newest: Option<Time>,
+    /// The directory of the last file looked for.
+    parent: Parent,
 }
 
 impl<'a> Members<'a> {
@@ -113,6 +116,7 @@ impl<'a> Members<'a> {
             records: None,
             unlike: Default::default(),
             newest: None,
+            parent: Parent::default(),
         }
     }
 
@@ -168,7 +172,7 @@ impl<'a> Members<'a> {
         watch: &mut Watch,
         report: &mut Report,
     ) -> Result<()> {
-        if let Some(e) = gone_error(&s.entry, &s.fs_path) {
+        if let Some(e) = self.parent.gone_error(&s.entry, &s.fs_path) {
             report.errors.push(e);
             return Ok(());
         }
@@ -227,7 +231,7 @@ impl<'a> Members<'a> {
         watch: &mut Watch,
         report: &mut Report,
     ) -> Result<()> {
-        if let Some(e) = gone_error(&m.entry, &m.fs_path) {
+        if let Some(e) = self.parent.gone_error(&m.entry, &m.fs_path) {
             report.errors.push(e);
             return Ok(());
         }
@@ -339,19 +343,48 @@ fn unlike_label(archive: Option<&str>, other: Option<&str>, n: u64) -> String {
     )
 }
 
-/// The file the walk found at `path` is no longer there. Its data is read
-/// once its member is laid out, which may be long after the walk saw it
-/// (the walk runs ahead): a file removed meanwhile is left out, as GNU tar
-/// leaves out a file it cannot open. (One removed after this look is
-/// archived as zeros, and reported.)
-fn gone(path: &std::path::Path) -> bool {
-    crate::sys::lstat_path(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+/// The directory of the last file [`Parent::gone_error`] looked for, open:
+/// the files of a directory come one after another, and a name looked up
+/// in it costs one step where the whole path costs one per component.
+#[derive(Default)]
+struct Parent {
+    path: PathBuf,
+    /// `None` when it could not be opened (then the whole path is asked).
+    dir: Option<crate::sys::Dir>,
 }
 
-/// The error for the file `e` whose data is to be read from `path`, when it
-/// is [`gone`].
-fn gone_error(e: &Entry, path: &std::path::Path) -> Option<Error> {
-    (e.kind == Kind::File && gone(path)).then(|| Error::changed(path, crate::walk::REMOVED))
+impl Parent {
+    /// The file the walk found at `path` is no longer there. Its data is
+    /// read once its member is laid out, which may be some time after the
+    /// walk saw it: a file removed meanwhile is left out, as GNU tar leaves
+    /// out a file it cannot open. (One removed after this look is archived
+    /// as zeros, and reported.)
+    fn gone(&mut self, path: &Path) -> bool {
+        // (Split as bytes: `Path::parent` parses every component.)
+        let p = path.as_os_str().as_bytes();
+        let found = match p.iter().rposition(|&b| b == b'/') {
+            Some(i) if i > 0 && i + 1 < p.len() => {
+                let (parent, name) = (&p[..i], &p[i + 1..]);
+                if self.path.as_os_str().as_bytes() != parent {
+                    self.path = PathBuf::from(std::ffi::OsStr::from_bytes(parent));
+                    self.dir = crate::sys::Dir::open_nofollow(&self.path).ok();
+                }
+                match &self.dir {
+                    Some(d) => d.lstat(name),
+                    None => crate::sys::lstat_path(path),
+                }
+            }
+            _ => crate::sys::lstat_path(path),
+        };
+        found.is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+    }
+
+    /// The error for the file `e` whose data is to be read from `path`,
+    /// when it is [`Parent::gone`].
+    fn gone_error(&mut self, e: &Entry, path: &Path) -> Option<Error> {
+        (e.kind == Kind::File && self.gone(path))
+            .then(|| Error::changed(path, crate::walk::REMOVED))
+    }
 }
 
 /// Rename a member as `--transform` says: its name (a leading `/` the
