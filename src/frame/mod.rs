@@ -6,8 +6,11 @@
 //! [`FramePipeline`] runs [`FrameJob`]s — closures that produce one frame's
 //! uncompressed bytes (reading files) — on the rayon pool,
 //! compresses their output there, and hands frames to the writer in order.
-//! At most `in_flight` frames exist at a time, so memory is bounded by
-//! `in_flight × 2 × FRAME_TARGET` whatever the archive's size.
+//! At most `in_flight` frames are built or compressed at a time, so memory
+//! is bounded by `in_flight × 2 × FRAME_TARGET` whatever the archive's
+//! size; frames compressed behind a reserved one (create's global header)
+//! are [`park`]ed, a few MiB of them in memory and the rest in a scratch
+//! file.
 //!
 //! [`layout::FrameLayout`] decides where frames are cut, for every writer.
 
