@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 use std::io;
 use std::sync::{Condvar, Mutex};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -50,7 +51,7 @@ pub(super) fn create_streaming(
     run.start_header(env, labels_rx)?;
     let ahead = Ahead::default();
     let walked = std::thread::scope(|scope| {
-        let (tx, rx) = crossbeam_channel::unbounded::<(Vec<Item>, usize)>();
+        let (tx, rx) = crossbeam_channel::unbounded::<(Vec<Item>, usize, Instant)>();
         let prog = watch.progress.clone();
         let walk = Walking {
             tx,
@@ -58,8 +59,8 @@ pub(super) fn create_streaming(
             ahead: &ahead,
         };
         let walker = scope.spawn(move || walk_counting(&roots, walk, &prog));
-        for (batch, bytes) in &rx {
-            run.take(batch, &mut watch, &mut report);
+        for (batch, bytes, seen) in &rx {
+            run.take(batch, seen, &mut watch, &mut report);
             ahead.taken(bytes);
             if run.failed.is_some() {
                 // Stop the walk (it sees the channel closed) and wait for it.
@@ -158,8 +159,8 @@ fn item_bytes(it: &Item) -> usize {
 
 /// Where the walk's findings go.
 struct Walking<'a> {
-    /// Batches of items, with their bytes.
-    tx: Sender<(Vec<Item>, usize)>,
+    /// Batches of items, with their bytes and when they were found.
+    tx: Sender<(Vec<Item>, usize, Instant)>,
     /// The labels found on disk, once the walk is over.
     labels: Sender<BTreeSet<String>>,
     ahead: &'a Ahead,
@@ -193,7 +194,8 @@ fn walk_counting(roots: &Plan, to: Walking, progress: &Progress) {
                     }
                 }
             }
-            ahead.found(size) && tx.send((batch, size)).is_ok()
+            let seen = Instant::now();
+            ahead.found(size) && tx.send((batch, size, seen)).is_ok()
         })
     });
     drop(tx);
@@ -242,11 +244,11 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
         Ok(())
     }
 
-    /// Take one batch of what the walk found.
-    fn take(&mut self, batch: Vec<Item>, watch: &mut Watch, report: &mut Report) {
+    /// Take one batch of what the walk found at the time `seen`.
+    fn take(&mut self, batch: Vec<Item>, seen: Instant, watch: &mut Watch, report: &mut Report) {
         for it in batch {
             match it {
-                Item::File(s) => self.file(s, watch, report),
+                Item::File(s) => self.file(s, seen, watch, report),
                 Item::Socket(p) => report
                     .warnings
                     .push(format!("{}: socket ignored", p.display())),
@@ -257,7 +259,13 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
 
     /// Label, translate and write `s`. Once an owner is unmapped, the rest
     /// is only translated, for the list of unmapped owners.
-    fn file(&mut self, mut s: Box<WalkedFile>, watch: &mut Watch, report: &mut Report) {
+    fn file(
+        &mut self,
+        mut s: Box<WalkedFile>,
+        seen: Instant,
+        watch: &mut Watch,
+        report: &mut Report,
+    ) {
         if self.own == Some((s.dev, s.ino)) {
             return;
         }
@@ -267,7 +275,7 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
         }
         if self.owners.translator.unmapped.is_empty()
             && self.failed.is_none()
-            && let Err(e) = self.members.write(*s, watch, report)
+            && let Err(e) = self.members.write(*s, Some(seen), watch, report)
         {
             self.failed = Some(e);
         }
