@@ -118,6 +118,16 @@ impl Output {
         Ok(out)
     }
 
+    /// Where scratch data that belongs with the archive may go: the
+    /// directory its temporary is written in (the filesystem the user gave
+    /// the archive's bytes to), when it is one.
+    pub(crate) fn scratch_dir(&self) -> Option<Dir> {
+        match &self.place {
+            Place::Rename { dir, .. } | Place::CopyInto { dir, .. } => dir.reopen().ok(),
+            Place::AsIs => None,
+        }
+    }
+
     /// Device and inode of the file being written, when it is a regular file
     /// (the walk leaves it out).
     pub(crate) fn id(&self) -> Option<(u64, u64)> {

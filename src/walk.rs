@@ -4,7 +4,7 @@
 //! read: names are matched as the directory lists them, cache tags and
 //! devices looked at as directories are found.
 
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -106,16 +106,21 @@ pub fn walk(base: &Path, paths: &[PathBuf], select: &Select) -> Result<Walk> {
     let mut out = Walk::default();
     // Nobody consumes this walk as it goes: whole subtrees at once, from
     // the top, in parallel.
-    walk_roots(&plan, 1, &mut |batch| {
-        for it in batch {
+    for root in &plan.roots {
+        let rules = Rules::new(plan.select, root.absolute);
+        let top = stat_one(None, root.path.clone(), root.name.clone());
+        let Some(top) = rules.classify(top, None) else {
+            continue;
+        };
+        let below = subdir(&top).map(|s| walk_dir(rules, &s, 1));
+        for it in std::iter::once(top).chain(below.into_iter().flatten()) {
             match it {
-                Item::File(s) => out.files.push(*s),
-                Item::Socket(p) => out.sockets.push(p),
-                Item::Error(e) => out.errors.push(e),
+                Ok(Found::File(s) | Found::Dir(s, _)) => out.files.push(*s),
+                Ok(Found::Socket(p)) => out.sockets.push(p),
+                Err(e) => out.errors.push(e),
             }
         }
-        true
-    });
+    }
     Ok(out)
 }
 
@@ -285,40 +290,151 @@ fn os(b: &[u8]) -> &std::ffi::OsStr {
     std::ffi::OsStr::from_bytes(b)
 }
 
-/// Directories this close to the top are handed on entry by entry, so that
-/// whoever consumes the walk can start before it ends; below them, whole
-/// subtrees at a time.
-const STREAM_DEPTH: usize = 2;
-
-/// Most entries of one directory whose subtrees are walked at once (the
-/// first windows are smaller, so the consumer starts early).
+/// Subdirectories of one directory whose entries are read at once, in
+/// parallel, before their turn comes (the first windows are smaller, so
+/// that whoever consumes the walk starts early).
 const WINDOW: usize = 8;
+
+/// Items handed on at once, at most.
+const BATCH: usize = 512;
 
 /// Walk as `plan` says, in sorted order, handing what is found to `f` in
 /// archive order, in batches, as the walk goes. `f` returns false to stop
 /// the walk.
+///
+/// The walk holds the entries of a few directories per level of the tree,
+/// whatever its size: those of each directory it is in (those not yet
+/// handed on), and those of the next [`WINDOW`] subdirectories there, read
+/// in parallel ahead of their turn. Deeper directories are read when their
+/// turn comes, not before.
 pub fn walk_each(plan: &Plan, f: &mut dyn FnMut(Vec<Item>) -> bool) {
-    walk_roots(plan, STREAM_DEPTH, f);
-}
-
-/// As [`walk_each`], entry by entry above `stream_depth`.
-fn walk_roots(plan: &Plan, stream_depth: usize, f: &mut dyn FnMut(Vec<Item>) -> bool) {
+    let mut out = Handout {
+        batch: Vec::new(),
+        f,
+    };
     for root in &plan.roots {
         let rules = Rules::new(plan.select, root.absolute);
         let top = stat_one(None, root.path.clone(), root.name.clone());
         let Some(top) = rules.classify(top, None) else {
             continue;
         };
-        let dir = subdir(&top);
-        if !f(vec![top.into()]) {
-            return;
-        }
-        if let Some(sub) = dir
-            && !stream_dir(rules, &sub, 1, stream_depth, f)
-        {
+        let below = subdir(&top).map(|s| read_and_stat(rules, &s));
+        if !stream_tree(rules, (top, below), &mut out) || !out.flush() {
             return;
         }
     }
+}
+
+/// What the walk hands on, gathered in batches.
+struct Handout<'f> {
+    batch: Vec<Item>,
+    f: &'f mut dyn FnMut(Vec<Item>) -> bool,
+}
+
+impl Handout<'_> {
+    /// False when the consumer stopped the walk.
+    fn push(&mut self, it: Item) -> bool {
+        self.batch.push(it);
+        self.batch.len() < BATCH || self.flush()
+    }
+
+    fn flush(&mut self) -> bool {
+        self.batch.is_empty() || (self.f)(std::mem::take(&mut self.batch))
+    }
+}
+
+/// A directory's entries (or the error reading it gave).
+type Listing = Result<Vec<Result<Found>>>;
+
+/// A directory being handed on: its entries not handed on yet, the first
+/// of them with their own entries read if they are directories.
+struct Level {
+    rest: std::vec::IntoIter<Result<Found>>,
+    ready: std::collections::VecDeque<(Result<Found>, Option<Listing>)>,
+    /// Subdirectories in the next window.
+    window: usize,
+}
+
+impl Level {
+    fn new(found: Vec<Result<Found>>) -> Level {
+        Level {
+            rest: found.into_iter(),
+            ready: Default::default(),
+            window: 1,
+        }
+    }
+
+    /// The next entry, with its own entries if it is a directory walked.
+    fn next(&mut self, rules: Rules) -> Option<(Result<Found>, Option<Listing>)> {
+        if self.ready.is_empty() {
+            self.read_window(rules);
+        }
+        self.ready.pop_front()
+    }
+
+    /// Take entries up to the window's count of subdirectories and read
+    /// those in parallel (one directory's read overlaps another's stat
+    /// calls).
+    fn read_window(&mut self, rules: Rules) {
+        let mut taken = Vec::new();
+        let mut dirs = 0;
+        for f in self.rest.by_ref() {
+            dirs += usize::from(subdir(&f).is_some());
+            taken.push(f);
+            if dirs == self.window {
+                break;
+            }
+        }
+        self.window = (self.window * 2).min(WINDOW);
+        if dirs == 0 {
+            self.ready.extend(taken.into_iter().map(|f| (f, None)));
+            return;
+        }
+        let below: Vec<Option<Listing>> = taken
+            .par_iter()
+            .map(|f| subdir(f).map(|s| read_and_stat(rules, &s)))
+            .collect();
+        self.ready.extend(taken.into_iter().zip(below));
+    }
+}
+
+/// Hand on `top` and everything below it (its entries given), in archive
+/// order: each entry, then what is below it. False when `out`'s consumer
+/// stopped the walk. Iterative, so that no depth of tree overflows the
+/// stack.
+fn stream_tree(rules: Rules, top: (Result<Found>, Option<Listing>), out: &mut Handout) -> bool {
+    let mut levels: Vec<Level> = Vec::new();
+    let mut next = Some(top);
+    while let Some((found, below)) = next.take() {
+        if !out.push(found.into()) {
+            return false;
+        }
+        let gone = match below {
+            Some(Ok(v)) => {
+                levels.push(Level::new(v));
+                None
+            }
+            Some(Err(e)) => Some(Item::Error(e)),
+            None => None,
+        };
+        if let Some(e) = gone
+            && !out.push(e)
+        {
+            return false;
+        }
+        while let Some(level) = levels.last_mut() {
+            if level.ready.is_empty() && !out.flush() {
+                // (Handed on before the next directories are read.)
+                return false;
+            }
+            if let Some(n) = level.next(rules) {
+                next = Some(n);
+                break;
+            }
+            levels.pop();
+        }
+    }
+    true
 }
 
 /// A directory found, to walk below.
@@ -345,65 +461,17 @@ fn subdir(f: &Result<Found>) -> Option<Sub> {
     }
 }
 
-/// Hand on what is below the directory `sub`: near the top entry by entry
-/// (descending in order), deeper as whole subtrees. False when `f` stopped.
-fn stream_dir(
-    rules: Rules,
-    sub: &Sub,
-    depth: usize,
-    stream_depth: usize,
-    f: &mut dyn FnMut(Vec<Item>) -> bool,
-) -> bool {
-    if depth >= stream_depth {
-        return f(walk_dir(rules, sub, depth)
-            .into_iter()
-            .map(Item::from)
-            .collect());
+/// The path of `name` in the directory at `dir`, in one allocation
+/// (`Path::join` makes two for every file).
+fn join(dir: &Path, name: &[u8]) -> PathBuf {
+    let d = dir.as_os_str().as_bytes();
+    let mut p = Vec::with_capacity(d.len() + 1 + name.len());
+    p.extend_from_slice(d);
+    if !d.is_empty() && !d.ends_with(b"/") {
+        p.push(b'/');
     }
-    let found = match read_and_stat(rules, sub) {
-        Ok(v) => v,
-        Err(e) => return f(vec![Item::Error(e)]),
-    };
-    if depth + 1 >= stream_depth {
-        // The subdirectories are handed on as whole subtrees: walk a few
-        // at a time in parallel (one directory's read overlaps another's
-        // stat calls), handed on in order.
-        let mut items = found.into_iter();
-        let mut size = 1;
-        loop {
-            let window: Vec<Result<Found>> = items.by_ref().take(size).collect();
-            if window.is_empty() {
-                return true;
-            }
-            size = (size * 2).min(WINDOW);
-            let below: Vec<Option<Vec<Result<Found>>>> = window
-                .par_iter()
-                .map(|item| subdir(item).map(|s| walk_dir(rules, &s, depth + 1)))
-                .collect();
-            for (item, below) in window.into_iter().zip(below) {
-                if !f(vec![item.into()]) {
-                    return false;
-                }
-                if let Some(b) = below
-                    && !f(b.into_iter().map(Item::from).collect())
-                {
-                    return false;
-                }
-            }
-        }
-    }
-    for item in found {
-        let sub = subdir(&item);
-        if !f(vec![item.into()]) {
-            return false;
-        }
-        if let Some(s) = sub
-            && !stream_dir(rules, &s, depth + 1, stream_depth, f)
-        {
-            return false;
-        }
-    }
-    true
+    p.extend_from_slice(name);
+    PathBuf::from(std::ffi::OsString::from_vec(p))
 }
 
 /// Member name of `child` in the directory named `parent`.
@@ -461,7 +529,7 @@ fn read_and_stat(rules: Rules, sub: &Sub) -> Result<Vec<Result<Found>>> {
             if rules.excluded(&m) {
                 return None;
             }
-            let found = stat_one(Some((&dir, n)), path.join(os(n)), m);
+            let found = stat_one(Some((&dir, n)), join(path, n), m);
             rules.classify(found, Some(sub.dev))
         })
         .collect())
@@ -672,14 +740,13 @@ fn stat_one(at: Option<(&crate::sys::Dir, &[u8])>, path: PathBuf, name: Vec<u8>)
 mod tests {
     use super::*;
 
-    /// Member names as the streaming walk hands them on, with the number
-    /// of batches it took.
-    fn streamed(base: &Path, stream_depth: usize) -> (Vec<Vec<u8>>, usize) {
+    /// Member names as the streaming walk hands them on.
+    fn streamed(base: &Path) -> Vec<Vec<u8>> {
         let select = Select::default();
         let plan = plan(base, &[PathBuf::from(".")], &select).unwrap();
-        let (mut names, mut batches) = (Vec::new(), 0);
-        walk_roots(&plan, stream_depth, &mut |batch| {
-            batches += 1;
+        let mut names = Vec::new();
+        walk_each(&plan, &mut |batch| {
+            assert!(!batch.is_empty() && batch.len() <= BATCH);
             for it in batch {
                 if let Item::File(s) = it {
                     names.push(s.entry.path);
@@ -687,7 +754,7 @@ mod tests {
             }
             true
         });
-        (names, batches)
+        names
     }
 
     #[test]
@@ -713,23 +780,29 @@ mod tests {
                 want.push(format!("./{sub}/f").into_bytes());
             }
         }
-        for depth in [1, STREAM_DEPTH, STREAM_DEPTH + 1] {
-            let (names, batches) = streamed(t.path(), depth);
-            assert_eq!(
-                names
-                    .iter()
-                    .map(|n| String::from_utf8_lossy(n))
-                    .collect::<Vec<_>>(),
-                want.iter()
-                    .map(|n| String::from_utf8_lossy(n))
-                    .collect::<Vec<_>>(),
-                "stream depth {depth}"
-            );
-            if depth == STREAM_DEPTH {
-                // The top, each top entry, and each subtree: one batch each.
-                assert_eq!(batches, 1 + 20 + 13, "stream depth {depth}");
-            }
+        // A directory wider than a batch, and a chain deeper than the
+        // parallel walk goes.
+        std::fs::create_dir(t.path().join("w")).unwrap();
+        want.push(b"./w".to_vec());
+        for i in 0..BATCH + 100 {
+            std::fs::write(t.path().join(format!("w/{i:04}")), b"z").unwrap();
+            want.push(format!("./w/{i:04}").into_bytes());
         }
+        let mut deep = String::from("./w");
+        for i in 0..PARALLEL_DEPTH + 3 {
+            deep.push_str(&format!("/z{i}"));
+            std::fs::create_dir(t.path().join(&deep)).unwrap();
+            want.push(deep.clone().into_bytes());
+        }
+        assert_eq!(
+            streamed(t.path())
+                .iter()
+                .map(|n| String::from_utf8_lossy(n))
+                .collect::<Vec<_>>(),
+            want.iter()
+                .map(|n| String::from_utf8_lossy(n))
+                .collect::<Vec<_>>(),
+        );
         let collected: Vec<_> = walk(t.path(), &[PathBuf::from(".")], &Select::default())
             .unwrap()
             .files
@@ -792,7 +865,7 @@ mod tests {
         let select = Select::default();
         let plan = plan(t.path(), &[PathBuf::from(".")], &select).unwrap();
         let mut seen = 0;
-        walk_roots(&plan, STREAM_DEPTH, &mut |_| {
+        walk_each(&plan, &mut |_| {
             seen += 1;
             seen < 5
         });

@@ -79,7 +79,7 @@ pub(super) fn create_collected(
                 .set_total(files.iter().map(|s| s.entry.size).sum(), files.len() as u64);
             members.header(header);
             for s in files {
-                members.write(s, &mut watch, &mut report)?;
+                members.write(s, None, &mut watch, &mut report)?;
             }
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::build::{FileSpan, FramePart, Notes, build_frame};
 use crate::entry::{Entry, Kind, Time};
-use crate::frame::layout::{Cuts, FrameContent, FrameLayout, HeaderMaker};
+use crate::frame::layout::{Cuts, DeferredHeader, FrameContent, FrameLayout};
 use crate::frame::{BufferPool, RawFrame, Tap};
 use crate::progress::Progress;
 use crate::tar::format::TarFormat;
@@ -107,7 +107,8 @@ struct Held {
 impl<'a> Planner<'a> {
     /// Frames to `w`, compressed at the zstd `level` if any, of an
     /// archive whose label is `label`, headers in `format`; `tap` sees the
-    /// tar stream.
+    /// tar stream; frames parked behind the global header go to a scratch
+    /// file in `scratch` when they do not fit in memory.
     pub(super) fn new(
         w: Box<dyn Write + Send>,
         level: Option<i32>,
@@ -115,7 +116,7 @@ impl<'a> Planner<'a> {
         progress: Progress,
         label: Option<String>,
         format: TarFormat,
-        tap: Option<Tap>,
+        outlets: (Option<Tap>, Option<crate::sys::Dir>),
     ) -> Planner<'a> {
         let parts = FrameParts {
             parts: Vec::new(),
@@ -125,7 +126,7 @@ impl<'a> Planner<'a> {
             progress,
         };
         Planner {
-            frames: FrameLayout::new(w, level, parts, Cuts::SMALL_ENDS, tap),
+            frames: FrameLayout::new(w, level, parts, Cuts::SMALL_ENDS, outlets),
             held: VecDeque::new(),
             held_bytes: 0,
             scratch: Vec::new(),
@@ -143,7 +144,7 @@ impl<'a> Planner<'a> {
 
     /// Keep the first frame for the global header, made by `make` (see
     /// [`FrameLayout::defer_header`]).
-    pub(super) fn defer_header(&mut self, make: HeaderMaker<'a>) {
+    pub(super) fn defer_header(&mut self, make: DeferredHeader<'a>) {
         self.frames.defer_header(make);
     }
 

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::build::Notes;
 use super::layout::Planner;
@@ -12,6 +14,7 @@ use super::{Env, Watch};
 use crate::entry::{Entry, Kind, Time};
 use crate::error::{Error, Result};
 use crate::frame::chain::Change;
+use crate::frame::layout::DeferredHeader;
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::report::Report;
@@ -80,6 +83,8 @@ pub(super) struct Members<'a> {
     /// archive's, by label.
     unlike: std::collections::BTreeMap<Option<String>, u64>,
     newest: Option<Time>,
+    /// The directory of the last file looked for.
+    parent: Parent,
 }
 
 impl<'a> Members<'a> {
@@ -96,7 +101,7 @@ impl<'a> Members<'a> {
             progress.clone(),
             label.clone().filter(|_| format.declares_labels()),
             format,
-            out.tap.take(),
+            (out.tap.take(), out.scratch_dir()),
         );
         if let (Some(info), Some(index)) = (env.chain, planner.index()) {
             index.start_chain(info);
@@ -115,6 +120,7 @@ impl<'a> Members<'a> {
             records: None,
             unlike: Default::default(),
             newest: None,
+            parent: Parent::default(),
         }
     }
 
@@ -127,22 +133,30 @@ impl<'a> Members<'a> {
     /// ([`Members::defer_header`]): the same tree then makes the same
     /// archive whether it is written while walked or after.
     pub(super) fn header(&mut self, records: Records) {
-        self.defer_header(Box::new(move || Ok(records)));
+        self.defer_header(Box::new(|| true), Box::new(move || Ok(records)));
     }
 
     /// The global header's records, made by `make` once what they name is
-    /// known: the header gets the first frame, kept for it. A stream
-    /// without a global header keeps them for [`Members::finish`].
-    pub(super) fn defer_header(&mut self, make: RecordsMaker<'a>) {
+    /// known (`ready` tells whether it is, so that `make` would not wait):
+    /// the header gets the first frame, kept for it. A stream without a
+    /// global header keeps them for [`Members::finish`].
+    pub(super) fn defer_header(
+        &mut self,
+        ready: Box<dyn Fn() -> bool + 'a>,
+        make: RecordsMaker<'a>,
+    ) {
         if !self.format.declares_labels() {
             self.records = Some(make);
             return;
         }
-        self.planner.defer_header(Box::new(move || {
-            let mut buf = Vec::with_capacity(1024);
-            tw::encode_global(&make()?, &mut buf);
-            Ok(buf)
-        }));
+        self.planner.defer_header(DeferredHeader {
+            ready,
+            make: Box::new(move || {
+                let mut buf = Vec::with_capacity(1024);
+                tw::encode_global(&make()?, &mut buf);
+                Ok(buf)
+            }),
+        });
     }
 
     /// Lay out `b` after the global header, before any member.
@@ -155,14 +169,23 @@ impl<'a> Members<'a> {
         self.planner.index()
     }
 
-    /// Write the member of `s`; `watch` is told of it.
+    /// Write the member of `s`, which the walk saw at the time `seen`
+    /// (`None`: long ago); `watch` is told of it.
     pub(super) fn write(
         &mut self,
         s: WalkedFile,
+        seen: Option<Instant>,
         watch: &mut Watch,
         report: &mut Report,
     ) -> Result<()> {
-        if let Some(e) = gone_error(&s.entry, &s.fs_path) {
+        // A file the walk saw a moment ago is not looked for again: it is
+        // read about as soon as it would be looked for (and if it is gone
+        // by then, archived as zeros and reported).
+        let look = seen.is_none_or(|t| t.elapsed() >= FRESH);
+        if let Some(e) = look
+            .then(|| self.parent.gone_error(&s.entry, &s.fs_path))
+            .flatten()
+        {
             report.errors.push(e);
             return Ok(());
         }
@@ -221,7 +244,7 @@ impl<'a> Members<'a> {
         watch: &mut Watch,
         report: &mut Report,
     ) -> Result<()> {
-        if let Some(e) = gone_error(&m.entry, &m.fs_path) {
+        if let Some(e) = self.parent.gone_error(&m.entry, &m.fs_path) {
             report.errors.push(e);
             return Ok(());
         }
@@ -356,19 +379,55 @@ fn unlike_label(archive: Option<&str>, other: Option<&str>, n: u64) -> String {
     )
 }
 
-/// The file the walk found at `path` is no longer there. Its data is read
-/// once its member is laid out, which may be long after the walk saw it
-/// (the walk runs ahead): a file removed meanwhile is left out, as GNU tar
-/// leaves out a file it cannot open. (One removed after this look is
-/// archived as zeros, and reported.)
-fn gone(path: &std::path::Path) -> bool {
-    crate::sys::lstat_path(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+/// How long after the walk saw a file it is looked for again before its
+/// member is laid out (see [`Members::write`]). In a streaming create the
+/// walk runs a few tens of milliseconds ahead of the layout; looking again
+/// costs a cold lookup of the name, a tenth of create's CPU time on a tree
+/// of tiny files.
+const FRESH: Duration = Duration::from_millis(100);
+
+/// The directory of the last file [`Parent::gone_error`] looked for, open:
+/// the files of a directory come one after another, and a name looked up
+/// in it costs one step where the whole path costs one per component.
+#[derive(Default)]
+struct Parent {
+    path: PathBuf,
+    /// `None` when it could not be opened (then the whole path is asked).
+    dir: Option<crate::sys::Dir>,
 }
 
-/// The error for the file `e` whose data is to be read from `path`, when it
-/// is [`gone`].
-fn gone_error(e: &Entry, path: &std::path::Path) -> Option<Error> {
-    (e.kind == Kind::File && gone(path)).then(|| Error::changed(path, crate::walk::REMOVED))
+impl Parent {
+    /// The file the walk found at `path` is no longer there. Its data is
+    /// read once its member is laid out, which may be some time after the
+    /// walk saw it: a file removed meanwhile is left out, as GNU tar leaves
+    /// out a file it cannot open. (One removed after this look is archived
+    /// as zeros, and reported.)
+    fn gone(&mut self, path: &Path) -> bool {
+        // (Split as bytes: `Path::parent` parses every component.)
+        let p = path.as_os_str().as_bytes();
+        let found = match p.iter().rposition(|&b| b == b'/') {
+            Some(i) if i > 0 && i + 1 < p.len() => {
+                let (parent, name) = (&p[..i], &p[i + 1..]);
+                if self.path.as_os_str().as_bytes() != parent {
+                    self.path = PathBuf::from(std::ffi::OsStr::from_bytes(parent));
+                    self.dir = crate::sys::Dir::open_nofollow(&self.path).ok();
+                }
+                match &self.dir {
+                    Some(d) => d.lstat(name),
+                    None => crate::sys::lstat_path(path),
+                }
+            }
+            _ => crate::sys::lstat_path(path),
+        };
+        found.is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+    }
+
+    /// The error for the file `e` whose data is to be read from `path`,
+    /// when it is [`Parent::gone`].
+    fn gone_error(&mut self, e: &Entry, path: &Path) -> Option<Error> {
+        (e.kind == Kind::File && self.gone(path))
+            .then(|| Error::changed(path, crate::walk::REMOVED))
+    }
 }
 
 /// Rename a member as `--transform` says: its name (a leading `/` the

@@ -2,11 +2,19 @@
 //! parallel) while entries are laid out and frames compressed. The global
 //! header, which names the maps of every label found on disk, goes in a
 //! first frame of its own, made when the walk is over (or at once when the
-//! label is given); later frames are compressed meanwhile. An unmapped owner
-//! still means no archive: the temporary output is removed.
+//! label is given); later frames are compressed meanwhile, and parked until
+//! it is made. An unmapped owner still means no archive: the temporary
+//! output is removed.
+//!
+//! The walk runs at most [`AHEAD`] bytes of entries ahead of the layout, so
+//! memory does not grow with the tree: it waits (running the pool's jobs
+//! meanwhile) while the entries it found and the layout has not taken hold
+//! that much.
 
 use std::collections::BTreeSet;
 use std::io;
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -41,18 +49,26 @@ pub(super) fn create_streaming(
         no_specs: PendingSpecs::new(),
     };
     run.start_header(env, labels_rx)?;
+    let ahead = Ahead::default();
     let walked = std::thread::scope(|scope| {
-        let (tx, rx) = crossbeam_channel::unbounded::<Vec<Item>>();
+        let (tx, rx) = crossbeam_channel::unbounded::<(Vec<Item>, usize, Instant)>();
         let prog = watch.progress.clone();
-        let walker = scope.spawn(move || walk_counting(&roots, tx, labels_tx, &prog));
-        for batch in &rx {
-            run.take(batch, &mut watch, &mut report);
+        let walk = Walking {
+            tx,
+            labels: labels_tx,
+            ahead: &ahead,
+        };
+        let walker = scope.spawn(move || walk_counting(&roots, walk, &prog));
+        for (batch, bytes, seen) in &rx {
+            run.take(batch, seen, &mut watch, &mut report);
+            ahead.taken(bytes);
             if run.failed.is_some() {
                 // Stop the walk (it sees the channel closed) and wait for it.
                 break;
             }
         }
         drop(rx);
+        ahead.close();
         walker.join()
     });
     if walked.is_err() {
@@ -75,14 +91,85 @@ pub(super) fn create_streaming(
     Ok((report, written))
 }
 
-/// Walk `roots`, sending what is found to `tx` in batches; when done, give
-/// `progress` the totals and `labels` the labels found on disk.
-fn walk_counting(
-    roots: &Plan,
-    tx: Sender<Vec<Item>>,
+/// Bytes of entries found by the walk and not yet taken by the layout, at
+/// most (a tiny file's entry holds about 300): enough for the layout to
+/// start on while the walk reads the next directories.
+const AHEAD: usize = 4 << 20;
+
+/// The bytes of entries the walk has found and the layout not yet taken.
+#[derive(Default)]
+struct Ahead {
+    /// The bytes, and whether the layout has stopped taking any.
+    held: Mutex<(usize, bool)>,
+    taken: Condvar,
+}
+
+impl Ahead {
+    /// Count `bytes` more found, once the layout has taken enough of those
+    /// before: false when it has stopped. The walk runs as a job of the
+    /// pool: while it waits, it runs the pool's other jobs (compressing
+    /// frames), so that on one core the layout it waits for goes on.
+    fn found(&self, bytes: usize) -> bool {
+        let lock = || self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = lock();
+        while held.0 > 0 && held.0 + bytes > AHEAD && !held.1 {
+            drop(held);
+            if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                let h = lock();
+                let wait = std::time::Duration::from_millis(1);
+                drop(self.taken.wait_timeout(h, wait));
+            }
+            held = lock();
+        }
+        held.0 += bytes;
+        !held.1
+    }
+
+    /// The layout took `bytes`.
+    fn taken(&self, bytes: usize) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.0 -= bytes;
+        self.taken.notify_all();
+    }
+
+    /// The layout takes no more.
+    fn close(&self) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.taken.notify_all();
+    }
+}
+
+/// The bytes an item holds, about.
+fn item_bytes(it: &Item) -> usize {
+    let own = std::mem::size_of::<Item>();
+    match it {
+        Item::File(s) => {
+            let e = &s.entry;
+            let xattrs: usize = e.xattrs.iter().map(|(k, v)| 64 + k.len() + v.len()).sum();
+            own + std::mem::size_of::<WalkedFile>()
+                + s.fs_path.as_os_str().len()
+                + e.path.len()
+                + e.link.as_ref().map_or(0, Vec::len)
+                + xattrs
+        }
+        Item::Socket(p) => own + p.as_os_str().len(),
+        Item::Error(_) => own + 256,
+    }
+}
+
+/// Where the walk's findings go.
+struct Walking<'a> {
+    /// Batches of items, with their bytes and when they were found.
+    tx: Sender<(Vec<Item>, usize, Instant)>,
+    /// The labels found on disk, once the walk is over.
     labels: Sender<BTreeSet<String>>,
-    progress: &Progress,
-) {
+    ahead: &'a Ahead,
+}
+
+/// Walk `roots`, sending what is found in batches; when done, give
+/// `progress` the totals and `to.labels` the labels found on disk.
+fn walk_counting(roots: &Plan, to: Walking, progress: &Progress) {
+    let Walking { tx, labels, ahead } = to;
     let mut found = BTreeSet::new();
     let (mut bytes, mut entries) = (0u64, 0u64);
     // The walk runs as a job of the pool that compresses frames: its
@@ -91,6 +178,7 @@ fn walk_counting(
     // planner, waiting for the walk, leaves the cores idle.
     rayon::scope(|_| {
         crate::walk::walk_each(roots, &mut |batch| {
+            let size = batch.iter().map(item_bytes).sum();
             for it in &batch {
                 if let Item::File(s) = it {
                     entries += 1;
@@ -106,7 +194,8 @@ fn walk_counting(
                     }
                 }
             }
-            tx.send(batch).is_ok()
+            let seen = Instant::now();
+            ahead.found(size) && tx.send((batch, size, seen)).is_ok()
         })
     });
     drop(tx);
@@ -137,24 +226,29 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
             self.members.header(global_header(env, &self.owners.plans));
             return Ok(());
         }
-        self.members.defer_header(Box::new(move || {
-            let mut plans = Plans::new();
-            for l in labels.recv().unwrap_or_default() {
-                let l = Some(l);
-                let plan = env.plan(&l).map_err(|e| io::Error::other(e.to_string()))?;
-                plans.insert(l, plan);
-            }
-            plan_disk_labels(&mut plans, env).map_err(|e| io::Error::other(e.to_string()))?;
-            Ok(global_header(env, &plans))
-        }));
+        let probe = labels.clone();
+        let ready = Box::new(move || !probe.is_empty());
+        self.members.defer_header(
+            ready,
+            Box::new(move || {
+                let mut plans = Plans::new();
+                for l in labels.recv().unwrap_or_default() {
+                    let l = Some(l);
+                    let plan = env.plan(&l).map_err(|e| io::Error::other(e.to_string()))?;
+                    plans.insert(l, plan);
+                }
+                plan_disk_labels(&mut plans, env).map_err(|e| io::Error::other(e.to_string()))?;
+                Ok(global_header(env, &plans))
+            }),
+        );
         Ok(())
     }
 
-    /// Take one batch of what the walk found.
-    fn take(&mut self, batch: Vec<Item>, watch: &mut Watch, report: &mut Report) {
+    /// Take one batch of what the walk found at the time `seen`.
+    fn take(&mut self, batch: Vec<Item>, seen: Instant, watch: &mut Watch, report: &mut Report) {
         for it in batch {
             match it {
-                Item::File(s) => self.file(s, watch, report),
+                Item::File(s) => self.file(s, seen, watch, report),
                 Item::Socket(p) => report
                     .warnings
                     .push(format!("{}: socket ignored", p.display())),
@@ -165,7 +259,13 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
 
     /// Label, translate and write `s`. Once an owner is unmapped, the rest
     /// is only translated, for the list of unmapped owners.
-    fn file(&mut self, mut s: Box<WalkedFile>, watch: &mut Watch, report: &mut Report) {
+    fn file(
+        &mut self,
+        mut s: Box<WalkedFile>,
+        seen: Instant,
+        watch: &mut Watch,
+        report: &mut Report,
+    ) {
         if self.own == Some((s.dev, s.ino)) {
             return;
         }
@@ -175,7 +275,7 @@ impl<'a, 'e: 'a> Stream<'a, 'e> {
         }
         if self.owners.translator.unmapped.is_empty()
             && self.failed.is_none()
-            && let Err(e) = self.members.write(*s, watch, report)
+            && let Err(e) = self.members.write(*s, Some(seen), watch, report)
         {
             self.failed = Some(e);
         }

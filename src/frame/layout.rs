@@ -98,9 +98,14 @@ impl Cuts {
     }
 }
 
-/// Makes the archive's first bytes (the global header) once everything it
+/// The archive's first bytes (the global header), made once everything it
 /// names is known.
-pub type HeaderMaker<'a> = Box<dyn FnOnce() -> io::Result<Vec<u8>> + 'a>;
+pub struct DeferredHeader<'a> {
+    /// Can [`DeferredHeader::make`] run now without waiting?
+    pub ready: Box<dyn Fn() -> bool + 'a>,
+    /// Makes the bytes (waiting, if not ready, until it can).
+    pub make: Box<dyn FnOnce() -> io::Result<Vec<u8>> + 'a>,
+}
 
 impl FrameLayout<'_, CopiedBytes> {
     /// As [`FrameLayout::new`], frames made of the bytes given. Frames to
@@ -110,7 +115,8 @@ impl FrameLayout<'_, CopiedBytes> {
         let used = BufferPool::default();
         let out = match level {
             Some(_) => {
-                Frames::Pipeline(FramePipeline::returning(w, level, Some(used.clone()), None))
+                let p = FramePipeline::returning(w, level, Some(used.clone()), None, None);
+                Frames::Pipeline(p)
             }
             None => Frames::Direct(w),
         };
@@ -137,7 +143,7 @@ pub struct FrameLayout<'a, C: FrameContent> {
     index: Option<IndexBuilder>,
     /// The first frame's place, kept for the global header, and what makes
     /// it (see [`FrameLayout::defer_header`]).
-    header: Option<(usize, HeaderMaker<'a>)>,
+    header: Option<(usize, DeferredHeader<'a>)>,
     /// Bytes of a deferred header (the positions laid out do not count them).
     header_len: u64,
 }
@@ -145,16 +151,18 @@ pub struct FrameLayout<'a, C: FrameContent> {
 impl<'a, C: FrameContent> FrameLayout<'a, C> {
     /// Frames of `content` to `w`, zstd-compressed at `level` with an index
     /// and a seek table, or written as they are when `level` is `None`;
-    /// `tap` sees the uncompressed stream as it is written.
+    /// `tap` sees the uncompressed stream as it is written. Frames made
+    /// while a deferred header waits go to a scratch file in `scratch` when
+    /// they do not fit in memory (see [`FrameLayout::defer_header`]).
     pub fn new(
         w: Box<dyn Write + Send>,
         level: Option<i32>,
         content: C,
         cuts: Cuts,
-        tap: Option<Tap>,
+        (tap, scratch): (Option<Tap>, Option<crate::sys::Dir>),
     ) -> Self {
         Self::on(
-            Frames::Pipeline(FramePipeline::returning(w, level, None, tap)),
+            Frames::Pipeline(FramePipeline::returning(w, level, None, tap, scratch)),
             level,
             content,
             cuts,
@@ -257,10 +265,11 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
         Ok(())
     }
 
-    /// Keep the first frame for the global header, made by `make` when the
-    /// pipeline would otherwise wait for it, or at the end. Call before
-    /// anything else.
-    pub fn defer_header(&mut self, make: HeaderMaker<'a>) {
+    /// Keep the first frame for the global header, made as soon as it is
+    /// ready, or at the end; the frames after it are compressed and parked
+    /// meanwhile, so that the layout never waits for it (see
+    /// [`super::park`]). Call before anything else.
+    pub fn defer_header(&mut self, make: DeferredHeader<'a>) {
         let seq = self.out.reserve();
         self.header = Some((seq, make));
     }
@@ -300,8 +309,8 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
     }
 
     fn resolve_header(&mut self) -> io::Result<()> {
-        if let Some((seq, make)) = self.header.take() {
-            let h = make()?;
+        if let Some((seq, header)) = self.header.take() {
+            let h = (header.make)()?;
             self.header_len = h.len() as u64;
             self.out.submit_reserved(seq, RawFrame::Ready(h))?;
         }
@@ -312,8 +321,11 @@ impl<'a, C: FrameContent> FrameLayout<'a, C> {
         if self.len == 0 {
             return Ok(());
         }
-        if self.header.is_some() && self.out.would_block() {
-            // Later frames fill every place: the header is needed now.
+        if self
+            .header
+            .as_ref()
+            .is_some_and(|(_, h)| self.out.direct() || (h.ready)())
+        {
             self.resolve_header()?;
         }
         let len = std::mem::replace(&mut self.len, 0);
@@ -337,13 +349,10 @@ enum Frames {
 }
 
 impl Frames {
-    /// Would a submit wait? Always for [`Frames::Direct`], which holds no
-    /// frame back: a deferred header is made before the first frame.
-    fn would_block(&self) -> bool {
-        match self {
-            Frames::Pipeline(p) => p.would_block(),
-            Frames::Direct(_) => true,
-        }
+    /// Are frames written at once? Then nothing is parked: a deferred
+    /// header is made before the first frame.
+    fn direct(&self) -> bool {
+        matches!(self, Frames::Direct(_))
     }
 
     fn reserve(&mut self) -> usize {
@@ -424,7 +433,10 @@ mod tests {
     fn plain_output_is_the_bytes_given_header_first() {
         let out = Shared::default();
         let mut layout = FrameLayout::copying(Box::new(out.clone()), None, Cuts::EVEN);
-        layout.defer_header(Box::new(|| Ok(vec![7u8; 512])));
+        layout.defer_header(DeferredHeader {
+            ready: Box::new(|| true),
+            make: Box::new(|| Ok(vec![7u8; 512])),
+        });
         let given = lay_out(&mut layout, &[1, 9000, 3, 20000]);
         let end = layout.position();
         assert_eq!(end, given.len() as u64);
@@ -455,5 +467,82 @@ mod tests {
             sizes.iter().map(|&s| u64::from(s)).sum::<u64>(),
             given.len() as u64
         );
+    }
+
+    /// Bytes zstd cannot shrink.
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    /// The layout does not wait for a deferred header: the frames after it
+    /// are compressed and parked (past the memory kept for them, in the
+    /// scratch file), the header made once it is ready, and the archive
+    /// is the header and the frames in order.
+    #[test]
+    fn frames_behind_a_deferred_header_are_parked_until_it_is_made() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let out = Shared::default();
+        let scratch = tempfile::tempdir().unwrap();
+        let content = CopiedBytes {
+            buf: Vec::with_capacity(FRAME_TARGET),
+            used: BufferPool::default(),
+        };
+        let dir = crate::sys::Dir::open(scratch.path()).ok();
+        let mut layout = FrameLayout::new(
+            Box::new(out.clone()),
+            Some(1),
+            content,
+            Cuts::EVEN,
+            (None, dir),
+        );
+        let (ready, made) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (r, m) = (ready.clone(), made.clone());
+        layout.defer_header(DeferredHeader {
+            ready: Box::new(move || r.load(Ordering::SeqCst)),
+            make: Box::new(move || {
+                m.store(true, Ordering::SeqCst);
+                Ok(vec![7u8; 512])
+            }),
+        });
+        // 9 frames of 4 MiB: more than the in-flight places and than the
+        // memory kept for parked frames.
+        let mut given = Vec::new();
+        for i in 0..9u64 {
+            let e = Entry::new(format!("f{i}"), Kind::File);
+            layout.begin_entry(&e).unwrap();
+            let b = noise(FRAME_TARGET, i + 1);
+            layout.bytes(&b).unwrap();
+            given.extend_from_slice(&b);
+            layout.end_entry(false).unwrap();
+        }
+        assert!(!made.load(Ordering::SeqCst), "made before it was ready");
+        ready.store(true, Ordering::SeqCst);
+        let e = Entry::new("last", Kind::File);
+        layout.begin_entry(&e).unwrap();
+        let b = noise(FRAME_TARGET, 99);
+        layout.bytes(&b).unwrap();
+        given.extend_from_slice(&b);
+        layout.end_entry(false).unwrap();
+        assert!(
+            made.load(Ordering::SeqCst),
+            "made once ready, before the end"
+        );
+        let end = layout.position();
+        layout.finish(end).unwrap();
+        let written = out.0.lock().unwrap();
+        let plain = zstd::decode_all(&written[..]).unwrap();
+        assert_eq!(&plain[..512], &[7u8; 512][..]);
+        assert!(plain[512..] == given[..], "the frames, in order");
     }
 }

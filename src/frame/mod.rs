@@ -6,8 +6,11 @@
 //! [`FramePipeline`] runs [`FrameJob`]s — closures that produce one frame's
 //! uncompressed bytes (reading files) — on the rayon pool,
 //! compresses their output there, and hands frames to the writer in order.
-//! At most `in_flight` frames exist at a time, so memory is bounded by
-//! `in_flight × 2 × FRAME_TARGET` whatever the archive's size.
+//! At most `in_flight` frames are built or compressed at a time, so memory
+//! is bounded by `in_flight × 2 × FRAME_TARGET` whatever the archive's
+//! size; frames compressed behind a reserved one (create's global header)
+//! are [`park`]ed, a few MiB of them in memory and the rest in a scratch
+//! file.
 //!
 //! [`layout::FrameLayout`] decides where frames are cut, for every writer.
 
@@ -22,6 +25,7 @@ use crate::sys;
 pub mod chain;
 pub mod index;
 pub mod layout;
+mod park;
 pub mod read;
 pub mod seek;
 
@@ -70,7 +74,14 @@ struct Ready {
     raw: Option<Vec<u8>>,
 }
 
-type Done = (usize, io::Result<Ready>);
+/// What the writer is told of a frame.
+enum Done {
+    /// The frame, built and compressed.
+    Frame(io::Result<Ready>),
+    /// The frame is reserved (see [`FramePipeline::reserve`]): the frames
+    /// after it are parked until it comes ([`park`]).
+    Reserved,
+}
 
 /// Byte buffers handed back by the thread done with them, for another to
 /// fill again: their pages stay mapped (a fresh multi-MiB buffer costs a
@@ -117,7 +128,7 @@ pub struct FramePipeline {
     seq: usize,
     level: Option<i32>,
     tokens: Receiver<()>,
-    done_tx: Sender<Done>,
+    done_tx: Sender<(usize, Done)>,
     end_tx: Sender<(usize, Option<Vec<u8>>)>,
     writer: Option<JoinHandle<io::Result<()>>>,
     returns: Returns,
@@ -141,19 +152,22 @@ impl FramePipeline {
     /// end), or written as they are when `level` is `None`. Each frame's
     /// uncompressed buffer, once compressed or written, goes to
     /// `uncompressed` if given; `tap`, if given, sees each frame's
-    /// uncompressed bytes as the frame is written.
+    /// uncompressed bytes as the frame is written. Frames parked behind a
+    /// reserved one go to a scratch file in `scratch`, if given, when they
+    /// do not fit in memory.
     pub(crate) fn returning(
         w: Box<dyn Write + Send>,
         level: Option<i32>,
         uncompressed: Option<BufferPool>,
         tap: Option<Tap>,
+        scratch: Option<sys::Dir>,
     ) -> Self {
         let in_flight = (rayon::current_num_threads() * 2 + 2).min(16);
         let (tok_tx, tok_rx) = bounded(in_flight);
         for _ in 0..in_flight {
             tok_tx.send(()).expect("fresh channel");
         }
-        let (done_tx, done_rx) = unbounded::<Done>();
+        let (done_tx, done_rx) = unbounded::<(usize, Done)>();
         let (end_tx, end_rx) = bounded(1);
         let seekable = level.is_some();
         let returns = Returns {
@@ -166,6 +180,7 @@ impl FramePipeline {
             end: end_rx,
             seekable,
             tap,
+            scratch,
         };
         let writer = std::thread::Builder::new()
             .name("alientar-writer".into())
@@ -199,21 +214,18 @@ impl FramePipeline {
         Ok(())
     }
 
-    /// Would [`FramePipeline::submit`] block now (all in-flight places taken)?
-    pub fn would_block(&self) -> bool {
-        self.tokens.is_empty()
-    }
-
     /// Keep the next frame's place for a job given later with
     /// [`FramePipeline::submit_reserved`]; later frames are compressed
-    /// meanwhile and written once it is.
+    /// meanwhile, parked, and written once it is. One frame at a time may
+    /// be reserved.
     pub fn reserve(&mut self) -> usize {
         self.seq += 1;
+        let _ = self.done_tx.send((self.seq - 1, Done::Reserved));
         self.seq - 1
     }
 
     /// The frame reserved with [`FramePipeline::reserve`] (it takes no
-    /// in-flight place: the writer is waiting for it).
+    /// in-flight place).
     pub fn submit_reserved(&mut self, seq: usize, frame: RawFrame) {
         self.spawn(seq, frame);
     }
@@ -231,7 +243,7 @@ impl FramePipeline {
         let frame = match (frame, level) {
             (RawFrame::Ready(raw), None) => {
                 // Nothing to build or compress: straight to the writer.
-                let _ = tx.send((seq, as_is(raw)));
+                let _ = tx.send((seq, Done::Frame(as_is(raw))));
                 return;
             }
             (frame, _) => frame,
@@ -260,7 +272,7 @@ impl FramePipeline {
                     raw,
                 })
             });
-            let _ = tx.send((seq, r));
+            let _ = tx.send((seq, Done::Frame(r)));
         });
     }
 
@@ -358,16 +370,93 @@ pub(crate) fn write_chunked(w: &mut dyn Write, b: &[u8]) -> io::Result<()> {
 
 /// How the writer thread ends: told the count of frames and the index on
 /// `end`, it writes them (and the seek table when `seekable`); `tap` sees
-/// the uncompressed frames.
+/// the uncompressed frames; frames parked go to a file in `scratch`.
 struct Ends {
     end: Receiver<(usize, Option<Vec<u8>>)>,
     seekable: bool,
     tap: Option<Tap>,
+    scratch: Option<sys::Dir>,
+}
+
+/// The writer thread's side: frames written in order, recorded in the seek
+/// table, shown to the tap, their buffers given back.
+struct Writer {
+    w: Box<dyn Write + Send>,
+    table: seek::SeekTable,
+    tap: Option<Tap>,
+    returns: Returns,
+    seekable: bool,
+}
+
+impl Writer {
+    /// Write the next frame.
+    fn put(&mut self, r: Ready) -> io::Result<()> {
+        let Ready {
+            frame,
+            raw_len,
+            raw,
+        } = r;
+        write_chunked(&mut self.w, &frame)?;
+        self.table.push(frame.len() as u32, raw_len);
+        if let Some(t) = self.tap.as_mut() {
+            t(raw.as_deref().unwrap_or(&frame));
+        }
+        self.recycle(frame, raw);
+        Ok(())
+    }
+
+    /// Give a frame's buffers back to be filled again.
+    fn recycle(&self, frame: Vec<u8>, raw: Option<Vec<u8>>) {
+        let returns = &self.returns;
+        if let (Some(raw), Some(pool)) = (raw, &returns.uncompressed) {
+            pool.give(raw);
+        }
+        match &returns.uncompressed {
+            _ if self.seekable => returns.compressed.give(frame),
+            Some(pool) => pool.give(frame),
+            None => {}
+        }
+    }
+
+    /// Write the frames of `pending` that are next, from `next`, and park
+    /// those behind a reserved frame still to come; each frame written or
+    /// parked gives its place back to `tokens` (a reserved frame took
+    /// none). Returns the next frame to write.
+    fn advance(
+        &mut self,
+        pending: &mut BTreeMap<usize, Ready>,
+        mut next: usize,
+        park: &mut Option<park::Parked>,
+        tokens: &Sender<()>,
+    ) -> io::Result<usize> {
+        loop {
+            if let Some(r) = pending.remove(&next) {
+                self.put(r)?;
+                next += 1;
+                match park.take_if(|p| p.reserved + 1 == next) {
+                    Some(p) => next = p.unpark(self)?,
+                    None => {
+                        let _ = tokens.try_send(());
+                    }
+                }
+                continue;
+            }
+            if let Some(p) = park.as_mut()
+                && p.reserved == next
+            {
+                while let Some(r) = pending.remove(&p.next) {
+                    p.park(r, self)?;
+                    let _ = tokens.try_send(());
+                }
+            }
+            return Ok(next);
+        }
+    }
 }
 
 fn write_in_order(
-    mut w: Box<dyn Write + Send>,
-    done: Receiver<Done>,
+    w: Box<dyn Write + Send>,
+    done: Receiver<(usize, Done)>,
     tokens: Sender<()>,
     returns: Returns,
     ends: Ends,
@@ -375,12 +464,20 @@ fn write_in_order(
     let Ends {
         end,
         seekable,
-        mut tap,
+        tap,
+        mut scratch,
     } = ends;
+    let mut out = Writer {
+        w,
+        table: seek::SeekTable::default(),
+        tap,
+        returns,
+        seekable,
+    };
     let mut pending: BTreeMap<usize, Ready> = BTreeMap::new();
+    let mut park = None;
     let mut next = 0usize;
     let mut total: Option<(usize, Option<Vec<u8>>)> = None;
-    let mut table = seek::SeekTable::default();
     loop {
         if let Some((n, _)) = &total
             && *n == next
@@ -389,26 +486,14 @@ fn write_in_order(
         }
         crossbeam_channel::select! {
             recv(done) -> msg => {
-                let Ok((seq, r)) = msg else { break };
-                pending.insert(seq, r?);
-                while let Some(Ready { frame, raw_len, raw }) = pending.remove(&next) {
-                    write_chunked(&mut w, &frame)?;
-                    table.push(frame.len() as u32, raw_len);
-                    next += 1;
-                    if let Some(t) = tap.as_mut() {
-                        t(raw.as_deref().unwrap_or(&frame));
+                let Ok((seq, msg)) = msg else { break };
+                match msg {
+                    Done::Frame(r) => {
+                        pending.insert(seq, r?);
                     }
-                    if let (Some(raw), Some(pool)) = (raw, &returns.uncompressed) {
-                        pool.give(raw);
-                    }
-                    match &returns.uncompressed {
-                        _ if seekable => returns.compressed.give(frame),
-                        Some(pool) => pool.give(frame),
-                        None => {}
-                    }
-                    // (A reserved frame took no place: its token is one too many.)
-                    let _ = tokens.try_send(());
+                    Done::Reserved => park = Some(park::Parked::after(seq, scratch.take())),
                 }
+                next = out.advance(&mut pending, next, &mut park, &tokens)?;
             }
             recv(end) -> msg => match msg {
                 Ok(t) => total = Some(t),
@@ -420,6 +505,7 @@ fn write_in_order(
             }
         }
     }
+    let Writer { mut w, table, .. } = out;
     if seekable {
         if let Some((_, Some(index))) = &total {
             w.write_all(index)?;

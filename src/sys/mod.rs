@@ -245,6 +245,31 @@ impl Dir {
         }
     }
 
+    /// An unnamed file in this directory to write and read back scratch
+    /// data in (`O_TMPFILE`, mode 0600): it vanishes when closed, or if the
+    /// process dies. `Ok(None)` when the filesystem does not support it.
+    ///
+    /// # Errors
+    /// As openat(2), other than "not supported".
+    pub fn scratch_file(&self) -> io::Result<Option<File>> {
+        match rustix::fs::openat(
+            &self.fd,
+            ".",
+            OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => Ok(Some(File::from(fd))),
+            Err(e)
+                if e == rustix::io::Errno::OPNOTSUPP
+                    || e == rustix::io::Errno::ISDIR
+                    || e == rustix::io::Errno::INVAL =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+
     /// Give an `O_TMPFILE` file the name `name` in this directory; fails
     /// with `EEXIST` when the name is taken (never replaces anything).
     ///

@@ -149,7 +149,7 @@ fn pax_header(mut recs: Vec<(String, Vec<u8>)>, out: &mut Vec<u8>) {
 /// Append the ustar header block; fields too large for it are 0 (their
 /// pax records hold them).
 pub(super) fn push_ustar_header(e: &Entry, l: &Layout, out: &mut Vec<u8>) {
-    let mut h = Header::new_ustar();
+    let mut h = ustar_block();
     let u = h.as_ustar_mut().expect("ustar header");
     match l.split {
         Some((prefix, n)) => {
@@ -180,8 +180,41 @@ pub(super) fn push_ustar_header(e: &Entry, l: &Layout, out: &mut Vec<u8>) {
     };
     format_numeric(&mut u.dev_major, u64::from(major));
     format_numeric(&mut u.dev_minor, u64::from(minor));
-    h.set_cksum();
+    set_cksum(&mut h);
     out.extend_from_slice(h.as_bytes());
+}
+
+/// A blank ustar header block, as `Header::new_ustar` makes it (magic,
+/// version, a zero time) without the two string allocations its octal
+/// fields cost (one per member otherwise, another for the checksum).
+fn ustar_block() -> Header {
+    const BLANK: [u8; 512] = {
+        let mut b = [0u8; 512];
+        let (magic, version, mtime) = (b"ustar\0", b"00", b"00000000000");
+        let mut i = 0;
+        while i < magic.len() {
+            b[257 + i] = magic[i];
+            i += 1;
+        }
+        b[263] = version[0];
+        b[264] = version[1];
+        let mut i = 0;
+        while i < mtime.len() {
+            b[136 + i] = mtime[i];
+            i += 1;
+        }
+        b
+    };
+    Header::from_byte_slice(&BLANK).clone()
+}
+
+/// Set `h`'s checksum: the sum of its bytes with the field as spaces, in
+/// seven octal digits and a NUL (as `Header::set_cksum` writes it).
+fn set_cksum(h: &mut Header) {
+    let b = h.as_mut_bytes();
+    b[148..156].fill(b' ');
+    let sum: u64 = b.iter().map(|&x| u64::from(x)).sum();
+    format_numeric(&mut b[148..156], sum);
 }
 
 /// The ustar type flag of `kind`.
@@ -199,7 +232,7 @@ pub(super) fn typeflag(kind: Kind) -> u8 {
 
 /// Append a meta header (`x` or `g`) with its data, padded.
 pub(super) fn meta_header(out: &mut Vec<u8>, name: &[u8], flag: u8, data: &[u8], mtime: u64) {
-    let mut h = Header::new_ustar();
+    let mut h = ustar_block();
     {
         let u = h.as_ustar_mut().expect("ustar header");
         put(&mut u.name, &name[..name.len().min(100)]);
@@ -212,7 +245,7 @@ pub(super) fn meta_header(out: &mut Vec<u8>, name: &[u8], flag: u8, data: &[u8],
         format_numeric(&mut u.dev_minor, 0);
         u.typeflag[0] = flag;
     }
-    h.set_cksum();
+    set_cksum(&mut h);
     out.extend_from_slice(h.as_bytes());
     out.extend_from_slice(data);
     pad(out, data.len() as u64);
@@ -269,6 +302,26 @@ pub fn end_of_archive(out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The blank block and the checksum are the tar crate's, byte for byte.
+    #[test]
+    fn ustar_block_and_checksum_as_the_tar_crate_makes_them() {
+        assert_eq!(ustar_block().as_bytes(), Header::new_ustar().as_bytes());
+        for (i, e) in [
+            Entry::new("a", Kind::File),
+            Entry::new("dir/with/a/longer/name", Kind::Dir),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut ours = Vec::new();
+            push_ustar_header(e, &Layout::of(e, &member_name(e)), &mut ours);
+            let mut theirs = Header::from_byte_slice(&ours[..512]).clone();
+            theirs.as_mut_bytes()[148..156].fill(0);
+            theirs.set_cksum();
+            assert_eq!(&ours[..512], &theirs.as_bytes()[..], "entry {i}");
+        }
+    }
     use crate::entry::Time;
     use crate::tar::read::Reader;
 
