@@ -315,7 +315,7 @@ pub(super) struct SectionReader {
     d: Option<zstd::bulk::Decompressor<'static>>,
 }
 
-/// The chunks after `at` in `payload`: (part, compressed frame, where the
+/// The chunk at `at` in `payload`: (its section, its zstd frame, where the
 /// next chunk starts). Only the framing is checked.
 pub(super) fn chunk_at(payload: &[u8], at: usize) -> Result<(Part, &[u8], usize), String> {
     let part = Part::of(payload[at]).ok_or("index chunk of an unknown section")?;
@@ -462,7 +462,7 @@ impl SectionReader {
         Ok(())
     }
 
-    /// Decode the next entry's path into `e.path`.
+    /// Decode the next entry's path into `path`.
     pub(super) fn path(&mut self, path: &mut Vec<u8>) -> Result<(), String> {
         let b = &self.buf;
         let shared = self.cols[SHARED].small(b, self.prev.len() as u64, "shared path length")?;
@@ -485,8 +485,7 @@ impl SectionReader {
     }
 
     /// Decode the next member (or, without `member`, carried entry) into
-    /// `e`, every field set; its path first. Returns its change code, if
-    /// the section has them.
+    /// `e`, every field but its place and change set.
     pub(super) fn entry(&mut self, e: &mut Entry, member: bool) -> Result<(), String> {
         self.path(&mut e.path)?;
         let b = &self.buf;
