@@ -464,6 +464,14 @@ impl Places {
             self.frame_start += u64::from(self.sizes[self.frame]);
             self.frame += 1;
         }
+        // Frames hold whole blocks: with a frame size that is not a
+        // multiple of 512, a header would start inside a block.
+        if !(pos - self.frame_start).is_multiple_of(512) {
+            return Err(format!(
+                "index entry {i} starts inside a block of data frame {}",
+                self.frame
+            ));
+        }
         Ok(Place {
             frame: self.frame as u32,
             offset: (pos - self.frame_start) as u32,

@@ -208,6 +208,10 @@ fn roundtrip_and_rejects() {
     assert!(decode(b"garbage", &[]).is_err());
     // More entries than the data has header blocks for.
     assert!(decode(&frame[8..], &[512, 512]).is_err());
+    // Found by fuzzing: frames of partial blocks put the second header
+    // inside a block (offset 2944 of frame 1).
+    let err = decode(&frame[8..], &[1152, 4096]).unwrap_err();
+    assert!(err.contains("inside a block of data frame 1"), "{err}");
 }
 
 /// An entry decoded into the buffer of the one before keeps nothing of
