@@ -33,6 +33,13 @@ setfattr -n user.note -v hello "$t/etc/shadow" 2>/dev/null || true
 "$bin" create -f "$work/a.tar" -C "$work" t
 "$bin" create -f "$work/a.tar.zst" -C "$work" t
 "$bin" create -f "$work/r.tar.zst" --context rootless -C "$work" t 2>/dev/null || true
+# An incremental chain: the increment's index has carried entries, deleted
+# names and a change per member.
+sleep 2 # files changed before the full archive's state time are carried
+"$bin" create -f "$work/full.tar.zst" --incremental -C "$work" t
+rm "$t/fifo"
+printf 'changed\n' >> "$t/etc/shadow"
+"$bin" create -f "$work/inc.tar.zst" --incremental-from "$work/full.tar.zst" -C "$work" t
 for a in "$work"/*.tar "$work"/*.tar.zst; do
   cp "$a" "corpus/tar_reader/own-$(basename "$a")"
 done

@@ -164,7 +164,7 @@ pub mod internals {
 
     /// The frame layer: entry index and seek table.
     pub mod frame {
-        pub use crate::frame::index::{IndexBuilder, decode};
+        pub use crate::frame::index::{IndexBuilder, IndexReader, Indexed, decode};
         pub use crate::frame::read::Seekable;
         pub use crate::frame::seek::SeekTable;
     }

@@ -1717,6 +1717,27 @@ fn forged_seek_tables_and_indexes() {
     let mut bomb = b"ALIENTAR-INDEX".to_vec();
     bomb.extend_from_slice(&1u16.to_le_bytes());
     bomb.extend_from_slice(&zstd_rle(500 << 20, 0));
+    // Version 3: one member whose chunk claims 500 MiB, 400 chunks of 4 MiB
+    // (more than the chunks may hold together), and 2^32-1 members.
+    let v3 = |head: &[u8], chunk: &[u8], n: usize| {
+        let mut p = b"ALIENTAR-INDEX".to_vec();
+        p.extend_from_slice(&3u16.to_le_bytes());
+        p.extend_from_slice(head);
+        for _ in 0..n {
+            p.push(0);
+            let mut len = chunk.len();
+            while len >= 0x80 {
+                p.push(len as u8 | 0x80);
+                len >>= 7;
+            }
+            p.push(len as u8);
+            p.extend_from_slice(chunk);
+        }
+        p
+    };
+    let bomb3 = v3(&[0, 1, 0], &zstd_rle(500 << 20, 0), 1);
+    let many3 = v3(&[0, 1, 0], &zstd_rle(4 << 20, 0), 400);
+    let lying3 = v3(&[0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0], &[], 0);
     let mut lying_count = Vec::new();
     lying_count.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]); // count 2^32-1
     lying_count.push(0);
@@ -1811,6 +1832,36 @@ fn forged_seek_tables_and_indexes() {
             [
                 data,
                 &index_frame(&index_payload(&lying_count), None),
+                &seek_table(fr, fr.len() as u32, 0),
+            ]
+            .concat(),
+            true,
+        ),
+        (
+            "index v3: a chunk of 500 MiB in 16 KB",
+            [
+                data,
+                &index_frame(&bomb3, None),
+                &seek_table(fr, fr.len() as u32, 0),
+            ]
+            .concat(),
+            true,
+        ),
+        (
+            "index v3: 1.6 GiB of chunks in 100 KB",
+            [
+                data,
+                &index_frame(&many3, None),
+                &seek_table(fr, fr.len() as u32, 0),
+            ]
+            .concat(),
+            true,
+        ),
+        (
+            "index v3: count 2^32-1",
+            [
+                data,
+                &index_frame(&lying3, None),
                 &seek_table(fr, fr.len() as u32, 0),
             ]
             .concat(),

@@ -1,12 +1,16 @@
 //! The seekable-archive trailer: `SeekTable::decode_tail` on the input's
-//! tail, `index::decode` on its payload (with frame sizes from the first
-//! bytes), and `Seekable::probe` on the input written to a file — reading
-//! the frames and the index when the probe accepts them.
+//! tail, the entry index on its payload (with frame sizes from the first
+//! bytes; any version: 3's chunks, 1 and 2's rows) — every entry, the
+//! carried entries and deleted names of a chain's index, read twice and
+//! the same both times — and `Seekable::probe` on the input written to a
+//! file, reading the frames and the index when the probe accepts them.
 #![no_main]
 
 use std::io::{Read, Write};
 
+use alientar::Entry;
 use alientar::internals::frame as index;
+use alientar::internals::frame::IndexReader;
 use alientar::internals::frame::Seekable;
 use alientar::internals::frame::SeekTable;
 use libfuzzer_sys::fuzz_target;
@@ -29,10 +33,11 @@ fuzz_target!(|data: &[u8]| {
                 .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
                 .collect();
             if let Ok(entries) = index::decode(&rest[4 * n..], &sizes) {
-                for i in entries {
+                for i in &entries {
                     assert!((i.frame as usize) < sizes.len());
                     assert!(i.offset < sizes[i.frame as usize] && i.offset % 512 == 0);
                 }
+                read_whole(&rest[4 * n..], &sizes, &entries);
             }
         }
     }
@@ -52,3 +57,22 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// An index `decode` accepted reads the same entry by entry, after a
+/// rewind too, and its chain sections read without failing.
+fn read_whole(payload: &[u8], sizes: &[u32], entries: &[index::Indexed]) {
+    let mut r = IndexReader::new(payload, sizes).expect("accepted once");
+    assert_eq!(r.len(), entries.len());
+    let mut e = Entry::new(Vec::new(), alientar::Kind::File);
+    for _ in 0..2 {
+        for want in entries {
+            let at = r.next_into(&mut e).expect("checked whole").expect("an entry");
+            assert_eq!((&e, at.frame, at.offset), (&want.entry, want.frame, want.offset));
+        }
+        assert!(r.next_into(&mut e).unwrap().is_none());
+        r.rewind();
+    }
+    let mut carried = 0usize;
+    r.each_carried(&mut |_| carried += 1);
+    let _ = (r.chain(), r.deleted());
+}

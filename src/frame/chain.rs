@@ -1,10 +1,13 @@
-//! What the entry index of an incremental chain's archive adds (index
-//! version 2): after each member, whether an increment adds it or changes
-//! it; after the members, the chain section: the archive's state time, the
-//! entries of the tree it leaves as they were (*carried*: stored by an
-//! earlier archive of the chain), and the names it deletes.
+//! What the entry index of an incremental chain's archive adds: after each
+//! member, whether an increment adds it or changes it; and the chain
+//! section: the archive's state time, the entries of the tree it leaves as
+//! they were (*carried*: stored by an earlier archive of the chain), and
+//! the names it deletes. Index version 3 keeps them in its head and in
+//! sections of chunks of their own (see [`super::index`]); this module reads
+//! version 2's.
 //!
-//! Chain section, after the blocks that end the member list (all varints):
+//! Version 2's chain section, after the blocks that end the member list
+//! (all varints):
 //!
 //! | field | encoding |
 //! |---|---|
@@ -17,7 +20,9 @@
 //! tells an increment whether its file changed (see `create`'s
 //! incremental step), and its data is in an earlier archive.
 
-use super::index::{Cur, kind_code, put_bytes, put_opt, put_var, put_xattrs};
+use super::index::Cur;
+#[cfg(test)]
+use super::index::{kind_code, put_bytes, put_opt, put_var, put_xattrs};
 use crate::entry::{Entry, Kind, Time};
 
 /// Fewest body bytes a carried entry takes (path 2, kind, mode, uid, gid,
@@ -27,8 +32,8 @@ const MIN_CARRIED: usize = 9;
 /// How a member of an increment relates to the state it follows.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    /// Not an increment's member: a full archive's (or the index is
-    /// version 1).
+    /// Not an increment's member: a full archive's (or the archive is not
+    /// of a chain).
     Plain,
     /// The name was not in the previous state.
     Added,
@@ -37,7 +42,8 @@ pub enum Change {
 }
 
 impl Change {
-    fn code(self) -> u8 {
+    /// The change's code in an index.
+    pub(super) fn code(self) -> u8 {
         match self {
             Change::Plain => 0,
             Change::Added => 1,
@@ -45,13 +51,18 @@ impl Change {
         }
     }
 
-    /// The change a member's code says.
-    pub(super) fn decode<B: AsRef<[u8]>>(c: &mut Cur<B>) -> Result<Change, String> {
-        Ok(match c.small(2, "member change")? {
+    /// The change a code says (one of [`Change::code`]'s).
+    pub(super) fn of_code(c: u8) -> Change {
+        match c {
             0 => Change::Plain,
             1 => Change::Added,
             _ => Change::Changed,
-        })
+        }
+    }
+
+    /// The change a member's code says.
+    pub(super) fn decode<B: AsRef<[u8]>>(c: &mut Cur<B>) -> Result<Change, String> {
+        Ok(Change::of_code(c.small(2, "member change")? as u8))
     }
 }
 
@@ -65,7 +76,9 @@ pub struct ChainInfo {
     pub time: Time,
 }
 
-/// The chain section while an index is built.
+/// The chain section while a version 2 index is built (only to test that
+/// readers still read it: `create` writes version 3).
+#[cfg(test)]
 pub(super) struct ChainBuilder {
     info: ChainInfo,
     carried: Vec<u8>,
@@ -77,6 +90,7 @@ pub(super) struct ChainBuilder {
 }
 
 /// Append `path` front-coded against `prev`, which becomes it.
+#[cfg(test)]
 fn put_path(out: &mut Vec<u8>, prev: &mut Vec<u8>, path: &[u8]) {
     let shared = path
         .iter()
@@ -89,6 +103,7 @@ fn put_path(out: &mut Vec<u8>, prev: &mut Vec<u8>, path: &[u8]) {
     prev.extend_from_slice(path);
 }
 
+#[cfg(test)]
 impl ChainBuilder {
     pub(super) fn new(info: ChainInfo) -> ChainBuilder {
         ChainBuilder {
@@ -291,6 +306,7 @@ impl ChainSection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::index::rows_writer::RowsBuilder;
     use crate::frame::index::{IndexBuilder, IndexReader};
 
     fn entry(path: &str, kind: Kind) -> Entry {
@@ -299,12 +315,48 @@ mod tests {
         e
     }
 
+    /// What both writers do: version 3's and the version 2 one before it.
+    trait Writer: Default {
+        fn start_chain(&mut self, info: ChainInfo);
+        fn changes(&mut self, c: Vec<Change>);
+        fn push(&mut self, e: &Entry, pos: u64);
+        fn carry(&mut self, e: &Entry);
+        fn delete(&mut self, p: &[u8]);
+        fn finish_at(self, end: u64) -> Vec<u8>;
+    }
+
+    macro_rules! writer {
+        ($t:ty, |$b:ident, $end:ident| $finish:expr) => {
+            impl Writer for $t {
+                fn start_chain(&mut self, info: ChainInfo) {
+                    <$t>::start_chain(self, info)
+                }
+                fn changes(&mut self, c: Vec<Change>) {
+                    <$t>::changes(self, c)
+                }
+                fn push(&mut self, e: &Entry, pos: u64) {
+                    <$t>::push(self, e, pos)
+                }
+                fn carry(&mut self, e: &Entry) {
+                    <$t>::carry(self, e)
+                }
+                fn delete(&mut self, p: &[u8]) {
+                    <$t>::delete(self, p)
+                }
+                fn finish_at(self, $end: u64) -> Vec<u8> {
+                    let $b = self;
+                    $finish
+                }
+            }
+        };
+    }
+    writer!(IndexBuilder, |b, end| b.finish_at(end).unwrap());
+    writer!(RowsBuilder, |b, end| b.finish_at(end));
+
     /// An increment's index: members with their change, carried entries
-    /// and deleted names read back; a version 1 reader's view of members
-    /// is unchanged.
-    #[test]
-    fn chain_section_round_trip() {
-        let mut b = IndexBuilder::default();
+    /// and deleted names read back, in version 3 and version 2.
+    fn chain_section_round_trip<W: Writer>() {
+        let mut b = W::default();
         let time = Time {
             sec: 1_700_000_000,
             nsec: 0,
@@ -313,7 +365,7 @@ mod tests {
             increment: true,
             time,
         });
-        b.changes([Change::Added, Change::Changed]);
+        b.changes(vec![Change::Added, Change::Changed]);
         let mut f = entry("./a", Kind::File);
         f.size = 3;
         f.label = Some("rootless".into());
@@ -329,7 +381,7 @@ mod tests {
         }
         b.delete(b"./gone/x");
         b.delete(b"./gone");
-        let frame = b.finish_at(2048).unwrap();
+        let frame = b.finish_at(2048);
         let mut r = IndexReader::new(&frame[8..], &[2048]).unwrap();
         let info = r.chain().unwrap();
         assert_eq!((info.increment, info.time), (true, time));
@@ -346,10 +398,19 @@ mod tests {
         assert_eq!(r.deleted(), vec![b"./gone/x".to_vec(), b"./gone".to_vec()]);
     }
 
-    /// An increment with nothing to store: only carried entries.
     #[test]
-    fn an_increment_of_nothing_changed() {
-        let mut b = IndexBuilder::default();
+    fn chain_section_round_trip_v3() {
+        chain_section_round_trip::<IndexBuilder>();
+    }
+
+    #[test]
+    fn chain_section_round_trip_v2() {
+        chain_section_round_trip::<RowsBuilder>();
+    }
+
+    /// An increment with nothing to store: only carried entries.
+    fn an_increment_of_nothing_changed<W: Writer>() {
+        let mut b = W::default();
         b.start_chain(ChainInfo {
             increment: true,
             time: Time::default(),
@@ -361,11 +422,53 @@ mod tests {
         for e in &all {
             b.carry(e);
         }
-        let frame = b.finish_at(512).unwrap();
+        let frame = b.finish_at(512);
         let r = IndexReader::new(&frame[8..], &[1024]).unwrap();
         assert_eq!(r.len(), 0);
         let mut carried = Vec::new();
         r.each_carried(&mut |e| carried.push(e.clone()));
         assert_eq!(carried, all);
+    }
+
+    #[test]
+    fn an_increment_of_nothing_changed_v3_and_v2() {
+        an_increment_of_nothing_changed::<IndexBuilder>();
+        an_increment_of_nothing_changed::<RowsBuilder>();
+    }
+
+    /// A large increment: carried entries and deleted names over several
+    /// chunks, each section with labels of its own, read back in order.
+    #[test]
+    fn carried_and_deleted_across_chunks() {
+        let mut b = IndexBuilder::default();
+        b.start_chain(ChainInfo {
+            increment: false,
+            time: Time { sec: -3, nsec: 9 },
+        });
+        let carried: Vec<Entry> = (0..150_000)
+            .map(|i| {
+                let mut e = entry(&format!("./c/{i:07}"), Kind::File);
+                e.label = (i % 3 == 0).then(|| format!("l{}", i % 4));
+                e
+            })
+            .collect();
+        let deleted: Vec<Vec<u8>> = (0..150_000)
+            .map(|i| format!("./gone/{i:07}/deeper/still").into_bytes())
+            .collect();
+        let mut m = entry("./m", Kind::File);
+        m.label = Some("members' own".into());
+        b.push(&m, 0);
+        for (c, d) in carried.iter().zip(&deleted) {
+            b.carry(c);
+            b.delete(d);
+        }
+        let frame = b.finish_at(512).unwrap();
+        let r = IndexReader::new(&frame[8..], &[1024]).unwrap();
+        assert_eq!(r.chain().map(|c| c.increment), Some(false));
+        let mut got = Vec::new();
+        r.each_carried(&mut |e| got.push(e.clone()));
+        assert!(got == carried);
+        assert!(r.deleted() == deleted);
+        assert_eq!(r.into_indexed()[0].entry, m);
     }
 }
