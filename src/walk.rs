@@ -624,13 +624,7 @@ impl Place<'_> {
             Some((d, n)) => d.lstat(n),
             None => crate::sys::lstat_path(self.path),
         }
-        .map_err(|e| match self.at {
-            // Listed by its directory, gone since.
-            Some(_) if e.kind() == std::io::ErrorKind::NotFound => {
-                Error::changed(self.path, REMOVED)
-            }
-            _ => Error::io("cannot stat", self.path, e),
-        })
+        .map_err(|e| self.gone_or("cannot stat", e))
     }
 
     /// An unreadable file is left out (as GNU tar does), not archived as
@@ -655,7 +649,7 @@ impl Place<'_> {
             Some((d, n)) => d.read_link(n),
             None => crate::sys::tree::read_link(self.path),
         }
-        .map_err(|e| Error::io("cannot read symlink", self.path, e))
+        .map_err(|e| self.gone_or("cannot read symlink", e))
     }
 
     /// The file's xattrs (`md` is its `lstat`).
@@ -672,10 +666,19 @@ impl Place<'_> {
             Ok(x) => Ok(x),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && kind == Kind::File => {
                 read_xattrs_of_unreadable(path, md)
-                    .map_err(|e| Error::io("cannot read xattrs of", path, e))
+                    .map_err(|e| self.gone_or("cannot read xattrs of", e))
             }
-            Err(e) => Err(Error::io("cannot read xattrs of", path, e)),
+            Err(e) => Err(self.gone_or("cannot read xattrs of", e)),
         }
+    }
+
+    /// A file listed by its directory and gone since is reported in GNU
+    /// tar's words and left out; another error is `op`'s.
+    fn gone_or(&self, op: &str, e: std::io::Error) -> Error {
+        if self.at.is_some() && e.kind() == std::io::ErrorKind::NotFound {
+            return Error::changed(self.path, REMOVED);
+        }
+        Error::io(op, self.path, e)
     }
 }
 
