@@ -43,6 +43,10 @@ struct Open {
 /// it cannot be read.
 pub(super) type Lister<'a> = dyn FnMut(&[u8]) -> Option<Vec<Vec<u8>>> + 'a;
 
+/// Told of each file lacking: its directory's name, that name as stored,
+/// and the file's name in it.
+pub(super) type Found<'a> = dyn FnMut(&[u8], &[u8], &[u8]) + 'a;
+
 impl Absent {
     /// A member (its name relative to the directory compared with, and as
     /// stored) goes by.
@@ -142,7 +146,7 @@ impl Absent {
     /// Every directory left: each member directory, in archive order, with
     /// the names it holds that the archive lacks (sorted), and its name as
     /// stored.
-    pub(super) fn finish(mut self, list: &mut Lister, found: &mut dyn FnMut(&[u8], &[u8], &[u8])) {
+    pub(super) fn finish(mut self, list: &mut Lister, found: &mut Found) {
         while let Some(o) = self.open.pop() {
             self.close(o, list);
         }
