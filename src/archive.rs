@@ -144,7 +144,7 @@ pub struct Entries {
 
 /// Where [`Entries`] come from.
 enum Origin {
-    Index(Decoded),
+    Index(Box<crate::frame::index::IndexReader>),
     Stream(Box<Reader<Box<dyn std::io::Read + Send>>>),
     /// Entries held in memory (an image's), in order, each with its layer
     /// (from 0).
@@ -191,7 +191,7 @@ impl Entries {
         let (src, deleted) = match crate::frame::read::index_of(archive) {
             Some(idx) => {
                 let d = idx.deleted();
-                (Origin::Index(Decoded::start(idx)), d)
+                (Origin::Index(Box::new(idx)), d)
             }
             None => {
                 let (_, r) = crate::input::open(archive)?;
@@ -264,7 +264,11 @@ impl Entries {
     /// A malformed archive (streaming).
     pub fn advance(&mut self) -> Result<bool> {
         match &mut self.src {
-            Origin::Index(d) => d.advance(),
+            Origin::Index(idx) => match idx.next_into(&mut self.cur) {
+                Ok(found) => Ok(found.is_some()),
+                // (The index was checked whole when opened: not reached.)
+                Err(m) => Err(Error::format(format!("bad index: {m}"))),
+            },
             Origin::Stream(r) => {
                 let next = r.next_entry()?;
                 let listed = r.take_listed();
@@ -286,25 +290,22 @@ impl Entries {
 
     /// The current entry, and for an image, its layer.
     pub fn current(&mut self) -> (&mut Entry, Option<LayerOf<'_>>) {
-        match &mut self.src {
-            Origin::Held(_, names) => {
-                let layer = LayerOf {
-                    number: self.layer + 1,
-                    count: names.len(),
-                    name: &names[self.layer],
-                };
-                (&mut self.cur, Some(layer))
-            }
-            Origin::Index(d) => (&mut d.current().0, None),
-            Origin::Stream(_) => (&mut self.cur, None),
-        }
+        let layer = match &self.src {
+            Origin::Held(_, names) => Some(LayerOf {
+                number: self.layer + 1,
+                count: names.len(),
+                name: &names[self.layer],
+            }),
+            _ => None,
+        };
+        (&mut self.cur, layer)
     }
 
     /// What the current entry is to the increment it belongs to (an
     /// image's layers are no increments: see [`crate::image`]).
     pub fn change(&self) -> Change {
         match (&self.src, &self.changed) {
-            (Origin::Index(d), _) => d.change(),
+            (Origin::Index(idx), _) => idx.change(),
             (_, None) => Change::Plain,
             (_, Some(c)) if c.contains(&self.cur.path) => Change::Changed,
             (_, Some(_)) => Change::Added,
@@ -316,119 +317,5 @@ impl Entries {
     /// has none).
     pub fn take_deleted(&mut self) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.deleted)
-    }
-}
-
-/// An index decoded on a thread of its own, a batch of entries ahead of
-/// the reader: listing a large index is as much decoding as formatting,
-/// and the two overlap. The batches come back to be decoded into again, so
-/// their entries' buffers are reused (no allocation per entry).
-struct Decoded {
-    /// Batches decoded, in order; an empty one after the last.
-    full: Option<crossbeam_channel::Receiver<Batch>>,
-    /// Batches used, for the decoder to fill again (`None` once dropped,
-    /// which ends a decoder waiting for one).
-    empty: Option<crossbeam_channel::Sender<Batch>>,
-    batch: Batch,
-    /// The next entry of `batch` (the current one is before it).
-    next: usize,
-    decoder: Option<std::thread::JoinHandle<()>>,
-}
-
-/// Entries with what each is to its increment, and how many are valid.
-type Batch = (Vec<(Entry, Change)>, usize);
-
-impl Decoded {
-    /// Entries per batch, and batches decoded ahead (the index is in
-    /// memory whole already: a few batches more are little).
-    const BATCH: usize = 512;
-    const AHEAD: usize = 4;
-
-    fn start(mut idx: crate::frame::index::IndexReader) -> Decoded {
-        let (full_tx, full) = crossbeam_channel::bounded::<Batch>(Self::AHEAD);
-        let (empty, empty_rx) = crossbeam_channel::unbounded::<Batch>();
-        let blank = || {
-            (
-                Entry::new(Vec::new(), crate::entry::Kind::File),
-                Change::Plain,
-            )
-        };
-        for _ in 0..Self::AHEAD + 1 {
-            let _ = empty.send(((0..Self::BATCH).map(|_| blank()).collect(), 0));
-        }
-        let decoder = std::thread::Builder::new()
-            .name("alientar-index".into())
-            .spawn(move || {
-                for (mut entries, _) in empty_rx {
-                    let mut n = 0;
-                    // (The index was checked whole when opened: decoding
-                    // it again does not fail.)
-                    while n < entries.len()
-                        && matches!(idx.next_into(&mut entries[n].0), Ok(Some(_)))
-                    {
-                        entries[n].1 = idx.change();
-                        n += 1;
-                    }
-                    if full_tx.send((entries, n)).is_err() || n == 0 {
-                        return;
-                    }
-                }
-            });
-        Decoded {
-            full: Some(full),
-            empty: Some(empty),
-            // (A blank entry is current before the first.)
-            batch: (vec![blank()], 0),
-            next: 0,
-            decoder: decoder.ok(),
-        }
-    }
-
-    /// Move to the next entry; false after the last.
-    fn advance(&mut self) -> Result<bool> {
-        if self.next < self.batch.1 {
-            self.next += 1;
-            return Ok(true);
-        }
-        let Some(full) = &self.full else {
-            return Ok(false);
-        };
-        let next = full.recv().map_err(|_| {
-            Error::io_nopath(
-                "cannot decode the index",
-                std::io::Error::other("decoder stopped"),
-            )
-        })?;
-        let used = std::mem::replace(&mut self.batch, next);
-        if let Some(e) = &self.empty
-            && used.0.len() == Self::BATCH
-        {
-            let _ = e.send(used);
-        }
-        if self.batch.1 == 0 {
-            self.full = None;
-            return Ok(false);
-        }
-        self.next = 1;
-        Ok(true)
-    }
-
-    fn current(&mut self) -> &mut (Entry, Change) {
-        &mut self.batch.0[self.next.saturating_sub(1)]
-    }
-
-    fn change(&self) -> Change {
-        self.batch.0[self.next.saturating_sub(1)].1
-    }
-}
-
-impl Drop for Decoded {
-    fn drop(&mut self) {
-        // The decoder ends when it can send no more, or receive no more.
-        self.full = None;
-        self.empty = None;
-        if let Some(d) = self.decoder.take() {
-            let _ = d.join();
-        }
     }
 }
