@@ -185,38 +185,39 @@ impl Router {
     }
 }
 
-/// A Bloom filter of name hashes: "no" is certain, "maybe" is wrong with
-/// odds of 2 in 10 000 after a million names, 2 in 100 after four million
-/// (4 hashes over 2^25 bits, 4 MiB, allocated at the first name and
-/// touched as names come).
+/// A Bloom filter of name hashes, blocked: a name's four bits lie in one
+/// 64-bit word, so an insert costs one cache miss, not four. "No" is
+/// certain; "maybe" is wrong with odds of some 8 in 10 000 after a million
+/// names, 3 in 100 after four million (2^19 words, 4 MiB, allocated at the
+/// first name and touched as names come).
 #[derive(Default)]
 struct Seen(Vec<u64>);
 
 impl Seen {
-    const BITS: u64 = 1 << 25;
+    const WORDS: u64 = 1 << 19;
 
-    /// The bits of hash `h`: four, from two halves of a remix of it.
-    fn bits(h: u64) -> impl Iterator<Item = u64> {
+    /// The word of hash `h`, and its four bits there, from a remix of it.
+    fn slot(h: u64) -> (usize, u64) {
         let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
-        let (a, b) = (z & 0xffff_ffff, (z >> 32) | 1);
-        (0..4).map(move |i| a.wrapping_add(i * b) % Self::BITS)
+        let word = ((z >> 32) % Self::WORDS) as usize;
+        let bits = (0..4).fold(0u64, |m, i| m | 1 << ((z >> (6 * i)) & 63));
+        (word, bits)
     }
 
     fn insert(&mut self, h: u64) {
         if self.0.is_empty() {
-            self.0 = vec![0; (Self::BITS / 64) as usize];
+            self.0 = vec![0; Self::WORDS as usize];
         }
-        for b in Self::bits(h) {
-            self.0[(b / 64) as usize] |= 1 << (b % 64);
-        }
+        let (w, bits) = Self::slot(h);
+        self.0[w] |= bits;
     }
 
     fn maybe(&self, h: u64) -> bool {
-        !self.0.is_empty()
-            && Self::bits(h).all(|b| self.0[(b / 64) as usize] & (1 << (b % 64)) != 0)
+        let (w, bits) = Self::slot(h);
+        !self.0.is_empty() && self.0[w] & bits == bits
     }
 }
 
@@ -307,6 +308,6 @@ mod tests {
         let false_maybes = (1_000_000..1_100_000u32)
             .filter(|i| s.maybe(hasher.of(&i.to_le_bytes())))
             .count();
-        assert!(false_maybes < 100, "{false_maybes} in 100 000");
+        assert!(false_maybes < 150, "{false_maybes} in 100 000");
     }
 }
