@@ -223,7 +223,7 @@ struct Printer {
 }
 
 impl Printer {
-    const FLUSH_AT: usize = 128 << 10;
+    const FLUSH_AT: usize = 32 << 10;
 
     fn new(format: ListFormat) -> Printer {
         Printer {
