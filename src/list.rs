@@ -4,7 +4,6 @@
 //! `--map` or `--context` they are shown in the host view they would get on
 //! extract.
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -83,6 +82,38 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
         None
     };
     let mut printer = Printer::new(opts.format);
+    let r = list_all(
+        &mut rd,
+        opts,
+        &mut pats,
+        &mut host_view,
+        &mut printer,
+        &mut report,
+        out,
+    );
+    // What was listed before an error is shown too.
+    let flushed = printer.flush(out).and_then(|()| out.flush());
+    r?;
+    flushed.map_err(|e| Error::io_nopath("cannot write listing", e))?;
+    for p in pats.unmatched() {
+        report
+            .errors
+            .push(Error::usage(format!("{p}: not found in archive")));
+    }
+    Ok(report)
+}
+
+/// Print every entry `rd` gives that is shown, then the names the
+/// archive deletes.
+fn list_all(
+    rd: &mut Entries,
+    opts: &ListOptions,
+    pats: &mut MemberFilter,
+    host_view: &mut Option<HostView>,
+    printer: &mut Printer,
+    report: &mut Report,
+    out: &mut dyn Write,
+) -> Result<()> {
     let archive = opts.archive.display().to_string();
     let werr = |err| Error::io_nopath("cannot write listing", err);
     while rd
@@ -90,7 +121,7 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
         .map_err(|e| e.with_context(format!("reading {archive}")))?
     {
         let deleted = rd.take_deleted();
-        print_deleted(deleted, opts, &mut pats, &mut printer, out).map_err(werr)?;
+        print_deleted(deleted, opts, pats, printer, out).map_err(werr)?;
         let change = rd.change();
         let (e, layer) = rd.current();
         if !pats.admits(&e.path) {
@@ -122,15 +153,7 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     }
     // An increment that stores nothing still lists what it deletes.
     let deleted = rd.take_deleted();
-    print_deleted(deleted, opts, &mut pats, &mut printer, out).map_err(werr)?;
-    out.flush()
-        .map_err(|e| Error::io_nopath("cannot write listing", e))?;
-    for p in pats.unmatched() {
-        report
-            .errors
-            .push(Error::usage(format!("{p}: not found in archive")));
-    }
-    Ok(report)
+    print_deleted(deleted, opts, pats, printer, out).map_err(werr)
 }
 
 /// An entry's owners in the host view (as extract would give them).
@@ -188,27 +211,31 @@ struct Layer<'a> {
     header: bool,
 }
 
-/// Writes the listing's lines, with one buffer for every line.
+/// Writes the listing's lines into one buffer, handed to the output when
+/// it holds [`Printer::FLUSH_AT`] bytes: one write per many lines, none
+/// of them formatted through `fmt` (listing a large index is mostly this).
 struct Printer {
     format: ListFormat,
     widths: Widths,
-    line: String,
+    buf: Vec<u8>,
     /// The layer whose header line was printed last.
     layer: usize,
 }
 
 impl Printer {
+    const FLUSH_AT: usize = 32 << 10;
+
     fn new(format: ListFormat) -> Printer {
         Printer {
             format,
             widths: Widths::default(),
-            line: String::new(),
+            buf: Vec::with_capacity(Self::FLUSH_AT + 4096),
             layer: 0,
         }
     }
 
-    /// The entry's line (or JSON object) to `out`; an increment's member
-    /// is marked with what it is to the state the increment follows.
+    /// The entry's line (or JSON object); an increment's member is marked
+    /// with what it is to the state the increment follows.
     fn print(
         &mut self,
         e: &Entry,
@@ -217,56 +244,71 @@ impl Printer {
         change: Change,
         out: &mut dyn Write,
     ) -> io::Result<()> {
+        let b = &mut self.buf;
         if let Some(l) = layer.as_ref().filter(|l| l.header)
             && l.of.number != self.layer
             && self.format != ListFormat::Json
         {
             self.layer = l.of.number;
-            writeln!(out, "# layer {}/{} {}", l.of.number, l.of.count, l.of.name)?;
+            writeln!(b, "# layer {}/{} {}", l.of.number, l.of.count, l.of.name)?;
         }
         match self.format {
             ListFormat::Names => {
-                self.line.clear();
-                self.line.push_str(change_mark(change));
-                push_display_name(e, &mut self.line);
-                self.line.push('\n');
-                out.write_all(self.line.as_bytes())
+                b.extend_from_slice(change_mark(change).as_bytes());
+                push_display_name(e, b);
+                b.push(b'\n');
             }
             ListFormat::Long => {
-                long_line(e, host, &mut self.widths, &mut self.line);
+                b.extend_from_slice(change_mark(change).as_bytes());
+                long_line(e, host, &mut self.widths, b);
                 if let Some(w) = layer.and_then(|l| l.whiteout) {
-                    self.line.pop();
-                    push_whiteout(&w, &mut self.line);
-                    self.line.push('\n');
+                    b.pop();
+                    push_whiteout(&w, b);
+                    b.push(b'\n');
                 }
-                out.write_all(change_mark(change).as_bytes())?;
-                out.write_all(self.line.as_bytes())
             }
             ListFormat::Json => {
                 let mut v = json_line(e, host, layer);
                 if let Some(word) = change_word(change) {
                     v["change"] = json!(word);
                 }
-                writeln!(out, "{v}")
+                writeln!(b, "{v}")?;
             }
         }
+        self.written(out)
     }
 
     /// A name an increment deletes: `D NAME`, or a JSON object with its
     /// path and `"change": "deleted"`.
     fn deleted(&mut self, name: &[u8], out: &mut dyn Write) -> io::Result<()> {
+        let b = &mut self.buf;
         if self.format == ListFormat::Json {
             let mut v = json!({"path": lossy(name), "change": "deleted"});
             if std::str::from_utf8(name).is_err() {
                 v["path_base64"] = json!(crate::quote::base64(name));
             }
-            return writeln!(out, "{v}");
+            writeln!(b, "{v}")?;
+        } else {
+            b.extend_from_slice(b"D ");
+            push_escaped(name, b);
+            b.push(b'\n');
         }
-        self.line.clear();
-        self.line.push_str("D ");
-        crate::quote::push_escaped(name, &mut self.line);
-        self.line.push('\n');
-        out.write_all(self.line.as_bytes())
+        self.written(out)
+    }
+
+    /// Hand the lines to `out` when there are enough.
+    fn written(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.buf.len() >= Self::FLUSH_AT {
+            self.flush(out)?;
+        }
+        Ok(())
+    }
+
+    /// Hand every line to `out`.
+    fn flush(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
     }
 }
 
@@ -318,19 +360,19 @@ fn print_deleted(
 }
 
 /// ` [whiteout of PATH]` or ` [opaque: empties DIR]`.
-fn push_whiteout(w: &Whiteout, s: &mut String) {
+fn push_whiteout(w: &Whiteout, b: &mut Vec<u8>) {
     match w {
         Whiteout::Name(p) => {
-            s.push_str(" [whiteout of ");
-            crate::quote::push_escaped(p, s);
+            b.extend_from_slice(b" [whiteout of ");
+            push_escaped(p, b);
         }
         Whiteout::Opaque(d) => {
-            s.push_str(" [opaque: empties ");
-            crate::quote::push_escaped(if d.is_empty() { b"." } else { d }, s);
+            b.extend_from_slice(b" [opaque: empties ");
+            push_escaped(if d.is_empty() { b"." } else { d }, b);
         }
-        Whiteout::Other => s.push_str(" [whiteout bookkeeping"),
+        Whiteout::Other => b.extend_from_slice(b" [whiteout bookkeeping"),
     }
-    s.push(']');
+    b.push(b']');
 }
 
 /// The entry as listed: without names with `--numeric-owner`, renamed as
@@ -355,12 +397,41 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The member name as `tar -t` prints it, appended to `s`: escaped
+/// `name` escaped as [`crate::quote`] escapes it, appended to `b`; plain
+/// ASCII (almost every name) as it is, without a detour through `str`.
+fn push_escaped(name: &[u8], b: &mut Vec<u8>) {
+    if name
+        .iter()
+        .all(|&c| (0x20..0x7f).contains(&c) && c != b'\\')
+    {
+        b.extend_from_slice(name);
+    } else {
+        b.extend_from_slice(crate::quote::escaped(name).as_bytes());
+    }
+}
+
+/// `v` in decimal, appended to `b`.
+fn push_num(v: u64, b: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    b.extend_from_slice(&digits[i..]);
+}
+
+/// The member name as `tar -t` prints it, appended to `b`: escaped
 /// ([`crate::quote`]), directories with a trailing `/`.
-fn push_display_name(e: &Entry, s: &mut String) {
-    crate::quote::push_escaped(&e.path, s);
-    if e.kind == Kind::Dir && !s.ends_with('/') {
-        s.push('/');
+fn push_display_name(e: &Entry, b: &mut Vec<u8>) {
+    push_escaped(&e.path, b);
+    if e.kind == Kind::Dir && b.last() != Some(&b'/') {
+        b.push(b'/');
     }
 }
 
@@ -370,87 +441,90 @@ struct Widths {
     /// The last minute formatted, and its text (entries come in runs of
     /// the same minute).
     minute: Option<(i64, String)>,
-    scratch: String,
+    /// The mode string.
+    mode: String,
 }
 
-/// `tar -tv`-style line into `s` (with its newline): mode, owner/group,
-/// size (or major,minor), mtime (UTC), name, link target, then the label in
-/// brackets. One buffer for every line: listing is mostly this.
-fn long_line(e: &Entry, host: Option<HostIds>, w: &mut Widths, s: &mut String) {
-    s.clear();
-    e.push_mode_string(s);
-    s.push(' ');
-    let ug_start = s.len();
-    push_owners(e, host, s);
-    let ug_len = s.len() - ug_start;
-    let size = &mut w.scratch;
-    size.clear();
+/// `tar -tv`-style line appended to `b` (with its newline): mode,
+/// owner/group, size (or major,minor), mtime (UTC), name, link target,
+/// then the label in brackets.
+fn long_line(e: &Entry, host: Option<HostIds>, w: &mut Widths, b: &mut Vec<u8>) {
+    w.mode.clear();
+    e.push_mode_string(&mut w.mode);
+    b.extend_from_slice(w.mode.as_bytes());
+    b.push(b' ');
+    let ug_start = b.len();
+    push_owners(e, host, b);
+    let ug_len = b.len() - ug_start;
+    // The size (or the device numbers) goes right-aligned after the
+    // owners, in a column that only widens: written first, then moved.
+    let size_start = b.len();
     if e.kind.is_device() {
-        let _ = write!(size, "{},{}", e.dev_major, e.dev_minor);
+        push_num(u64::from(e.dev_major), b);
+        b.push(b',');
+        push_num(u64::from(e.dev_minor), b);
     } else {
-        let _ = write!(size, "{}", e.size);
+        push_num(e.size, b);
     }
-    let need = ug_len + 1 + size.len();
+    let size_len = b.len() - size_start;
+    let need = ug_len + 1 + size_len;
     w.ugs = w.ugs.max(need).max(19);
-    for _ in 0..=(w.ugs - need) {
-        s.push(' ');
-    }
-    s.push_str(size);
-    s.push(' ');
+    let pad = w.ugs - need + 1;
+    b.resize(b.len() + pad, b' ');
+    b[size_start..].rotate_right(pad);
+    b.push(b' ');
     let minute = e.mtime.sec.div_euclid(60);
     match &w.minute {
-        Some((m, text)) if *m == minute => s.push_str(text),
+        Some((m, text)) if *m == minute => b.extend_from_slice(text.as_bytes()),
         _ => {
             let text = format_time(e.mtime.sec);
-            s.push_str(&text);
+            b.extend_from_slice(text.as_bytes());
             w.minute = Some((minute, text));
         }
     }
-    s.push(' ');
-    push_display_name(e, s);
-    push_link_and_label(e, s);
-    s.push('\n');
+    b.push(b' ');
+    push_display_name(e, b);
+    push_link_and_label(e, b);
+    b.push(b'\n');
 }
 
 /// `uid/gid` in the host view, else `uname/gname` (the numbers where
 /// there are no names).
-fn push_owners(e: &Entry, host: Option<HostIds>, s: &mut String) {
+fn push_owners(e: &Entry, host: Option<HostIds>, b: &mut Vec<u8>) {
     if let Some(h) = host {
-        let _ = write!(s, "{}/{}", h.uid, h.gid);
+        push_num(h.uid, b);
+        b.push(b'/');
+        push_num(h.gid, b);
         return;
     }
     match e.uname.as_deref() {
-        Some(n) => crate::quote::push_escaped(n, s),
-        None => {
-            let _ = write!(s, "{}", e.uid);
-        }
+        Some(n) => push_escaped(n, b),
+        None => push_num(e.uid, b),
     }
-    s.push('/');
+    b.push(b'/');
     match e.gname.as_deref() {
-        Some(n) => crate::quote::push_escaped(n, s),
-        None => {
-            let _ = write!(s, "{}", e.gid);
-        }
+        Some(n) => push_escaped(n, b),
+        None => push_num(e.gid, b),
     }
 }
 
 /// ` -> TARGET` or ` link to TARGET`, then ` [LABEL]`.
-fn push_link_and_label(e: &Entry, s: &mut String) {
+fn push_link_and_label(e: &Entry, b: &mut Vec<u8>) {
     match e.kind {
         Kind::Symlink => {
-            s.push_str(" -> ");
-            crate::quote::push_escaped(e.link.as_deref().unwrap_or(b""), s);
+            b.extend_from_slice(b" -> ");
+            push_escaped(e.link.as_deref().unwrap_or(b""), b);
         }
         Kind::HardLink => {
-            s.push_str(" link to ");
-            crate::quote::push_escaped(e.link.as_deref().unwrap_or(b""), s);
+            b.extend_from_slice(b" link to ");
+            push_escaped(e.link.as_deref().unwrap_or(b""), b);
         }
         _ => {}
     }
     if let Some(l) = &e.label {
-        s.push_str(" [");
-        s.push_str(l);
-        s.push(']');
+        b.extend_from_slice(b" [");
+        b.extend_from_slice(l.as_bytes());
+        b.push(b']');
     }
 }
 

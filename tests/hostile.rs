@@ -1273,6 +1273,37 @@ fn kind_change_to_directory_follows_archive_order() {
     }
 }
 
+/// A file whose name becomes a directory tens of thousands of entries
+/// later, when the reader has long forgotten the file (it remembers only
+/// what the workers may not have applied): the directory replaces it, and
+/// its 600 children, spread over workers, all land in it. Likewise a name
+/// that comes again that late: the last one wins.
+#[test]
+fn kind_change_long_after_the_file_was_applied() {
+    for who in modes("kind_change_long_after_the_file_was_applied") {
+        let mut sb = Sandbox::new(who);
+        let mut entries = vec![file("q", b"file"), file("again", b"first")];
+        for d in 0..40 {
+            entries.push(dir(&format!("fill{d:02}"), 0o755));
+            for f in 0..1000 {
+                entries.push(file(&format!("fill{d:02}/{f:04}"), b""));
+            }
+        }
+        entries.push(dir("q", 0o755));
+        for c in 0..600 {
+            entries.push(file(&format!("q/c{c:03}"), b"c"));
+        }
+        entries.push(file("again", b"last"));
+        let a = sb.archive("late.tar", &tar_of(&entries));
+        sb.extract(&a, &[]).succeeds();
+        for c in 0..600 {
+            assert_eq!(std::fs::read(sb.dest(&format!("q/c{c:03}"))).unwrap(), b"c");
+        }
+        assert_eq!(std::fs::read(sb.dest("again")).unwrap(), b"last");
+        sb.no_temporaries();
+    }
+}
+
 /// Read a file whose path is longer than PATH_MAX, one component at a time.
 fn read_deep(root: &Path, rel: &str) -> Vec<u8> {
     use rustix::fs::{Mode, OFlags, openat};

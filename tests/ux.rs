@@ -519,6 +519,45 @@ fn an_empty_input_is_not_an_archive() {
     assert_eq!(run(["list", "-f", &e]).status.code(), Some(2));
 }
 
+/// Files the archive lacks are found directory by directory as the archive
+/// leaves each one, not from a list of every member: an archive that
+/// comes back to a directory (appended with `tar -r`) and one whose members
+/// come before their directory's entry report exactly what no member
+/// names, in archive order of the directories, sorted within each.
+#[test]
+fn diff_finds_files_not_in_archive_in_any_member_order() {
+    if !have("tar") {
+        return skip(
+            "diff_finds_files_not_in_archive_in_any_member_order",
+            "no GNU tar",
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = s(tmp.path());
+    for f in ["d/a", "d/b", "d/c", "d/z", "e/x", "e/y", "top"] {
+        let p = tmp.path().join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, f).unwrap();
+    }
+    let a = format!("{d}/t.tar");
+    let tar = |op: &str, names: &[&str]| {
+        let st = Command::new("tar")
+            .args([op, &a, "-C", &d, "--no-recursion"])
+            .args(names)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    tar("-cf", &["d/a", "d", "e", "e/x"]);
+    tar("-rf", &["d/b"]);
+    let out = run(["diff", "-f", &a, "-C", &d]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "d/c: Not in archive\nd/z: Not in archive\ne/y: Not in archive\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
 /// Run alientar with standard output a pipe nobody reads (its read end
 /// closed before the start, as when `| head` has exited).
 fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {

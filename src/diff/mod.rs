@@ -41,7 +41,6 @@
 //! - without patterns, a file on disk inside a directory the archive holds
 //!   but which the archive lacks is reported ("Not in archive").
 
-use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -58,6 +57,7 @@ use crate::progress::Progress;
 use crate::select::MemberFilter;
 use crate::translate::{Direction, translate};
 
+mod absent;
 mod disk;
 mod what;
 
@@ -132,8 +132,7 @@ pub fn diff(
         chooser: MapChooser::new(reg, &opts.owners)?,
         cmp: Comparer::new(&opts.dir),
         tree: Tree::Undecided,
-        members: HashSet::new(),
-        dirs: Vec::new(),
+        absent: opts.patterns.is_empty().then(absent::Absent::default),
         report: DiffReport::default(),
         on_difference,
         archive: opts.archive.display().to_string(),
@@ -154,9 +153,7 @@ pub fn diff(
             .errors
             .push(Error::usage(format!("{p}: not found in archive")));
     }
-    if opts.patterns.is_empty() {
-        run.not_in_archive();
-    }
+    run.not_in_archive();
     Ok(run.report)
 }
 
@@ -227,11 +224,8 @@ struct Run<'a> {
     chooser: MapChooser<'a>,
     cmp: Comparer,
     tree: Tree,
-    /// Every member compared, by its name relative to the directory.
-    members: HashSet<Vec<u8>>,
-    /// The member directories, in archive order: relative to the
-    /// directory, and as stored (for exclusions).
-    dirs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// What the tree holds that the archive lacks (without patterns).
+    absent: Option<absent::Absent>,
     report: DiffReport,
     on_difference: &'a mut dyn FnMut(&Difference),
     /// The archive's name, for messages.
@@ -273,10 +267,10 @@ impl Run<'_> {
         } else {
             shown(&rel)
         };
-        if e.kind == Kind::Dir {
-            self.dirs.push((rel.clone(), stored.clone()));
+        if let Some(a) = &mut self.absent {
+            let cmp = &mut self.cmp;
+            a.member(&rel, stored, e.kind == Kind::Dir, &mut |d| list_dir(cmp, d));
         }
-        self.members.insert(rel);
         let mut found = Vec::new();
         let r = self.compare(e, &comps, &mut found);
         if e.kind == Kind::File {
@@ -419,35 +413,38 @@ impl Run<'_> {
     /// archive lacks and no exclusion leaves out (sorted by name within
     /// each directory).
     fn not_in_archive(&mut self) {
-        let dirs = std::mem::take(&mut self.dirs);
-        let mut m = Vec::new();
-        let mut stored_name = Vec::new();
-        for (d, stored) in &dirs {
-            let comps: Vec<&[u8]> = d.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
-            let Ok(Ok(p)) = self.cmp.resolve(&comps) else {
-                continue;
-            };
-            let Ok(mut names) = crate::sys::Dir::open(&p).and_then(|d| d.names()) else {
-                continue;
-            };
-            names.sort();
-            for n in names {
-                m.clone_from(d);
-                if !m.is_empty() {
-                    m.push(b'/');
-                }
-                m.extend_from_slice(&n);
-                if self.members.contains(&m) {
-                    continue;
-                }
-                stored_name.clone_from(stored);
-                stored_name.push(b'/');
-                stored_name.extend_from_slice(&n);
-                if !self.pats.admits(&stored_name) {
-                    continue;
-                }
+        let Some(a) = self.absent.take() else {
+            return;
+        };
+        let cmp = &mut self.cmp;
+        let mut lacking = Vec::new();
+        a.finish(&mut |d| list_dir(cmp, d), &mut |d, stored, n| {
+            let mut m = d.to_vec();
+            if !m.is_empty() {
+                m.push(b'/');
+            }
+            m.extend_from_slice(n);
+            let mut stored_name = stored.to_vec();
+            stored_name.push(b'/');
+            stored_name.extend_from_slice(n);
+            lacking.push((m, stored_name));
+        });
+        for (m, stored) in lacking {
+            if self.pats.admits(&stored) {
                 self.emit(&shown(&m), vec![What::NotInArchive]);
             }
         }
     }
+}
+
+/// The names the directory `d` (relative to the one compared with) holds,
+/// sorted; `None` when it cannot be read (nothing on disk is followed).
+fn list_dir(cmp: &mut Comparer, d: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let comps: Vec<&[u8]> = d.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+    let Ok(Ok(p)) = cmp.resolve(&comps) else {
+        return None;
+    };
+    let mut names = crate::sys::Dir::open(&p).and_then(|d| d.names()).ok()?;
+    names.sort();
+    Some(names)
 }

@@ -3,6 +3,7 @@
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -110,12 +111,58 @@ impl<'a> WorkerKit<'a> {
     }
 }
 
+/// Where an entry handed out travels: its worker, and the number (from
+/// 1) of the batch that holds it among those sent to that worker.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) struct Ticket {
+    worker: usize,
+    batch: u64,
+}
+
+impl Ticket {
+    #[cfg(test)]
+    pub(super) fn new(worker: usize, batch: u64) -> Ticket {
+        Ticket { worker, batch }
+    }
+
+    /// A ticket that is done already: for an entry no worker got.
+    pub(super) const DONE: Ticket = Ticket {
+        worker: 0,
+        batch: 0,
+    };
+}
+
+/// How many batches each worker has finished: the workers count, the
+/// reading thread asks whether a [`Ticket`] is done (so it need not
+/// remember what the workers have applied).
+#[derive(Clone)]
+pub(super) struct Finished(Arc<[AtomicU64]>);
+
+impl Finished {
+    pub(super) fn new(workers: usize) -> Finished {
+        Finished((0..workers).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    /// Worker `w` has applied one more batch.
+    pub(super) fn count(&self, w: usize) {
+        self.0[w].fetch_add(1, Ordering::Release);
+    }
+
+    /// Has the batch of ticket `t` been applied?
+    pub(super) fn is_done(&self, t: Ticket) -> bool {
+        t.batch == 0 || self.0[t.worker].load(Ordering::Acquire) >= t.batch
+    }
+}
+
 /// The worker threads, their queues, and the batch being filled for each.
 pub(super) struct Crew {
     txs: Vec<Sender<Batch>>,
     handles: Vec<JoinHandle<Leftovers>>,
     pub(super) batches: Vec<Batch>,
     slots: Sender<()>,
+    /// Batches sent to each worker.
+    sent: Vec<u64>,
+    pub(super) finished: Finished,
 }
 
 impl Crew {
@@ -123,13 +170,15 @@ impl Crew {
     pub(super) fn start(kit: &WorkerKit, n: usize) -> Result<Crew> {
         let mut txs = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
+        let finished = Finished::new(n);
         for id in 0..n {
             let (tx, rx) = bounded::<Batch>(QUEUE);
             let w = kit.worker(id)?;
+            let fin = finished.clone();
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("alientar-x{id}"))
-                    .spawn(move || w.run(rx))
+                    .spawn(move || w.run(rx, &fin))
                     .map_err(|e| Error::io_nopath("cannot start a worker thread", e))?,
             );
             txs.push(tx);
@@ -139,7 +188,33 @@ impl Crew {
             handles,
             batches: (0..n).map(|_| Batch::default()).collect(),
             slots: kit.slots.0.clone(),
+            sent: vec![0; n],
+            finished,
         })
+    }
+
+    /// The ticket of an entry just put in worker `w`'s batch: it travels
+    /// with the next batch sent to `w` (nothing else is sent to a worker
+    /// while its batch holds entries: see [`Crew::send_piece`]).
+    pub(super) fn ticket(&self, w: usize) -> Ticket {
+        Ticket {
+            worker: w,
+            batch: self.sent[w] + 1,
+        }
+    }
+
+    /// The ticket of the last batch sent to worker `w`.
+    pub(super) fn last_sent(&self, w: usize) -> Ticket {
+        Ticket {
+            worker: w,
+            batch: self.sent[w],
+        }
+    }
+
+    fn send_batch(&mut self, w: usize, b: Batch) -> Result<()> {
+        self.txs[w].send(b).map_err(|_| worker_gone())?;
+        self.sent[w] += 1;
+        Ok(())
     }
 
     pub(super) fn len(&self) -> usize {
@@ -149,13 +224,18 @@ impl Crew {
     /// Send worker `w` its batch.
     pub(super) fn send(&mut self, w: usize) -> Result<()> {
         let b = std::mem::take(&mut self.batches[w]);
-        self.txs[w].send(b).map_err(|_| worker_gone())
+        self.send_batch(w, b)
     }
 
     /// Send a big file's piece to worker `w`, once one of the
-    /// [`PIECES_IN_FLIGHT`] slots is free. False when the worker is gone.
-    pub(super) fn send_piece(&self, w: usize, piece: BigPiece) -> bool {
-        self.slots.send(()).is_ok() && self.txs[w].send(Batch::of(Work::Piece(piece))).is_ok()
+    /// [`PIECES_IN_FLIGHT`] slots is free; the batch being filled for `w`
+    /// goes first, so batches travel in the order their tickets say.
+    /// False when the worker is gone.
+    pub(super) fn send_piece(&mut self, w: usize, piece: BigPiece) -> bool {
+        if !self.batches[w].jobs.is_empty() && self.send(w).is_err() {
+            return false;
+        }
+        self.slots.send(()).is_ok() && self.send_batch(w, Batch::of(Work::Piece(piece))).is_ok()
     }
 
     /// Hand out every pending batch, then wait until all workers have done
@@ -167,9 +247,8 @@ impl Crew {
             }
         }
         let (tx, rx) = bounded(self.len());
-        for t in &self.txs {
-            t.send(Batch::of(Work::Barrier(tx.clone())))
-                .map_err(|_| worker_gone())?;
+        for w in 0..self.len() {
+            self.send_batch(w, Batch::of(Work::Barrier(tx.clone())))?;
         }
         if (0..self.len()).all(|_| rx.recv().is_ok()) {
             Ok(())

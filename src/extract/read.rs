@@ -18,7 +18,7 @@ use super::ExtractOptions;
 use super::admit::Admit;
 use super::batch::{Batch, Data, Task, Work, data_buffer, room};
 use super::big::CHUNK;
-use super::crew::{Crew, WorkerKit};
+use super::crew::{Crew, Ticket, WorkerKit};
 use super::dirs::DeferredDir;
 use super::guard::LabelGuard;
 use super::leftovers::Leftovers;
@@ -240,7 +240,7 @@ impl<'a> Reading<'a> {
                 replaced_dirs: HashSet::new(),
                 link_names: HashMap::new(),
             },
-            router: Router::new(hasher.clone(), crew.len()),
+            router: Router::new(hasher.clone(), crew.len(), crew.finished.clone()),
             hasher,
             crew,
             planner,
@@ -383,15 +383,19 @@ impl<'a> Reading<'a> {
             return Ok(());
         }
         let w = self.router.worker(h, t.ctx.kind == Kind::Dir);
-        if t.ctx.kind == Kind::File && t.ctx.size > CHUNK as u64 {
-            return self.big_file(t, w);
-        }
-        self.queue(t, w)
+        let ticket = if t.ctx.kind == Kind::File && t.ctx.size > CHUNK as u64 {
+            self.big_file(t, w)?;
+            self.crew.last_sent(w)
+        } else {
+            self.queue(t, w)?
+        };
+        self.router.handed(h, ticket);
+        Ok(())
     }
 
     /// Put the entry `t` and its data in worker `w`'s batch; send the
-    /// batch when it is full.
-    fn queue(&mut self, mut t: Box<Task>, w: usize) -> Result<()> {
+    /// batch when it is full. Returns the entry's ticket.
+    fn queue(&mut self, mut t: Box<Task>, w: usize) -> Result<Ticket> {
         let size = t.ctx.size;
         let has_data = t.ctx.kind == Kind::File && size > 0;
         // Without copying when the archive's frame holds all of the
@@ -417,10 +421,11 @@ impl<'a> Reading<'a> {
         let batch = &mut self.crew.batches[w];
         batch.weight += t.weight();
         batch.jobs.push(Work::Entry(t));
-        if batch.full() {
+        let ticket = self.crew.ticket(w);
+        if self.crew.batches[w].full() {
             self.crew.send(w)?;
         }
-        Ok(())
+        Ok(ticket)
     }
 
     /// The member's `size` bytes of data for worker `w`'s batch: the share

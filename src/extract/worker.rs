@@ -11,6 +11,7 @@ use crate::sink::Sink;
 use crate::sys::Dir;
 
 use super::batch::{Batch, Data, Work};
+use super::crew::Finished;
 use super::leftovers::Leftovers;
 use super::resolve::Cached;
 use super::staging::Staging;
@@ -88,9 +89,9 @@ impl Worker {
         self.left.warn(what);
     }
 
-    /// Apply what comes in `rx` until it closes; returns what is left for
-    /// the final phases.
-    pub(super) fn run(mut self, rx: Receiver<Batch>) -> Leftovers {
+    /// Apply what comes in `rx` until it closes, counting each batch done
+    /// in `finished`; returns what is left for the final phases.
+    pub(super) fn run(mut self, rx: Receiver<Batch>, finished: &Finished) -> Leftovers {
         for Batch { jobs, data, .. } in rx {
             for job in jobs {
                 match job {
@@ -112,6 +113,7 @@ impl Worker {
                 }
             }
             self.buffers.give(data);
+            finished.count(self.id);
         }
         self.left
     }
