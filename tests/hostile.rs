@@ -1483,23 +1483,6 @@ fn squashed_owner_loses_setuid() {
 // ---------------------------------------------------------------------------
 // Resource bombs (each found while writing these tests)
 
-/// A zstd frame of `size` copies of `byte` in RLE blocks: 4 bytes per
-/// 128 KiB, so 500 MiB fit in 16 KB.
-fn zstd_rle(size: u64, byte: u8) -> Vec<u8> {
-    let mut out = 0xFD2F_B528u32.to_le_bytes().to_vec();
-    out.push(0xE0); // 8-byte content size, single segment, no checksum
-    out.extend_from_slice(&size.to_le_bytes());
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(128 << 10);
-        left -= n;
-        let h = u32::from(left == 0) | (1 << 1) | ((n as u32) << 3);
-        out.extend_from_slice(&h.to_le_bytes()[..3]);
-        out.push(byte);
-    }
-    out
-}
-
 /// Compress what `gen` writes with the `zstd` program (fast even for
 /// gigabytes of repetitive input); `None` without it.
 fn zstd_stream(produce: impl FnOnce(&mut dyn std::io::Write) + Send + 'static) -> Option<Vec<u8>> {

@@ -445,19 +445,12 @@ fn podman_runs_an_image_built_on_a_base() {
         return skip(t, "skopeo missing (apt-get install skopeo)");
     }
     let Some(pm) = Podman::new(t, &u) else { return };
-    let Some(a) = pm.rootfs_archive(t) else {
+    let Some(tree) = pm.rootfs_xattr_tree(t, &u) else {
         return;
     };
-    let tree = pm.home.join("tree");
-    std::fs::create_dir(&tree).unwrap();
-    lchown(&tree, u.uid, u.gid);
     let img = pm.home.join("img");
-    let (a_s, tree_s, img_s) = (s(&a), s(&tree), s(&img));
+    let (tree_s, img_s) = (s(&tree), s(&img));
     let env: Vec<(&str, &str)> = vec![("HOME", pm.home.to_str().unwrap())];
-    as_user_ok(
-        &env,
-        &["extract", "--owners", "xattr", "-f", &a_s, "-C", &tree_s],
-    );
     let create = |tag: &str, extra: &[&str]| {
         let oci = format!("{img_s}:{tag}");
         let mut args = vec!["create", "--oci", &oci, "--from-xattrs"];

@@ -196,14 +196,7 @@ fn carried_fields<B: AsRef<[u8]>>(
     e.gid = c.var()?;
     (e.size, e.mtime, e.uname, e.gname) = (0, Time::default(), None, None);
     c.opt_into(&mut e.link)?;
-    (e.dev_major, e.dev_minor) = if e.kind.is_device() {
-        (
-            c.small(u64::from(u32::MAX), "device major")? as u32,
-            c.small(u64::from(u32::MAX), "device minor")? as u32,
-        )
-    } else {
-        (0, 0)
-    };
+    (e.dev_major, e.dev_minor) = c.devices(e.kind)?;
     let label = c.small(labels.len() as u64, "label")? as usize;
     e.label = label.checked_sub(1).map(|i| labels[i].clone());
     super::index::decode_xattrs(c, e)

@@ -373,6 +373,17 @@ impl<B: AsRef<[u8]>> Cur<B> {
         }
         Ok(v)
     }
+    /// Device numbers, present for a device only (else 0, 0).
+    pub(super) fn devices(&mut self, kind: Kind) -> Result<(u32, u32), String> {
+        if !kind.is_device() {
+            return Ok((0, 0));
+        }
+        let max = u64::from(u32::MAX);
+        Ok((
+            self.small(max, "device major")? as u32,
+            self.small(max, "device minor")? as u32,
+        ))
+    }
     pub(super) fn take(&mut self, n: u64) -> Result<&[u8], String> {
         let n = usize::try_from(n).map_err(|_| "index length too large")?;
         let end = self

@@ -398,6 +398,7 @@ impl Frames {
 mod tests {
     use super::*;
     use crate::entry::Kind;
+    use crate::testutil::noise;
     use std::sync::{Arc, Mutex};
 
     /// A writer whose bytes the test reads afterwards.
@@ -469,19 +470,6 @@ mod tests {
         );
     }
 
-    /// Bytes zstd cannot shrink.
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
-
     /// The layout does not wait for a deferred header: the frames after it
     /// are compressed and parked (past the memory kept for them, in the
     /// scratch file), the header made once it is ready, and the archive
@@ -521,7 +509,7 @@ mod tests {
         for i in 0..9u64 {
             let e = Entry::new(format!("f{i}"), Kind::File);
             layout.begin_entry(&e).unwrap();
-            let b = noise(FRAME_TARGET, i + 1);
+            let b = noise(i + 1, FRAME_TARGET);
             layout.bytes(&b).unwrap();
             given.extend_from_slice(&b);
             layout.end_entry(false).unwrap();
@@ -530,7 +518,7 @@ mod tests {
         ready.store(true, Ordering::SeqCst);
         let e = Entry::new("last", Kind::File);
         layout.begin_entry(&e).unwrap();
-        let b = noise(FRAME_TARGET, 99);
+        let b = noise(99, FRAME_TARGET);
         layout.bytes(&b).unwrap();
         given.extend_from_slice(&b);
         layout.end_entry(false).unwrap();

@@ -227,10 +227,16 @@ impl Dir {
     /// # Errors
     /// As openat(2), other than "not supported".
     pub fn create_tmpfile(&self, mode: u32) -> io::Result<Option<File>> {
+        self.tmpfile(OFlags::WRONLY, mode)
+    }
+
+    /// `O_TMPFILE` opened with `access` and `mode`; `Ok(None)` when the
+    /// filesystem does not support it.
+    fn tmpfile(&self, access: OFlags, mode: u32) -> io::Result<Option<File>> {
         match rustix::fs::openat(
             &self.fd,
             ".",
-            OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+            access | OFlags::TMPFILE | OFlags::CLOEXEC,
             Mode::from_raw_mode(mode),
         ) {
             Ok(fd) => Ok(Some(File::from(fd))),
@@ -252,22 +258,7 @@ impl Dir {
     /// # Errors
     /// As openat(2), other than "not supported".
     pub fn scratch_file(&self) -> io::Result<Option<File>> {
-        match rustix::fs::openat(
-            &self.fd,
-            ".",
-            OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        ) {
-            Ok(fd) => Ok(Some(File::from(fd))),
-            Err(e)
-                if e == rustix::io::Errno::OPNOTSUPP
-                    || e == rustix::io::Errno::ISDIR
-                    || e == rustix::io::Errno::INVAL =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(err(e)),
-        }
+        self.tmpfile(OFlags::RDWR, 0o600)
     }
 
     /// Give an `O_TMPFILE` file the name `name` in this directory; fails

@@ -23,7 +23,7 @@ pub mod live;
 /// Rootless podman for the test user, in storage of its own.
 pub mod podman;
 #[allow(unused_imports)] // (not every test file uses it)
-pub use testutil::noise;
+pub use testutil::{noise, zstd_rle};
 
 /// The alientar binary under test.
 pub fn bin() -> PathBuf {

@@ -197,6 +197,27 @@ impl Podman {
         chmod(&a, 0o644);
         Some(a)
     }
+
+    /// The Debian rootfs fixture restored by the test user with
+    /// `--owners xattr` into `tree` in the home (owners in override
+    /// xattrs): its path (or `None` after saying why `test` is skipped).
+    pub fn rootfs_xattr_tree(&self, test: &str, u: &User) -> Option<PathBuf> {
+        let a = self.rootfs_archive(test)?;
+        let tree = self.home.join("tree");
+        std::fs::create_dir(&tree).unwrap();
+        lchown(&tree, u.uid, u.gid);
+        let (a_s, tree_s) = (a.to_str().unwrap(), tree.to_str().unwrap());
+        let out = self.user_cmd(
+            &bin(),
+            &["extract", "--owners", "xattr", "-f", a_s, "-C", tree_s],
+        );
+        assert!(
+            out.status.success(),
+            "extract --owners xattr as {TEST_USER}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(tree)
+    }
 }
 
 impl Drop for Podman {

@@ -175,14 +175,7 @@ impl RowsReader {
         c.opt_into(&mut e.uname)?;
         c.opt_into(&mut e.gname)?;
         c.opt_into(&mut e.link)?;
-        (e.dev_major, e.dev_minor) = if e.kind.is_device() {
-            (
-                c.small(u64::from(u32::MAX), "device major")? as u32,
-                c.small(u64::from(u32::MAX), "device minor")? as u32,
-            )
-        } else {
-            (0, 0)
-        };
+        (e.dev_major, e.dev_minor) = c.devices(e.kind)?;
         Ok(())
     }
 

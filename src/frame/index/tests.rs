@@ -1,5 +1,6 @@
 use super::rows_writer::{RowsBuilder, VERSION as ROWS_VERSION};
 use super::*;
+use crate::testutil::zstd_rle;
 
 /// An entry of every kind and field: owners, names, nanoseconds, links,
 /// devices, labels, xattrs (ACL values kept, others dropped).
@@ -346,23 +347,6 @@ fn files(n: u64, first: &[u8]) -> Vec<(usize, Vec<u8>)> {
     cols
 }
 
-/// A zstd frame of `size` zero bytes in RLE blocks (made, not compressed:
-/// nothing of its size is allocated).
-fn zeros(size: u64) -> Vec<u8> {
-    let mut out = 0xFD2F_B528u32.to_le_bytes().to_vec();
-    out.push(0xE0); // 8-byte content size, single segment, no checksum
-    out.extend_from_slice(&size.to_le_bytes());
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(128 << 10);
-        left -= n;
-        let h = u32::from(left == 0) | (1 << 1) | ((n as u32) << 3);
-        out.extend_from_slice(&h.to_le_bytes()[..3]);
-        out.push(0);
-    }
-    out
-}
-
 /// Flags 0, the count and (with members) the first position 0.
 fn head(count: u64) -> Vec<u8> {
     vars(&[0, count, 0][..if count > 0 { 3 } else { 2 }])
@@ -388,7 +372,7 @@ fn forged(ok: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         (
             "a chunk of 500 MiB",
-            payload(&head(1), &[(0, zeros(500 << 20))]),
+            payload(&head(1), &[(0, zstd_rle(500 << 20, 0))]),
             "larger than allowed",
         ),
         (
@@ -461,7 +445,7 @@ fn hostile_chunks_are_refused() {
     }
     // Chunks that decompress, together, to more than allowed: refused from
     // their sizes alone.
-    let four = zeros(4 << 20);
+    let four = zstd_rle(4 << 20, 0);
     let many: Vec<(u8, Vec<u8>)> = (0..=MAX_BODY / (4 << 20))
         .map(|_| (0, four.clone()))
         .collect();
