@@ -1,20 +1,23 @@
-//! Building one frame on the pool: its bytes copied, its files' spans read.
-//! What cannot be read is archived as zeros and reported in [`Notes`]: a
-//! member's size was laid out from the walk's `lstat`, so a file that
-//! shrank is padded with zeros and one that grew is cut there, as GNU tar
-//! does, each reported with GNU tar's words (exit status 1).
+//! Building one frame on the pool: its bytes copied, its files' spans read
+//! (or copied, for small files the walk read). What cannot be read is
+//! archived as zeros and reported in [`Notes`]: a member's size was laid
+//! out from the walk's `lstat`, so a file that shrank is padded with zeros
+//! and one that grew is cut there, as GNU tar does, each reported with GNU
+//! tar's words (exit status 1).
 
 use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::entry::Time;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::sys::Dir;
 use crate::sys::tree::open_nofollow;
+use crate::walk::Prefetched;
 
 /// What a frame is made of.
 pub(super) enum FramePart {
@@ -24,9 +27,19 @@ pub(super) enum FramePart {
     File(FileSpan),
 }
 
+/// Where a file's data is: its path, and the data itself if the walk
+/// read it.
+#[derive(Clone, Default)]
+pub(super) struct Source {
+    pub(super) path: PathBuf,
+    pub(super) data: Option<Arc<Prefetched>>,
+}
+
 /// `len` bytes of the file at `path` from `offset`.
 pub(super) struct FileSpan {
     pub(super) path: PathBuf,
+    /// The file's data, read by the walk: copied rather than read.
+    pub(super) data: Option<Arc<Prefetched>>,
     pub(super) offset: u64,
     pub(super) len: u64,
     /// The file's size when stat'ed.
@@ -90,6 +103,9 @@ struct OpenFiles {
 impl OpenFiles {
     /// Append `span`'s bytes to `out`; what cannot be read becomes zeros.
     fn read_span(&mut self, span: FileSpan, out: &mut Vec<u8>, notes: &Notes) {
+        if let Some(data) = &span.data {
+            return copy_span(&span, data.bytes(), out, notes);
+        }
         let (path, offset, len) = (span.path, span.offset, span.len);
         // (Compared as bytes: `Path`'s `==` walks both paths' components
         // from the end whenever they differ, which is every new file.)
@@ -130,6 +146,28 @@ impl OpenFiles {
             }
         }
         out.resize(start + len as usize, 0);
+    }
+}
+
+/// Append `span`'s bytes of the file whose data the walk read (`data`:
+/// one byte more than its size if it grew) to `out`, as
+/// [`OpenFiles::read_span`] would read them.
+fn copy_span(span: &FileSpan, data: &[u8], out: &mut Vec<u8>, notes: &Notes) {
+    let start = span.offset as usize;
+    let end = start + span.len as usize;
+    let have = &data[start.min(data.len())..end.min(data.len())];
+    out.extend_from_slice(have);
+    out.resize(out.len() + (span.len as usize - have.len()), 0);
+    let size = span.size as usize;
+    if data.len() < size && (start..end).contains(&data.len()) {
+        // A file that shrank, reported once: by the span its end is in now.
+        let left = size - data.len();
+        notes.push(Error::changed(
+            &span.path,
+            format!("File shrank by {left} bytes; padding with zeros"),
+        ));
+    } else if data.len() > size && span.last {
+        notes.push(Error::changed(&span.path, "file changed as we read it"));
     }
 }
 
@@ -200,5 +238,61 @@ fn open_in(dir: &mut Option<(PathBuf, Option<Dir>)>, path: &Path) -> io::Result<
         Some(d) => d.open_file(name.as_bytes()),
         // A parent that is now a symlink, or cannot be opened: by path.
         None => open_nofollow(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spans of a 10-byte file cut at 4 and 8 whose data the walk read
+    /// as `data`: the bytes built, and the notes.
+    fn spans_of(data: &[u8]) -> (Vec<u8>, Vec<String>) {
+        let data = Arc::new(Prefetched::of(data));
+        let notes = Notes::default();
+        let mut out = Vec::new();
+        for (offset, len) in [(0, 4), (4, 4), (8, 2)] {
+            let span = FileSpan {
+                path: PathBuf::from("t/f"),
+                data: Some(data.clone()),
+                offset,
+                len,
+                size: 10,
+                mtime: Time::default(),
+                last: offset + len == 10,
+            };
+            OpenFiles::default().read_span(span, &mut out, &notes);
+        }
+        (out, notes.take().iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn prefetched_data_is_copied_span_by_span() {
+        let (out, notes) = spans_of(b"0123456789");
+        assert_eq!(out, b"0123456789");
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    /// As a file read when its frame is built: one that shrank is padded
+    /// with zeros and reported once, one that grew is cut and reported.
+    #[test]
+    fn prefetched_data_that_shrank_or_grew_is_reported_once() {
+        let (out, notes) = spans_of(b"012345");
+        assert_eq!(out, b"012345\0\0\0\0");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("t/f: File shrank by 4 bytes"),
+            "{notes:?}"
+        );
+        let (out, notes) = spans_of(b"01234567");
+        assert_eq!(out, b"01234567\0\0");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let (out, notes) = spans_of(b"0123456789A");
+        assert_eq!(out, b"0123456789");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("t/f: file changed as we read it"),
+            "{notes:?}"
+        );
     }
 }

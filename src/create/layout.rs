@@ -4,10 +4,9 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::build::{FileSpan, FramePart, Notes, build_frame};
+use super::build::{FileSpan, FramePart, Notes, Source, build_frame};
 use crate::entry::{Entry, Kind, Time};
 use crate::frame::layout::{Cuts, DeferredHeader, FrameContent, FrameLayout};
 use crate::frame::{BufferPool, RawFrame, Tap};
@@ -28,19 +27,17 @@ pub(super) struct FrameParts {
 }
 
 impl FrameParts {
-    /// `len` bytes of the file at `path`, from `offset`; the file is `size`
-    /// bytes long, with modification time `mtime` when stat'ed. The path is
-    /// taken for the file's last span, copied for the others.
-    fn file(&mut self, path: &mut Option<PathBuf>, span: (u64, u64), size: u64, mtime: Time) {
+    /// `len` bytes of the file `src`, from `offset`; the file is `size`
+    /// bytes long, with modification time `mtime` when stat'ed. The source
+    /// is taken for the file's last span, copied for the others.
+    fn file(&mut self, src: &mut Option<Source>, span: (u64, u64), size: u64, mtime: Time) {
         let (offset, len) = span;
         let last = offset + len == size;
-        let path = if last {
-            path.take().unwrap_or_default()
-        } else {
-            path.clone().unwrap_or_default()
-        };
+        let src = if last { src.take() } else { src.clone() };
+        let Source { path, data } = src.unwrap_or_default();
         self.parts.push(FramePart::File(FileSpan {
             path,
+            data,
             offset,
             len,
             size,
@@ -96,7 +93,7 @@ pub(super) struct Planner<'a> {
 /// An entry waiting to be laid out.
 struct Held {
     entry: Entry,
-    fs_path: PathBuf,
+    src: Source,
     /// The mtime its file had when stat'ed.
     seen: Time,
     /// Its bytes in the tar stream, about (a header block is counted for
@@ -148,14 +145,15 @@ impl<'a> Planner<'a> {
         self.frames.defer_header(make);
     }
 
-    /// Take `e` (`seen` is the mtime its file had when stat'ed). Where
+    /// Take `e`, whose data is `src`'s (`seen` is the mtime its file had
+    /// when stat'ed). Where
     /// frames are cut must not depend on timing (the same tree makes the
     /// same archive), so whether an entry is among the stream's last
     /// [`Cuts::tail_bytes`] is told by looking ahead, not by whether the
     /// walk has ended: an entry is laid out once the entries after it hold
     /// that many bytes, or at [`Planner::drain`]. In the first frames, cut
     /// small anyway, entries are laid out at once.
-    pub(super) fn entry(&mut self, e: Entry, fs_path: PathBuf, seen: Time) -> io::Result<()> {
+    pub(super) fn entry(&mut self, e: Entry, src: Source, seen: Time) -> io::Result<()> {
         let bytes = crate::tar::header::BLOCK as u64
             + if e.kind == Kind::File {
                 e.size + crate::tar::read::padding(e.size)
@@ -165,7 +163,7 @@ impl<'a> Planner<'a> {
         self.held_bytes += bytes;
         self.held.push_back(Held {
             entry: e,
-            fs_path,
+            src,
             seen,
             bytes,
         });
@@ -192,12 +190,12 @@ impl<'a> Planner<'a> {
     fn lay_out_first(&mut self, tail: bool) -> io::Result<()> {
         let h = self.held.pop_front().expect("an entry is held");
         self.held_bytes -= h.bytes;
-        self.lay_out(&h.entry, h.fs_path, h.seen, tail)
+        self.lay_out(&h.entry, h.src, h.seen, tail)
     }
 
     /// Lay out `e`'s header and data; `tail` when it is among the archive's
     /// last [`Cuts::tail_bytes`].
-    fn lay_out(&mut self, e: &Entry, fs_path: PathBuf, seen: Time, tail: bool) -> io::Result<()> {
+    fn lay_out(&mut self, e: &Entry, src: Source, seen: Time, tail: bool) -> io::Result<()> {
         self.frames.begin_entry(e)?;
         // The header is encoded in a buffer kept for the next entry.
         let mut h = std::mem::take(&mut self.scratch);
@@ -207,9 +205,9 @@ impl<'a> Planner<'a> {
         self.scratch = h;
         r?;
         if e.kind == Kind::File && e.size > 0 {
-            let mut path = Some(fs_path);
+            let mut src = Some(src);
             self.frames.spans(e.size, |parts, offset, len| {
-                parts.file(&mut path, (offset, len), e.size, seen)
+                parts.file(&mut src, (offset, len), e.size, seen)
             })?;
             let pad = crate::tar::read::padding(e.size) as usize;
             self.frames.bytes(&[0u8; 512][..pad])?;

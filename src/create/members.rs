@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::build::Notes;
+use super::build::{Notes, Source};
 use super::layout::Planner;
 use super::{Env, Watch};
 use crate::entry::{Entry, Kind, Time};
@@ -20,7 +20,7 @@ use crate::progress::Progress;
 use crate::report::Report;
 use crate::tar::format::TarFormat;
 use crate::tar::write as tw;
-use crate::walk::WalkedFile;
+use crate::walk::{Prefetched, WalkedFile};
 
 /// A member as it is to be written.
 pub(super) struct Member {
@@ -34,6 +34,8 @@ pub(super) struct Member {
     pub(super) ctime: Option<Time>,
     /// A directory whose contents the walk left out ([`WalkedFile::pruned`]).
     pub(super) pruned: bool,
+    /// Its data, if the walk read it ([`WalkedFile::data`]).
+    pub(super) data: Option<Arc<Prefetched>>,
 }
 
 /// The records of a global header: key, value.
@@ -180,8 +182,9 @@ impl<'a> Members<'a> {
     ) -> Result<()> {
         // A file the walk saw a moment ago is not looked for again: it is
         // read about as soon as it would be looked for (and if it is gone
-        // by then, archived as zeros and reported).
-        let look = seen.is_none_or(|t| t.elapsed() >= FRESH);
+        // by then, archived as zeros and reported). One the walk read is
+        // not looked for either.
+        let look = s.data.is_none() && seen.is_none_or(|t| t.elapsed() >= FRESH);
         if let Some(e) = look
             .then(|| self.parent.gone_error(&s.entry, &s.fs_path))
             .flatten()
@@ -205,12 +208,14 @@ impl<'a> Members<'a> {
             ctime,
             pruned,
             fixed: _,
+            mut data,
         } = s;
         if entry.kind != Kind::Dir && nlink > 1 {
             if let Some(first) = self.links.get(&(dev, ino)) {
                 entry.kind = Kind::HardLink;
                 entry.link = Some(first.clone());
                 entry.size = 0;
+                data = None;
             } else {
                 self.links.insert((dev, ino), entry.path.clone());
             }
@@ -232,6 +237,7 @@ impl<'a> Members<'a> {
             seen,
             ctime,
             pruned,
+            data,
         }
     }
 
@@ -266,6 +272,7 @@ impl<'a> Members<'a> {
             fs_path: PathBuf::new(),
             ctime: None,
             pruned: false,
+            data: None,
         };
         self.lay(m, Change::Plain, watch, report)
     }
@@ -282,6 +289,7 @@ impl<'a> Members<'a> {
             shown,
             fs_path,
             seen,
+            data,
             ..
         } = m;
         self.newest = self.newest.max(Some(entry.mtime));
@@ -309,7 +317,14 @@ impl<'a> Members<'a> {
         if let (Change::Added | Change::Changed, Some(index)) = (change, self.planner.index()) {
             index.changes([change]);
         }
-        if let Err(e) = self.planner.entry(entry, fs_path, seen) {
+        if let Err(e) = self.planner.entry(
+            entry,
+            Source {
+                path: fs_path,
+                data,
+            },
+            seen,
+        ) {
             return Err(self.werr(e));
         }
         watch.progress.add_entry();

@@ -203,5 +203,6 @@ fn added_entry(name: Vec<u8>, spec: &Spec, default_time: Time) -> Result<WalkedF
         ctime: None,
         pruned: false,
         fixed: true,
+        data: None,
     })
 }

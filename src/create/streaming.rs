@@ -151,6 +151,7 @@ fn item_bytes(it: &Item) -> usize {
                 + e.path.len()
                 + e.link.as_ref().map_or(0, Vec::len)
                 + xattrs
+                + s.data.as_ref().map_or(0, |d| d.bytes().len())
         }
         Item::Socket(p) => own + p.as_os_str().len(),
         Item::Error(_) => own + 256,

@@ -514,16 +514,43 @@ impl Dir {
     /// # Errors
     /// As getdents64(2).
     pub fn names(&self) -> io::Result<Vec<Vec<u8>>> {
+        Ok(self.names_typed()?.into_iter().map(|(n, _)| n).collect())
+    }
+
+    /// As [`Dir::names`], each with whether the directory says it is a
+    /// regular file (its `d_type`; false when the filesystem does not say).
+    ///
+    /// # Errors
+    /// As getdents64(2).
+    pub fn names_typed(&self) -> io::Result<Vec<(Vec<u8>, bool)>> {
         let mut d = rustix::fs::Dir::read_from(&self.fd).map_err(err)?;
         let mut out = Vec::new();
         while let Some(e) = d.read() {
             let e = e.map_err(err)?;
             let n = e.file_name().to_bytes();
             if n != b"." && n != b".." {
-                out.push(n.to_vec());
+                out.push((n.to_vec(), e.file_type() == FileType::RegularFile));
             }
         }
         Ok(out)
+    }
+
+    /// Open `name` for reading if it is a regular file, with its status
+    /// (`fstat`): one lookup of the name where `lstat` and then `openat`
+    /// take two. `None` when it is not a regular file now (a symlink is
+    /// not followed; a FIFO's open does not block) or cannot be opened for
+    /// any reason: the caller then looks at it with `lstat`, which says why.
+    pub fn open_regular_meta(&self, name: &[u8]) -> Option<(File, Meta)> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            os(name),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let st = rustix::fs::fstat(&fd).ok()?;
+        (FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+            .then(|| (File::from(fd), Meta::of(&st)))
     }
 
     /// Open the existing regular file `name` for writing, emptied (GNU
@@ -762,6 +789,13 @@ pub fn pread_append(
     // capacity reserved above.
     unsafe { out.set_len(len + n) };
     Ok(n)
+}
+
+/// Whether the open file has any extended attribute (`flistxattr` asked
+/// for the size of the list). `None` when that cannot say: a filesystem
+/// without xattrs, any error.
+pub fn has_xattrs_fd(fd: impl AsFd) -> Option<bool> {
+    rustix::fs::flistxattr_query(fd).ok().map(|n| n > 0)
 }
 
 /// `fstat` of an open file.

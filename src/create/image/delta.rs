@@ -417,6 +417,7 @@ mod tests {
             fs_path: std::path::PathBuf::new(),
             ctime: None,
             pruned: false,
+            data: None,
         }
     }
 
