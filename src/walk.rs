@@ -46,8 +46,10 @@ pub struct WalkedFile {
     pub data: Option<Arc<Prefetched>>,
 }
 
-/// Regular files at most this long are read by the streaming walk.
-const PREFETCH_MAX: u64 = 16 << 10;
+/// Regular files at most this long are read by the streaming walk: where
+/// the system calls cost more than the reading (files of 2 to 4 KiB read
+/// here made create slower, the frames' jobs then having less to do).
+const PREFETCH_MAX: u64 = 1 << 10;
 
 /// The bytes of prefetched data held at once, at most: past it, files are
 /// read when their frame is built, as larger ones are.
