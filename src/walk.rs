@@ -48,7 +48,8 @@ pub struct WalkedFile {
 
 /// Regular files at most this long are read by the streaming walk: where
 /// the system calls cost more than the reading (files of 2 to 4 KiB read
-/// here made create slower, the frames' jobs then having less to do).
+/// by the walk made create slower, the frames' jobs then having less to
+/// do).
 const PREFETCH_MAX: u64 = 1 << 10;
 
 /// The bytes of prefetched data held at once, at most: past it, files are
@@ -58,12 +59,14 @@ const PREFETCH_BUDGET: usize = 16 << 20;
 /// Bytes of [`Prefetched`] data held now.
 static PREFETCHED: AtomicUsize = AtomicUsize::new(0);
 
-/// A small file's data read by the walk through the descriptor it was
-/// stat'ed with: per file one lookup of its name (`openat`) where `lstat`,
-/// `listxattrat` and a later `openat` take three, and one system call
-/// fewer. It holds up to one byte more than the size stat'ed, so a file
-/// that grew is told from one that did not. What a walk holds of it is
-/// bounded by [`PREFETCH_BUDGET`].
+/// A small file's data, read by the walk right after its `lstat`: opened
+/// by name in its directory, checked to be the file stat'ed (`fstat`),
+/// asked for xattrs through the descriptor (`flistxattr`, no lookup of the
+/// name as `listxattrat` makes), read and closed. Two lookups of its name
+/// where reading it when its frame is built took three, on the walk's
+/// parallel threads. It holds up to one byte more than the size stat'ed,
+/// so a file that grew is told from one that did not. What a walk holds of
+/// it is bounded by [`PREFETCH_BUDGET`].
 pub struct Prefetched {
     bytes: Vec<u8>,
     /// Its share of [`PREFETCHED`].
@@ -71,11 +74,16 @@ pub struct Prefetched {
 }
 
 impl Prefetched {
+    /// Is a file of `size` bytes read by the walk?
+    fn wanted(size: u64) -> bool {
+        size > 0 && size <= PREFETCH_MAX
+    }
+
     /// Read up to `size + 1` bytes of `f` (a file of `size` bytes when
     /// stat'ed), if `size` is small and the budget has room. `None` leaves
     /// the reading (and the report of a read error) to the frame's job.
     fn read(f: &std::fs::File, size: u64) -> Option<Prefetched> {
-        if size == 0 || size > PREFETCH_MAX {
+        if !Prefetched::wanted(size) {
             return None;
         }
         let want = size as usize + 1;
@@ -616,20 +624,19 @@ fn walk_dir(rules: Rules, sub: &Sub, depth: usize) -> Vec<Result<Found>> {
 fn read_and_stat(rules: Rules, sub: &Sub) -> Result<Vec<Result<Found>>> {
     let path = &sub.path;
     let dir = crate::sys::Dir::open_nofollow(path).map_err(|e| unreadable_dir(path, e))?;
-    let mut names = dir.names_typed().map_err(|e| unreadable_dir(path, e))?;
+    let mut names = dir.names().map_err(|e| unreadable_dir(path, e))?;
     if sub.only_tag {
-        names.retain(|(n, _)| n == CACHEDIR_TAG);
+        names.retain(|n| n == CACHEDIR_TAG);
     }
     names.sort_unstable();
     Ok(names
         .par_iter()
-        .filter_map(|(n, regular)| {
+        .filter_map(|n| {
             let m = child_name(&sub.name, n);
             if rules.excluded(&m) {
                 return None;
             }
-            let prefetch = rules.prefetch && *regular;
-            let found = stat_one(Some((&dir, n)), join(path, n), m, prefetch);
+            let found = stat_one(Some((&dir, n)), join(path, n), m, rules.prefetch);
             rules.classify(found, Some(sub.dev))
         })
         .collect())
@@ -804,9 +811,8 @@ fn kind_of(md: &crate::sys::Meta) -> Option<Kind> {
 }
 
 /// Stat one file: relative to its open directory when `at` is given
-/// (directory and name), else by `path`. With `prefetch` (the directory
-/// says it is a regular file) it is opened, stat'ed and, if small, read
-/// through one descriptor.
+/// (directory and name), else by `path`. With `prefetch`, a small regular
+/// file is read ([`Prefetched`]).
 fn stat_one(
     at: Option<(&crate::sys::Dir, &[u8])>,
     path: PathBuf,
@@ -814,16 +820,19 @@ fn stat_one(
     prefetch: bool,
 ) -> Result<Found> {
     let place = Place { at, path: &path };
-    let opened = at
-        .filter(|_| prefetch)
-        .and_then(|(d, n)| d.open_regular_meta(n));
-    let (md, file) = match opened {
-        Some((f, md)) => (md, Some(f)),
-        None => (place.lstat()?, None),
-    };
+    let md = place.lstat()?;
     let Some(kind) = kind_of(&md) else {
         return Ok(Found::Socket(path));
     };
+    // Opened only if it is still the file stat'ed, else read (and any
+    // change reported) when its frame is built.
+    let file = at
+        .filter(|_| prefetch && kind == Kind::File && Prefetched::wanted(md.size))
+        .and_then(|(d, n)| d.open_regular_meta(n))
+        .filter(|(_, now)| {
+            (now.dev, now.ino, now.size, now.mtime) == (md.dev, md.ino, md.size, md.mtime)
+        })
+        .map(|(f, _)| f);
     let mut e = Entry::new(name, kind);
     e.mode = md.mode & 0o7777;
     e.uid = u64::from(md.uid);

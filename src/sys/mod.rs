@@ -514,32 +514,22 @@ impl Dir {
     /// # Errors
     /// As getdents64(2).
     pub fn names(&self) -> io::Result<Vec<Vec<u8>>> {
-        Ok(self.names_typed()?.into_iter().map(|(n, _)| n).collect())
-    }
-
-    /// As [`Dir::names`], each with whether the directory says it is a
-    /// regular file (its `d_type`; false when the filesystem does not say).
-    ///
-    /// # Errors
-    /// As getdents64(2).
-    pub fn names_typed(&self) -> io::Result<Vec<(Vec<u8>, bool)>> {
         let mut d = rustix::fs::Dir::read_from(&self.fd).map_err(err)?;
         let mut out = Vec::new();
         while let Some(e) = d.read() {
             let e = e.map_err(err)?;
             let n = e.file_name().to_bytes();
             if n != b"." && n != b".." {
-                out.push((n.to_vec(), e.file_type() == FileType::RegularFile));
+                out.push(n.to_vec());
             }
         }
         Ok(out)
     }
 
     /// Open `name` for reading if it is a regular file, with its status
-    /// (`fstat`): one lookup of the name where `lstat` and then `openat`
-    /// take two. `None` when it is not a regular file now (a symlink is
+    /// (`fstat`). `None` when it is not a regular file now (a symlink is
     /// not followed; a FIFO's open does not block) or cannot be opened for
-    /// any reason: the caller then looks at it with `lstat`, which says why.
+    /// any reason (the caller reads it later, and reports then).
     pub fn open_regular_meta(&self, name: &[u8]) -> Option<(File, Meta)> {
         let fd = rustix::fs::openat(
             &self.fd,
