@@ -228,10 +228,18 @@ impl Drop for Podman {
         // private XDG_RUNTIME_DIR (skopeo, podman through a shell) falls back
         // to /tmp/podman-run-UID, and its pause process would outlive the
         // test holding copies of every mount made meanwhile.
+        // SIGKILL: a pause process has nothing to clean up. Looked for
+        // again a moment later: one forked by the last podman may not have
+        // become catatonit yet.
         let mut pids: Vec<u32> = self.pause_pid().into_iter().collect();
-        pids.extend(pause_processes_with_home(&self.home));
-        for pid in pids {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
+        for _ in 0..3 {
+            pids.extend(pause_processes_with_home(&self.home));
+            for pid in pids.drain(..) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
 }
