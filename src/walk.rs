@@ -828,7 +828,7 @@ fn stat_one(
     // change reported) when its frame is built.
     let file = at
         .filter(|_| prefetch && kind == Kind::File && Prefetched::wanted(md.size))
-        .and_then(|(d, n)| d.open_regular_meta(n))
+        .and_then(|(d, n)| d.open_regular_meta(n).ok())
         .filter(|(_, now)| {
             (now.dev, now.ino, now.size, now.mtime) == (md.dev, md.ino, md.size, md.mtime)
         })

@@ -35,11 +35,9 @@ pub(super) struct Source {
     pub(super) data: Option<Arc<Prefetched>>,
 }
 
-/// `len` bytes of the file at `path` from `offset`.
+/// `len` bytes of the file `src` from `offset`.
 pub(super) struct FileSpan {
-    pub(super) path: PathBuf,
-    /// The file's data, read by the walk: copied rather than read.
-    pub(super) data: Option<Arc<Prefetched>>,
+    pub(super) src: Source,
     pub(super) offset: u64,
     pub(super) len: u64,
     /// The file's size when stat'ed.
@@ -103,10 +101,10 @@ struct OpenFiles {
 impl OpenFiles {
     /// Append `span`'s bytes to `out`; what cannot be read becomes zeros.
     fn read_span(&mut self, span: FileSpan, out: &mut Vec<u8>, notes: &Notes) {
-        if let Some(data) = &span.data {
+        if let Some(data) = &span.src.data {
             return copy_span(&span, data.bytes(), out, notes);
         }
-        let (path, offset, len) = (span.path, span.offset, span.len);
+        let (path, offset, len) = (span.src.path, span.offset, span.len);
         // (Compared as bytes: `Path`'s `==` walks both paths' components
         // from the end whenever they differ, which is every new file.)
         if self
@@ -163,11 +161,11 @@ fn copy_span(span: &FileSpan, data: &[u8], out: &mut Vec<u8>, notes: &Notes) {
         // A file that shrank, reported once: by the span its end is in now.
         let left = size - data.len();
         notes.push(Error::changed(
-            &span.path,
+            &span.src.path,
             format!("File shrank by {left} bytes; padding with zeros"),
         ));
     } else if data.len() > size && span.last {
-        notes.push(Error::changed(&span.path, "file changed as we read it"));
+        notes.push(Error::changed(&span.src.path, "file changed as we read it"));
     }
 }
 
@@ -253,8 +251,10 @@ mod tests {
         let mut out = Vec::new();
         for (offset, len) in [(0, 4), (4, 4), (8, 2)] {
             let span = FileSpan {
-                path: PathBuf::from("t/f"),
-                data: Some(data.clone()),
+                src: Source {
+                    path: PathBuf::from("t/f"),
+                    data: Some(data.clone()),
+                },
                 offset,
                 len,
                 size: 10,

@@ -34,10 +34,8 @@ impl FrameParts {
         let (offset, len) = span;
         let last = offset + len == size;
         let src = if last { src.take() } else { src.clone() };
-        let Source { path, data } = src.unwrap_or_default();
         self.parts.push(FramePart::File(FileSpan {
-            path,
-            data,
+            src: src.unwrap_or_default(),
             offset,
             len,
             size,

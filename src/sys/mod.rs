@@ -526,23 +526,6 @@ impl Dir {
         Ok(out)
     }
 
-    /// Open `name` for reading if it is a regular file, with its status
-    /// (`fstat`). `None` when it is not a regular file now (a symlink is
-    /// not followed; a FIFO's open does not block) or cannot be opened for
-    /// any reason (the caller reads it later, and reports then).
-    pub fn open_regular_meta(&self, name: &[u8]) -> Option<(File, Meta)> {
-        let fd = rustix::fs::openat(
-            &self.fd,
-            os(name),
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()?;
-        let st = rustix::fs::fstat(&fd).ok()?;
-        (FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
-            .then(|| (File::from(fd), Meta::of(&st)))
-    }
-
     /// Open the existing regular file `name` for writing, emptied (GNU
     /// tar's `--overwrite`: the same inode gets the new contents).
     /// `Ok(None)` when `name` is missing or is not a regular file: a
@@ -600,6 +583,14 @@ impl Dir {
     /// # Errors
     /// As openat(2); `EINVAL` for a file that is not a regular one.
     pub fn open_regular(&self, name: &[u8]) -> io::Result<File> {
+        self.open_regular_meta(name).map(|(f, _)| f)
+    }
+
+    /// As [`Dir::open_regular`], with the file's status (its `fstat`).
+    ///
+    /// # Errors
+    /// As [`Dir::open_regular`].
+    pub fn open_regular_meta(&self, name: &[u8]) -> io::Result<(File, Meta)> {
         let fd = rustix::fs::openat(
             &self.fd,
             os(name),
@@ -612,7 +603,7 @@ impl Dir {
             return Err(err(rustix::io::Errno::INVAL));
         }
         // (O_NONBLOCK does nothing to a regular file's reads.)
-        Ok(File::from(fd))
+        Ok((File::from(fd), Meta::of(&st)))
     }
 
     /// Can this process read `name` here (`faccessat` with the effective
