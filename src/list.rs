@@ -95,11 +95,9 @@ pub fn list(opts: &ListOptions, reg: &Registry, out: &mut dyn Write) -> Result<R
     let flushed = printer.flush(out).and_then(|()| out.flush());
     r?;
     flushed.map_err(|e| Error::io_nopath("cannot write listing", e))?;
-    for p in pats.unmatched() {
-        report
-            .errors
-            .push(Error::usage(format!("{p}: not found in archive")));
-    }
+    report
+        .errors
+        .extend(crate::pattern::not_found(pats.unmatched()));
     Ok(report)
 }
 

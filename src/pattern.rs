@@ -113,6 +113,13 @@ impl Patterns {
     }
 }
 
+/// The errors for `unmatched` patterns, in GNU tar's words.
+pub fn not_found(unmatched: Vec<String>) -> impl Iterator<Item = crate::error::Error> {
+    unmatched
+        .into_iter()
+        .map(|p| crate::error::Error::usage(format!("{p}: not found in archive")))
+}
+
 /// Does `p` match `name` as `how` says? Unanchored, it is tried at the
 /// start and after every `/` (not one of several in a row), as GNU tar's
 /// `exclude_fnmatch` does.

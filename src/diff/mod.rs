@@ -148,11 +148,8 @@ pub fn diff(
     {
         run.member(&e, progress)?;
     }
-    for p in run.pats.unmatched() {
-        run.report
-            .errors
-            .push(Error::usage(format!("{p}: not found in archive")));
-    }
+    let unmatched = crate::pattern::not_found(run.pats.unmatched());
+    run.report.errors.extend(unmatched);
     run.not_in_archive();
     Ok(run.report)
 }

@@ -88,11 +88,9 @@ impl Leftovers {
             report.fatal = Some(f);
             return report;
         }
-        for p in admit.unmatched() {
-            report
-                .errors
-                .push(Error::usage(format!("{p}: not found in archive")));
-        }
+        report
+            .errors
+            .extend(crate::pattern::not_found(admit.unmatched()));
         report
     }
 }

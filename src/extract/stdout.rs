@@ -53,11 +53,9 @@ pub fn to_stdout(
     }
     out.flush().map_err(werr)?;
     report.bytes = rd.position();
-    for p in pats.unmatched() {
-        report
-            .errors
-            .push(Error::usage(format!("{p}: not found in archive")));
-    }
+    report
+        .errors
+        .extend(crate::pattern::not_found(pats.unmatched()));
     Ok(report)
 }
 
